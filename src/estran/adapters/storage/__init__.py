@@ -1,0 +1,3 @@
+"""Estran adapters/storage."""
+
+__all__: list[str] = []

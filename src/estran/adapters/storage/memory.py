@@ -1,0 +1,71 @@
+"""An in-memory event store: the fake for unit tests. Same contract, nothing durable."""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING
+
+from estran.adapters.storage.migrations import SCHEMA_VERSION
+from estran.domain.errors import StorageError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+
+    from estran.domain.events import Event
+
+__all__ = ["MemoryEventStore"]
+
+
+class MemoryEventStore:
+    name = "memory"
+
+    def __init__(self) -> None:
+        self._events: list[Event] = []
+        self._by_id: dict[str, Event] = {}
+        self._lock = threading.Lock()
+
+    def append(self, events: Sequence[Event]) -> list[Event]:
+        with self._lock:
+            start = len(self._events)
+            stored = [e.with_seq(start + i) for i, e in enumerate(events, 1)]
+            if len({e.event_id for e in stored} | self._by_id.keys()) != len(self._by_id) + len(
+                stored
+            ):
+                raise StorageError("duplicate event_id")
+            self._events.extend(stored)
+            self._by_id.update((e.event_id, e) for e in stored)
+            return stored
+
+    def find(self, event_ids: Sequence[str]) -> dict[str, Event]:
+        return {i: self._by_id[i] for i in event_ids if i in self._by_id}
+
+    def read(
+        self,
+        after_seq: int = 0,
+        *,
+        until_received: str | None = None,
+        entity_id: str | None = None,
+        types: Sequence[str] | None = None,
+        limit: int | None = None,
+    ) -> Iterator[Event]:
+        count = 0
+        for event in self._events[after_seq:]:
+            if limit is not None and count >= limit:
+                return
+            if until_received is not None and event.received_at > until_received:
+                continue
+            if entity_id is not None and event.entity_id != entity_id:
+                continue
+            if types and event.type not in types:
+                continue
+            count += 1
+            yield event
+
+    def last_seq(self) -> int:
+        return len(self._events)
+
+    def schema_version(self) -> int:
+        return SCHEMA_VERSION
+
+    def close(self) -> None:
+        pass

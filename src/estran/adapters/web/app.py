@@ -1,0 +1,70 @@
+"""``create_app(settings)``: the ASGI application, with no module globals.
+
+The lifespan opens the event store, rebuilds the picture and starts the ledger; later
+capabilities (CoT listeners, planners) start there too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from estran import __version__
+from estran.adapters.web.errors import install_error_handlers
+from estran.adapters.web.limits import BodyLimitMiddleware
+from estran.adapters.web.routes_events import build_events_router
+from estran.adapters.web.routes_picture import build_picture_router
+from estran.adapters.web.routes_records import build_records_router, openapi_components
+from estran.adapters.web.ws import build_stream_router
+from estran.bootstrap import Services, build_services
+from estran.config import Settings
+from estran.domain.events import CommandIn
+
+__all__ = ["create_app"]
+
+
+def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        svc = services if services is not None else build_services(settings)
+        app.state.services = svc
+        await svc.start()
+        try:
+            yield
+        finally:
+            await svc.stop()
+
+    app = FastAPI(
+        title="Estran",
+        version=__version__,
+        lifespan=lifespan,
+        description="Joint coastal-operations centre: the common operational picture API.",
+        docs_url="/api/docs",
+        redoc_url=None,
+    )
+    install_error_handlers(app)
+    app.include_router(build_records_router())
+    app.include_router(build_events_router())
+    app.include_router(build_picture_router())
+    app.include_router(build_stream_router())
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=app.routes
+            )
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components.update(openapi_components())
+            command = CommandIn.model_json_schema(ref_template="#/components/schemas/{model}")
+            components.update(command.pop("$defs", {}))
+            components["CommandIn"] = command
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app

@@ -1,0 +1,79 @@
+"""Helpers every route module shares: JSON in and out, time parameters, the services."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from fastapi import Request
+from pydantic import ValidationError
+from starlette.responses import Response
+
+from estran.domain.errors import FutureTimeError, InvalidInputError, ValidationFailedError
+from estran.domain.markings import Marking
+from estran.domain.timefmt import parse_stamp, stamp
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from estran.bootstrap import Services
+
+__all__ = ["JSONBytes", "envelope_fields", "read_json", "services", "time_param"]
+
+
+class JSONBytes(Response):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
+def services(request: Request) -> Services:
+    svc: Services = request.app.state.services
+    return svc
+
+
+async def read_json(request: Request) -> Any:
+    raw = await request.body()
+    if not raw:
+        raise InvalidInputError("request body is empty; JSON expected")
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInputError(
+            f"malformed JSON: {exc}", details=[{"loc": ["body"], "msg": str(exc)}]
+        ) from exc
+
+
+def time_param(name: str, value: str | None, now: datetime, max_skew_s: float) -> str | None:
+    """A query-string time as a canonical stamp; refuses junk and the far future."""
+    if value is None:
+        return None
+    try:
+        moment = parse_stamp(value)
+    except ValueError as exc:
+        raise ValidationFailedError(
+            f"{name} is not an ISO 8601 time with a zone",
+            details=[{"loc": ["query", name], "msg": str(exc), "type": "datetime_parsing"}],
+        ) from exc
+    if (moment - now).total_seconds() > max_skew_s:
+        raise FutureTimeError(
+            f"{name} is in the future", observed_at=stamp(moment), limit_s=max_skew_s
+        )
+    return stamp(moment)
+
+
+def envelope_fields(body: dict[str, Any]) -> tuple[dict[str, Any], Marking | None, Any]:
+    """Split a REST body into record data, its marking and its observation time."""
+    data = dict(body)
+    raw_marking = data.pop("marking", None)
+    observed_at = data.pop("observed_at", None)
+    try:
+        marking = None if raw_marking is None else Marking.model_validate(raw_marking)
+    except ValidationError as exc:
+        from estran.domain.commands import pydantic_details
+
+        raise ValidationFailedError(
+            "invalid marking", details=pydantic_details(exc, ("body", "marking"))
+        ) from exc
+    return data, marking, observed_at

@@ -1,0 +1,84 @@
+"""The one place that maps domain errors to HTTP statuses and WebSocket close codes.
+
+Every error response has one shape (pinned by ``tests/integration/test_error_shape.py``)::
+
+    {"error": {"status": 422, "code": "validation_error", "message": "...", "details": [...]}}
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from estran.domain.errors import (
+    ConflictError,
+    EstranError,
+    InvalidInputError,
+    NotFoundError,
+    PayloadTooLargeError,
+    ResumeError,
+    SlowConsumerError,
+    StorageError,
+    UnknownReferenceError,
+)
+
+__all__ = ["WS_CLOSE", "error_response", "install_error_handlers", "status_for"]
+
+_STATUS: Final[list[tuple[type[EstranError], int]]] = [
+    (UnknownReferenceError, 422),
+    (NotFoundError, 404),
+    (InvalidInputError, 422),
+    (ConflictError, 409),
+    (PayloadTooLargeError, 413),
+    (StorageError, 503),
+]
+
+WS_CLOSE: Final[dict[type[EstranError], int]] = {
+    SlowConsumerError: 4008,
+    ResumeError: 4400,
+}
+"""WebSocket close codes: 4008 slow consumer (resume with ``since``), 4400 bad request."""
+
+
+def status_for(exc: EstranError) -> int:
+    for cls, status in _STATUS:
+        if isinstance(exc, cls):
+            return status
+    return 400
+
+
+def error_response(
+    status: int, code: str, message: str, details: list[dict[str, Any]] | None = None
+) -> Response:
+    body = {"error": {"status": status, "code": code, "message": message, "details": details or []}}
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    async def on_domain(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, EstranError)  # noqa: S101 (registered for EstranError only)
+        return error_response(status_for(exc), exc.code, exc.message, exc.details)
+
+    async def on_validation(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)  # noqa: S101
+        details = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+            for e in exc.errors()
+        ]
+        return error_response(422, "validation_error", "request parameters are invalid", details)
+
+    async def on_http(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)  # noqa: S101
+        code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(
+            exc.status_code, "http_error"
+        )
+        return error_response(exc.status_code, code, str(exc.detail))
+
+    app.add_exception_handler(EstranError, on_domain)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(StarletteHTTPException, on_http)

@@ -1,0 +1,117 @@
+"""The raw event log: batched submission, and reads by sequence, time, entity and type."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from pydantic import TypeAdapter, ValidationError
+
+from estran.adapters.web.common import JSONBytes, read_json, services, time_param
+from estran.domain.commands import pydantic_details
+from estran.domain.errors import InvalidInputError, PayloadTooLargeError, ValidationFailedError
+from estran.domain.events import EVENT_TYPES, CommandIn
+
+__all__ = ["build_events_router"]
+
+_COMMANDS = TypeAdapter(list[CommandIn])
+
+
+def build_events_router() -> APIRouter:
+    router = APIRouter(prefix="/api/v1", tags=["events"])
+
+    @router.post(
+        "/events",
+        status_code=201,
+        summary="Submit one command or a batch (all or nothing)",
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "oneOf": [
+                                {"$ref": "#/components/schemas/CommandIn"},
+                                {
+                                    "type": "array",
+                                    "items": {"$ref": "#/components/schemas/CommandIn"},
+                                },
+                            ]
+                        }
+                    }
+                },
+            }
+        },
+    )
+    async def submit(request: Request) -> JSONBytes:
+        svc = services(request)
+        body: Any = await read_json(request)
+        if isinstance(body, dict):
+            body = [body]
+        if not isinstance(body, list) or not body:
+            raise InvalidInputError("a command object or a non-empty array of commands expected")
+        if len(body) > svc.settings.max_batch_events:
+            raise PayloadTooLargeError(
+                f"{len(body)} commands in one request; the limit is "
+                f"{svc.settings.max_batch_events}",
+                limit=svc.settings.max_batch_events,
+                actual=len(body),
+            )
+        try:
+            commands = _COMMANDS.validate_python(body)
+        except ValidationError as exc:
+            raise ValidationFailedError("invalid commands", details=pydantic_details(exc)) from exc
+        client = request.client.host if request.client else "unknown"
+        events = await svc.ledger.submit(commands, actor="api:anonymous", source=f"http:{client}")
+        return JSONBytes(
+            {
+                "events": [
+                    {
+                        "seq": e.seq,
+                        "event_id": e.event_id,
+                        "type": e.type,
+                        "entity_id": e.entity_id,
+                        "received_at": e.received_at,
+                    }
+                    for e in events
+                ]
+            },
+            status_code=201,
+        )
+
+    @router.get("/events", summary="Read the event log in order")
+    async def read(
+        request: Request,
+        after: Annotated[int, Query(ge=0, description="Events after this seq.")] = 0,
+        limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+        until: Annotated[str | None, Query(description="Received at or before.")] = None,
+        entity_id: Annotated[str | None, Query(max_length=128)] = None,
+        type: Annotated[list[str] | None, Query(description="Event types.")] = None,
+    ) -> JSONBytes:
+        svc = services(request)
+        for t in type or ():
+            if t not in EVENT_TYPES:
+                raise ValidationFailedError(
+                    f"unknown event type {t!r}",
+                    details=[
+                        {
+                            "loc": ["query", "type"],
+                            "msg": f"one of {list(EVENT_TYPES)}",
+                            "type": "enum",
+                        }
+                    ],
+                )
+        until_stamp = time_param("until", until, svc.clock.now(), svc.settings.max_future_skew_s)
+        events = await asyncio.to_thread(
+            lambda: [
+                e.to_dict()
+                for e in svc.store.read(
+                    after, until_received=until_stamp, entity_id=entity_id, types=type, limit=limit
+                )
+            ]
+        )
+        next_after = events[-1]["seq"] if events else after
+        return JSONBytes({"events": events, "next_after": next_after})
+
+    return router

@@ -1,0 +1,74 @@
+"""The whole picture, now or as it was at a past moment; and the health check."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+
+from estran import __version__
+from estran.adapters.web.common import JSONBytes, services, time_param
+from estran.bootstrap import rebuild
+from estran.domain.errors import ValidationFailedError
+from estran.domain.records import KINDS, KINDS_BY_PLURAL
+
+__all__ = ["build_picture_router"]
+
+
+def build_picture_router() -> APIRouter:
+    router = APIRouter(prefix="/api/v1")
+
+    @router.get("/picture", tags=["picture"], summary="The picture now, or as known at `at`")
+    async def picture(
+        request: Request,
+        at: Annotated[str | None, Query(description="ISO 8601 time; omitted means now.")] = None,
+        kinds: Annotated[
+            str | None, Query(description="Comma-separated, e.g. units,incidents")
+        ] = None,
+    ) -> JSONBytes:
+        svc = services(request)
+        chosen = list(KINDS_BY_PLURAL) if kinds is None else kinds.split(",")
+        unknown = [k for k in chosen if k not in KINDS_BY_PLURAL]
+        if unknown:
+            raise ValidationFailedError(
+                f"unknown kinds {unknown}",
+                details=[
+                    {
+                        "loc": ["query", "kinds"],
+                        "msg": f"one of {list(KINDS_BY_PLURAL)}",
+                        "type": "enum",
+                    }
+                ],
+            )
+        at_stamp = time_param("at", at, svc.clock.now(), svc.settings.max_future_skew_s)
+        view = (
+            svc.picture
+            if at_stamp is None
+            else await asyncio.to_thread(rebuild, svc.store, until_received=at_stamp)
+        )
+        snap = view.snapshot(KINDS_BY_PLURAL[k].name for k in chosen)
+        return JSONBytes(
+            {
+                "at": at_stamp,
+                "seq": view.seq,
+                "as_of": view.as_of,
+                "records": {KINDS[k].plural: v for k, v in snap.items()},
+            }
+        )
+
+    @router.get("/health", tags=["health"], summary="Liveness and what the server holds")
+    async def health(request: Request) -> JSONBytes:
+        svc = services(request)
+        return JSONBytes(
+            {
+                "status": "ok",
+                "version": __version__,
+                "store": svc.store.name,
+                "seq": svc.picture.seq,
+                "records": svc.picture.count(),
+                "subscribers": svc.hub.subscriber_count,
+            }
+        )
+
+    return router

@@ -1,0 +1,254 @@
+"""REST routes for every kind of record, registered from the ``KINDS`` registry.
+
+POST  /api/v1/{kinds}                create (201, the record; ``Idempotency-Key`` honoured)
+GET   /api/v1/{kinds}                query: since, until, bbox, type, status, limit, offset
+GET   /api/v1/{kinds}/{id}           one record
+PATCH /api/v1/{kinds}/{id}           change fields (lifecycle rules apply)
+GET   /api/v1/{kinds}/{id}/history   the events behind the record
+GET   /api/v1/layers/{kinds}         the same query as a GeoJSON FeatureCollection
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request
+from pydantic import ValidationError
+
+from estran.adapters.web.common import JSONBytes, envelope_fields, read_json, services, time_param
+from estran.domain.commands import pydantic_details
+from estran.domain.errors import InvalidInputError, NotFoundError, ValidationFailedError
+from estran.domain.events import CommandIn
+from estran.domain.geo import parse_bbox
+from estran.domain.picture import Query as PictureQuery
+from estran.domain.records import KINDS, KindSpec
+
+__all__ = ["build_records_router", "to_feature"]
+
+Limit = Annotated[int, Query(ge=1, le=10_000, description="Page size.")]
+Offset = Annotated[int, Query(ge=0, le=10_000_000, description="Records to skip.")]
+
+
+def to_feature(record: dict[str, Any]) -> dict[str, Any]:
+    if "geometry" in record:
+        geometry = record["geometry"]
+    elif record.get("position"):
+        geometry = {
+            "type": "Point",
+            "coordinates": [record["position"]["lon"], record["position"]["lat"]],
+        }
+    else:
+        geometry = None
+    properties = {k: v for k, v in record.items() if k != "geometry"}
+    return {"type": "Feature", "id": record["id"], "geometry": geometry, "properties": properties}
+
+
+def _picture_query(
+    request: Request,
+    since: str | None,
+    until: str | None,
+    bbox: str | None,
+    type_: str | None,
+    status: str | None,
+    limit: int,
+    offset: int,
+) -> PictureQuery:
+    svc = services(request)
+    now, skew = svc.clock.now(), svc.settings.max_future_skew_s
+    try:
+        box = parse_bbox(bbox) if bbox is not None else None
+    except ValueError as exc:
+        raise ValidationFailedError(
+            str(exc), details=[{"loc": ["query", "bbox"], "msg": str(exc), "type": "value_error"}]
+        ) from exc
+    return PictureQuery(
+        since=time_param("since", since, now, skew),
+        until=time_param("until", until, now, skew),
+        bbox=box,
+        type=type_,
+        status=status,
+        limit=limit,
+        offset=offset,
+    )
+
+
+async def _submit_one(request: Request, cmd_fields: dict[str, Any], key: str | None) -> Any:
+    svc = services(request)
+    if key is not None:
+        cmd_fields["event_id"] = key
+    try:
+        cmd = CommandIn.model_validate(cmd_fields)
+    except ValidationError as exc:
+        raise ValidationFailedError("invalid request", details=pydantic_details(exc)) from exc
+    client = request.client.host if request.client else "unknown"
+    (event,) = await svc.ledger.submit([cmd], actor="api:anonymous", source=f"http:{client}")
+    return svc.picture.get(event.kind, event.entity_id)
+
+
+def _object_body(body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise InvalidInputError("a JSON object is expected")
+    return body
+
+
+def _make_handlers(spec: KindSpec) -> dict[str, Callable[..., Awaitable[Any]]]:
+    async def create(
+        request: Request, idempotency_key: Annotated[str | None, Header()] = None
+    ) -> JSONBytes:
+        data, marking, observed_at = envelope_fields(_object_body(await read_json(request)))
+        fields: dict[str, Any] = {"type": f"{spec.name}.created", "data": data}
+        if marking is not None:
+            fields["marking"] = marking
+        if observed_at is not None:
+            fields["observed_at"] = observed_at
+        record = await _submit_one(request, fields, idempotency_key)
+        return JSONBytes(
+            record, status_code=201, headers={"Location": f"/api/v1/{spec.plural}/{record['id']}"}
+        )
+
+    async def update(
+        request: Request, entity_id: str, idempotency_key: Annotated[str | None, Header()] = None
+    ) -> JSONBytes:
+        data, marking, observed_at = envelope_fields(_object_body(await read_json(request)))
+        if services(request).picture.get(spec.name, entity_id) is None:
+            raise NotFoundError(spec.name, entity_id)
+        fields: dict[str, Any] = {
+            "type": f"{spec.name}.updated",
+            "entity_id": entity_id,
+            "data": data,
+        }
+        if marking is not None:
+            fields["marking"] = marking
+        if observed_at is not None:
+            fields["observed_at"] = observed_at
+        return JSONBytes(await _submit_one(request, fields, idempotency_key))
+
+    async def get_one(request: Request, entity_id: str) -> JSONBytes:
+        record = services(request).picture.get(spec.name, entity_id)
+        if record is None:
+            raise NotFoundError(spec.name, entity_id)
+        return JSONBytes(record)
+
+    async def history(request: Request, entity_id: str, limit: Limit = 1000) -> JSONBytes:
+        svc = services(request)
+        if svc.picture.get(spec.name, entity_id) is None:
+            raise NotFoundError(spec.name, entity_id)
+        types = [f"{spec.name}.created", f"{spec.name}.updated"]
+        events = await asyncio.to_thread(
+            lambda: [
+                e.to_dict() for e in svc.store.read(entity_id=entity_id, types=types, limit=limit)
+            ]
+        )
+        return JSONBytes({"events": events})
+
+    async def listing(
+        request: Request,
+        since: Annotated[str | None, Query(description="Observed at or after (ISO 8601).")] = None,
+        until: Annotated[str | None, Query(description="Observed at or before (ISO 8601).")] = None,
+        bbox: Annotated[str | None, Query(description="min_lon,min_lat,max_lon,max_lat")] = None,
+        type: Annotated[str | None, Query(description="Kind, class or type.")] = None,
+        status: Annotated[str | None, Query()] = None,
+        limit: Limit = 1000,
+        offset: Offset = 0,
+    ) -> JSONBytes:
+        q = _picture_query(request, since, until, bbox, type, status, limit, offset)
+        items, total = services(request).picture.query(spec.name, q)
+        return JSONBytes({"items": items, "total": total, "limit": limit, "offset": offset})
+
+    async def layer(
+        request: Request,
+        since: Annotated[str | None, Query()] = None,
+        until: Annotated[str | None, Query()] = None,
+        bbox: Annotated[str | None, Query()] = None,
+        type: Annotated[str | None, Query()] = None,
+        status: Annotated[str | None, Query()] = None,
+        limit: Limit = 10_000,
+        offset: Offset = 0,
+    ) -> JSONBytes:
+        q = _picture_query(request, since, until, bbox, type, status, limit, offset)
+        items, total = services(request).picture.query(spec.name, q)
+        return JSONBytes(
+            {
+                "type": "FeatureCollection",
+                "features": [to_feature(r) for r in items],
+                "total": total,
+            }
+        )
+
+    return {
+        "create": create,
+        "update": update,
+        "get": get_one,
+        "history": history,
+        "list": listing,
+        "layer": layer,
+    }
+
+
+def _body_doc(model: type[Any], required: bool = True) -> dict[str, Any]:
+    ref = {"$ref": f"#/components/schemas/{model.__name__}"}
+    return {"requestBody": {"required": required, "content": {"application/json": {"schema": ref}}}}
+
+
+def build_records_router() -> APIRouter:
+    router = APIRouter(prefix="/api/v1")
+    for spec in KINDS.values():
+        h = _make_handlers(spec)
+        base, tag = f"/{spec.plural}", spec.plural
+        router.add_api_route(
+            base,
+            h["create"],
+            methods=["POST"],
+            tags=[tag],
+            status_code=201,
+            summary=f"Create a {spec.name}",
+            openapi_extra=_body_doc(spec.create),
+        )
+        router.add_api_route(
+            base, h["list"], methods=["GET"], tags=[tag], summary=f"Query {spec.plural}"
+        )
+        router.add_api_route(
+            f"{base}/{{entity_id}}",
+            h["get"],
+            methods=["GET"],
+            tags=[tag],
+            summary=f"Get one {spec.name}",
+        )
+        router.add_api_route(
+            f"{base}/{{entity_id}}",
+            h["update"],
+            methods=["PATCH"],
+            tags=[tag],
+            summary=f"Change a {spec.name}",
+            openapi_extra=_body_doc(spec.patch),
+        )
+        router.add_api_route(
+            f"{base}/{{entity_id}}/history",
+            h["history"],
+            methods=["GET"],
+            tags=[tag],
+            summary=f"Events behind a {spec.name}",
+        )
+        router.add_api_route(
+            f"/layers/{spec.plural}",
+            h["layer"],
+            methods=["GET"],
+            tags=["layers"],
+            summary=f"{spec.plural} as GeoJSON",
+        )
+    return router
+
+
+def openapi_components() -> dict[str, Any]:
+    """JSON schemas of every create and patch body, for ``/openapi.json``."""
+    schemas: dict[str, Any] = {}
+    for spec in KINDS.values():
+        for model in (spec.create, spec.patch):
+            schema = model.model_json_schema(
+                by_alias=True, ref_template="#/components/schemas/{model}"
+            )
+            schemas.update(schema.pop("$defs", {}))
+            schemas[model.__name__] = schema
+    return schemas

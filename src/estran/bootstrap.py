@@ -1,0 +1,95 @@
+"""The one module that builds concrete adapters from settings and wires the services."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final
+
+from estran.adapters.clock import SystemClock
+from estran.adapters.storage.sqlite import SqliteEventStore
+from estran.domain.events import CommandIn
+from estran.domain.picture import Picture
+from estran.services.hub import Hub
+from estran.services.ledger import Ledger
+
+if TYPE_CHECKING:
+    from estran.config import Settings
+    from estran.ports import Clock, EventStore
+
+__all__ = ["DEFAULT_AGENCIES", "Services", "build_services", "open_store", "rebuild"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_AGENCIES: Final = (
+    {"id": "FR-GN", "name": "Gendarmerie nationale", "nation": "FR", "kind": "gendarmerie"},
+    {"id": "FR-PAF", "name": "Police aux frontières", "nation": "FR", "kind": "border_police"},
+    {"id": "FR-DGDDI", "name": "Douane", "nation": "FR", "kind": "customs"},
+    {"id": "FR-CROSS-GN", "name": "CROSS Gris-Nez", "nation": "FR", "kind": "rescue_centre"},
+    {"id": "UK-BF", "name": "UK Border Force", "nation": "GB", "kind": "border_force"},
+    {
+        "id": "UK-MRCC-DOVER",
+        "name": "HM Coastguard MRCC Dover",
+        "nation": "GB",
+        "kind": "rescue_centre",
+    },
+)
+
+
+def open_store(settings: Settings) -> EventStore:
+    if settings.database_url:
+        from estran.adapters.storage.postgres import PostgresEventStore
+
+        return PostgresEventStore(settings.database_url, schema=settings.database_schema)
+    return SqliteEventStore(settings.data_dir / "events.sqlite3")
+
+
+def rebuild(store: EventStore, *, until_received: str | None = None) -> Picture:
+    """The picture from the whole log, or as it was known at ``until_received``."""
+    return Picture().apply_all(store.read(until_received=until_received))
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: EventStore
+    picture: Picture
+    hub: Hub
+    ledger: Ledger
+    clock: Clock
+
+    async def start(self) -> None:
+        await self.ledger.start()
+        if self.settings.seed_agencies:
+            missing = [a for a in DEFAULT_AGENCIES if self.picture.get("agency", a["id"]) is None]
+            if missing:
+                await self.ledger.submit(
+                    [CommandIn(type="agency.created", data=dict(a)) for a in missing],
+                    actor="system:bootstrap",
+                    source="estran",
+                )
+
+    async def stop(self) -> None:
+        await self.ledger.stop()
+        self.store.close()
+
+
+def build_services(
+    settings: Settings, *, store: EventStore | None = None, clock: Clock | None = None
+) -> Services:
+    store = store if store is not None else open_store(settings)
+    picture = rebuild(store)
+    log.info("picture rebuilt from %d events (%d records)", picture.seq, picture.count())
+    hub = Hub()
+    clock = clock or SystemClock()
+    ledger = Ledger(
+        store,
+        picture,
+        hub,
+        clock,
+        default_marking=settings.default_marking(),
+        max_future_skew_s=settings.max_future_skew_s,
+        new_id=lambda: uuid.uuid4().hex,
+    )
+    return Services(settings, store, picture, hub, ledger, clock)

@@ -1,0 +1,69 @@
+"""``estran events export|import``: the event log as JSON Lines."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from estran.bootstrap import open_store
+from estran.cli.options import settings_from, store_options
+from estran.domain.errors import EstranError
+from estran.services.transfer import export_events, import_events
+
+__all__ = ["events"]
+
+
+@click.group()
+def events() -> None:
+    """Export or import the event log (JSON Lines, one event a line)."""
+
+
+@events.command("export")
+@store_options
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="File to write (default: standard output).",
+)
+@click.option("--after", type=int, default=0, help="Only events after this seq.")
+def export_cmd(
+    data_dir: Path | None, database_url: str | None, output: Path | None, after: int
+) -> None:
+    """Write every event (after --after) in order."""
+    store = open_store(settings_from(data_dir=data_dir, database_url=database_url))
+    try:
+        if output is None:
+            count = export_events(store, sys.stdout.buffer, after=after)
+        else:
+            with output.open("wb") as out:
+                count = export_events(store, out, after=after)
+    finally:
+        store.close()
+    click.echo(f"exported {count} events", err=True)
+
+
+@events.command("import")
+@store_options
+@click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def import_cmd(data_dir: Path | None, database_url: str | None, source: Path) -> None:
+    """Append the events of SOURCE; the whole file is checked first, and nothing is written
+    if any line is bad. Events already present (same event_id) are skipped.
+
+    Import into a data directory whose server is stopped; a running server takes new events
+    through POST /api/v1/events.
+    """
+    store = open_store(settings_from(data_dir=data_dir, database_url=database_url))
+    try:
+        with source.open("rb") as lines:
+            result = import_events(store, lines)
+    except EstranError as exc:
+        raise click.ClickException(exc.message) from exc
+    finally:
+        store.close()
+    click.echo(
+        f"imported {result.imported} events, skipped {result.skipped} already present", err=True
+    )

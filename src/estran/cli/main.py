@@ -1,0 +1,23 @@
+"""``estran``: the command-line entry point. Each command lives in its own module."""
+
+from __future__ import annotations
+
+import click
+
+from estran import __version__
+from estran.cli.events import events
+from estran.cli.replay import replay
+from estran.cli.serve import serve
+
+__all__ = ["cli"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="estran")
+def cli() -> None:
+    """Estran: the joint coastal-operations centre for the Côte d'Opale."""
+
+
+cli.add_command(serve)
+cli.add_command(events)
+cli.add_command(replay)

@@ -1,0 +1,89 @@
+"""Settings: one frozen object, built at the edge (CLI, bootstrap) and passed down.
+
+Every field reads from an ``ESTRAN_``-prefixed environment variable; ``docs/settings.md``
+lists them all (a test fails if one is missing there).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from estran.domain.markings import Classification, Marking, Purpose
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ESTRAN_", frozen=True, extra="forbid")
+
+    environment: Literal["development", "production"] = Field(
+        default="development",
+        description="`production` refuses unsafe defaults (plain HTTP on a public address).",
+    )
+    data_dir: Path = Field(
+        default=Path("estran-data"),
+        description="Where the embedded SQLite event store (`events.sqlite3`) lives.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="PostgreSQL URL (`postgresql://user@host/db`) for the multi-node store; "
+        "unset means SQLite in `data_dir`.",
+    )
+    database_schema: str = Field(
+        default="estran", description="PostgreSQL schema that holds Estran's tables."
+    )
+    host: str = Field(default="127.0.0.1", description="Address the HTTP server binds.")
+    http_port: int = Field(
+        default=8080, ge=0, le=65535, description="HTTP port; 0 picks a free one."
+    )
+    max_body_bytes: int = Field(
+        default=4 * 1024 * 1024, ge=1024, description="Largest accepted HTTP request body."
+    )
+    max_batch_events: int = Field(
+        default=1000, ge=1, le=5000, description="Most events accepted in one request."
+    )
+    max_future_skew_s: float = Field(
+        default=300.0, ge=0, description="How far after the server clock `observed_at` may be."
+    )
+    stream_max_messages: int = Field(
+        default=20_000, ge=10, description="Queued events per stream subscriber before cut-off."
+    )
+    stream_max_bytes: int = Field(
+        default=32 * 1024 * 1024,
+        ge=4096,
+        description="Queued bytes per stream subscriber before cut-off.",
+    )
+    default_classification: Classification = Field(
+        default=Classification.OFFICIAL, description="Marking given to records that carry none."
+    )
+    default_releasable_to: list[str] = Field(
+        default_factory=lambda: ["FR"],
+        description="Nations that may see records that carry no marking (originator default).",
+    )
+    default_purpose: Purpose = Field(
+        default=Purpose.BORDER_SURVEILLANCE, description="Purpose given to unmarked records."
+    )
+    seed_agencies: bool = Field(
+        default=True, description="Register the Côte d'Opale agencies on first start."
+    )
+    log_level: str = Field(default="info", description="Server log level.")
+
+    @model_validator(mode="after")
+    def _safe_in_production(self) -> Settings:
+        if self.environment == "production" and self.host not in ("127.0.0.1", "::1", "localhost"):
+            raise ValueError(
+                "production on a non-loopback address needs a TLS-terminating proxy in front; "
+                "bind to loopback and put one there"
+            )
+        return self
+
+    def default_marking(self) -> Marking:
+        return Marking(
+            classification=self.default_classification,
+            releasable_to=self.default_releasable_to,
+            purpose=self.default_purpose,
+        )

@@ -1,0 +1,3 @@
+"""Estran domain."""
+
+__all__: list[str] = []

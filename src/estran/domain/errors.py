@@ -1,0 +1,166 @@
+"""The one exception tree of Estran.
+
+    EstranError
+    ├── InvalidInputError (ValueError)        bad input: nothing is written
+    │   ├── ValidationFailedError             a record or command breaks its schema
+    │   └── FutureTimeError                   an observation time too far ahead of the clock
+    ├── NotFoundError (LookupError)           an id that does not exist
+    │   └── UnknownReferenceError             a record refers to an id that does not exist
+    ├── ConflictError                         the command contradicts the current picture
+    │   ├── AlreadyExistsError                a create for an id already in use
+    │   └── InvalidTransitionError            a status change the lifecycle forbids
+    ├── PayloadTooLargeError                  a body or batch over its limit
+    ├── StreamError
+    │   ├── SlowConsumerError                 a subscriber fell too far behind
+    │   └── ResumeError                       a resume point the server cannot serve
+    └── StorageError (OSError)                the event store failed; the write was not acknowledged
+        └── SchemaVersionError                a data directory newer than this Estran
+
+Errors carry fields, not just text; ``adapters/web/errors.py`` maps them to HTTP and
+WebSocket close codes and nothing else does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "AlreadyExistsError",
+    "ConflictError",
+    "EstranError",
+    "FutureTimeError",
+    "InvalidInputError",
+    "InvalidTransitionError",
+    "NotFoundError",
+    "PayloadTooLargeError",
+    "ResumeError",
+    "SchemaVersionError",
+    "SlowConsumerError",
+    "StorageError",
+    "StreamError",
+    "UnknownReferenceError",
+    "ValidationFailedError",
+]
+
+
+class EstranError(Exception):
+    """Root of every error Estran raises on purpose."""
+
+    code = "estran_error"
+
+    def __init__(self, message: str, *, details: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or []
+
+
+class InvalidInputError(EstranError, ValueError):
+    code = "invalid_input"
+
+
+class ValidationFailedError(InvalidInputError):
+    code = "validation_error"
+
+
+class FutureTimeError(InvalidInputError):
+    code = "time_in_future"
+
+    def __init__(self, message: str, *, observed_at: str, limit_s: float) -> None:
+        super().__init__(message, details=[{"observed_at": observed_at, "max_skew_s": limit_s}])
+        self.observed_at = observed_at
+        self.limit_s = limit_s
+
+
+class NotFoundError(EstranError, LookupError):
+    code = "not_found"
+
+    def __init__(self, kind: str, entity_id: str, message: str | None = None) -> None:
+        super().__init__(message or f"no {kind} with id {entity_id!r}")
+        self.kind = kind
+        self.entity_id = entity_id
+        self.details = [{"kind": kind, "id": entity_id}]
+
+
+class UnknownReferenceError(NotFoundError):
+    code = "unknown_reference"
+
+    def __init__(self, kind: str, entity_id: str, field: str) -> None:
+        super().__init__(kind, entity_id, f"{field} refers to unknown {kind} {entity_id!r}")
+        self.field = field
+        self.details = [{"kind": kind, "id": entity_id, "field": field}]
+
+
+class ConflictError(EstranError):
+    code = "conflict"
+
+
+class AlreadyExistsError(ConflictError):
+    code = "already_exists"
+
+    def __init__(self, kind: str, entity_id: str) -> None:
+        super().__init__(f"{kind} {entity_id!r} already exists")
+        self.kind = kind
+        self.entity_id = entity_id
+        self.details = [{"kind": kind, "id": entity_id}]
+
+
+class InvalidTransitionError(ConflictError):
+    code = "invalid_transition"
+
+    def __init__(self, kind: str, entity_id: str, field: str, old: str, new: str) -> None:
+        super().__init__(f"{kind} {entity_id!r}: {field} cannot go from {old!r} to {new!r}")
+        self.kind = kind
+        self.entity_id = entity_id
+        self.old = old
+        self.new = new
+        self.details = [{"kind": kind, "id": entity_id, "field": field, "from": old, "to": new}]
+
+
+class PayloadTooLargeError(EstranError):
+    code = "payload_too_large"
+
+    def __init__(self, message: str, *, limit: int, actual: int | None = None) -> None:
+        super().__init__(message, details=[{"limit": limit, "actual": actual}])
+        self.limit = limit
+        self.actual = actual
+
+
+class StreamError(EstranError):
+    code = "stream_error"
+
+
+class SlowConsumerError(StreamError):
+    code = "slow_consumer"
+
+    def __init__(self, *, pending_messages: int, pending_bytes: int, last_seq: int) -> None:
+        super().__init__(
+            f"slow consumer: {pending_messages} messages ({pending_bytes} bytes) pending; "
+            f"reconnect with since={last_seq}"
+        )
+        self.pending_messages = pending_messages
+        self.pending_bytes = pending_bytes
+        self.last_seq = last_seq
+
+
+class ResumeError(StreamError):
+    code = "bad_resume_point"
+
+    def __init__(self, since: int, head: int) -> None:
+        super().__init__(f"cannot resume after seq {since}: the log ends at {head}")
+        self.since = since
+        self.head = head
+
+
+class StorageError(EstranError, OSError):
+    code = "storage_error"
+
+
+class SchemaVersionError(StorageError):
+    code = "schema_version"
+
+    def __init__(self, found: int, supported: int) -> None:
+        super().__init__(
+            f"the data store is at schema version {found}; this Estran knows up to {supported}"
+        )
+        self.found = found
+        self.supported = supported

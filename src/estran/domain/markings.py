@@ -1,0 +1,66 @@
+"""Markings: classification, releasability, purpose, personal data and retention, on every record.
+
+The joint-working capability enforces them on every read path; the picture core stores them
+with every event and carries them onto every record, so no record is ever unmarked.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+__all__ = ["Classification", "Marking", "Purpose"]
+
+
+class Classification(StrEnum):
+    """Protective markings in use on both sides of the Channel, lowest first."""
+
+    UNCLASSIFIED = "UNCLASSIFIED"
+    OFFICIAL = "OFFICIAL"
+    OFFICIAL_SENSITIVE = "OFFICIAL-SENSITIVE"
+    DIFFUSION_RESTREINTE = "DIFFUSION RESTREINTE"
+
+
+class Purpose(StrEnum):
+    BORDER_SURVEILLANCE = "border_surveillance"
+    LAW_ENFORCEMENT = "law_enforcement"
+    SEARCH_AND_RESCUE = "search_and_rescue"
+
+
+def _nations(values: list[str]) -> list[str]:
+    cleaned = sorted({v.upper() for v in values})
+    for v in cleaned:
+        if not (2 <= len(v) <= 3 and v.isalpha()):
+            raise ValueError(f"releasability entries are ISO 3166 nation codes, not {v!r}")
+    if not cleaned:
+        raise ValueError("releasability needs at least the originating nation")
+    return cleaned
+
+
+class Marking(BaseModel):
+    """How a record may be handled. Frozen: a change of marking is a new event."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    classification: Classification = Field(
+        default=Classification.OFFICIAL, description="Protective marking."
+    )
+    releasable_to: Annotated[list[str], AfterValidator(_nations)] = Field(
+        default_factory=lambda: ["FR"],
+        description="Nations (ISO 3166 alpha-2/3) whose users may see the record.",
+    )
+    purpose: Purpose = Field(default=Purpose.BORDER_SURVEILLANCE, description="Why it is held.")
+    personal_data: bool = Field(
+        default=False, description="True where the record relates to identifiable people."
+    )
+    retain_until: AwareDatetime | None = Field(
+        default=None, description="When the record is due for purge; none means the default rule."
+    )
+
+    def retain_until_utc(self) -> datetime | None:
+        return self.retain_until

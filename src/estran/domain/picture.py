@@ -1,0 +1,188 @@
+"""The current picture: a projection of the event log, rebuildable to any past moment.
+
+``evolve`` is the one function that turns (record, event) into the next record; the live
+picture, the staged view used while deciding a batch, and after-action replay all use it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from estran.domain.records import KINDS, LIFE_AT_SEA_INCIDENTS
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+
+    from estran.domain.events import Event
+    from estran.domain.geo import BBox
+
+__all__ = ["Picture", "Query", "Staged", "evolve", "sort_by_priority", "strip_meta"]
+
+Record = dict[str, Any]
+_IMPACT_RANK = {"very_high": 0, "high": 1, "medium": 2, "low": 3}
+_LIFE_AT_SEA = frozenset(str(t) for t in LIFE_AT_SEA_INCIDENTS)
+_META = ("id", "entity", "marking", "created_at", "updated_at", "observed_at", "version", "source")
+
+
+def _bounds(geometry: dict[str, Any]) -> list[float]:
+    xs = [pt[0] for ring in geometry["coordinates"] for pt in ring]
+    ys = [pt[1] for ring in geometry["coordinates"] for pt in ring]
+    return [min(xs), min(ys), max(xs), max(ys)]
+
+
+def evolve(current: Record | None, event: Event, marking: dict[str, Any] | None = None) -> Record:
+    """The record after ``event``; ``current`` is not modified."""
+    record: Record = {} if current is None or event.verb == "created" else dict(current)
+    if current is None or event.verb == "created":
+        record.update(event.data)
+        record["id"] = event.entity_id
+        record["entity"] = event.kind
+        record["created_at"] = event.received_at
+    else:
+        record.update(event.data)
+    record["marking"] = marking if marking is not None else event.marking
+    record["updated_at"] = event.received_at
+    record["observed_at"] = event.observed_at
+    record["version"] = event.seq
+    record["source"] = event.source
+    if event.kind == "incident":
+        record["life_at_sea"] = record["type"] in _LIFE_AT_SEA
+    elif event.kind == "sector" and "geometry" in event.data:
+        record["bbox"] = _bounds(record["geometry"])
+    return record
+
+
+def sort_by_priority(records: list[Record]) -> list[Record]:
+    """Life at sea first, then impact, then most recent: rescue tops every list."""
+    records.sort(key=lambda r: (r["observed_at"], r["id"]), reverse=True)
+    records.sort(
+        key=lambda r: (0 if r.get("life_at_sea") else 1, _IMPACT_RANK.get(r.get("impact", ""), 4))
+    )
+    return records
+
+
+@dataclass(frozen=True)
+class Query:
+    """Filters for one kind; times are canonical stamps compared as text."""
+
+    since: str | None = None
+    until: str | None = None
+    bbox: BBox | None = None
+    type: str | None = None
+    status: str | None = None
+    limit: int = 1000
+    offset: int = 0
+
+    def matches(self, spec_type_field: str | None, record: Record) -> bool:
+        observed = record["observed_at"]
+        if self.since is not None and observed < self.since:
+            return False
+        if self.until is not None and observed > self.until:
+            return False
+        if self.status is not None and record.get("status") != self.status:
+            return False
+        if self.type is not None and (
+            spec_type_field is None or record.get(spec_type_field) != self.type
+        ):
+            return False
+        if self.bbox is not None:
+            return _in_bbox(self.bbox, record)
+        return True
+
+
+def _in_bbox(bbox: BBox, record: Record) -> bool:
+    position = record.get("position")
+    if position is not None:
+        return bbox.contains(position["lon"], position["lat"])
+    bounds = record.get("bbox")
+    if bounds is not None:
+        return not (
+            bounds[2] < bbox.min_lon
+            or bounds[0] > bbox.max_lon
+            or bounds[3] < bbox.min_lat
+            or bounds[1] > bbox.max_lat
+        )
+    return False
+
+
+class Picture:
+    """Records by kind and id, as of event ``seq``."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, dict[str, Record]] = {kind: {} for kind in KINDS}
+        self.seq = 0
+        self.as_of: str | None = None
+        self._markings: dict[tuple[Any, ...], dict[str, Any]] = {}
+
+    def _intern(self, marking: dict[str, Any]) -> dict[str, Any]:
+        key = (
+            marking.get("classification"),
+            tuple(marking.get("releasable_to", ())),
+            marking.get("purpose"),
+            marking.get("personal_data"),
+            marking.get("retain_until"),
+        )
+        return self._markings.setdefault(key, marking)
+
+    def get(self, kind: str, entity_id: str) -> Record | None:
+        return self.records[kind].get(entity_id)
+
+    def apply(self, event: Event) -> None:
+        if event.seq <= self.seq:
+            raise ValueError(f"event {event.seq} applied out of order (picture at {self.seq})")
+        table = self.records[event.kind]
+        table[event.entity_id] = evolve(
+            table.get(event.entity_id), event, self._intern(event.marking)
+        )
+        self.seq = event.seq
+        self.as_of = event.received_at
+
+    def apply_all(self, events: Iterable[Event]) -> Picture:
+        for event in events:
+            self.apply(event)
+        return self
+
+    def count(self) -> int:
+        return sum(len(t) for t in self.records.values())
+
+    def query(self, kind: str, q: Query) -> tuple[list[Record], int]:
+        """Matching records (sorted) and how many matched before paging."""
+        spec = KINDS[kind]
+        hits = [r for r in self.records[kind].values() if q.matches(spec.type_field, r)]
+        if kind == "incident":
+            sort_by_priority(hits)
+        else:
+            hits.sort(key=lambda r: (r["observed_at"], r["id"]))
+        return hits[q.offset : q.offset + q.limit], len(hits)
+
+    def snapshot(self, kinds: Iterable[str] | None = None) -> dict[str, list[Record]]:
+        chosen = list(kinds) if kinds is not None else list(KINDS)
+        return {k: self.query(k, Query(limit=10**9))[0] for k in chosen}
+
+
+class Staged:
+    """A view of the picture plus events decided but not yet committed (pure, discardable)."""
+
+    def __init__(self, base: Picture | Staged) -> None:
+        self._base = base
+        self._records: dict[tuple[str, str], Record] = {}
+
+    def get(self, kind: str, entity_id: str) -> Record | None:
+        hit = self._records.get((kind, entity_id))
+        return hit if hit is not None else self._base.get(kind, entity_id)
+
+    def stage(self, event: Event) -> None:
+        self._records[(event.kind, event.entity_id)] = evolve(
+            self.get(event.kind, event.entity_id), event
+        )
+
+    def merge_into(self, parent: Staged) -> None:
+        parent._records.update(self._records)
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(self._records)
+
+
+def strip_meta(record: Record) -> Record:
+    return {k: v for k, v in record.items() if k not in _META}

@@ -1,0 +1,442 @@
+"""What the picture holds: agencies, units, sensors, detections, tracks, incidents, tasks, sectors.
+
+Vocabulary follows EUROSUR (impact levels, incident types) and CISE (agency, unit, event)
+where it fits. Each kind has a *create* schema, a *patch* schema (what may change after
+creation), the ids it refers to, and the lifecycles of its status fields. ``KINDS`` is the
+registry the commands, the projection, the API and the CLI all read; a new kind is one entry.
+
+Detections hold counts and positions, never identities: their schemas forbid extra fields,
+so there is no place to put a name, a face or a biometric.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from shapely.geometry import Polygon, shape
+
+from estran.domain.geo import ErrorEllipse, Position
+
+__all__ = [
+    "KINDS",
+    "LIFE_AT_SEA_INCIDENTS",
+    "AgencyCreate",
+    "DetectionClass",
+    "DetectionCreate",
+    "ImpactLevel",
+    "IncidentCreate",
+    "IncidentStatus",
+    "IncidentType",
+    "KindSpec",
+    "SectorCreate",
+    "SensorCreate",
+    "TaskCreate",
+    "TaskStatus",
+    "TrackCreate",
+    "UnitCreate",
+    "UnitKind",
+    "UnitStatus",
+]
+
+Id = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@/-]*$")]
+Text = Annotated[str, Field(max_length=2000)]
+Confidence = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class _Schema(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", use_enum_values=True)
+
+
+class _Patch(_Schema):
+    """A partial update: only the fields present change."""
+
+
+# --- vocabularies -----------------------------------------------------------------------
+
+
+class AgencyKind(StrEnum):
+    GENDARMERIE = "gendarmerie"
+    BORDER_POLICE = "border_police"
+    CUSTOMS = "customs"
+    BORDER_FORCE = "border_force"
+    RESCUE_CENTRE = "rescue_centre"
+    NAVY = "navy"
+    OTHER = "other"
+
+
+class UnitKind(StrEnum):
+    FOOT_PATROL = "foot_patrol"
+    DUNE_BUGGY = "dune_buggy"
+    FOUR_BY_FOUR = "four_by_four"
+    DRONE = "drone"
+    AIRCRAFT = "aircraft"
+    BOAT = "boat"
+
+
+class UnitStatus(StrEnum):
+    AVAILABLE = "available"
+    TASKED = "tasked"
+    EN_ROUTE = "en_route"
+    ON_SCENE = "on_scene"
+    OFF_DUTY = "off_duty"
+
+
+class SensorKind(StrEnum):
+    DRONE_THERMAL = "drone_thermal"
+    FIXED_CAMERA = "fixed_camera"
+    AIRCRAFT = "aircraft"
+    RADAR = "radar"
+    PATROL_REPORT = "patrol_report"
+
+
+class DetectionClass(StrEnum):
+    GROUP_OF_PEOPLE = "group_of_people"
+    BOAT = "boat"
+    VEHICLE = "vehicle"
+    EQUIPMENT = "equipment"
+
+
+class Review(StrEnum):
+    UNREVIEWED = "unreviewed"
+    CONFIRMED = "confirmed"
+    DISMISSED = "dismissed"
+
+
+class TrackStatus(StrEnum):
+    ACTIVE = "active"
+    STALE = "stale"
+    CLOSED = "closed"
+
+
+class IncidentType(StrEnum):
+    GROUP_SIGHTED = "group_sighted"
+    BOAT_BEING_PREPARED = "boat_being_prepared"
+    LAUNCH_ATTEMPT = "launch_attempt"
+    BOAT_LAUNCHED = "boat_launched"
+    BOAT_AT_SEA = "boat_at_sea"
+    PERSONS_IN_WATER = "persons_in_water"
+    ABANDONED_BOAT_OR_EQUIPMENT = "abandoned_boat_or_equipment"
+
+
+LIFE_AT_SEA_INCIDENTS = frozenset({IncidentType.BOAT_AT_SEA, IncidentType.PERSONS_IN_WATER})
+
+
+class ImpactLevel(StrEnum):
+    """EUROSUR impact levels, lowest first."""
+
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    VERY_HIGH = "very_high"
+
+
+class IncidentStatus(StrEnum):
+    OPEN = "open"
+    RESPONDING = "responding"
+    CLOSED = "closed"
+
+
+class TaskStatus(StrEnum):
+    PROPOSED = "proposed"
+    SENT = "sent"
+    ACKNOWLEDGED = "acknowledged"
+    WILL_COMPLY = "will_comply"
+    EN_ROUTE = "en_route"
+    ON_SCENE = "on_scene"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    REPLACED = "replaced"
+
+
+# --- lifecycles ---------------------------------------------------------------------------
+
+_TASK_ENDS = {"cancelled", "replaced"}
+TASK_TRANSITIONS: dict[str, set[str]] = {
+    "proposed": {"sent"} | _TASK_ENDS,
+    "sent": {"acknowledged", "failed"} | _TASK_ENDS,
+    "acknowledged": {"will_comply", "failed"} | _TASK_ENDS,
+    "will_comply": {"en_route", "failed"} | _TASK_ENDS,
+    "en_route": {"on_scene", "failed"} | _TASK_ENDS,
+    "on_scene": {"done", "failed"} | _TASK_ENDS,
+    "done": set(),
+    "failed": set(),
+    "cancelled": set(),
+    "replaced": set(),
+}
+INCIDENT_TRANSITIONS: dict[str, set[str]] = {
+    "open": {"responding", "closed"},
+    "responding": {"open", "closed"},
+    "closed": set(),
+}
+TRACK_TRANSITIONS: dict[str, set[str]] = {
+    "active": {"stale", "closed"},
+    "stale": {"active", "closed"},
+    "closed": set(),
+}
+
+
+# --- schemas --------------------------------------------------------------------------------
+
+
+class AgencyCreate(_Schema):
+    id: Id = Field(description="Short code, e.g. FR-GN.")
+    name: Text
+    nation: Annotated[str, Field(pattern=r"^[A-Z]{2,3}$")] = Field(description="ISO 3166 code.")
+    kind: AgencyKind = AgencyKind.OTHER
+
+
+class AgencyPatch(_Patch):
+    name: Text | None = None
+
+
+class UnitCreate(_Schema):
+    id: Id | None = None
+    callsign: Annotated[str, Field(min_length=1, max_length=64)]
+    kind: UnitKind
+    agency_id: Id
+    status: UnitStatus = UnitStatus.AVAILABLE
+    position: Position | None = None
+
+
+class UnitPatch(_Patch):
+    callsign: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    status: UnitStatus | None = None
+    position: Position | None = None
+
+
+class SensorCreate(_Schema):
+    id: Id | None = None
+    name: Annotated[str, Field(min_length=1, max_length=128)]
+    kind: SensorKind
+    agency_id: Id
+    unit_id: Id | None = Field(default=None, description="Carrier unit (a drone, a patrol).")
+    position: Position | None = None
+
+
+class SensorPatch(_Patch):
+    name: Annotated[str, Field(min_length=1, max_length=128)] | None = None
+    position: Position | None = None
+    unit_id: Id | None = None
+
+
+class DetectionCreate(_Schema):
+    id: Id | None = None
+    sensor_id: Id
+    position: Position
+    ellipse: ErrorEllipse | None = None
+    detection_class: DetectionClass = Field(alias="class")
+    count: Annotated[int, Field(ge=0, le=1000)] | None = Field(
+        default=None, description="Estimated number of people (a count, never an identity)."
+    )
+    confidence: Confidence = 0.5
+    track_id: Id | None = None
+
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", use_enum_values=True, populate_by_name=True
+    )
+
+
+class DetectionPatch(_Patch):
+    track_id: Id | None = None
+    incident_id: Id | None = None
+    review: Review | None = None
+
+
+class TrackCreate(_Schema):
+    id: Id | None = None
+    track_class: DetectionClass = Field(alias="class")
+    position: Position
+    ellipse: ErrorEllipse | None = None
+    speed_mps: Annotated[float, Field(ge=0, le=400)] = 0.0
+    heading_deg: Annotated[float, Field(ge=0, lt=360)] = 0.0
+    count: Annotated[int, Field(ge=0, le=1000)] | None = None
+    status: TrackStatus = TrackStatus.ACTIVE
+    detection_ids: Annotated[list[Id], Field(max_length=10_000)] = Field(default_factory=list)
+
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", use_enum_values=True, populate_by_name=True
+    )
+
+
+class TrackPatch(_Patch):
+    position: Position | None = None
+    ellipse: ErrorEllipse | None = None
+    speed_mps: Annotated[float, Field(ge=0, le=400)] | None = None
+    heading_deg: Annotated[float, Field(ge=0, lt=360)] | None = None
+    count: Annotated[int, Field(ge=0, le=1000)] | None = None
+    status: TrackStatus | None = None
+    detection_ids: Annotated[list[Id], Field(max_length=10_000)] | None = None
+
+
+class IncidentCreate(_Schema):
+    id: Id | None = None
+    type: IncidentType
+    impact: ImpactLevel = ImpactLevel.MEDIUM
+    confidence: Confidence = 0.5
+    status: Literal["open"] = "open"
+    owner_agency_id: Id
+    position: Position
+    sector_id: Id | None = None
+    count: Annotated[int, Field(ge=0, le=1000)] | None = None
+    summary: Text = ""
+    detection_ids: Annotated[list[Id], Field(max_length=10_000)] = Field(default_factory=list)
+    track_ids: Annotated[list[Id], Field(max_length=1_000)] = Field(default_factory=list)
+
+
+class IncidentPatch(_Patch):
+    type: IncidentType | None = None
+    impact: ImpactLevel | None = None
+    confidence: Confidence | None = None
+    status: IncidentStatus | None = None
+    position: Position | None = None
+    count: Annotated[int, Field(ge=0, le=1000)] | None = None
+    summary: Text | None = None
+    detection_ids: Annotated[list[Id], Field(max_length=10_000)] | None = None
+    track_ids: Annotated[list[Id], Field(max_length=1_000)] | None = None
+
+
+class TaskCreate(_Schema):
+    id: Id | None = None
+    incident_id: Id
+    unit_id: Id
+    status: Literal["proposed"] = "proposed"
+    instructions: Text = ""
+
+
+class TaskPatch(_Patch):
+    status: TaskStatus | None = None
+    instructions: Text | None = None
+
+
+class PolygonGeometry(_Schema):
+    type: Literal["Polygon"]
+    coordinates: Annotated[
+        list[Annotated[list[tuple[float, float]], Field(min_length=4, max_length=10_000)]],
+        Field(min_length=1, max_length=50),
+    ]
+
+    @field_validator("coordinates")
+    @classmethod
+    def _valid_polygon(
+        cls, rings: list[list[tuple[float, float]]]
+    ) -> list[list[tuple[float, float]]]:
+        for ring in rings:
+            for lon, lat in ring:
+                if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+                    raise ValueError(f"coordinate ({lon}, {lat}) out of range")
+            if ring[0] != ring[-1]:
+                raise ValueError("each ring must be closed (first point equals last)")
+        poly = shape({"type": "Polygon", "coordinates": rings})
+        if not isinstance(poly, Polygon) or not poly.is_valid:
+            raise ValueError("polygon is not valid (self-intersecting or degenerate)")
+        return rings
+
+
+class SectorCreate(_Schema):
+    id: Id | None = None
+    name: Annotated[str, Field(min_length=1, max_length=128)]
+    impact: ImpactLevel = ImpactLevel.LOW
+    geometry: PolygonGeometry
+
+
+class SectorPatch(_Patch):
+    name: Annotated[str, Field(min_length=1, max_length=128)] | None = None
+    impact: ImpactLevel | None = None
+    geometry: PolygonGeometry | None = None
+
+
+# --- registry ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KindSpec:
+    """Everything generic code needs to know about one kind of record."""
+
+    name: str
+    plural: str
+    create: type[_Schema]
+    patch: type[_Patch]
+    references: dict[str, str] = field(default_factory=dict)
+    list_references: dict[str, str] = field(default_factory=dict)
+    transitions: dict[str, dict[str, set[str]]] = field(default_factory=dict)
+    type_field: str | None = None
+    id_prefix: str = ""
+
+    def validate_create(self, data: dict[str, Any]) -> dict[str, Any]:
+        return self.create.model_validate(data).model_dump(mode="json", by_alias=True)
+
+    def validate_patch(self, data: dict[str, Any]) -> dict[str, Any]:
+        return self.patch.model_validate(data).model_dump(
+            mode="json", by_alias=True, exclude_unset=True
+        )
+
+
+KINDS: dict[str, KindSpec] = {
+    spec.name: spec
+    for spec in (
+        KindSpec("agency", "agencies", AgencyCreate, AgencyPatch, type_field="kind"),
+        KindSpec(
+            "unit",
+            "units",
+            UnitCreate,
+            UnitPatch,
+            references={"agency_id": "agency"},
+            type_field="kind",
+            id_prefix="unit-",
+        ),
+        KindSpec(
+            "sensor",
+            "sensors",
+            SensorCreate,
+            SensorPatch,
+            references={"agency_id": "agency", "unit_id": "unit"},
+            type_field="kind",
+            id_prefix="sensor-",
+        ),
+        KindSpec(
+            "detection",
+            "detections",
+            DetectionCreate,
+            DetectionPatch,
+            references={"sensor_id": "sensor", "track_id": "track", "incident_id": "incident"},
+            type_field="class",
+            id_prefix="det-",
+        ),
+        KindSpec(
+            "track",
+            "tracks",
+            TrackCreate,
+            TrackPatch,
+            list_references={"detection_ids": "detection"},
+            transitions={"status": TRACK_TRANSITIONS},
+            type_field="class",
+            id_prefix="trk-",
+        ),
+        KindSpec(
+            "incident",
+            "incidents",
+            IncidentCreate,
+            IncidentPatch,
+            references={"owner_agency_id": "agency", "sector_id": "sector"},
+            list_references={"detection_ids": "detection", "track_ids": "track"},
+            transitions={"status": INCIDENT_TRANSITIONS},
+            type_field="type",
+            id_prefix="inc-",
+        ),
+        KindSpec(
+            "task",
+            "tasks",
+            TaskCreate,
+            TaskPatch,
+            references={"incident_id": "incident", "unit_id": "unit"},
+            transitions={"status": TASK_TRANSITIONS},
+            id_prefix="task-",
+        ),
+        KindSpec("sector", "sectors", SectorCreate, SectorPatch, id_prefix="sector-"),
+    )
+}
+KINDS_BY_PLURAL = {spec.plural: spec for spec in KINDS.values()}

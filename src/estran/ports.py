@@ -1,0 +1,61 @@
+"""The ports: what the services need from the outside world, as protocols.
+
+Adapters implement them (``adapters/``); ``bootstrap`` is the one place that picks which.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+    from datetime import datetime
+
+    from estran.domain.events import Event
+
+__all__ = ["Clock", "EventStore"]
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """Aware UTC time."""
+        ...
+
+
+class EventStore(Protocol):
+    """An append-only, durable, totally ordered log of events.
+
+    Blocking by design: the services call ``append`` from one writer thread and the reads
+    from worker threads, as datasette does for SQLite.
+    """
+
+    name: str
+
+    def append(self, events: Sequence[Event]) -> list[Event]:
+        """Store ``events`` atomically and durably, in order; return them with their seq.
+
+        Returns only after the commit is durable: an acknowledged event survives a crash.
+        """
+        ...
+
+    def find(self, event_ids: Sequence[str]) -> dict[str, Event]:
+        """Stored events among ``event_ids`` (for idempotent retries)."""
+        ...
+
+    def read(
+        self,
+        after_seq: int = 0,
+        *,
+        until_received: str | None = None,
+        entity_id: str | None = None,
+        types: Sequence[str] | None = None,
+        limit: int | None = None,
+    ) -> Iterator[Event]:
+        """Events in seq order after ``after_seq``, optionally bounded and filtered."""
+        ...
+
+    def last_seq(self) -> int: ...
+
+    def schema_version(self) -> int: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,185 @@
+"""The ledger: the one path by which anything enters the picture.
+
+Requests queue up; one writer task takes everything waiting (group commit), decides each
+request against the picture plus what is already staged in the group (all-or-nothing per
+request), appends the accepted events in one durable transaction on the writer thread, then
+applies them to the picture and publishes them, in seq order, before any caller is answered.
+Deciding and applying in one task means no locks and no lost updates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Final
+
+from estran.domain.commands import Context, decide
+from estran.domain.errors import ConflictError, EstranError, StorageError
+from estran.domain.picture import Picture, Staged
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from estran.domain.events import CommandIn, Event
+    from estran.domain.markings import Marking
+    from estran.ports import Clock, EventStore
+    from estran.services.hub import Hub
+
+__all__ = ["Ledger"]
+
+log = logging.getLogger(__name__)
+
+MAX_GROUP_EVENTS: Final = 5000
+
+
+@dataclass
+class _Request:
+    commands: Sequence[CommandIn]
+    actor: str
+    source: str
+    future: asyncio.Future[list[Event]]
+    results: list[Event | None] = field(default_factory=list)
+    new: list[Event] = field(default_factory=list)
+
+
+class Ledger:
+    def __init__(
+        self,
+        store: EventStore,
+        picture: Picture,
+        hub: Hub,
+        clock: Clock,
+        *,
+        default_marking: Marking,
+        max_future_skew_s: float,
+        new_id: Callable[[], str],
+    ) -> None:
+        self.store = store
+        self.picture = picture
+        self.hub = hub
+        self.clock = clock
+        self.default_marking = default_marking
+        self.max_future_skew_s = max_future_skew_s
+        self.new_id = new_id
+        self._pending: deque[_Request] = deque()
+        self._wake = asyncio.Event()
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="estran-writer")
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self.commits = 0
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="estran-ledger")
+
+    async def stop(self) -> None:
+        self._closing = True
+        self._wake.set()
+        if self._task is not None:
+            await self._task
+        self._writer.shutdown(wait=True)
+
+    async def submit(
+        self, commands: Sequence[CommandIn], *, actor: str, source: str
+    ) -> list[Event]:
+        """Record ``commands`` atomically; returns their events once durable and applied."""
+        if self._closing:
+            raise StorageError("the server is shutting down; nothing was written")
+        future: asyncio.Future[list[Event]] = asyncio.get_running_loop().create_future()
+        self._pending.append(_Request(commands, actor, source, future))
+        self._wake.set()
+        return await future
+
+    async def _run(self) -> None:
+        while True:
+            if not self._pending:
+                if self._closing:
+                    return
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            group = self._take_group()
+            try:
+                await self._commit_group(group)
+            except Exception as exc:  # the writer must survive anything a group does
+                log.exception("commit of a group failed")
+                err = exc if isinstance(exc, EstranError) else StorageError(str(exc))
+                for req in group:
+                    if not req.future.done():
+                        req.future.set_exception(err)
+
+    def _take_group(self) -> list[_Request]:
+        group = [self._pending.popleft()]
+        size = len(group[0].commands)
+        while self._pending and size + len(self._pending[0].commands) <= MAX_GROUP_EVENTS:
+            req = self._pending.popleft()
+            size += len(req.commands)
+            group.append(req)
+        return group
+
+    async def _commit_group(self, group: list[_Request]) -> None:
+        loop = asyncio.get_running_loop()
+        keys = [c.event_id for req in group for c in req.commands if c.event_id]
+        existing = await loop.run_in_executor(self._writer, self.store.find, keys) if keys else {}
+        ctx = Context(
+            received_at=self.clock.now(),
+            actor="",
+            source="",
+            default_marking=self.default_marking,
+            max_future_skew_s=self.max_future_skew_s,
+            new_id=self.new_id,
+        )
+        staged_group = Staged(self.picture)
+        accepted: list[_Request] = []
+        seen: set[str] = set()
+        for req in group:
+            req_ctx = Context(
+                ctx.received_at,
+                req.actor,
+                req.source,
+                ctx.default_marking,
+                ctx.max_future_skew_s,
+                ctx.new_id,
+            )
+            staged = Staged(staged_group)
+            try:
+                for cmd in req.commands:
+                    if cmd.event_id is not None and cmd.event_id in existing:
+                        req.results.append(existing[cmd.event_id])
+                        continue
+                    if cmd.event_id is not None:
+                        if cmd.event_id in seen:
+                            raise ConflictError(
+                                f"event_id {cmd.event_id!r} is being written by another request"
+                            )
+                        seen.add(cmd.event_id)
+                    event = decide(staged, cmd, req_ctx)
+                    staged.stage(event)
+                    req.new.append(event)
+                    req.results.append(None)
+            except EstranError as exc:
+                req.future.set_exception(exc)
+                continue
+            staged.merge_into(staged_group)
+            accepted.append(req)
+        fresh = [e for req in accepted for e in req.new]
+        stored: list[Event] = []
+        if fresh:
+            stored = await loop.run_in_executor(self._writer, self.store.append, fresh)
+            self.commits += 1
+            for event in stored:
+                self.picture.apply(event)
+            self.hub.publish(stored)
+        position = 0
+        for req in accepted:
+            answer: list[Event] = []
+            for result in req.results:
+                if result is None:
+                    answer.append(stored[position])
+                    position += 1
+                else:
+                    answer.append(result)
+            if not req.future.done():
+                req.future.set_result(answer)

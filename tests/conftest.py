@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+
+from estran.adapters.web.app import create_app
+from estran.config import Settings
+from tests.marks import POSTGRES_URL, needs_postgres
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        path = str(item.path)
+        if "/integration/" in path:
+            item.add_marker(pytest.mark.integration)
+        if "/e2e/" in path:
+            item.add_marker(pytest.mark.browser)
+        if "postgres" in item.keywords:
+            item.add_marker(needs_postgres)
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path) -> Callable[..., Settings]:
+    def factory(**overrides: Any) -> Settings:
+        base: dict[str, Any] = {"data_dir": tmp_path / "data"}
+        base.update(overrides)
+        return Settings(**base)
+
+    return factory
+
+
+@pytest.fixture
+def pg_schema() -> Iterator[str]:
+    """A fresh PostgreSQL schema for one test, dropped afterwards."""
+    import psycopg
+    from psycopg import sql
+
+    name = f"estran_test_{uuid.uuid4().hex[:12]}"
+    yield name
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
+
+
+class RunningServer:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.app = create_app(settings)
+        config = uvicorn.Config(
+            self.app,
+            ws="websockets-sansio",
+            log_level="warning",
+            lifespan="on",
+            ws_max_size=64 * 1024,
+            loop="uvloop",
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(
+            target=lambda: self.server.run(sockets=[self.sock]), daemon=True
+        )
+
+    @property
+    def http(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> RunningServer:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("server did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(15)
+        with contextlib.suppress(OSError):
+            self.sock.close()
+
+
+@pytest.fixture
+def server(make_settings: Callable[..., Settings]) -> Iterator[Callable[..., RunningServer]]:
+    started: list[RunningServer] = []
+
+    def start(**overrides: Any) -> RunningServer:
+        running = RunningServer(make_settings(**overrides)).__enter__()
+        started.append(running)
+        return running
+
+    yield start
+    for running in started:
+        running.__exit__()

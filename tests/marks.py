@@ -1,0 +1,28 @@
+"""Skip conditions, in one place (as rasterio keeps them)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+POSTGRES_URL = os.environ.get(
+    "ESTRAN_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+
+
+def _postgres_reason() -> str | None:
+    try:
+        import psycopg
+
+        with psycopg.connect(POSTGRES_URL, connect_timeout=3) as conn:
+            conn.execute("SELECT 1")
+    except Exception as exc:  # any failure means: no server to test against
+        return f"no PostgreSQL at {POSTGRES_URL} ({type(exc).__name__}: {exc})"
+    return None
+
+
+POSTGRES_SKIP_REASON = _postgres_reason()
+needs_postgres = pytest.mark.skipif(
+    POSTGRES_SKIP_REASON is not None, reason=POSTGRES_SKIP_REASON or ""
+)
