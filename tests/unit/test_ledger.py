@@ -24,7 +24,7 @@ class FailingStore(MemoryEventStore):
         super().__init__()
         self.fail = False
 
-    def append(self, events):  # type: ignore[no-untyped-def]
+    def append(self, events):
         if self.fail:
             raise StorageError("disk full")
         return super().append(events)

@@ -61,7 +61,8 @@ def import_cmd(data_dir: Path | None, database_url: str | None, source: Path) ->
         with source.open("rb") as lines:
             result = import_events(store, lines)
     except EstranError as exc:
-        raise click.ClickException(exc.message) from exc
+        detail = "".join(f"\n  {d}" for d in exc.details[:10])
+        raise click.ClickException(f"{exc.message}{detail}\nnothing was imported") from exc
     finally:
         store.close()
     click.echo(

@@ -77,9 +77,11 @@ def _check(view: Staged, line: _Line, number: int) -> Event:
             stamp(parse_stamp(line.observed_at)),
             stamp(parse_stamp(line.received_at)),
         )
-        data = (spec.validate_create if line.type.endswith(".created") else spec.validate_patch)(
-            line.data
-        )
+        if line.type.endswith(".created"):
+            data = spec.validate_create({**line.data, "id": line.entity_id})
+            data.pop("id", None)
+        else:
+            data = spec.validate_patch(line.data)
     except ValidationError as exc:
         raise ValidationFailedError(
             f"line {number}: invalid {spec.name} data", details=pydantic_details(exc, ("data",))

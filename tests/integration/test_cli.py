@@ -1,0 +1,147 @@
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from estran.adapters.storage.sqlite import SqliteEventStore
+from estran.bootstrap import rebuild
+from estran.cli.main import cli
+from estran.domain.events import Event
+from estran.domain.timefmt import stamp
+
+
+def _seed(data: Path) -> list[Event]:
+    """A small log written straight into a store: agency, unit, then the unit moves."""
+    t0 = datetime(2026, 11, 24, 21, 0, tzinfo=UTC)
+    marking = {
+        "classification": "OFFICIAL",
+        "releasable_to": ["FR"],
+        "purpose": "border_surveillance",
+        "personal_data": False,
+        "retain_until": None,
+    }
+    rows: list[tuple[str, str, dict]] = [
+        ("agency.created", "FR-GN", {"name": "GN", "nation": "FR", "kind": "gendarmerie"}),
+        (
+            "unit.created",
+            "u1",
+            {
+                "callsign": "ALPHA",
+                "kind": "dune_buggy",
+                "agency_id": "FR-GN",
+                "status": "available",
+                "position": None,
+            },
+        ),
+        ("unit.updated", "u1", {"status": "on_scene"}),
+    ]
+    events = [
+        Event(
+            0,
+            f"seed-event-{i}",
+            t,
+            t.split(".")[0],
+            eid,
+            stamp(t0 + timedelta(minutes=10 * i)),
+            stamp(t0 + timedelta(minutes=10 * i)),
+            "test",
+            "cli-test",
+            marking,
+            d,
+        )
+        for i, (t, eid, d) in enumerate(rows)
+    ]
+    store = SqliteEventStore(data / "events.sqlite3")
+    stored = store.append(events)
+    store.close()
+    return stored
+
+
+@pytest.mark.parametrize(
+    "args", [[], ["serve"], ["events"], ["events", "export"], ["events", "import"], ["replay"]]
+)
+def test_every_command_has_help(args):
+    result = CliRunner().invoke(cli, [*args, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage:" in result.output
+
+
+def test_export_then_import_into_a_fresh_store_gives_the_same_picture(tmp_path):
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    _seed(src)
+    out = tmp_path / "log.jsonl"
+    runner = CliRunner()
+    exported = runner.invoke(cli, ["events", "export", "--data", str(src), "-o", str(out)])
+    assert exported.exit_code == 0, exported.output
+    assert len(out.read_text().splitlines()) == 3
+    imported = runner.invoke(cli, ["events", "import", "--data", str(dst), str(out)])
+    assert imported.exit_code == 0, imported.output
+    assert "imported 3 events" in imported.output
+    again = runner.invoke(cli, ["events", "import", "--data", str(dst), str(out)])
+    assert "imported 0 events, skipped 3" in again.output
+    a = SqliteEventStore(src / "events.sqlite3")
+    b = SqliteEventStore(dst / "events.sqlite3")
+    assert rebuild(a).records == rebuild(b).records
+    a.close()
+    b.close()
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("{not json", "line 2: malformed JSON"),
+        ('{"seq": 1}', "line 2: not an event"),
+    ],
+)
+def test_a_bad_import_file_names_the_line_and_writes_nothing(tmp_path, line, message):
+    src = tmp_path / "src"
+    events = _seed(src)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_bytes(events[0].to_json() + b"\n" + line.encode() + b"\n")
+    result = CliRunner().invoke(
+        cli, ["events", "import", "--data", str(tmp_path / "dst"), str(bad)]
+    )
+    assert result.exit_code != 0
+    assert message in result.output
+    store = SqliteEventStore(tmp_path / "dst" / "events.sqlite3")
+    assert store.last_seq() == 0
+    store.close()
+
+
+def test_an_import_that_refers_to_an_unknown_record_is_refused_whole(tmp_path):
+    events = _seed(tmp_path / "src")
+    orphan = tmp_path / "orphan.jsonl"
+    orphan.write_bytes(events[1].to_json() + b"\n")  # the unit, without its agency
+    result = CliRunner().invoke(
+        cli, ["events", "import", "--data", str(tmp_path / "dst"), str(orphan)]
+    )
+    assert result.exit_code != 0
+    assert "unknown agency 'FR-GN'" in result.output
+
+
+def test_replay_prints_the_picture_as_it_was(tmp_path):
+    _seed(tmp_path / "d")
+    runner = CliRunner()
+    then = runner.invoke(
+        cli, ["replay", "--data", str(tmp_path / "d"), "--at", "2026-11-24T21:15:00Z", "--json"]
+    )
+    assert then.exit_code == 0, then.output
+    body = json.loads(then.output)
+    assert body["seq"] == 2
+    assert body["records"]["unit"][0]["status"] == "available"
+    now = runner.invoke(
+        cli, ["replay", "--data", str(tmp_path / "d"), "--at", "2026-11-24T23:00:00Z"]
+    )
+    assert "u1  ALPHA  on_scene" in now.output
+
+
+def test_replay_refuses_a_time_without_a_zone(tmp_path):
+    result = CliRunner().invoke(
+        cli, ["replay", "--data", str(tmp_path), "--at", "2026-11-24T21:15:00"]
+    )
+    assert result.exit_code == 2
+    assert "zone" in result.output
