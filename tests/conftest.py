@@ -31,7 +31,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture
 def make_settings(tmp_path: Path) -> Callable[..., Settings]:
     def factory(**overrides: Any) -> Settings:
-        base: dict[str, Any] = {"data_dir": tmp_path / "data"}
+        base: dict[str, Any] = {"data_dir": tmp_path / "data", "terrain": "off"}
         base.update(overrides)
         return Settings(**base)
 
@@ -48,6 +48,23 @@ def pg_schema() -> Iterator[str]:
     yield name
     with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="session")
+def terrain_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One terrain cache for the whole run: the Côte d'Opale is prepared once."""
+    return tmp_path_factory.mktemp("terrain-cache")
+
+
+@pytest.fixture(scope="session")
+def opale(terrain_cache: Path) -> Any:
+    """The shipped Côte d'Opale terrain, prepared (about 25 s the first time)."""
+    from estran.adapters.terrain_store import prepare_terrain
+
+    settings = Settings(
+        data_dir=terrain_cache / "data", terrain="background", terrain_cache_dir=terrain_cache
+    )
+    return prepare_terrain(settings)
 
 
 class RunningServer:

@@ -13,7 +13,9 @@ from pathlib import Path
 class ServerProcess:
     def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
         self.data_dir = data_dir
-        self.env = {**os.environ, **(env or {})}
+        # Terrain is off unless a test asks for it: preparing it costs CPU the crash and load
+        # tests measure against.
+        self.env = {"ESTRAN_TERRAIN": "off", **os.environ, **(env or {})}
         self.proc: subprocess.Popen[bytes] | None = None
         self.port = 0
         self.log = data_dir.parent / f"{data_dir.name}-server.log"

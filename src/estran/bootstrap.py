@@ -13,12 +13,20 @@ from estran.domain.events import CommandIn
 from estran.domain.picture import Picture
 from estran.services.hub import Hub
 from estran.services.ledger import Ledger
+from estran.services.terrain import TerrainService
 
 if TYPE_CHECKING:
     from estran.config import Settings
     from estran.ports import Clock, EventStore
 
-__all__ = ["DEFAULT_AGENCIES", "Services", "build_services", "open_store", "rebuild"]
+__all__ = [
+    "DEFAULT_AGENCIES",
+    "Services",
+    "build_services",
+    "build_terrain",
+    "open_store",
+    "rebuild",
+]
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +66,10 @@ class Services:
     hub: Hub
     ledger: Ledger
     clock: Clock
+    terrain: TerrainService
 
     async def start(self) -> None:
+        self.terrain.start()
         await self.ledger.start()
         if self.settings.seed_agencies:
             missing = [a for a in DEFAULT_AGENCIES if self.picture.get("agency", a["id"]) is None]
@@ -92,4 +102,11 @@ def build_services(
         max_future_skew_s=settings.max_future_skew_s,
         new_id=lambda: uuid.uuid4().hex,
     )
-    return Services(settings, store, picture, hub, ledger, clock)
+    return Services(settings, store, picture, hub, ledger, clock, build_terrain(settings))
+
+
+def build_terrain(settings: Settings) -> TerrainService:
+    """The terrain service, preparing through the file-backed terrain store."""
+    from estran.adapters.terrain_store import prepare_terrain
+
+    return TerrainService(lambda report: prepare_terrain(settings, report), settings.terrain)

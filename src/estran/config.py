@@ -71,6 +71,35 @@ class Settings(BaseSettings):
         default=True, description="Register the Côte d'Opale agencies on first start."
     )
     log_level: str = Field(default="info", description="Server log level.")
+    terrain: Literal["background", "lazy", "off"] = Field(
+        default="background",
+        description="`background` prepares terrain and travel times at start-up (served once "
+        "ready); `lazy` on the first request that needs them; `off` never.",
+    )
+    area_dir: Path | None = Field(
+        default=None,
+        description="Area folder (`area.toml`, `coast.geojson`); unset means the shipped "
+        "Côte d'Opale.",
+    )
+    mobility_file: Path | None = Field(
+        default=None,
+        description="Mobility profiles (TOML); unset means the shipped `mobility.toml`.",
+    )
+    terrain_cache_dir: Path | None = Field(
+        default=None,
+        description="Where prepared terrain and coarse travel graphs are cached; unset means "
+        "`<data_dir>/terrain-cache`.",
+    )
+    eta_max_s: float = Field(
+        default=7200.0, gt=0, le=86_400, description="Units further than this are 'out of reach'."
+    )
+    eta_window_m: float = Field(
+        default=1200.0,
+        ge=200,
+        le=5000,
+        description="Half-width of the full-resolution search around a target; beyond it the "
+        "coarse level is used.",
+    )
 
     @model_validator(mode="after")
     def _safe_in_production(self) -> Settings:

@@ -8,6 +8,7 @@ from estran import __version__
 from estran.cli.events import events
 from estran.cli.replay import replay
 from estran.cli.serve import serve
+from estran.cli.terrain import terrain
 
 __all__ = ["cli"]
 
@@ -21,3 +22,4 @@ def cli() -> None:
 cli.add_command(serve)
 cli.add_command(events)
 cli.add_command(replay)
+cli.add_command(terrain)

@@ -3,13 +3,16 @@
     EstranError
     ├── InvalidInputError (ValueError)        bad input: nothing is written
     │   ├── ValidationFailedError             a record or command breaks its schema
-    │   └── FutureTimeError                   an observation time too far ahead of the clock
+    │   ├── FutureTimeError                   an observation time too far ahead of the clock
+    │   ├── OutsideAreaError                  a location off the terrain of the area of interest
+    │   └── UnreachableLocationError          a location no unit can stand on, nothing near
     ├── NotFoundError (LookupError)           an id that does not exist
     │   └── UnknownReferenceError             a record refers to an id that does not exist
     ├── ConflictError                         the command contradicts the current picture
     │   ├── AlreadyExistsError                a create for an id already in use
     │   └── InvalidTransitionError            a status change the lifecycle forbids
     ├── PayloadTooLargeError                  a body or batch over its limit
+    ├── NotReadyError                         a capability still being prepared (terrain)
     ├── StreamError
     │   ├── SlowConsumerError                 a subscriber fell too far behind
     │   └── ResumeError                       a resume point the server cannot serve
@@ -32,6 +35,8 @@ __all__ = [
     "InvalidInputError",
     "InvalidTransitionError",
     "NotFoundError",
+    "NotReadyError",
+    "OutsideAreaError",
     "PayloadTooLargeError",
     "ResumeError",
     "SchemaVersionError",
@@ -39,6 +44,7 @@ __all__ = [
     "StorageError",
     "StreamError",
     "UnknownReferenceError",
+    "UnreachableLocationError",
     "ValidationFailedError",
 ]
 
@@ -69,6 +75,31 @@ class FutureTimeError(InvalidInputError):
         super().__init__(message, details=[{"observed_at": observed_at, "max_skew_s": limit_s}])
         self.observed_at = observed_at
         self.limit_s = limit_s
+
+
+class OutsideAreaError(InvalidInputError):
+    code = "outside_area"
+
+    def __init__(self, lat: float, lon: float, area: str) -> None:
+        super().__init__(
+            f"({lat:.5f}, {lon:.5f}) is outside the area of interest {area!r}",
+            details=[{"lat": lat, "lon": lon, "area": area}],
+        )
+        self.lat = lat
+        self.lon = lon
+
+
+class UnreachableLocationError(InvalidInputError):
+    code = "unreachable_location"
+
+    def __init__(self, lat: float, lon: float, terrain: str, search_m: float) -> None:
+        super().__init__(
+            f"({lat:.5f}, {lon:.5f}) is {terrain}, and no ground a unit can reach lies within "
+            f"{search_m:.0f} m",
+            details=[{"lat": lat, "lon": lon, "terrain": terrain, "search_m": search_m}],
+        )
+        self.terrain = terrain
+        self.search_m = search_m
 
 
 class NotFoundError(EstranError, LookupError):
@@ -123,6 +154,17 @@ class PayloadTooLargeError(EstranError):
         super().__init__(message, details=[{"limit": limit, "actual": actual}])
         self.limit = limit
         self.actual = actual
+
+
+class NotReadyError(EstranError):
+    code = "not_ready"
+
+    def __init__(self, what: str, *, progress: float, elapsed_s: float) -> None:
+        super().__init__(
+            f"{what} is being prepared ({progress:.0%} after {elapsed_s:.0f} s); retry shortly",
+            details=[{"what": what, "progress": progress, "elapsed_s": elapsed_s}],
+        )
+        self.progress = progress
 
 
 class StreamError(EstranError):

@@ -20,6 +20,7 @@ from estran.domain.errors import (
     EstranError,
     InvalidInputError,
     NotFoundError,
+    NotReadyError,
     PayloadTooLargeError,
     ResumeError,
     SlowConsumerError,
@@ -36,6 +37,7 @@ _STATUS: Final[list[tuple[type[EstranError], int]]] = [
     (ConflictError, 409),
     (PayloadTooLargeError, 413),
     (StorageError, 503),
+    (NotReadyError, 503),
 ]
 
 WS_CLOSE: Final[dict[type[EstranError], int]] = {

@@ -68,6 +68,7 @@ def build_picture_router() -> APIRouter:
                 "seq": svc.picture.seq,
                 "records": svc.picture.count(),
                 "subscribers": svc.hub.subscriber_count,
+                "terrain": svc.terrain.status(),
             }
         )
 

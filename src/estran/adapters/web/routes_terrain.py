@@ -1,0 +1,105 @@
+"""Terrain and travel time over HTTP.
+
+GET /api/v1/eta?lat=&lon=           units ranked by ETA, with route and reason each
+GET /api/v1/area                    the area: extent, places, legend, class counts, source
+GET /api/v1/terrain?bbox=           terrain classes as GeoJSON polygons (a map layer)
+GET /api/v1/terrain/at?lat=&lon=    the class at a point and each profile's speed there
+GET /api/v1/launch-sites            candidate launch sites (GeoJSON points)
+
+While the terrain is still being prepared these answer 503 ``not_ready`` with the progress.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+
+from estran.adapters.web.common import JSONBytes, services
+from estran.domain.errors import ValidationFailedError
+from estran.domain.geo import parse_bbox
+from estran.domain.records import UnitKind, UnitStatus
+
+__all__ = ["build_terrain_router"]
+
+Lat = Annotated[float, Query(ge=-90, le=90, description="Latitude, WGS 84.")]
+Lon = Annotated[float, Query(ge=-180, le=180, description="Longitude, WGS 84.")]
+
+
+def build_terrain_router() -> APIRouter:
+    router = APIRouter(prefix="/api/v1", tags=["terrain"])
+
+    @router.get("/eta", summary="Units ranked by travel time over the terrain to a location")
+    async def eta(
+        request: Request,
+        lat: Lat,
+        lon: Lon,
+        status: Annotated[
+            str,
+            Query(description="Unit statuses to rank, comma-separated, or `any`."),
+        ] = UnitStatus.AVAILABLE.value,
+        kinds: Annotated[
+            str | None, Query(description="Unit kinds to rank, comma-separated.")
+        ] = None,
+        limit: Annotated[int, Query(ge=1, le=1000, description="Most units listed.")] = 100,
+        routes: Annotated[bool, Query(description="Include each unit's route.")] = True,
+    ) -> JSONBytes:
+        svc = services(request)
+        wanted_status = None if status == "any" else set(status.split(","))
+        wanted_kinds = None if kinds is None else set(kinds.split(","))
+        bad = [
+            *((wanted_status or set()) - {s.value for s in UnitStatus}),
+            *((wanted_kinds or set()) - {k.value for k in UnitKind}),
+        ]
+        if bad:
+            raise ValidationFailedError(
+                f"unknown unit status or kind {sorted(bad)}",
+                details=[{"loc": ["query"], "msg": f"unknown {sorted(bad)}", "type": "enum"}],
+            )
+        units = [
+            u
+            for u in svc.picture.records["unit"].values()
+            if (wanted_status is None or u.get("status") in wanted_status)
+            and (wanted_kinds is None or u.get("kind") in wanted_kinds)
+        ]
+        result = await asyncio.to_thread(
+            svc.terrain.rank, lat, lon, units, limit=limit, routes=routes
+        )
+        return JSONBytes(result)
+
+    @router.get("/area", summary="The area of interest: extent, places, terrain legend")
+    async def area(request: Request) -> JSONBytes:
+        return JSONBytes(services(request).terrain.area())
+
+    @router.get("/terrain", summary="Terrain classes as GeoJSON polygons (map layer)")
+    async def terrain(
+        request: Request,
+        bbox: Annotated[
+            str | None, Query(description="min_lon,min_lat,max_lon,max_lat; omitted: all.")
+        ] = None,
+        max_cells: Annotated[
+            int, Query(ge=1000, le=4_000_000, description="Resolution budget (cells).")
+        ] = 250_000,
+    ) -> JSONBytes:
+        svc = services(request)
+        box = None
+        if bbox is not None:
+            try:
+                box = parse_bbox(bbox).as_tuple()
+            except ValueError as exc:
+                raise ValidationFailedError(
+                    str(exc), details=[{"loc": ["query", "bbox"], "msg": str(exc)}]
+                ) from exc
+        result = await asyncio.to_thread(svc.terrain.layer, box, max_cells)
+        return JSONBytes(result)
+
+    @router.get("/terrain/at", summary="The terrain class at a point and the speeds there")
+    async def terrain_at(request: Request, lat: Lat, lon: Lon) -> JSONBytes:
+        return JSONBytes(services(request).terrain.at(lat, lon))
+
+    @router.get("/launch-sites", summary="Candidate launch sites along the beaches (GeoJSON)")
+    async def launch_sites(request: Request) -> JSONBytes:
+        return JSONBytes(services(request).terrain.launch_sites())
+
+    return router

@@ -1,0 +1,141 @@
+"""``estran terrain``: prepare, import, inspect and draw the area's terrain."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from estran.adapters.terrain_io import render_png
+from estran.adapters.terrain_store import (
+    import_landcover_file,
+    import_sites_file,
+    prepare_terrain,
+)
+from estran.cli.options import settings_from
+from estran.domain.errors import EstranError
+
+__all__ = ["terrain"]
+
+data_option = click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Data directory (default: $ESTRAN_DATA_DIR or ./estran-data).",
+)
+
+
+class _Bar:
+    """A one-line progress display on standard error."""
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+        self.last = ""
+
+    def __call__(self, stage: str, fraction: float) -> None:
+        width = 30
+        done = int(width * max(0.0, min(1.0, fraction)))
+        line = (
+            f"\r[{'#' * done}{'.' * (width - done)}] {fraction:4.0%} "
+            f"{time.monotonic() - self.started:5.1f} s  {stage[:40]:<40}"
+        )
+        if line != self.last:
+            click.echo(line, nl=False, err=True)
+            self.last = line
+
+    def close(self) -> None:
+        click.echo("", err=True)
+
+
+@click.group()
+def terrain() -> None:
+    """The area's terrain: land cover, launch sites and travel-time graphs."""
+
+
+@terrain.command("prepare")
+@data_option
+def prepare_cmd(data_dir: Path | None) -> None:
+    """Generate (or load) the terrain and precompute travel graphs; print a summary."""
+    settings = settings_from(data_dir=data_dir)
+    bar = _Bar()
+    try:
+        t = prepare_terrain(settings, bar)
+    except EstranError as exc:
+        bar.close()
+        raise click.ClickException(exc.message) from exc
+    bar.close()
+    summary: dict[str, Any] = {
+        "area": t.area.name,
+        "source": t.source,
+        "cells": t.grid.shape,
+        "cell_m": t.grid.cell_m,
+        "classes": t.grid.class_counts(),
+        "launch_sites": len(t.sites),
+        "from_cache": t.from_cache,
+        "prepared_s": round(t.prepared_s, 2),
+        "memory_mb": round(t.engine.nbytes / 2**20, 1),
+    }
+    click.echo(json.dumps(summary, indent=2))
+
+
+@terrain.command("import")
+@data_option
+@click.argument("file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option(
+    "--mapping",
+    type=click.Choice(["auto", "worldcover", "corine", "osm"]),
+    default="auto",
+    show_default=True,
+    help="Legend of the file: ESA WorldCover or CORINE rasters, OSM-tagged vectors.",
+)
+def import_cmd(data_dir: Path | None, file: Path, mapping: str) -> None:
+    """Import real land cover (GeoTIFF, GeoJSON or GeoPackage) over the default terrain."""
+    settings = settings_from(data_dir=data_dir)
+    bar = _Bar()
+    try:
+        summary = import_landcover_file(settings, file, mapping, bar)  # type: ignore[arg-type]
+    except EstranError as exc:
+        bar.close()
+        raise click.ClickException(exc.message) from exc
+    bar.close()
+    click.echo(json.dumps(summary, indent=2))
+
+
+@terrain.command("sites")
+@data_option
+@click.argument("file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+def sites_cmd(data_dir: Path | None, file: Path) -> None:
+    """Import a catalogue of launch sites (GeoJSON points) in place of the generated one."""
+    settings = settings_from(data_dir=data_dir)
+    try:
+        count = import_sites_file(settings, file)
+    except EstranError as exc:
+        raise click.ClickException(exc.message) from exc
+    click.echo(f"{count} launch sites imported", err=True)
+
+
+@terrain.command("render")
+@data_option
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    default=Path("terrain.png"),
+    show_default=True,
+)
+@click.option(
+    "--step", type=click.IntRange(1, 64), default=2, show_default=True, help="Cells a pixel."
+)
+def render_cmd(data_dir: Path | None, output: Path, step: int) -> None:
+    """Draw the terrain classes to a PNG (legend colours as on the web map)."""
+    settings = settings_from(data_dir=data_dir)
+    bar = _Bar()
+    t = prepare_terrain(settings, bar)
+    bar.close()
+    render_png(t.grid, output, step=step)
+    click.echo(str(output), file=sys.stdout)

@@ -1,0 +1,149 @@
+"""The terrain raster: land-cover classes on a regular metric grid.
+
+Pure: a ``Grid`` is a ``uint8`` array of ``TerrainClass`` codes with the position of its
+upper-left corner and its cell size, in the area's projected metres (Lambert-93 for the
+Côte d'Opale). Cells outside the area hold ``OUTSIDE``. Reprojection to and from WGS 84 lives
+in ``adapters/terrain_io.py``; here everything is planar metres, rows growing southwards.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "CLASS_COLOURS",
+    "OUTSIDE",
+    "Grid",
+    "TerrainClass",
+    "class_by_name",
+]
+
+OUTSIDE: Final = 255
+"""Code of cells outside the area of interest (nodata)."""
+
+
+class TerrainClass(IntEnum):
+    """Land-cover classes, as stored in the raster (one byte a cell)."""
+
+    SEA = 0
+    WET_SAND = 1
+    DRY_SAND = 2
+    DUNE_GRASS = 3
+    SCRUB = 4
+    WOODLAND = 5
+    FARMLAND = 6
+    URBAN = 7
+    ROAD = 8
+    TRACK = 9
+    WATER = 10
+    MARSH = 11
+    CLIFF = 12
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+CLASS_COLOURS: Final[dict[TerrainClass, str]] = {
+    TerrainClass.SEA: "#1f4e79",
+    TerrainClass.WET_SAND: "#c9b98a",
+    TerrainClass.DRY_SAND: "#f1e2a8",
+    TerrainClass.DUNE_GRASS: "#b7c97a",
+    TerrainClass.SCRUB: "#6f8f3a",
+    TerrainClass.WOODLAND: "#2e6b2e",
+    TerrainClass.FARMLAND: "#e4eec2",
+    TerrainClass.URBAN: "#9a8f8f",
+    TerrainClass.ROAD: "#d0312d",
+    TerrainClass.TRACK: "#a0522d",
+    TerrainClass.WATER: "#4a90d9",
+    TerrainClass.MARSH: "#7fb3a6",
+    TerrainClass.CLIFF: "#5a4a3a",
+}
+"""Map colours for each class (legend of the terrain layer)."""
+
+
+def class_by_name(name: str) -> TerrainClass:
+    try:
+        return TerrainClass[name.upper()]
+    except KeyError:
+        raise ValueError(
+            f"unknown terrain class {name!r}; one of {[c.label for c in TerrainClass]}"
+        ) from None
+
+
+@dataclass(frozen=True, eq=False)
+class Grid:
+    """A north-up raster: ``classes[row, col]``, row 0 at ``top_y``, col 0 at ``left_x``."""
+
+    classes: npt.NDArray[np.uint8]
+    left_x: float
+    top_y: float
+    cell_m: float
+    crs: str
+
+    def __post_init__(self) -> None:
+        if self.classes.ndim != 2 or self.classes.dtype != np.uint8:
+            raise ValueError("a terrain grid is a 2-D uint8 array")
+        if self.cell_m <= 0:
+            raise ValueError("cell size must be positive")
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        rows, cols = self.classes.shape
+        return int(rows), int(cols)
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        """``(min_x, min_y, max_x, max_y)`` in the grid's metres."""
+        rows, cols = self.shape
+        return (
+            self.left_x,
+            self.top_y - rows * self.cell_m,
+            self.left_x + cols * self.cell_m,
+            self.top_y,
+        )
+
+    def cell_of(self, x: float, y: float) -> tuple[int, int] | None:
+        """The (row, col) holding point (x, y), or None when it is off the grid."""
+        col = int(np.floor((x - self.left_x) / self.cell_m))
+        row = int(np.floor((self.top_y - y) / self.cell_m))
+        rows, cols = self.shape
+        if 0 <= row < rows and 0 <= col < cols:
+            return row, col
+        return None
+
+    def centre(self, row: int, col: int) -> tuple[float, float]:
+        return (
+            self.left_x + (col + 0.5) * self.cell_m,
+            self.top_y - (row + 0.5) * self.cell_m,
+        )
+
+    def centres(
+        self, rows: npt.NDArray[np.intp], cols: npt.NDArray[np.intp]
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        xs = self.left_x + (cols.astype(np.float64) + 0.5) * self.cell_m
+        ys = self.top_y - (rows.astype(np.float64) + 0.5) * self.cell_m
+        return xs, ys
+
+    def class_at(self, x: float, y: float) -> int:
+        """The class code at (x, y); ``OUTSIDE`` off the grid."""
+        cell = self.cell_of(x, y)
+        return OUTSIDE if cell is None else int(self.classes[cell])
+
+    def in_area(self) -> npt.NDArray[np.bool_]:
+        inside: npt.NDArray[np.bool_] = self.classes != OUTSIDE
+        return inside
+
+    def class_counts(self) -> dict[str, int]:
+        counts = np.bincount(self.classes.ravel(), minlength=256)
+        return {c.label: int(counts[c]) for c in TerrainClass}
+
+    def with_classes(self, classes: npt.NDArray[np.uint8]) -> Grid:
+        if classes.shape != self.classes.shape:
+            raise ValueError("replacement classes must have the grid's shape")
+        return Grid(classes, self.left_x, self.top_y, self.cell_m, self.crs)

@@ -1,0 +1,597 @@
+"""The travel-time engine: every unit's time to one location, and the route it would take.
+
+Pure computation over the terrain raster (metres, no I/O). For one target the engine runs, per
+profile, a reverse Dijkstra from the target (costs are symmetric, so the time *from* a cell to
+the target is the time from the target to the cell):
+
+1. **Fine window.** Around the target, a window of the full-resolution raster (25 m, the 16-
+   neighbourhood). Walking profiles search from the target. Vehicle profiles search from a
+   super-source joined to every drivable cell at *its walking time to the target plus the
+   dismount time*: the best place to leave the vehicle falls out of the search, which is
+   exactly "drive as close as it can, then walk the rest".
+2. **Coarse level.** Beyond the window, the precomputed coarse graph (blocks of 8 x 8 cells,
+   see ``costgraph``), seeded with the fine times at the block representatives inside the
+   window. A unit far away gets the coarse time to its block plus the exact time between its
+   cell and its block's representative.
+3. **Straight line.** When the straight segment from unit to target is passable in one mode,
+   its line integral is a candidate too: on open ground it removes the lattice's direction
+   bias, so a uniform plain gives the analytic time.
+
+Air profiles fly a straight line after their launch delay, within their endurance (there and
+back). Fields are cached per target cell (LRU), so re-ranking for the same incident is cheap.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+from scipy import ndimage
+
+from estran.domain.costgraph import CoarseLevel, Graph, build_coarse, lattice_graph, segment_cost
+from estran.domain.mobility import AirProfile, GroundProfile, Mobility, pace_table
+from estran.domain.terrain import OUTSIDE, Grid, TerrainClass
+
+__all__ = [
+    "Eta",
+    "Leg",
+    "Target",
+    "TravelEngine",
+    "UnitAt",
+]
+
+F64 = npt.NDArray[np.float64]
+I32 = npt.NDArray[np.int32]
+Progress = Callable[[str, float], None]
+
+_NO_PRED: Final = -9999
+
+
+@dataclass(frozen=True, eq=False)
+class Leg:
+    """One stretch of a route in one mode; ``points`` is an (n, 2) array of grid metres."""
+
+    mode: str  # "drive", "walk" or "fly"
+    points: F64
+    seconds: float
+    resolution_m: float
+    classes: tuple[str, ...] = ()
+
+    @property
+    def length_m(self) -> float:
+        if len(self.points) < 2:
+            return 0.0
+        return float(np.hypot(*np.diff(self.points, axis=0).T).sum())
+
+    def prepend(self, x: float, y: float) -> Leg:
+        pts = np.vstack([[x, y], self.points])
+        return Leg(self.mode, pts, self.seconds, self.resolution_m, self.classes)
+
+
+@dataclass(frozen=True)
+class Eta:
+    unit_id: str
+    profile: str
+    reachable: bool
+    eta_s: float | None
+    legs: tuple[Leg, ...]
+    reason: str
+    method: str  # "lattice", "coarse", "straight", "air", "none"
+
+
+@dataclass(frozen=True)
+class UnitAt:
+    """A unit as the engine sees it: where it is, which profile it moves with."""
+
+    unit_id: str
+    profile: str
+    x: float
+    y: float
+
+
+@dataclass(frozen=True)
+class Target:
+    row: int
+    col: int
+    x: float
+    y: float
+    requested: tuple[float, float]
+    snapped_m: float
+    terrain: str
+    note: str | None
+
+
+@dataclass(eq=False)
+class _Field:
+    """One profile's times to one target: fine window and coarse level."""
+
+    profile: str
+    window: tuple[int, int, int, int]  # r0, c0, h, w
+    fine_dist: F64
+    fine_pred: I32
+    coarse_dist: F64
+    coarse_pred: I32
+    walker: str | None = None  # vehicles: the walking profile's field name
+
+
+@dataclass(eq=False)
+class _Fields:
+    target: Target
+    by_profile: dict[str, _Field] = field(default_factory=dict)
+
+
+class TravelEngine:
+    """Precomputes the coarse levels at construction; then answers ``rank`` and ``eta``."""
+
+    def __init__(
+        self,
+        grid: Grid,
+        mobility: Mobility,
+        *,
+        factor: int = 8,
+        window_cells: int = 48,
+        max_eta_s: float = 7200.0,
+        snap_m: float = 500.0,
+        straight_max_m: float = 5000.0,
+        cache_size: int = 64,
+        coarse: dict[str, CoarseLevel] | None = None,
+        progress: Progress | None = None,
+    ) -> None:
+        self.grid = grid
+        self.mobility = mobility
+        self.window_cells = window_cells
+        self.max_eta_s = max_eta_s
+        self.snap_m = snap_m
+        self.straight_max_m = straight_max_m
+        self._cache: OrderedDict[tuple[int, int], _Fields] = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+        self.pace: dict[str, npt.NDArray[np.float32]] = {}
+        self.coarse: dict[str, CoarseLevel] = {}
+        walkers = [p for p in mobility.ground.values() if not p.is_vehicle]
+        if not walkers:
+            raise ValueError("mobility needs at least one walking ground profile")
+        self.primary_walker = walkers[0].name
+        names = sorted(mobility.ground, key=lambda n: mobility.ground[n].is_vehicle)
+        for i, name in enumerate(names):
+            pace = pace_table(mobility.ground[name])[grid.classes]
+            self.pace[name] = pace
+            if coarse is not None and name in coarse:
+                self.coarse[name] = coarse[name]
+                continue
+
+            def report(frac: float, name: str = name, i: int = i) -> None:
+                if progress is not None:
+                    progress(f"coarse level {name}", (i + frac) / len(names))
+
+            self.coarse[name] = build_coarse(pace, grid.cell_m, factor, progress=report)
+
+    # --- targets ------------------------------------------------------------------------
+
+    def resolve(self, x: float, y: float) -> Target | str:
+        """The target cell for (x, y), snapped to reachable ground; or why there is none.
+
+        Returns a string reason (``"outside"`` or ``"unreachable:<terrain>"``) on failure.
+        """
+        cell = self.grid.cell_of(x, y)
+        if cell is None or self.grid.classes[cell] == OUTSIDE:
+            return "outside"
+        row, col = cell
+        terrain = TerrainClass(int(self.grid.classes[cell])).label
+        pace = self.pace[self.primary_walker]
+        if np.isfinite(pace[row, col]):
+            cx, cy = self.grid.centre(row, col)
+            return Target(row, col, cx, cy, (x, y), 0.0, terrain, None)
+        radius = math.ceil(self.snap_m / self.grid.cell_m)
+        r0, c0 = max(0, row - radius), max(0, col - radius)
+        r1 = min(self.grid.shape[0], row + radius + 1)
+        c1 = min(self.grid.shape[1], col + radius + 1)
+        blocked = ~np.isfinite(pace[r0:r1, c0:c1])
+        if blocked.all():
+            return f"unreachable:{terrain}"
+        _, (ir, ic) = ndimage.distance_transform_edt(blocked, return_indices=True)
+        nr, nc = int(ir[row - r0, col - c0]) + r0, int(ic[row - r0, col - c0]) + c0
+        nx, ny = self.grid.centre(nr, nc)
+        moved = math.dist((x, y), (nx, ny))
+        if moved > self.snap_m:
+            return f"unreachable:{terrain}"
+        new_terrain = TerrainClass(int(self.grid.classes[nr, nc])).label
+        note = (
+            f"the point is on {terrain}, where no unit can go; times are to the nearest "
+            f"reachable point, {moved:.0f} m away on {new_terrain}"
+        )
+        return Target(nr, nc, nx, ny, (x, y), moved, new_terrain, note)
+
+    # --- fields -------------------------------------------------------------------------
+
+    def _window(self, target: Target) -> tuple[int, int, int, int]:
+        wc = self.window_cells
+        rows, cols = self.grid.shape
+        r0, c0 = max(0, target.row - wc), max(0, target.col - wc)
+        r1, c1 = min(rows, target.row + wc + 1), min(cols, target.col + wc + 1)
+        return r0, c0, r1 - r0, c1 - c0
+
+    def _coarse_seeds(
+        self, name: str, window: tuple[int, int, int, int], fine_dist: F64
+    ) -> tuple[F64, I32]:
+        level = self.coarse[name]
+        r0, c0, h, w = window
+        f = level.factor
+        bi0, bj0 = r0 // f, c0 // f
+        bi1, bj1 = (r0 + h - 1) // f + 1, (c0 + w - 1) // f + 1
+        rr = level.rep_row[bi0:bi1, bj0:bj1]
+        cc = level.rep_col[bi0:bi1, bj0:bj1]
+        inside = (rr >= r0) & (rr < r0 + h) & (cc >= c0) & (cc < c0 + w)
+        bi, bj = np.nonzero(inside)
+        local = (rr[bi, bj] - r0) * w + (cc[bi, bj] - c0)
+        seeds = fine_dist[local]
+        ok = np.isfinite(seeds)
+        blocks = ((bi + bi0) * level.shape[1] + (bj + bj0))[ok].astype(np.int64)
+        dist, pred = level.graph.search(blocks, seeds[ok], limit=self.max_eta_s)
+        return dist, pred
+
+    def _fields(self, target: Target) -> _Fields:
+        key = (target.row, target.col)
+        with self._lock:
+            cached = self._cache.get(key)
+            if cached is not None:
+                self._cache.move_to_end(key)
+                return cached
+        fields = _Fields(target)
+        window = self._window(target)
+        r0, c0, h, w = window
+        n = h * w
+        t_local = np.array([(target.row - r0) * w + (target.col - c0)], dtype=np.int64)
+        cell_m = self.grid.cell_m
+        ground = self.mobility.ground
+        for name in sorted(ground, key=lambda k: ground[k].is_vehicle):
+            profile = ground[name]
+            pace = self.pace[name][r0 : r0 + h, c0 : c0 + w]
+            graph = Graph.from_edges(n, lattice_graph(pace, cell_m))
+            if profile.walk_profile is None:
+                dist, pred = graph.search(t_local)
+            else:
+                walk = fields.by_profile[profile.walk_profile].fine_dist
+                drivable = np.isfinite(pace.ravel()) & np.isfinite(walk)
+                nodes = np.nonzero(drivable)[0].astype(np.int64)
+                seeds = walk[nodes] + profile.dismount_s
+                seeds[nodes == t_local[0]] = 0.0
+                dist, pred = graph.search(nodes, seeds)
+            cdist, cpred = self._coarse_seeds(name, window, dist)
+            fields.by_profile[name] = _Field(
+                name, window, dist, pred, cdist, cpred, profile.walk_profile
+            )
+        with self._lock:
+            self._cache[key] = fields
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return fields
+
+    # --- routes -------------------------------------------------------------------------
+
+    def _fine_chain(self, fld: _Field, local: int) -> tuple[list[int], int | None]:
+        """Local cells from ``local`` following predecessors; and the seeded cell, if any."""
+        n = len(fld.fine_dist)
+        chain = [local]
+        node = local
+        while True:
+            prev = int(fld.fine_pred[node])
+            if prev == _NO_PRED:
+                return chain, None
+            if prev == n:
+                return chain, node
+            chain.append(prev)
+            node = prev
+
+    def _cells(self, fld: _Field, locals_: list[int]) -> tuple[npt.NDArray[np.intp], ...]:
+        r0, c0, _, w = fld.window
+        rows, cols = np.divmod(np.asarray(locals_, dtype=np.intp), w)
+        return rows + r0, cols + c0
+
+    def _points(self, rows: npt.NDArray[np.intp], cols: npt.NDArray[np.intp]) -> F64:
+        xs, ys = self.grid.centres(rows, cols)
+        return np.column_stack([xs, ys])
+
+    def _classes(self, rows: npt.NDArray[np.intp], cols: npt.NDArray[np.intp]) -> tuple[str, ...]:
+        """The (at most three) commonest classes under these cells, commonest first."""
+        counts = np.bincount(self.grid.classes[rows, cols], minlength=256)[:OUTSIDE]
+        order = np.argsort(-counts, kind="stable")[:3]
+        return tuple(TerrainClass(int(c)).label for c in order if counts[c] > 0)
+
+    def _finish_fine(
+        self,
+        fields: _Fields,
+        fld: _Field,
+        local: int,
+        head: tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]] | None,
+        total_s: float,
+    ) -> tuple[Leg, ...]:
+        """Legs from window cell ``local`` to the target, after the ``head`` cells."""
+        profile = self.mobility.ground[fld.profile]
+        res = self.grid.cell_m
+        chain, seeded = self._fine_chain(fld, local)
+        rows, cols = self._cells(fld, chain)
+        if head is not None:
+            rows, cols = np.concatenate([head[0], rows]), np.concatenate([head[1], cols])
+        mode = "walk" if fld.walker is None else "drive"
+        first = Leg(mode, self._points(rows, cols), total_s, res, self._classes(rows, cols))
+        if fld.walker is None:
+            return (first,)
+        assert seeded is not None  # noqa: S101 (vehicle fields are always seeded)
+        walker = fields.by_profile[fld.walker]
+        walk_s = float(walker.fine_dist[seeded])
+        if walk_s <= 0.0:
+            return (first,)
+        walk_chain, _ = self._fine_chain(walker, seeded)
+        wr, wc = self._cells(walker, walk_chain)
+        drive_s = max(0.0, total_s - walk_s - profile.dismount_s)
+        return (
+            Leg("drive", first.points, drive_s, res, first.classes),
+            Leg(
+                "walk",
+                self._points(wr, wc),
+                walk_s + profile.dismount_s,
+                res,
+                self._classes(wr, wc),
+            ),
+        )
+
+    def _coarse_route(
+        self, fields: _Fields, fld: _Field, unit: UnitAt, block: int, total_s: float
+    ) -> tuple[Leg, ...]:
+        level = self.coarse[fld.profile]
+        nodes = [block]
+        node = block
+        while True:
+            prev = int(fld.coarse_pred[node])
+            if prev in (level.n_nodes, _NO_PRED):
+                break
+            nodes.append(prev)
+            node = prev
+        # The fine cells travelled: each coarse edge as its stored route, or straight.
+        width = self.grid.shape[1]
+        flat: list[int] = []
+        own = self.grid.cell_of(unit.x, unit.y)
+        if own is not None and level.block_of(*own) == block:
+            rep = (int(level.rep_row.flat[block]), int(level.rep_col.flat[block]))
+            u, v = self._uv(unit.x, unit.y)
+            straight = segment_cost(
+                self.pace[fld.profile], u, v, rep[0] + 0.5, rep[1] + 0.5, self.grid.cell_m
+            )
+            if not np.isfinite(straight[0]):
+                flat.extend(self._local_path(fld.profile, own, rep)[:-1])
+        chain = np.asarray(nodes, dtype=np.int64)
+        reps = level.rep_row.ravel()[chain] * width + level.rep_col.ravel()[chain]
+        a, b = chain[:-1], chain[1:]
+        keys = np.minimum(a, b) * level.n_nodes + np.maximum(a, b)
+        idx = np.searchsorted(level.path_keys, keys)
+        if len(level.path_keys):
+            idx_c = np.minimum(idx, len(level.path_keys) - 1)
+            found = (idx < len(level.path_keys)) & (level.path_keys[idx_c] == keys)
+        else:
+            found = np.zeros(len(keys), dtype=bool)
+        pieces: list[npt.NDArray[np.int64]] = [np.asarray(flat, dtype=np.int64)]
+        done = 0
+        for i in np.nonzero(found)[0]:
+            pieces.append(reps[done : i + 1])
+            j = int(idx[i])
+            path = level.path_cells[level.path_starts[j] : level.path_starts[j + 1]]
+            pieces.append((path if a[i] < b[i] else path[::-1])[1:-1])
+            done = int(i) + 1
+        pieces.append(reps[done : len(a)])
+        flat_cells = np.concatenate(pieces)
+        last = nodes[-1]
+        rows, cols = np.divmod(flat_cells.astype(np.intp), width)
+        r0, c0, _, w = fld.window
+        local = int((int(level.rep_row.flat[last]) - r0) * w + (int(level.rep_col.flat[last]) - c0))
+        legs = self._finish_fine(fields, fld, local, (rows, cols), total_s)
+        first = legs[0]
+        coarse = Leg(
+            first.mode,
+            np.vstack([[unit.x, unit.y], first.points]),
+            first.seconds,
+            float(level.factor) * self.grid.cell_m,
+            first.classes,
+        )
+        return (coarse, *legs[1:])
+
+    def _local_path(self, name: str, start: tuple[int, int], end: tuple[int, int]) -> list[int]:
+        """Fine cells (flat) of the best route between two nearby cells, by a local search."""
+        f = self.coarse[name].factor
+        rows, cols = self.grid.shape
+        r0 = max(0, min(start[0], end[0]) - 2 * f)
+        c0 = max(0, min(start[1], end[1]) - 2 * f)
+        r1 = min(rows, max(start[0], end[0]) + 2 * f + 1)
+        c1 = min(cols, max(start[1], end[1]) + 2 * f + 1)
+        w = c1 - c0
+        pace = self.pace[name][r0:r1, c0:c1]
+        graph = Graph.from_edges(pace.size, lattice_graph(pace, self.grid.cell_m))
+        source = np.array([(end[0] - r0) * w + (end[1] - c0)], dtype=np.int64)
+        _, pred = graph.search(source)
+        node = (start[0] - r0) * w + (start[1] - c0)
+        out = []
+        while node != _NO_PRED and node >= 0:
+            r, c = divmod(int(node), w)
+            out.append((r + r0) * cols + (c + c0))
+            node = int(pred[node])
+        return out
+
+    # --- answers ------------------------------------------------------------------------
+
+    def _uv(self, x: float, y: float) -> tuple[float, float]:
+        """Continuous raster position (cells from the top and left edges) of (x, y)."""
+        g = self.grid
+        return (g.top_y - y) / g.cell_m, (x - g.left_x) / g.cell_m
+
+    def _from_unit(
+        self, name: str, unit: UnitAt, rows: npt.NDArray[np.intp], cols: npt.NDArray[np.intp]
+    ) -> F64:
+        """Seconds from the unit's exact position straight to each of these cells' centres."""
+        u, v = self._uv(unit.x, unit.y)
+        n = len(rows)
+        return segment_cost(
+            self.pace[name], np.full(n, u), np.full(n, v), rows + 0.5, cols + 0.5, self.grid.cell_m
+        )
+
+    def _straight(self, name: str, target: Target, x: float, y: float) -> float:
+        u, v = self._uv(x, y)
+        cost = segment_cost(
+            self.pace[name], u, v, target.row + 0.5, target.col + 0.5, self.grid.cell_m
+        )
+        return float(cost[0])
+
+    def _ground(self, fields: _Fields, unit: UnitAt, profile: GroundProfile) -> Eta:
+        target = fields.target
+        cell = self.grid.cell_of(unit.x, unit.y)
+        if cell is None or self.grid.classes[cell] == OUTSIDE:
+            return _none(unit, "the unit's position is outside the terrain area")
+        row, col = cell
+        name = profile.name
+        on_foot = False
+        if not np.isfinite(self.pace[name][row, col]):
+            if profile.walk_profile is None:
+                terrain = TerrainClass(int(self.grid.classes[cell])).label
+                return _none(unit, f"{profile.label} cannot stand on {terrain} where it is")
+            name, on_foot = profile.walk_profile, True
+        fld = fields.by_profile[name]
+        r0, c0, h, w = fld.window
+        best, method = np.inf, "none"
+        legs: tuple[Leg, ...] = ()
+        start_local = -1
+        # Fine window: from the exact position straight to a nearby cell, then the lattice.
+        if r0 <= row < r0 + h and c0 <= col < c0 + w:
+            nr, nc = np.mgrid[row - 1 : row + 2, col - 1 : col + 2]
+            nr, nc = nr.ravel(), nc.ravel()
+            ok = (nr >= r0) & (nr < r0 + h) & (nc >= c0) & (nc < c0 + w)
+            nr, nc = nr[ok], nc[ok]
+            locs = (nr - r0) * w + (nc - c0)
+            totals = fld.fine_dist[locs] + self._from_unit(name, unit, nr, nc)
+            i = int(np.argmin(totals))
+            if np.isfinite(totals[i]):
+                best, method, start_local = float(totals[i]), "lattice", int(locs[i])
+        # Coarse level: from the exact position straight to a nearby block's representative,
+        # or along the precomputed route to the unit's own block's one.
+        level = self.coarse[name]
+        block = level.block_of(row, col)
+        f = level.factor
+        bi, bj = np.mgrid[row // f - 2 : row // f + 3, col // f - 2 : col // f + 3]
+        bi, bj = bi.ravel(), bj.ravel()
+        hc, wc = level.shape
+        ok = (bi >= 0) & (bi < hc) & (bj >= 0) & (bj < wc)
+        bi, bj = bi[ok], bj[ok]
+        ok = level.rep_row[bi, bj] >= 0
+        bi, bj = bi[ok], bj[ok]
+        blocks = bi * wc + bj
+        reached = np.isfinite(fld.coarse_dist[blocks])
+        start_block = block
+        via_coarse = float(fld.coarse_dist[block]) + float(level.to_rep[row, col])
+        if reached.any():
+            bi, bj, blocks = bi[reached], bj[reached], blocks[reached]
+            rr, rc = level.rep_row[bi, bj].astype(np.intp), level.rep_col[bi, bj].astype(np.intp)
+            totals = fld.coarse_dist[blocks] + self._from_unit(name, unit, rr, rc)
+            i = int(np.argmin(totals))
+            if totals[i] < via_coarse:
+                via_coarse, start_block = float(totals[i]), int(blocks[i])
+        if via_coarse < best:
+            best, method = via_coarse, "coarse"
+        near = math.dist((unit.x, unit.y), (target.x, target.y)) <= self.straight_max_m
+        if near and (fld.walker is None or np.isfinite(self.pace[name][target.row, target.col])):
+            straight = self._straight(name, target, unit.x, unit.y)
+            if straight <= best:
+                best, method = straight, "straight"
+        if not np.isfinite(best) or best > self.max_eta_s:
+            why = (
+                "no route over the terrain"
+                if not np.isfinite(best)
+                else f"more than {self.max_eta_s / 60:.0f} min away ({best / 60:.0f} min)"
+            )
+            return _none(unit, f"{profile.label}: {why}")
+        mode = "walk" if fld.walker is None else "drive"
+        if method == "straight":
+            pts = ((unit.x, unit.y), (target.x, target.y))
+            sr, sc = self._sample_cells(pts)
+            legs = (Leg(mode, np.asarray(pts), best, self.grid.cell_m, self._classes(sr, sc)),)
+        elif method == "lattice":
+            legs = self._finish_fine(fields, fld, start_local, None, best)
+            legs = (legs[0].prepend(unit.x, unit.y), *legs[1:])
+        else:
+            legs = self._coarse_route(fields, fld, unit, start_block, best)
+        label = profile.label + (" (crew on foot: vehicle off drivable ground)" if on_foot else "")
+        return Eta(unit.unit_id, profile.name, True, best, legs, _reason(label, legs), method)
+
+    def _sample_cells(
+        self, pts: tuple[tuple[float, float], ...]
+    ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+        (x0, y0), (x1, y1) = pts[0], pts[-1]
+        n = max(2, int(math.dist(pts[0], pts[-1]) / self.grid.cell_m) + 1)
+        t = np.linspace(0.0, 1.0, n)
+        g = self.grid
+        rows = np.floor((g.top_y - (y0 + (y1 - y0) * t)) / g.cell_m).astype(np.intp)
+        cols = np.floor((x0 + (x1 - x0) * t - g.left_x) / g.cell_m).astype(np.intp)
+        keep = (rows >= 0) & (rows < g.shape[0]) & (cols >= 0) & (cols < g.shape[1])
+        return rows[keep], cols[keep]
+
+    def _air(self, target: Target, unit: UnitAt, profile: AirProfile) -> Eta:
+        d = math.dist((unit.x, unit.y), (target.x, target.y))
+        flight = d / profile.cruise_ms
+        if 2 * flight > profile.endurance_s:
+            return _none(
+                unit,
+                f"{profile.label}: {d / 1000:.1f} km away, there and back ({2 * flight / 60:.0f} "
+                f"min) exceeds its {profile.endurance_s / 60:.0f} min endurance",
+            )
+        eta = profile.launch_s + flight
+        pts = ((unit.x, unit.y), (target.x, target.y))
+        leg = Leg("fly", np.asarray(pts), flight, 0.0)
+        reason = (
+            f"{profile.label}: launch {profile.launch_s:.0f} s, flies {d / 1000:.1f} km "
+            f"straight at {profile.cruise_kmh:.0f} km/h"
+        )
+        return Eta(unit.unit_id, profile.name, True, eta, (leg,), reason, "air")
+
+    def eta(self, target: Target, units: Iterable[UnitAt]) -> list[Eta]:
+        """Each unit's time to ``target``, fastest first; unreachable units last."""
+        fields = self._fields(target)
+        out: list[Eta] = []
+        for unit in units:
+            profile = self.mobility.ground.get(unit.profile) or self.mobility.air.get(unit.profile)
+            if profile is None:
+                out.append(_none(unit, f"no mobility profile {unit.profile!r}"))
+            elif isinstance(profile, AirProfile):
+                out.append(self._air(target, unit, profile))
+            else:
+                out.append(self._ground(fields, unit, profile))
+        out.sort(key=lambda e: (not e.reachable, e.eta_s if e.eta_s is not None else 0.0))
+        return out
+
+    def cache_clear(self) -> None:
+        with self._lock:
+            self._cache.clear()
+
+    @property
+    def nbytes(self) -> int:
+        total = self.grid.classes.nbytes
+        for pace in self.pace.values():
+            total += pace.nbytes
+        for level in self.coarse.values():
+            total += level.to_rep.nbytes + level.graph.nbytes + level.rep_row.nbytes * 2
+        return int(total)
+
+
+def _none(unit: UnitAt, reason: str) -> Eta:
+    return Eta(unit.unit_id, unit.profile, False, None, (), reason, "none")
+
+
+def _reason(label: str, legs: tuple[Leg, ...]) -> str:
+    parts = []
+    for leg in legs:
+        via = f" over {', '.join(c.replace('_', ' ') for c in leg.classes)}" if leg.classes else ""
+        verb = {"drive": "drives", "walk": "walks", "fly": "flies"}[leg.mode]
+        parts.append(f"{verb} {leg.length_m / 1000:.2f} km in {leg.seconds / 60:.1f} min{via}")
+    return f"{label}: " + "; then ".join(parts)
