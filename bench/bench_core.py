@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.serverproc import ServerProcess
 
 from bench.loadgen import closed_loop, open_loop, subscriber_pool
+from bench.report import line
 from estran.adapters.storage.sqlite import SqliteEventStore
 from estran.bootstrap import rebuild
 from estran.domain.events import Event
@@ -69,23 +70,6 @@ def batch_body(size: int):
         return orjson.dumps([unit_cmd(n * size + i, f"b{size}-") for i in range(size)])
 
     return make
-
-
-def line(
-    name: str, value: float, unit: str, target: float | None = None, higher_is_better: bool = True
-) -> dict:
-    ratio = None
-    verdict = ""
-    if target is not None:
-        ratio = value / target if higher_is_better else target / value if value else float("inf")
-        verdict = "  PASS" if ratio >= 1 else "  MISS"
-    shown = f"{name:<58} {value:>12,.1f} {unit:<10}"
-    if target is not None:
-        shown += (
-            f" target {'>=' if higher_is_better else '<='} {target:,.0f}  x{ratio:.2f}{verdict}"
-        )
-    print(shown, flush=True)
-    return {"name": name, "value": value, "unit": unit, "target": target, "ratio": ratio}
 
 
 def bench_http(tmp: Path, seconds: float) -> list[dict]:

@@ -94,7 +94,7 @@ class Settings(BaseSettings):
         default=7200.0, gt=0, le=86_400, description="Units further than this are 'out of reach'."
     )
     eta_window_m: float = Field(
-        default=1200.0,
+        default=800.0,
         ge=200,
         le=5000,
         description="Half-width of the full-resolution search around a target; beyond it the "

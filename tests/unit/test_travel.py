@@ -235,3 +235,65 @@ def test_fields_are_cached_per_target_cell(plain):
     again = plain.eta(tgt, units)
     assert [(e.unit_id, e.eta_s) for e in again] == [(e.unit_id, e.eta_s) for e in first]
     assert len(plain._cache) == 1
+
+
+# --- properties over random terrains ------------------------------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from hypothesis.extra.numpy import arrays  # noqa: E402
+
+from estran.domain.costgraph import segment_cost  # noqa: E402
+
+LAND = [T.FARMLAND, T.SCRUB, T.WOODLAND, T.TRACK, T.DRY_SAND, T.MARSH, T.WATER, T.ROAD]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    classes=arrays(np.uint8, (36, 36), elements=st.sampled_from(LAND)),
+    spots=st.lists(st.tuples(st.integers(0, 35), st.integers(0, 35)), min_size=2, max_size=6),
+)
+def test_no_route_is_faster_than_physics_allows_or_enters_forbidden_ground(classes, spots):
+    eng = engine_for(classes, window_cells=10)
+    tr, tc = spots[0]
+    tgt = eng.resolve(*at(eng.grid, tr, tc))
+    if isinstance(tgt, str):
+        return
+    units = [
+        UnitAt(f"u{i}", ("foot", "buggy", "four_by_four")[i % 3], *at(eng.grid, r + 0.3, c - 0.2))
+        for i, (r, c) in enumerate(spots[1:])
+    ]
+    for eta in eng.eta(tgt, units):
+        if not eta.reachable:
+            continue
+        profile = MOBILITY.ground[eta.profile]
+        fastest = max([*profile.speeds_kmh.values(), *MOBILITY.ground["foot"].speeds_kmh.values()])
+        unit = next(u for u in units if u.unit_id == eta.unit_id)
+        crow = math.dist((unit.x, unit.y), (tgt.x, tgt.y))
+        assert eta.eta_s is not None
+        assert eta.eta_s >= crow * 3.6 / fastest * (1 - 1e-6)
+        assert eta.eta_s == pytest.approx(sum(leg.seconds for leg in eta.legs), rel=1e-6)
+        for leg in eta.legs:
+            allowed = profile if leg.mode == "drive" else MOBILITY.ground["foot"]
+            for x, y in densify(leg, step_m=1.0):
+                code = eng.grid.class_at(x, y)
+                assert T(code).label in allowed.speeds_kmh, (eta.unit_id, leg.mode, T(code))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    pace=arrays(np.float32, (12, 12), elements=st.sampled_from([0.5, 1.0, 2.0, np.inf])),
+    ends=st.tuples(*[st.floats(0.01, 11.99) for _ in range(4)]),
+)
+def test_the_line_integral_matches_fine_sampling(pace, ends):
+    u0, v0, u1, v1 = ends
+    exact = float(segment_cost(pace, u0, v0, u1, v1, 1.0)[0])
+    t = (np.arange(20_000) + 0.5) / 20_000
+    rows = np.floor(u0 + (u1 - u0) * t).astype(int)
+    cols = np.floor(v0 + (v1 - v0) * t).astype(int)
+    samples = pace[rows, cols].astype(np.float64)
+    length = math.hypot(u1 - u0, v1 - v0)
+    if np.isinf(samples).any():
+        assert exact == math.inf
+    elif math.isfinite(exact):
+        assert exact == pytest.approx(samples.mean() * length, rel=2e-3, abs=1e-3)

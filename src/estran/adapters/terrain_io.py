@@ -16,9 +16,9 @@ from typing import Any, Final, Literal
 
 import numpy as np
 import numpy.typing as npt
+import shapely
 from pyproj import Transformer
 from shapely.geometry import LineString, Point, Polygon, shape
-from shapely.ops import transform as shp_transform
 from shapely.ops import unary_union
 
 from estran.domain.area import AreaSpec
@@ -137,17 +137,43 @@ class Projector:
         lon, lat = self._inv.transform(x, y)
         return float(lon), float(lat)
 
+    def many_to_xy(
+        self, lons: npt.NDArray[np.float64], lats: npt.NDArray[np.float64]
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        return _many(self._fwd, lons, lats)
+
     def many_to_lonlat(
         self, xs: npt.NDArray[np.float64], ys: npt.NDArray[np.float64]
     ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-        lon, lat = self._inv.transform(xs, ys)
-        return np.asarray(lon), np.asarray(lat)
+        return _many(self._inv, xs, ys)
 
     def geometry_to_xy(self, geom: Any) -> Any:
-        return shp_transform(self._fwd.transform, geom)
+        return _reproject(geom, self._fwd)
 
     def geometry_to_lonlat(self, geom: Any) -> Any:
-        return shp_transform(self._inv.transform, geom)
+        return _reproject(geom, self._inv)
+
+
+def _many(
+    transformer: Transformer, a: npt.NDArray[np.float64], b: npt.NDArray[np.float64]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Transform arrays; pyproj treats one-element arrays as scalars, so those go one by one."""
+    a, b = np.asarray(a, dtype=np.float64).ravel(), np.asarray(b, dtype=np.float64).ravel()
+    if a.size == 0:
+        return a.copy(), b.copy()
+    if a.size == 1:
+        x, y = transformer.transform(float(a[0]), float(b[0]))
+        return np.array([x]), np.array([y])
+    x, y = transformer.transform(a, b)
+    return np.asarray(x), np.asarray(y)
+
+
+def _reproject(geom: Any, transformer: Transformer) -> Any:
+    def move(xy: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        x, y = transformer.transform(xy[:, 0], xy[:, 1])
+        return np.column_stack([x, y])
+
+    return shapely.transform(geom, move)
 
 
 @dataclass(frozen=True)
@@ -247,8 +273,11 @@ def read_grid(path: Path) -> Grid:
 # --- import -------------------------------------------------------------------------------
 
 
+_VECTOR_SUFFIXES: Final = (".geojson", ".json", ".gpkg", ".shp", ".fgb")
+
+
 def _guess_mapping(path: Path, values: set[int]) -> Mapping:
-    if path.suffix.lower() in (".geojson", ".json", ".gpkg", ".shp", ".fgb"):
+    if path.suffix.lower() in _VECTOR_SUFFIXES:
         return "osm"
     if values and values <= set(WORLDCOVER) | {0}:
         return "worldcover"
@@ -278,7 +307,7 @@ def import_landcover(
             limit=MAX_IMPORT_BYTES,
             actual=size,
         )
-    if mapping == "osm" or (mapping == "auto" and _guess_mapping(path, set()) == "osm"):
+    if mapping == "osm" or (mapping == "auto" and path.suffix.lower() in _VECTOR_SUFFIXES):
         out = _import_vector(path, grid)
     else:
         out = _import_raster(path, grid, mapping)
@@ -339,7 +368,7 @@ def _import_vector(path: Path, grid: Grid) -> npt.NDArray[np.uint8]:
         if col is None:
             continue
         picked = [
-            shp_transform(to_grid.transform, g)
+            _reproject(g, to_grid)
             for g, v in zip(geoms, col, strict=True)
             if g is not None and v is not None and str(v) in values
         ]
@@ -375,7 +404,10 @@ def point_xy(projector: Projector, lon: float, lat: float) -> Point:
 
 def render_png(grid: Grid, path: Path, *, step: int = 1) -> Path:
     """A picture of the terrain classes (PNG with the legend colours), every ``step`` cells."""
+    import warnings
+
     import rasterio
+    from rasterio.errors import NotGeoreferencedWarning
 
     from estran.domain.terrain import CLASS_COLOURS
 
@@ -385,8 +417,17 @@ def render_png(grid: Grid, path: Path, *, step: int = 1) -> Path:
         lut[cls] = [int(colour[i : i + 2], 16) for i in (1, 3, 5)]
     rgb = lut[data].transpose(2, 0, 1)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with rasterio.open(
-        path, "w", driver="PNG", height=data.shape[0], width=data.shape[1], count=3, dtype="uint8"
-    ) as dst:
+    with (
+        warnings.catch_warnings(category=NotGeoreferencedWarning, action="ignore"),
+        rasterio.open(
+            path,
+            "w",
+            driver="PNG",
+            height=data.shape[0],
+            width=data.shape[1],
+            count=3,
+            dtype="uint8",
+        ) as dst,
+    ):
         dst.write(rgb)
     return path

@@ -121,6 +121,24 @@ class _Field:
 
 
 @dataclass(eq=False)
+class _Cand:
+    """A ground unit's candidate first steps, before their line integrals are known."""
+
+    unit: UnitAt
+    profile: GroundProfile
+    name: str
+    fld: _Field
+    block: int
+    note: str
+    on_foot: bool
+    rows: npt.NDArray[np.intp]
+    cols: npt.NDArray[np.intp]
+    base: F64
+    kinds: npt.NDArray[np.int8]
+    refs: npt.NDArray[np.int64]
+
+
+@dataclass(eq=False)
 class _Fields:
     target: Target
     by_profile: dict[str, _Field] = field(default_factory=dict)
@@ -135,7 +153,7 @@ class TravelEngine:
         mobility: Mobility,
         *,
         factor: int = 8,
-        window_cells: int = 48,
+        window_cells: int = 32,
         max_eta_s: float = 7200.0,
         snap_m: float = 500.0,
         straight_max_m: float = 5000.0,
@@ -295,6 +313,12 @@ class TravelEngine:
         return rows + r0, cols + c0
 
     def _points(self, rows: npt.NDArray[np.intp], cols: npt.NDArray[np.intp]) -> F64:
+        """Cell centres along a lattice path, without the vertices inside straight runs."""
+        if len(rows) > 2:
+            dr, dc = np.diff(rows), np.diff(cols)
+            turn = (dr[1:] != dr[:-1]) | (dc[1:] != dc[:-1])
+            keep = np.concatenate([[True], turn, [True]])
+            rows, cols = rows[keep], cols[keep]
         xs, ys = self.grid.centres(rows, cols)
         return np.column_stack([xs, ys])
 
@@ -348,9 +372,11 @@ class TravelEngine:
         level = self.coarse[fld.profile]
         nodes = [block]
         node = block
+        stop = level.n_nodes
+        pred = fld.coarse_pred
         while True:
-            prev = int(fld.coarse_pred[node])
-            if prev in (level.n_nodes, _NO_PRED):
+            prev = int(pred[node])
+            if prev in (stop, _NO_PRED):
                 break
             nodes.append(prev)
             node = prev
@@ -376,30 +402,53 @@ class TravelEngine:
             found = (idx < len(level.path_keys)) & (level.path_keys[idx_c] == keys)
         else:
             found = np.zeros(len(keys), dtype=bool)
-        pieces: list[npt.NDArray[np.int64]] = [np.asarray(flat, dtype=np.int64)]
-        done = 0
-        for i in np.nonzero(found)[0]:
-            pieces.append(reps[done : i + 1])
-            j = int(idx[i])
-            path = level.path_cells[level.path_starts[j] : level.path_starts[j + 1]]
-            pieces.append((path if a[i] < b[i] else path[::-1])[1:-1])
-            done = int(i) + 1
-        pieces.append(reps[done : len(a)])
-        flat_cells = np.concatenate(pieces)
+        # Interleave, without a Python loop: each hop's start representative, then the
+        # interior of its stored fine route (reversed when travelled the other way).
+        n_hops = len(a)
+        idx_f = np.where(found, idx, 0)
+        ps, pe = (
+            level.path_starts[idx_f],
+            level.path_starts[np.minimum(idx_f + 1, len(level.path_starts) - 1)],
+        )
+        inner = np.where(found, np.maximum(pe - ps - 2, 0), 0)
+        counts = 1 + inner
+        pos = (np.cumsum(counts) - counts).astype(np.int64)
+        cells = np.empty(int(counts.sum()), dtype=np.int64)
+        cells[pos] = reps[:n_hops]
+        if inner.any():
+            hop = np.repeat(np.arange(n_hops), inner)
+            first = np.repeat(np.cumsum(inner) - inner, inner)
+            k = np.arange(len(hop)) - first
+            forward = a[hop] < b[hop]
+            src = np.where(forward, ps[hop] + 1 + k, pe[hop] - 2 - k)
+            cells[pos[hop] + 1 + k] = level.path_cells[src]
+        flat_cells = np.concatenate([np.asarray(flat, dtype=np.int64), cells])
         last = nodes[-1]
         rows, cols = np.divmod(flat_cells.astype(np.intp), width)
         r0, c0, _, w = fld.window
         local = int((int(level.rep_row.flat[last]) - r0) * w + (int(level.rep_col.flat[last]) - c0))
         legs = self._finish_fine(fields, fld, local, (rows, cols), total_s)
-        first = legs[0]
+        head_leg = legs[0]
         coarse = Leg(
-            first.mode,
-            np.vstack([[unit.x, unit.y], first.points]),
-            first.seconds,
+            head_leg.mode,
+            np.vstack([[unit.x, unit.y], head_leg.points]),
+            head_leg.seconds,
             float(level.factor) * self.grid.cell_m,
-            first.classes,
+            head_leg.classes,
         )
         return (coarse, *legs[1:])
+
+    def _nearest_passable(
+        self, name: str, row: int, col: int, radius: int
+    ) -> tuple[int, int] | None:
+        rows, cols = self.grid.shape
+        r0, c0 = max(0, row - radius), max(0, col - radius)
+        block = self.pace[name][r0 : min(rows, row + radius + 1), c0 : min(cols, col + radius + 1)]
+        rr, cc = np.nonzero(np.isfinite(block))
+        if len(rr) == 0:
+            return None
+        i = int(np.argmin((rr + r0 - row) ** 2 + (cc + c0 - col) ** 2))
+        return int(rr[i] + r0), int(cc[i] + c0)
 
     def _local_path(self, name: str, start: tuple[int, int], end: tuple[int, int]) -> list[int]:
         """Fine cells (flat) of the best route between two nearby cells, by a local search."""
@@ -446,7 +495,7 @@ class TravelEngine:
         )
         return float(cost[0])
 
-    def _ground(self, fields: _Fields, unit: UnitAt, profile: GroundProfile) -> Eta:
+    def _candidates(self, fields: _Fields, unit: UnitAt, profile: GroundProfile) -> _Cand | Eta:
         target = fields.target
         cell = self.grid.cell_of(unit.x, unit.y)
         if cell is None or self.grid.classes[cell] == OUTSIDE:
@@ -454,6 +503,16 @@ class TravelEngine:
         row, col = cell
         name = profile.name
         on_foot = False
+        note = ""
+        if not np.isfinite(self.pace[name][row, col]) and profile.is_vehicle:
+            # A position fix a few metres off the track: start from the nearest drivable cell.
+            moved = self._nearest_passable(name, row, col, radius=2)
+            if moved is not None:
+                row, col = moved
+                x, y = self.grid.centre(row, col)
+                moved_m = math.dist((unit.x, unit.y), (x, y))
+                note = f" (position moved {moved_m:.0f} m to drivable ground)"
+                unit = UnitAt(unit.unit_id, unit.profile, x, y)
         if not np.isfinite(self.pace[name][row, col]):
             if profile.walk_profile is None:
                 terrain = TerrainClass(int(self.grid.classes[cell])).label
@@ -461,59 +520,93 @@ class TravelEngine:
             name, on_foot = profile.walk_profile, True
         fld = fields.by_profile[name]
         r0, c0, h, w = fld.window
-        best, method = np.inf, "none"
-        legs: tuple[Leg, ...] = ()
-        start_local = -1
-        # Fine window: from the exact position straight to a nearby cell, then the lattice.
+        level = self.coarse[name]
+        f = level.factor
+        hc, wc = level.shape
+        # Candidate first steps, straight from the exact position (one line integral each):
+        # to a neighbouring cell of the fine window, then the lattice ("lattice"); to a nearby
+        # block's representative, then the coarse level ("coarse"); to the centre of its own
+        # cell, then the precomputed route to its own block's representative ("own"); and to
+        # the target itself ("straight").
+        rows_l: list[npt.NDArray[np.intp]] = []
+        cols_l: list[npt.NDArray[np.intp]] = []
+        base_l: list[F64] = []
+        kind_l: list[npt.NDArray[np.int8]] = []
+        ref_l: list[npt.NDArray[np.int64]] = []
         if r0 <= row < r0 + h and c0 <= col < c0 + w:
             nr, nc = np.mgrid[row - 1 : row + 2, col - 1 : col + 2]
             nr, nc = nr.ravel(), nc.ravel()
             ok = (nr >= r0) & (nr < r0 + h) & (nc >= c0) & (nc < c0 + w)
             nr, nc = nr[ok], nc[ok]
-            locs = (nr - r0) * w + (nc - c0)
-            totals = fld.fine_dist[locs] + self._from_unit(name, unit, nr, nc)
-            i = int(np.argmin(totals))
-            if np.isfinite(totals[i]):
-                best, method, start_local = float(totals[i]), "lattice", int(locs[i])
-        # Coarse level: from the exact position straight to a nearby block's representative,
-        # or along the precomputed route to the unit's own block's one.
-        level = self.coarse[name]
-        block = level.block_of(row, col)
-        f = level.factor
+            locs = ((nr - r0) * w + (nc - c0)).astype(np.int64)
+            rows_l.append(nr)
+            cols_l.append(nc)
+            base_l.append(fld.fine_dist[locs])
+            kind_l.append(np.zeros(len(locs), np.int8))
+            ref_l.append(locs)
         bi, bj = np.mgrid[row // f - 2 : row // f + 3, col // f - 2 : col // f + 3]
         bi, bj = bi.ravel(), bj.ravel()
-        hc, wc = level.shape
         ok = (bi >= 0) & (bi < hc) & (bj >= 0) & (bj < wc)
         bi, bj = bi[ok], bj[ok]
-        ok = level.rep_row[bi, bj] >= 0
-        bi, bj = bi[ok], bj[ok]
-        blocks = bi * wc + bj
-        reached = np.isfinite(fld.coarse_dist[blocks])
-        start_block = block
-        via_coarse = float(fld.coarse_dist[block]) + float(level.to_rep[row, col])
-        if reached.any():
-            bi, bj, blocks = bi[reached], bj[reached], blocks[reached]
-            rr, rc = level.rep_row[bi, bj].astype(np.intp), level.rep_col[bi, bj].astype(np.intp)
-            totals = fld.coarse_dist[blocks] + self._from_unit(name, unit, rr, rc)
-            i = int(np.argmin(totals))
-            if totals[i] < via_coarse:
-                via_coarse, start_block = float(totals[i]), int(blocks[i])
-        if via_coarse < best:
-            best, method = via_coarse, "coarse"
+        blocks = (bi * wc + bj).astype(np.int64)
+        ok = (level.rep_row[bi, bj] >= 0) & np.isfinite(fld.coarse_dist[blocks])
+        bi, bj, blocks = bi[ok], bj[ok], blocks[ok]
+        rows_l.append(level.rep_row[bi, bj].astype(np.intp))
+        cols_l.append(level.rep_col[bi, bj].astype(np.intp))
+        base_l.append(fld.coarse_dist[blocks])
+        kind_l.append(np.ones(len(blocks), np.int8))
+        ref_l.append(blocks)
+        block = level.block_of(row, col)
+        rows_l.append(np.array([row], np.intp))
+        cols_l.append(np.array([col], np.intp))
+        base_l.append(np.array([float(fld.coarse_dist[block]) + float(level.to_rep[row, col])]))
+        kind_l.append(np.array([2], np.int8))
+        ref_l.append(np.array([block], np.int64))
         near = math.dist((unit.x, unit.y), (target.x, target.y)) <= self.straight_max_m
         if near and (fld.walker is None or np.isfinite(self.pace[name][target.row, target.col])):
-            straight = self._straight(name, target, unit.x, unit.y)
-            if straight <= best:
-                best, method = straight, "straight"
+            rows_l.append(np.array([target.row], np.intp))
+            cols_l.append(np.array([target.col], np.intp))
+            base_l.append(np.zeros(1))
+            kind_l.append(np.array([3], np.int8))
+            ref_l.append(np.array([-1], np.int64))
+        return _Cand(
+            unit=unit,
+            profile=profile,
+            name=name,
+            fld=fld,
+            block=block,
+            note=note,
+            on_foot=on_foot,
+            rows=np.concatenate(rows_l),
+            cols=np.concatenate(cols_l),
+            base=np.concatenate(base_l),
+            kinds=np.concatenate(kind_l),
+            refs=np.concatenate(ref_l),
+        )
+
+    def _finish(self, fields: _Fields, cand: _Cand, lines: F64) -> Eta:
+        """The best candidate first step, and the route behind it."""
+        target, unit, profile, fld = fields.target, cand.unit, cand.profile, cand.fld
+        totals = cand.base + lines
+        kinds, refs = cand.kinds, cand.refs
+        # Prefer, among equal times, the straight line, then the fine lattice.
+        order = np.lexsort((np.choose(kinds, [1, 2, 3, 0]), totals))
+        i = int(order[0])
+        best = float(totals[i])
+        method = ("lattice", "coarse", "coarse", "straight")[int(kinds[i])]
+        start_local = int(refs[i]) if kinds[i] == 0 else -1
+        start_block = int(refs[i]) if kinds[i] in (1, 2) else cand.block
+        straight_best = bool(kinds[i] == 3)
+        legs: tuple[Leg, ...] = ()
         if not np.isfinite(best) or best > self.max_eta_s:
             why = (
-                "no route over the terrain"
+                f"no route over the terrain within {self.max_eta_s / 60:.0f} min"
                 if not np.isfinite(best)
                 else f"more than {self.max_eta_s / 60:.0f} min away ({best / 60:.0f} min)"
             )
             return _none(unit, f"{profile.label}: {why}")
         mode = "walk" if fld.walker is None else "drive"
-        if method == "straight":
+        if straight_best:
             pts = ((unit.x, unit.y), (target.x, target.y))
             sr, sc = self._sample_cells(pts)
             legs = (Leg(mode, np.asarray(pts), best, self.grid.cell_m, self._classes(sr, sc)),)
@@ -522,7 +615,9 @@ class TravelEngine:
             legs = (legs[0].prepend(unit.x, unit.y), *legs[1:])
         else:
             legs = self._coarse_route(fields, fld, unit, start_block, best)
-        label = profile.label + (" (crew on foot: vehicle off drivable ground)" if on_foot else "")
+        label = profile.label + cand.note
+        if cand.on_foot:
+            label += " (crew on foot: vehicle off drivable ground)"
         return Eta(unit.unit_id, profile.name, True, best, legs, _reason(label, legs), method)
 
     def _sample_cells(
@@ -559,6 +654,7 @@ class TravelEngine:
         """Each unit's time to ``target``, fastest first; unreachable units last."""
         fields = self._fields(target)
         out: list[Eta] = []
+        cands: list[_Cand] = []
         for unit in units:
             profile = self.mobility.ground.get(unit.profile) or self.mobility.air.get(unit.profile)
             if profile is None:
@@ -566,7 +662,36 @@ class TravelEngine:
             elif isinstance(profile, AirProfile):
                 out.append(self._air(target, unit, profile))
             else:
-                out.append(self._ground(fields, unit, profile))
+                found = self._candidates(fields, unit, profile)
+                if isinstance(found, Eta):
+                    out.append(found)
+                else:
+                    cands.append(found)
+        # One vectorised line integral per profile for every unit's candidate first steps.
+        for name in {c.name for c in cands}:
+            group = [c for c in cands if c.name == name]
+            u = np.concatenate(
+                [np.full(len(c.rows), self._uv(c.unit.x, c.unit.y)[0]) for c in group]
+            )
+            v = np.concatenate(
+                [np.full(len(c.rows), self._uv(c.unit.x, c.unit.y)[1]) for c in group]
+            )
+            r = np.concatenate([c.rows for c in group]) + 0.5
+            k = np.concatenate([c.cols for c in group]) + 0.5
+            # The long straight lines to the target apart from the short first steps, so that
+            # the short ones are not padded to the long ones' number of grid crossings.
+            far = np.concatenate([c.kinds == 3 for c in group])
+            lines = np.empty(len(r))
+            for sel in (far, ~far):
+                if sel.any():
+                    lines[sel] = segment_cost(
+                        self.pace[name], u[sel], v[sel], r[sel], k[sel], self.grid.cell_m
+                    )
+            start = 0
+            for c in group:
+                n = len(c.rows)
+                out.append(self._finish(fields, c, lines[start : start + n]))
+                start += n
         out.sort(key=lambda e: (not e.reachable, e.eta_s if e.eta_s is not None else 0.0))
         return out
 

@@ -20,7 +20,7 @@ from estran.domain.errors import (
     UnreachableLocationError,
 )
 from estran.domain.terrain import CLASS_COLOURS, OUTSIDE, TerrainClass
-from estran.domain.travel import Eta, Leg, UnitAt
+from estran.domain.travel import Eta, UnitAt
 
 if TYPE_CHECKING:
     from estran.adapters.terrain_store import PreparedTerrain
@@ -140,25 +140,30 @@ class TerrainService:
         if isinstance(target, str):
             raise UnreachableLocationError(lat, lon, target.split(":", 1)[1], t.engine.snap_m)
         by_id: dict[str, dict[str, Any]] = {}
-        movers: list[UnitAt] = []
+        placed: list[tuple[dict[str, Any], str]] = []
         excluded: list[Eta] = []
         for unit in units:
             by_id[unit["id"]] = unit
             profile = t.engine.mobility.unit_kinds.get(unit["kind"])
-            position = unit.get("position")
             if profile is None:
-                excluded.append(
-                    _no(unit, f"a {unit['kind'].replace('_', ' ')} is not ranked ashore")
-                )
-            elif not position:
+                kind = unit["kind"].replace("_", " ")
+                excluded.append(_no(unit, f"a {kind} is not ranked ashore"))
+            elif not unit.get("position"):
                 excluded.append(_no(unit, "position unknown"))
             else:
-                ux, uy = t.projector.to_xy(position["lon"], position["lat"])
-                movers.append(UnitAt(unit["id"], profile, ux, uy))
-        ranked = t.engine.eta(target, movers) + excluded
+                placed.append((unit, profile))
+        lons = np.array([u["position"]["lon"] for u, _ in placed], dtype=np.float64)
+        lats = np.array([u["position"]["lat"] for u, _ in placed], dtype=np.float64)
+        xs, ys = t.projector.many_to_xy(lons, lats)
+        movers = [
+            UnitAt(u["id"], profile, float(x), float(y))
+            for (u, profile), x, y in zip(placed, xs.tolist(), ys.tolist(), strict=True)
+        ]
+        ranked = (t.engine.eta(target, movers) + excluded)[:limit]
         tlon, tlat = t.projector.to_lonlat(target.x, target.y)
+        geo = self._routes(t, ranked) if routes else {}
         out_units = []
-        for i, eta in enumerate(ranked[:limit]):
+        for i, eta in enumerate(ranked):
             unit = by_id[eta.unit_id]
             entry: dict[str, Any] = {
                 "rank": i + 1 if eta.reachable else None,
@@ -173,8 +178,8 @@ class TerrainService:
                 "reason": eta.reason,
                 "method": eta.method,
             }
-            if routes and eta.legs:
-                entry["route"] = self._route(t, eta.legs)
+            if eta.unit_id in geo:
+                entry["route"] = geo[eta.unit_id]
             out_units.append(entry)
         return {
             "target": {
@@ -191,26 +196,40 @@ class TerrainService:
         }
 
     @staticmethod
-    def _route(t: PreparedTerrain, legs: tuple[Leg, ...]) -> dict[str, Any]:
-        features = []
-        for leg in legs:
-            xy = leg.points
-            lon, lat = t.projector.many_to_lonlat(xy[:, 0], xy[:, 1])
-            coords = np.round(np.column_stack([lon, lat]), 6).tolist()
-            features.append(
-                {
-                    "type": "Feature",
-                    "geometry": {"type": "LineString", "coordinates": coords},
-                    "properties": {
-                        "mode": leg.mode,
-                        "seconds": round(leg.seconds, 1),
-                        "length_m": round(leg.length_m, 1),
-                        "resolution_m": leg.resolution_m,
-                        "over": list(leg.classes),
-                    },
-                }
-            )
-        return {"type": "FeatureCollection", "features": features}
+    def _routes(t: PreparedTerrain, ranked: list[Eta]) -> dict[str, dict[str, Any]]:
+        """Each unit's route as a GeoJSON FeatureCollection, one LineString a leg.
+
+        All points of all routes are reprojected in one call; coordinates stay numpy arrays,
+        which the HTTP layer serialises natively (orjson).
+        """
+        legs = [(eta.unit_id, leg) for eta in ranked for leg in eta.legs]
+        if not legs:
+            return {}
+        xy = np.concatenate([leg.points for _, leg in legs])
+        lon, lat = t.projector.many_to_lonlat(xy[:, 0], xy[:, 1])
+        coords = np.round(np.column_stack([lon, lat]), 6)
+        out: dict[str, dict[str, Any]] = {}
+        start = 0
+        for unit_id, leg in legs:
+            n = len(leg.points)
+            feature = {
+                "type": "Feature",
+                "geometry": {
+                    "type": "LineString",
+                    "coordinates": coords[start : start + n],
+                },
+                "properties": {
+                    "mode": leg.mode,
+                    "seconds": round(leg.seconds, 1),
+                    "length_m": round(leg.length_m, 1),
+                    "resolution_m": leg.resolution_m,
+                    "over": list(leg.classes),
+                },
+            }
+            start += n
+            out.setdefault(unit_id, {"type": "FeatureCollection", "features": []})
+            out[unit_id]["features"].append(feature)
+        return out
 
     # --- layers ---------------------------------------------------------------------------
 

@@ -25,7 +25,8 @@ class JSONBytes(Response):
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:
-        return orjson.dumps(content)
+        # numpy arrays (route coordinates) serialise natively, without a list round-trip.
+        return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
 def services(request: Request) -> Services:
