@@ -11,6 +11,8 @@ import json
 import time
 from collections.abc import Callable
 
+import orjson
+
 
 def encode_post(path: str, body: bytes) -> bytes:
     return (
@@ -109,10 +111,10 @@ def subscriber_pool(port: int, n: int, expect_events: int, out: str, ready: str)
 
     async def one(lat: list[float]) -> None:
         async with websockets.connect(f"ws://127.0.0.1:{port}/api/v1/stream", max_size=2**26) as ws:
-            json.loads(await ws.recv())  # snapshot
+            orjson.loads(await ws.recv())  # snapshot
             got = 0
             while got < expect_events:
-                message = json.loads(await asyncio.wait_for(ws.recv(), 60))
+                message = orjson.loads(await asyncio.wait_for(ws.recv(), 60))
                 now = time.time()
                 events = message["events"]
                 # The oldest event of each frame: the worst delay in that frame.

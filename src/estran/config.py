@@ -57,6 +57,13 @@ class Settings(BaseSettings):
         ge=4096,
         description="Queued bytes per stream subscriber before cut-off.",
     )
+    stream_linger_ms: float = Field(
+        default=3.0,
+        ge=0,
+        le=100,
+        description="How long a stream sender waits for more events to share a frame with "
+        "(0: send at once).",
+    )
     default_classification: Classification = Field(
         default=Classification.OFFICIAL, description="Marking given to records that carry none."
     )

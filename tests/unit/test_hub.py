@@ -71,3 +71,20 @@ async def test_a_subscriber_filter_sees_only_what_it_accepts():
     sub = hub.subscribe(10, 10**6, accepts=lambda e: e.seq % 2 == 0)
     hub.publish([_event(i) for i in range(1, 6)])
     assert [s for s, _ in await sub.take()] == [2, 4]
+
+
+def test_take_nowait_returns_what_is_pending_and_then_nothing():
+    hub = Hub()
+    sub = hub.subscribe(100, 10**6)
+    assert sub.take_nowait() == []
+    hub.publish([_event(1), _event(2)])
+    assert [seq for seq, _ in sub.take_nowait()] == [1, 2]
+    assert sub.take_nowait() == []
+
+
+def test_take_nowait_reports_an_overflow():
+    hub = Hub()
+    sub = hub.subscribe(2, 10**6)
+    hub.publish([_event(1), _event(2), _event(3)])
+    with pytest.raises(SlowConsumerError):
+        sub.take_nowait()

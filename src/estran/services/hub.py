@@ -76,6 +76,12 @@ class Subscriber:
             await self._ready.wait()
         if self.failure is not None:
             raise self.failure
+        return self.take_nowait()
+
+    def take_nowait(self) -> list[Frame]:
+        """Everything pending now (maybe nothing); raises once the subscriber overflowed."""
+        if self.failure is not None:
+            raise self.failure
         frames = list(self._queue)
         self._queue.clear()
         self._bytes = 0
