@@ -31,7 +31,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture
 def make_settings(tmp_path: Path) -> Callable[..., Settings]:
     def factory(**overrides: Any) -> Settings:
-        base: dict[str, Any] = {"data_dir": tmp_path / "data", "terrain": "off"}
+        base: dict[str, Any] = {
+            "data_dir": tmp_path / "data",
+            "terrain": "off",
+            "cot_tcp_port": None,
+            "cot_tls_port": None,
+        }
         base.update(overrides)
         return Settings(**base)
 

@@ -15,7 +15,13 @@ class ServerProcess:
         self.data_dir = data_dir
         # Terrain is off unless a test asks for it: preparing it costs CPU the crash and load
         # tests measure against.
-        self.env = {"ESTRAN_TERRAIN": "off", **os.environ, **(env or {})}
+        self.env = {
+            "ESTRAN_TERRAIN": "off",
+            "ESTRAN_COT_TCP_PORT": "0",
+            "ESTRAN_COT_TLS_PORT": "0",
+            **os.environ,
+            **(env or {}),
+        }
         self.proc: subprocess.Popen[bytes] | None = None
         self.port = 0
         self.log = data_dir.parent / f"{data_dir.name}-server.log"

@@ -7,12 +7,15 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
+from estran.adapters.certs import certs_dir, is_revoked, tls_context
 from estran.adapters.clock import SystemClock
+from estran.adapters.cot_server import CotServer
 from estran.adapters.storage.sqlite import SqliteEventStore
 from estran.domain.events import CommandIn
 from estran.domain.picture import Picture
 from estran.services.hub import Hub
 from estran.services.ledger import Ledger
+from estran.services.tak import TakGateway
 from estran.services.terrain import TerrainService
 
 if TYPE_CHECKING:
@@ -67,6 +70,8 @@ class Services:
     ledger: Ledger
     clock: Clock
     terrain: TerrainService
+    cot: CotServer | None = None
+    tak: TakGateway | None = None
 
     async def start(self) -> None:
         self.terrain.start()
@@ -80,7 +85,14 @@ class Services:
                     source="estran",
                 )
 
+        if self.cot is not None and self.tak is not None:
+            await self.tak.start()
+            await self.cot.start(tls_context(self.settings))
+
     async def stop(self) -> None:
+        if self.cot is not None and self.tak is not None:
+            await self.cot.stop()
+            await self.tak.stop()
         await self.ledger.stop()
         self.store.close()
 
@@ -102,7 +114,23 @@ def build_services(
         max_future_skew_s=settings.max_future_skew_s,
         new_id=lambda: uuid.uuid4().hex,
     )
-    return Services(settings, store, picture, hub, ledger, clock, build_terrain(settings))
+    services = Services(settings, store, picture, hub, ledger, clock, build_terrain(settings))
+    if settings.cot_tcp_port is not None or settings.cot_tls_port is not None:
+        folder = certs_dir(settings)
+        services.cot = CotServer(
+            settings,
+            now_ms=lambda: int(clock.now().timestamp() * 1000),
+            is_revoked=lambda serial: is_revoked(folder, serial),
+        )
+        services.tak = TakGateway(
+            services.cot,
+            ledger,
+            picture,
+            hub,
+            default_agency=settings.cot_default_agency,
+            now_s=lambda: clock.now().timestamp(),
+        )
+    return services
 
 
 def build_terrain(settings: Settings) -> TerrainService:

@@ -78,6 +78,35 @@ class Settings(BaseSettings):
         default=True, description="Register the Côte d'Opale agencies on first start."
     )
     log_level: str = Field(default="info", description="Server log level.")
+    cot_host: str = Field(default="127.0.0.1", description="Address the CoT listeners bind.")
+    cot_tcp_port: int | None = Field(
+        default=8087, ge=0, le=65535, description="CoT over plain TCP (TAK streaming); unset: off."
+    )
+    cot_tls_port: int | None = Field(
+        default=8089,
+        ge=0,
+        le=65535,
+        description="CoT over TLS with client certificates; needs `estran certs init`; unset: off.",
+    )
+    cot_udp_port: int | None = Field(
+        default=None, ge=0, le=65535, description="UDP mesh input (opt-in), e.g. 6969."
+    )
+    cot_max_event_bytes: int = Field(
+        default=64 * 1024, ge=1024, le=4 * 1024 * 1024, description="Largest CoT event accepted."
+    )
+    cot_max_queue_messages: int = Field(
+        default=20_000, ge=10, description="Queued messages per CoT client before it is cut off."
+    )
+    cot_max_queue_bytes: int = Field(
+        default=16 * 1024 * 1024, ge=4096, description="Queued bytes per CoT client before cut-off."
+    )
+    cot_rate_per_s: float = Field(
+        default=1000.0, gt=0, description="Messages a second one CoT client may send (sustained)."
+    )
+    cot_burst: float = Field(default=2000.0, gt=0, description="Burst allowance above the rate.")
+    cot_default_agency: str = Field(
+        default="FR-GN", description="Agency of units that appear from TAK position reports."
+    )
     terrain: Literal["background", "lazy", "off"] = Field(
         default="background",
         description="`background` prepares terrain and travel times at start-up (served once "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from estran import __version__
+from estran.cli.certs import certs
 from estran.cli.events import events
 from estran.cli.replay import replay
 from estran.cli.serve import serve
@@ -23,3 +24,4 @@ cli.add_command(serve)
 cli.add_command(events)
 cli.add_command(replay)
 cli.add_command(terrain)
+cli.add_command(certs)

@@ -4,6 +4,7 @@
     ├── InvalidInputError (ValueError)        bad input: nothing is written
     │   ├── ValidationFailedError             a record or command breaks its schema
     │   ├── FutureTimeError                   an observation time too far ahead of the clock
+    │   ├── ProtocolError                     a CoT message (or stream) that breaks the protocol
     │   ├── OutsideAreaError                  a location off the terrain of the area of interest
     │   └── UnreachableLocationError          a location no unit can stand on, nothing near
     ├── NotFoundError (LookupError)           an id that does not exist
@@ -38,6 +39,7 @@ __all__ = [
     "NotReadyError",
     "OutsideAreaError",
     "PayloadTooLargeError",
+    "ProtocolError",
     "ResumeError",
     "SchemaVersionError",
     "SlowConsumerError",
@@ -75,6 +77,17 @@ class FutureTimeError(InvalidInputError):
         super().__init__(message, details=[{"observed_at": observed_at, "max_skew_s": limit_s}])
         self.observed_at = observed_at
         self.limit_s = limit_s
+
+
+class ProtocolError(InvalidInputError):
+    """A CoT message that breaks the protocol. ``fatal``: the stream cannot go on."""
+
+    code = "protocol_error"
+
+    def __init__(self, message: str, *, fatal: bool = False, size: int | None = None) -> None:
+        super().__init__(message, details=[{"fatal": fatal, "size": size}])
+        self.fatal = fatal
+        self.size = size
 
 
 class OutsideAreaError(InvalidInputError):

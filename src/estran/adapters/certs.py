@@ -1,0 +1,255 @@
+"""Certificates for the TAK gateway: a CA, the server's certificate, client certificates, and
+the data package a user imports on a phone (as TAK Server's ``makeCert.sh`` and its
+"certificate enrollment" packages do).
+
+Files live in ``<data_dir>/certs/``: ``ca.pem``/``ca.key``, ``server.pem``/``server.key``,
+``issued.json`` (serials by name) and ``revoked.json``. The TLS listener requires a client
+certificate signed by this CA, unexpired (OpenSSL checks both), and not revoked (checked on
+connect against ``revoked.json``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import json
+import ssl
+import uuid
+import zipfile
+from typing import TYPE_CHECKING, Final
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from estran.domain.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from estran.config import Settings
+
+__all__ = [
+    "DEFAULT_P12_PASSWORD",
+    "certs_dir",
+    "init_ca",
+    "is_revoked",
+    "issue_client",
+    "revoke",
+    "tls_context",
+]
+
+DEFAULT_P12_PASSWORD: Final = "atakatak"  # noqa: S105 (ATAK's documented default; the p12 is
+# protected by the phone's storage, the password only satisfies the import dialog)
+
+
+def certs_dir(settings: Settings) -> Path:
+    return settings.data_dir / "certs"
+
+
+def _name(common: str, org: str = "Estran") -> x509.Name:
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, org),
+            x509.NameAttribute(NameOID.COMMON_NAME, common),
+        ]
+    )
+
+
+def _key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def _write_key(path: Path, key: rsa.RSAPrivateKey) -> None:
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    path.chmod(0o600)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def init_ca(folder: Path, hosts: list[str], days: int = 3650, force: bool = False) -> Path:
+    """Make the CA and the server certificate (for ``hosts``: names or IP addresses)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    if (folder / "ca.pem").exists() and not force:
+        raise InvalidInputError(f"{folder} already has a CA; pass --force to replace it")
+    ca_key = _key()
+    start = _now() - dt.timedelta(minutes=5)
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(_name("Estran CA"))
+        .issuer_name(_name("Estran CA"))
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + dt.timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    _write_key(folder / "ca.key", ca_key)
+    (folder / "ca.pem").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    server_key = _key()
+    names: list[x509.GeneralName] = []
+    for host in hosts:
+        try:
+            names.append(x509.IPAddress(ipaddress.ip_address(host)))
+        except ValueError:
+            names.append(x509.DNSName(host))
+    server = (
+        x509.CertificateBuilder()
+        .subject_name(_name(hosts[0] if hosts else "estran"))
+        .issuer_name(ca.subject)
+        .public_key(server_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + dt.timedelta(days=min(days, 825)))
+        .add_extension(x509.SubjectAlternativeName(names), critical=False)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    _write_key(folder / "server.key", server_key)
+    (folder / "server.pem").write_bytes(server.public_bytes(serialization.Encoding.PEM))
+    (folder / "issued.json").write_text("{}")
+    (folder / "revoked.json").write_text("[]")
+    return folder
+
+
+def _load_ca(folder: Path) -> tuple[x509.Certificate, rsa.RSAPrivateKey]:
+    if not (folder / "ca.pem").exists():
+        raise InvalidInputError(f"no CA in {folder}: run `estran certs init` first")
+    ca = x509.load_pem_x509_certificate((folder / "ca.pem").read_bytes())
+    key = serialization.load_pem_private_key((folder / "ca.key").read_bytes(), password=None)
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise InvalidInputError("the CA key is not an RSA key")
+    return ca, key
+
+
+def issue_client(
+    folder: Path,
+    name: str,
+    *,
+    server_host: str,
+    tls_port: int,
+    out_dir: Path,
+    days: int = 365,
+    password: str = DEFAULT_P12_PASSWORD,
+    valid_from: dt.datetime | None = None,
+) -> Path:
+    """A client certificate for ``name`` and its data package (zip) for ATAK/iTAK/WinTAK."""
+    if not name or len(name) > 64 or not all(c.isalnum() or c in "-_." for c in name):
+        raise InvalidInputError("a client name is 1-64 letters, digits, '-', '_' or '.'")
+    ca, ca_key = _load_ca(folder)
+    key = _key()
+    start = valid_from or (_now() - dt.timedelta(minutes=5))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name(name))
+        .issuer_name(ca.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + dt.timedelta(days=days))
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    enc = serialization.BestAvailableEncryption(password.encode())
+    client_p12 = pkcs12.serialize_key_and_certificates(name.encode(), key, cert, [ca], enc)
+    trust_p12 = pkcs12.serialize_key_and_certificates(b"estran-ca", None, None, [ca], enc)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / f"{name}.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    _write_key(out_dir / f"{name}.key", key)
+    issued = json.loads((folder / "issued.json").read_text() or "{}")
+    issued[name] = format(cert.serial_number, "X")
+    (folder / "issued.json").write_text(json.dumps(issued, indent=1))
+    pref = f"""<?xml version='1.0' encoding='ASCII' standalone='yes'?>
+<preferences>
+  <preference version="1" name="cot_streams">
+    <entry key="count" class="class java.lang.Integer">1</entry>
+    <entry key="description0" class="class java.lang.String">Estran</entry>
+    <entry key="enabled0" class="class java.lang.Boolean">true</entry>
+    <entry key="connectString0" class="class java.lang.String">{server_host}:{tls_port}:ssl</entry>
+  </preference>
+  <preference version="1" name="com.atakmap.app_preferences">
+    <entry key="displayServerConnectionWidget" class="class java.lang.Boolean">true</entry>
+    <entry key="caLocation" class="class java.lang.String">cert/truststore-estran.p12</entry>
+    <entry key="caPassword" class="class java.lang.String">{password}</entry>
+    <entry key="certificateLocation" class="class java.lang.String">cert/{name}.p12</entry>
+    <entry key="clientPassword" class="class java.lang.String">{password}</entry>
+  </preference>
+</preferences>
+"""
+    manifest = f"""<MissionPackageManifest version="2">
+  <Configuration>
+    <Parameter name="uid" value="{uuid.uuid4()}"/>
+    <Parameter name="name" value="estran-{name}"/>
+    <Parameter name="onReceiveDelete" value="true"/>
+  </Configuration>
+  <Contents>
+    <Content ignore="false" zipEntry="cert/server.pref"/>
+    <Content ignore="false" zipEntry="cert/truststore-estran.p12"/>
+    <Content ignore="false" zipEntry="cert/{name}.p12"/>
+  </Contents>
+</MissionPackageManifest>
+"""
+    package = out_dir / f"{name}-datapackage.zip"
+    with zipfile.ZipFile(package, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("MANIFEST/manifest.xml", manifest)
+        z.writestr("cert/server.pref", pref)
+        z.writestr("cert/truststore-estran.p12", trust_p12)
+        z.writestr(f"cert/{name}.p12", client_p12)
+    return package
+
+
+def revoke(folder: Path, name: str) -> str:
+    issued = json.loads((folder / "issued.json").read_text() or "{}")
+    serial = issued.get(name)
+    if serial is None:
+        raise InvalidInputError(f"no certificate was issued to {name!r}")
+    revoked = set(json.loads((folder / "revoked.json").read_text() or "[]"))
+    revoked.add(serial)
+    (folder / "revoked.json").write_text(json.dumps(sorted(revoked)))
+    return str(serial)
+
+
+def is_revoked(folder: Path, serial_hex: str) -> bool:
+    path = folder / "revoked.json"
+    if not path.exists():
+        return False
+    revoked = {s.upper() for s in json.loads(path.read_text() or "[]")}
+    return serial_hex.upper().lstrip("0") in {s.lstrip("0") for s in revoked}
+
+
+def tls_context(settings: Settings) -> ssl.SSLContext | None:
+    """The TLS listener's context (client certificates required), or None without certs."""
+    folder = certs_dir(settings)
+    if settings.cot_tls_port is None or not (folder / "server.pem").exists():
+        return None
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(folder / "server.pem", folder / "server.key")
+    ctx.load_verify_locations(folder / "ca.pem")
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    return ctx

@@ -1,0 +1,88 @@
+"""``estran certs``: the TAK gateway's CA, server certificate and client data packages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from estran.adapters.certs import certs_dir, init_ca, issue_client, revoke
+from estran.cli.options import settings_from
+from estran.domain.errors import EstranError
+
+__all__ = ["certs"]
+
+data_option = click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Data directory (default: $ESTRAN_DATA_DIR or ./estran-data).",
+)
+
+
+@click.group()
+def certs() -> None:
+    """Certificates for CoT over TLS (ATAK, WinTAK, iTAK)."""
+
+
+@certs.command("init")
+@data_option
+@click.option(
+    "--host",
+    "hosts",
+    multiple=True,
+    default=("localhost", "127.0.0.1"),
+    show_default=True,
+    help="Names and addresses clients reach the server by (repeat).",
+)
+@click.option("--force", is_flag=True, help="Replace an existing CA (every client re-enrols).")
+def init_cmd(data_dir: Path | None, hosts: tuple[str, ...], force: bool) -> None:
+    """Make the CA and the server certificate."""
+    settings = settings_from(data_dir=data_dir)
+    try:
+        folder = init_ca(certs_dir(settings), list(hosts), force=force)
+    except EstranError as exc:
+        raise click.ClickException(exc.message) from exc
+    click.echo(f"CA and server certificate in {folder}", err=True)
+
+
+@certs.command("client")
+@data_option
+@click.argument("name")
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Server address for the phone."
+)
+@click.option("--days", type=click.IntRange(1, 3650), default=365, show_default=True)
+@click.option(
+    "-o", "--out", type=click.Path(path_type=Path), default=None, help="Folder for the package."
+)
+def client_cmd(data_dir: Path | None, name: str, host: str, days: int, out: Path | None) -> None:
+    """Issue a client certificate and write its data package (zip) to import on a phone."""
+    settings = settings_from(data_dir=data_dir)
+    folder = certs_dir(settings)
+    try:
+        package = issue_client(
+            folder,
+            name,
+            server_host=host,
+            tls_port=settings.cot_tls_port or 8089,
+            out_dir=out or folder / "clients",
+            days=days,
+        )
+    except EstranError as exc:
+        raise click.ClickException(exc.message) from exc
+    click.echo(str(package))
+
+
+@certs.command("revoke")
+@data_option
+@click.argument("name")
+def revoke_cmd(data_dir: Path | None, name: str) -> None:
+    """Revoke a client's certificate: the TLS listener refuses it from the next connection."""
+    settings = settings_from(data_dir=data_dir)
+    try:
+        serial = revoke(certs_dir(settings), name)
+    except EstranError as exc:
+        raise click.ClickException(exc.message) from exc
+    click.echo(f"revoked {name} (serial {serial})", err=True)

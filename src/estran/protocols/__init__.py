@@ -1,0 +1,1 @@
+"""Wire protocols, pure: fed bytes, return bytes and typed messages."""
