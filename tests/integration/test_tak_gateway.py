@@ -330,9 +330,7 @@ async def test_a_client_that_never_reads_is_cut_off_without_slowing_the_others(g
             await sender.send(marker(f"m{i}", blob))
         last = await reader.expect(lambda d: b'uid="m4999"' in d, within_s=30)
         assert last
-        deadline = time.monotonic() + 10
-        while cot.stats.disconnected_slow == 0 and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
+        # By the time the reader got everything, the stuck client's queue had overflowed.
         assert cot.stats.disconnected_slow == 1
     stuck[1].close()
     with contextlib.suppress(Exception):
