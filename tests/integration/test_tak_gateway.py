@@ -456,3 +456,14 @@ def test_a_client_data_package_holds_what_atak_imports(pki):
         assert "phone-1" in cert.subject.rfc4514_string()
         assert len(chain) == 1
     _ = uuid
+
+
+async def test_a_client_that_connects_later_is_sent_the_open_incidents(gateway):
+    running, ports = gateway()
+    async with httpx.AsyncClient() as http:
+        body = {"id": "inc-open", "type": "boat_being_prepared", "owner_agency_id": "FR-GN",
+                "position": {"lat": 51.0, "lon": 2.1}}  # fmt: skip
+        assert (await http.post(f"{running.http}/api/v1/incidents", json=body)).status_code == 201
+    async with Client(f"tcp://127.0.0.1:{ports['tcp']}") as late:
+        got = await late.expect(lambda d: b"estran.incident.inc-open" in d)
+        assert b"BOAT BEING PREPARED" in got

@@ -154,6 +154,8 @@ class CotServer:
     ) -> None:
         self.settings = settings
         self.is_revoked = is_revoked
+        self.welcome: Callable[[], list[CotEvent]] | None = None
+        """What a newly connected client is sent first (the open incidents and tasks)."""
         self.ingest = ingest
         self.now_ms = now_ms or (lambda: int(time.time() * 1000))
         self.clients: set[CotClient] = set()
@@ -227,6 +229,8 @@ class CotServer:
         sender = asyncio.create_task(self._send_loop(client))
         try:
             client.offer(takp_offer(self.now_ms()))
+            for ev in self.welcome() if self.welcome is not None else ():
+                client.offer(to_xml(ev))
             await self._read_loop(client, reader)
         except ProtocolError as exc:
             self.stats.disconnected_protocol += 1

@@ -18,12 +18,23 @@ __all__ = ["serve"]
 @store_options
 @click.option("--host", default=None, help="Bind address (default 127.0.0.1).")
 @click.option("--http-port", type=int, default=None, help="HTTP port (default 8080; 0 = any).")
+@click.option(
+    "--cot-port", type=int, default=None, help="CoT over TCP for TAK clients (default 8087)."
+)
 def serve(
-    data_dir: str | None, database_url: str | None, host: str | None, http_port: int | None
+    data_dir: str | None,
+    database_url: str | None,
+    host: str | None,
+    http_port: int | None,
+    cot_port: int | None,
 ) -> None:
-    """Serve the REST API, the live stream and (later) the web map and CoT listeners."""
+    """Serve the REST API, the live stream, and the TAK gateway (CoT over TCP and TLS)."""
     settings = settings_from(
-        data_dir=data_dir, database_url=database_url, host=host, http_port=http_port
+        data_dir=data_dir,
+        database_url=database_url,
+        host=host,
+        http_port=http_port,
+        cot_tcp_port=cot_port,
     )
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -48,6 +59,16 @@ def serve(
         f"(API docs: http://{settings.host}:{port}/api/docs)",
         err=True,
     )
+    if settings.cot_tcp_port is not None:
+        click.echo(
+            f"TAK clients: CoT on tcp://{settings.cot_host}:{settings.cot_tcp_port or '(any)'}"
+            + (
+                f", TLS on {settings.cot_tls_port} (needs `estran certs init`)"
+                if settings.cot_tls_port is not None
+                else ""
+            ),
+            err=True,
+        )
     # uvloop sets TCP_NODELAY on accepted sockets; plain asyncio here left responses waiting
     # 40 ms on delayed ACKs (headers and body go out as two segments).
     server.run(sockets=[sock])

@@ -291,6 +291,23 @@ class TakGateway:
         self.written = 0
         self.refused = 0
         server.ingest = self.ingest
+        server.welcome = self.welcome
+
+    def welcome(self) -> list[CotEvent]:
+        """The open incidents and live tasks, for a client that just connected."""
+        now_ms = int(self.now_s() * 1000)
+        out = []
+        for rec in self.picture.records["incident"].values():
+            if rec["status"] != "closed":
+                ev = picture_to_cot("incident", rec["id"], self.picture, now_ms)
+                if ev is not None:
+                    out.append(ev)
+        for rec in self.picture.records["task"].values():
+            if rec["status"] not in ("done", "failed", "cancelled", "replaced"):
+                ev = picture_to_cot("task", rec["id"], self.picture, now_ms)
+                if ev is not None:
+                    out.append(ev)
+        return out
 
     async def ingest(self, ev: CotEvent, client: Any) -> None:
         commands = cot_to_commands(ev, self.picture, self.state, self.now_s())

@@ -69,6 +69,13 @@ def build_picture_router() -> APIRouter:
                 "records": svc.picture.count(),
                 "subscribers": svc.hub.subscriber_count,
                 "terrain": svc.terrain.status(),
+                "cot": None
+                if svc.cot is None
+                else {
+                    "ports": svc.cot.ports,
+                    "clients": len(svc.cot.clients),
+                    **vars(svc.cot.stats),
+                },
             }
         )
 
