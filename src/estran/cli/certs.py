@@ -7,18 +7,10 @@ from pathlib import Path
 import click
 
 from estran.adapters.certs import certs_dir, init_ca, issue_client, revoke
-from estran.cli.options import settings_from
+from estran.cli.options import data_option, settings_from
 from estran.domain.errors import EstranError
 
 __all__ = ["certs"]
-
-data_option = click.option(
-    "--data",
-    "data_dir",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Data directory (default: $ESTRAN_DATA_DIR or ./estran-data).",
-)
 
 
 @click.group()

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from estran.config import Settings
 
-__all__ = ["settings_from", "store_options"]
+__all__ = ["data_option", "settings_from", "store_options"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -30,6 +30,16 @@ def store_options(func: F) -> F:
         default=None,
         help="Data directory (default: $ESTRAN_DATA_DIR or ./estran-data).",
     )(func)
+
+
+data_option = click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Data directory (default: $ESTRAN_DATA_DIR or ./estran-data).",
+)
+"""``--data`` alone, for commands that work on the data directory but not the event store."""
 
 
 def settings_from(**overrides: Any) -> Settings:

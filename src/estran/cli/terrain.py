@@ -16,18 +16,10 @@ from estran.adapters.terrain_store import (
     import_sites_file,
     prepare_terrain,
 )
-from estran.cli.options import settings_from
+from estran.cli.options import data_option, settings_from
 from estran.domain.errors import EstranError
 
 __all__ = ["terrain"]
-
-data_option = click.option(
-    "--data",
-    "data_dir",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Data directory (default: $ESTRAN_DATA_DIR or ./estran-data).",
-)
 
 
 class _Bar:
