@@ -467,3 +467,26 @@ async def test_a_client_that_connects_later_is_sent_the_open_incidents(gateway):
     async with Client(f"tcp://127.0.0.1:{ports['tcp']}") as late:
         got = await late.expect(lambda d: b"estran.incident.inc-open" in d)
         assert b"BOAT BEING PREPARED" in got
+
+
+async def test_udp_mesh_datagrams_are_relayed_and_recorded(gateway):
+    running, ports = gateway(cot_udp_port=0)
+    assert "udp" in ports
+    async with Client(f"tcp://127.0.0.1:{ports['tcp']}") as listener:
+        loop = asyncio.get_running_loop()
+        transport, _ = await loop.create_datagram_endpoint(
+            asyncio.DatagramProtocol, remote_addr=("127.0.0.1", ports["udp"])
+        )
+        try:
+            transport.sendto(sa("mesh-xml", "MESH-X", 50.9, 1.7))
+            await listener.expect(lambda d: b'uid="mesh-xml"' in d)
+            proto = to_proto(parse_xml(sa("mesh-pb", "MESH-P", 50.91, 1.71)))
+            transport.sendto(b"\xbf\x01\xbf" + proto)
+            got = await listener.expect(lambda d: b'uid="mesh-pb"' in d)
+            assert b'callsign="MESH-P"' in got
+            transport.sendto(b"\xbf\x01\xbf" + b"\x00garbage")
+        finally:
+            transport.close()
+        await poll(f"{running.http}/api/v1/units/tak-mesh-pb", lambda u: True)
+        health = await poll(f"{running.http}/api/v1/health", lambda h: h["cot"]["rejected"] >= 1)
+        assert health["cot"]["ports"]["udp"] == ports["udp"]
