@@ -1,0 +1,311 @@
+"""Nights on the coast: crossing attempts, sensors, patrols, dispatch and outcomes.
+
+One ``Season`` holds what lasts between nights (the adversary's memory of the coverage it saw,
+the random stream); ``run_night`` plays one night on the kernel. Units answer with the terrain
+engine's real travel times. An ``Observer`` (the live demo) is told of everything as it
+happens; offline runs pass none.
+
+Outcomes, as the agreement counts them (``docs/simulation.md``): a group reached while still
+preparing is *intercepted before launch*; one reached while launching is a *launch prevented*;
+both count as intercepted. A group that sees a patrol close by and walks away is *deterred*
+(not an interception). A boat that gets out is *launched*; some get into difficulty at sea,
+which raises a *rescue case*.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from estran.domain.launch_sites import LaunchSite
+from estran.domain.travel import TravelEngine, UnitAt
+from estran.sim.kernel import LATE, Environment
+from estran.sim.scenario import Scenario
+
+__all__ = ["Coast", "Group", "NightResult", "Observer", "Season", "SimUnit", "run_night"]
+
+_PROFILE = {"foot_patrol": "foot", "dune_buggy": "buggy", "four_by_four": "four_by_four"}
+
+
+@dataclass(frozen=True)
+class Coast:
+    """The area as the simulation needs it, in the terrain's metres."""
+
+    engine: TravelEngine
+    sites: list[LaunchSite]
+    to_xy: Callable[[float, float], tuple[float, float]]  # (lon, lat) -> (x, y)
+
+
+@dataclass(eq=False)
+class Group:
+    id: str
+    site: int
+    x: float
+    y: float
+    size: int
+    state: str = "preparing"  # preparing, launching, launched, intercepted, prevented, deterred
+    detected_at: float | None = None
+    detected_by: str | None = None
+
+
+@dataclass(eq=False)
+class SimUnit:
+    id: str
+    kind: str
+    x: float
+    y: float
+    start_s: float
+    end_s: float
+    busy_until: float = 0.0
+    task: str | None = None
+
+    def available(self, t: float) -> bool:
+        return self.start_s <= t < self.end_s and t >= self.busy_until
+
+
+class Observer(Protocol):
+    """What the live demo is told, in simulated seconds since the night began."""
+
+    def detection(self, t: float, group: Group | None, x: float, y: float, sensor: str) -> None: ...
+    def tasked(self, t: float, unit: SimUnit, group: Group | None, eta_s: float) -> None: ...
+    def arrived(self, t: float, unit: SimUnit, group: Group | None, outcome: str) -> None: ...
+    def launched(self, t: float, group: Group, in_difficulty: bool) -> None: ...
+
+
+@dataclass
+class NightResult:
+    night: int
+    calm: bool
+    attempts: int = 0
+    detected: int = 0
+    intercepted: int = 0
+    launch_prevented: int = 0
+    deterred: int = 0
+    launched: int = 0
+    rescue_cases: int = 0
+    false_alarms: int = 0
+    unanswered: int = 0
+    people_intercepted: int = 0
+    response_s: list[float] = field(default_factory=list)
+    sites: list[int] = field(default_factory=list)
+
+    @property
+    def interceptions(self) -> int:
+        return self.intercepted + self.launch_prevented
+
+
+class Season:
+    """The state that lasts between nights."""
+
+    def __init__(self, scenario: Scenario, coast: Coast, seed: int) -> None:
+        self.scenario = scenario
+        self.coast = coast
+        self.rng = np.random.default_rng(seed)
+        n = len(coast.sites)
+        self.coverage = np.zeros(n)
+        s = coast.sites
+        cover = np.array([min(1.0, x.woodland_fraction + x.scrub_fraction + 0.5 * x.dune_fraction)
+                          + (0.3 if "bunker" in x.cover else 0.0) for x in s])  # fmt: skip
+        road = np.array([math.exp(-x.road_m / 1500.0) for x in s])
+        adv = scenario.adversary
+        self.appeal = adv.cover_weight * cover + adv.road_weight * road
+        self.cover = np.clip(cover, 0.0, 1.0)
+        self.site_xy = np.array([[x.x, x.y] for x in s])
+        self.nights = 0
+
+    def choice_probabilities(self) -> np.ndarray:
+        """Quantal response: p(site) proportional to exp(rationality x utility)."""
+        adv = self.scenario.adversary
+        utility = self.appeal - adv.coverage_weight * self.coverage
+        z = adv.rationality * (utility - utility.max())
+        p = np.exp(z)
+        out: np.ndarray = p / p.sum()
+        return out
+
+
+def run_night(season: Season, observer: Observer | None = None) -> NightResult:
+    """Play one night of ``season``; its adversary learns from what it saw."""
+    sc, coast, rng = season.scenario, season.coast, season.rng
+    sen, adv = sc.sensors, sc.adversary
+    env = Environment()
+    night = season.nights
+    season.nights += 1
+    dark = sc.night_hours * 3600.0
+    calm = bool(rng.random() < sc.weather.calm_probability)
+    weather = 1.0 if calm else sc.weather.rough_detection_factor
+    res = NightResult(night, calm)
+    h0 = sc.night_start_h
+
+    def clock(h: float) -> float:
+        return ((h - h0) % 24) * 3600.0
+
+    units = []
+    for u in sc.units:
+        x, y = coast.to_xy(u.lon, u.lat)
+        end = clock(u.end_h) or dark
+        units.append(SimUnit(u.id, u.kind, x, y, clock(u.start_h), end))
+    drones = [(d, *coast.to_xy(d.lon, d.lat), clock(d.start_h), clock(d.end_h) or dark)
+              for d in sc.drones]  # fmt: skip
+    cameras = [(c, *coast.to_xy(c.lon, c.lat)) for c in sc.cameras]
+    groups: list[Group] = []
+    seen_at_site = np.zeros(len(coast.sites))
+
+    # --- the adversary's plan for the night ----------------------------------------------
+    rate = adv.attempts_per_calm_night * (1.0 if calm else sc.weather.rough_attempt_factor)
+    attempts = int(rng.poisson(rate))
+    probs = season.choice_probabilities()
+    for i in range(attempts):
+        site = int(rng.choice(len(probs), p=probs))
+        prep = max(300.0, rng.normal(adv.prep_minutes_mean, adv.prep_minutes_sd) * 60.0)
+        launch = adv.launch_minutes * 60.0
+        start = rng.uniform(0.0, max(1.0, dark - prep - launch))
+        sx, sy = season.site_xy[site]
+        size = max(5, int(rng.normal(adv.group_size_mean, adv.group_size_mean * 0.25)))
+        group = Group(f"n{night}-g{i}", site, float(sx), float(sy), size)
+        res.sites.append(site)
+
+        def arrive(g: Group = group, prep: float = prep, launch: float = launch) -> None:
+            groups.append(g)
+            res.attempts += 1
+
+            def start_launch() -> None:
+                if g.state == "preparing":
+                    g.state = "launching"
+                    env.after(launch, finish_launch)
+
+            def finish_launch() -> None:
+                if g.state == "launching":
+                    g.state = "launched"
+                    res.launched += 1
+                    trouble = bool(rng.random() < sc.sea.difficulty_probability)
+                    res.rescue_cases += trouble
+                    if observer is not None:
+                        observer.launched(env.now, g, trouble)
+
+            env.after(prep, start_launch)
+
+        env.at(start, arrive)
+
+    def active() -> list[Group]:
+        return [g for g in groups if g.state in ("preparing", "launching")]
+
+    # --- detection and dispatch ----------------------------------------------------------
+    def detect(g: Group | None, x: float, y: float, sensor: str) -> None:
+        if g is not None:
+            if g.detected_at is not None:
+                return
+            g.detected_at, g.detected_by = env.now, sensor
+            res.detected += 1
+            seen_at_site[g.site] += 1
+        else:
+            res.false_alarms += 1
+        if observer is not None:
+            observer.detection(env.now, g, x, y, sensor)
+        dispatch(g, x, y)
+
+    def dispatch(g: Group | None, x: float, y: float) -> None:
+        free = [u for u in units if u.available(env.now)]
+        if not free:
+            res.unanswered += 1
+            return
+        target = coast.engine.resolve(x, y)
+        if isinstance(target, str):
+            res.unanswered += 1
+            return
+        etas = coast.engine.eta(target, [UnitAt(u.id, _PROFILE[u.kind], u.x, u.y) for u in free])
+        best = next((e for e in etas if e.reachable and e.eta_s is not None), None)
+        if best is None or best.eta_s is None:
+            res.unanswered += 1
+            return
+        unit = next(u for u in free if u.id == best.unit_id)
+        travel = sc.tasking_delay_s + best.eta_s
+        unit.busy_until = env.now + travel + sc.on_scene_minutes * 60.0
+        unit.task = g.id if g is not None else "false-alarm"
+        detected = env.now
+        if observer is not None:
+            observer.tasked(env.now, unit, g, best.eta_s)
+
+        def on_scene() -> None:
+            unit.x, unit.y = target.x, target.y
+            outcome = "nothing_found"
+            if g is not None:
+                if g.state == "preparing":
+                    g.state, outcome = "intercepted", "intercepted_before_launch"
+                    res.intercepted += 1
+                    res.people_intercepted += g.size
+                elif g.state == "launching":
+                    g.state, outcome = "prevented", "launch_prevented"
+                    res.launch_prevented += 1
+                    res.people_intercepted += g.size
+                elif g.state == "launched":
+                    outcome = "boat_launched"
+                res.response_s.append(env.now - detected)
+            if observer is not None:
+                observer.arrived(env.now, unit, g, outcome)
+
+        env.after(travel, on_scene)
+
+    # --- sensors: drones scan; cameras, patrols and deterrence every minute ---------------
+    flight, swap = sen.drone_flight_min * 60.0, sen.drone_swap_min * 60.0
+
+    def scan(d: object, dx: float, dy: float, start: float, end: float) -> None:
+        if env.now >= end:
+            return
+        airborne = ((env.now - start) % (flight + swap)) < flight
+        if airborne:
+            for g in active():
+                dist = math.hypot(g.x - dx, g.y - dy)
+                if dist > d.radius_m:  # type: ignore[attr-defined]
+                    continue
+                p = sen.drone_p0 * math.exp(-dist / sen.drone_range_m) * weather
+                p *= 1.0 - sen.cover_hides * season.cover[g.site]
+                if rng.random() < p:
+                    detect(g, g.x, g.y, d.id)  # type: ignore[attr-defined]
+        env.after(sen.drone_scan_s, lambda: scan(d, dx, dy, start, end))
+
+    for d, dx, dy, start, end in drones:
+        env.at(start, lambda d=d, dx=dx, dy=dy, s=start, e=end: scan(d, dx, dy, s, e))
+
+    def minute() -> None:
+        live = active()
+        for g in live:
+            for c, cx, cy in cameras:
+                if math.hypot(g.x - cx, g.y - cy) <= c.range_m and rng.random() < sen.camera_p:
+                    detect(g, g.x, g.y, c.id)
+            for u in units:
+                if not (u.start_s <= env.now < u.end_s):
+                    continue
+                dist = math.hypot(g.x - u.x, g.y - u.y)
+                if dist <= adv.abandon_radius_m and g.state == "preparing" and u.task is None:
+                    g.state = "deterred"
+                    res.deterred += 1
+                    seen_at_site[g.site] += 1
+                    break
+                if dist <= sen.patrol_roam_m and rng.random() < sen.patrol_p * weather:
+                    detect(g, g.x, g.y, u.id)
+        if rng.random() < sen.false_alarms_per_hour / 60.0:
+            site = int(rng.integers(len(coast.sites)))
+            fx, fy = season.site_xy[site]
+            detect(None, float(fx) + rng.normal(0, 150), float(fy) + rng.normal(0, 150), "camera")
+        for u in units:
+            if u.task is not None and env.now >= u.busy_until:
+                u.task = None
+        if env.now + 60.0 < dark:
+            env.after(60.0, minute, LATE)
+
+    env.at(0.0, minute, LATE)
+    env.run(until=dark + 4 * 3600.0)
+
+    # --- what the organisers take away: where they met coverage ---------------------------
+    present = np.zeros(len(coast.sites))
+    for _, dx, dy, *_ in drones:
+        near = np.hypot(season.site_xy[:, 0] - dx, season.site_xy[:, 1] - dy) < 2000.0
+        present[near] += 0.5
+    tried = np.bincount(np.asarray(res.sites, dtype=np.int64), minlength=len(coast.sites))
+    observed = np.clip(present + np.divide(seen_at_site, np.maximum(tried, 1)), 0.0, 1.0)
+    season.coverage = adv.memory * season.coverage + (1.0 - adv.memory) * observed
+    return res

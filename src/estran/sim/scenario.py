@@ -1,0 +1,144 @@
+"""Scenarios as data: the night, the weather, the adversary, sensors and units.
+
+Loaded from TOML by the CLI; validated here with pydantic so that a bad file gets a message
+naming the field (``adversary.rationality: Input should be greater than or equal to 0``).
+Sources and assumptions behind the baseline numbers: ``docs/simulation.md``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from estran.domain.errors import ValidationFailedError
+
+__all__ = [
+    "AdversarySpec",
+    "CameraSpec",
+    "DroneSpec",
+    "Scenario",
+    "SeaSpec",
+    "UnitSpec",
+    "WeatherSpec",
+    "parse_scenario",
+]
+
+Prob = Annotated[float, Field(ge=0.0, le=1.0)]
+Hour = Annotated[float, Field(ge=0.0, lt=24.0)]
+Lat = Annotated[float, Field(ge=50.5, le=51.3)]
+Lon = Annotated[float, Field(ge=1.3, le=2.8)]
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class WeatherSpec(_Spec):
+    calm_probability: Prob = Field(0.45, description="Share of nights calm enough to cross.")
+    rough_attempt_factor: Prob = Field(0.1, description="Attempts on rough nights, relative.")
+    rough_detection_factor: Prob = Field(0.7, description="Thermal detection in rain and wind.")
+
+
+class AdversarySpec(_Spec):
+    attempts_per_calm_night: float = Field(8.0, ge=0.0, le=500.0)
+    group_size_mean: float = Field(45.0, ge=1.0, le=120.0)
+    prep_minutes_mean: float = Field(50.0, ge=1.0, le=600.0)
+    prep_minutes_sd: float = Field(20.0, ge=0.0, le=300.0)
+    launch_minutes: float = Field(15.0, ge=1.0, le=120.0)
+    rationality: float = Field(
+        3.0, ge=0.0, le=50.0, description="Quantal response: 0 picks sites at random."
+    )
+    coverage_weight: float = Field(2.0, ge=0.0, le=20.0, description="Aversion to seen coverage.")
+    cover_weight: float = Field(1.0, ge=0.0, le=20.0, description="Taste for woods, dunes, bunkers.")
+    road_weight: float = Field(0.5, ge=0.0, le=20.0, description="Taste for a road nearby.")
+    memory: Prob = Field(0.7, description="Weight of older nights in the coverage they saw.")
+    abandon_radius_m: float = Field(250.0, ge=0.0, le=5000.0)
+
+
+class DroneSpec(_Spec):
+    id: str = Field(min_length=1, max_length=64)
+    lat: Lat
+    lon: Lon
+    radius_m: float = Field(4000.0, gt=0.0, le=20_000.0, description="Sector it patrols.")
+    start_h: Hour = 20.0
+    end_h: Hour = 6.0
+
+
+class CameraSpec(_Spec):
+    id: str = Field(min_length=1, max_length=64)
+    lat: Lat
+    lon: Lon
+    range_m: float = Field(800.0, gt=0.0, le=10_000.0)
+
+
+class UnitSpec(_Spec):
+    id: str = Field(min_length=1, max_length=64)
+    kind: Literal["foot_patrol", "dune_buggy", "four_by_four"]
+    lat: Lat
+    lon: Lon
+    start_h: Hour = 20.0
+    end_h: Hour = 6.0
+
+
+class SensorModel(_Spec):
+    drone_p0: Prob = Field(0.08, description="Chance a group in the open is seen in one scan.")
+    drone_range_m: float = Field(3000.0, gt=0.0, description="Range at which p falls by 1/e.")
+    drone_scan_s: float = Field(60.0, gt=0.0, le=3600.0)
+    drone_flight_min: float = Field(35.0, gt=0.0, le=600.0)
+    drone_swap_min: float = Field(10.0, ge=0.0, le=600.0)
+    cover_hides: Prob = Field(0.5, description="Share of thermal signature woods and scrub hide.")
+    camera_p: Prob = Field(0.3, description="Chance per minute a camera sees a group in range.")
+    patrol_roam_m: float = Field(2000.0, gt=0.0, le=20_000.0, description="Area a patrol roams.")
+    patrol_p: Prob = Field(0.02, description="Chance per minute a roaming patrol finds a group.")
+    false_alarms_per_hour: float = Field(0.3, ge=0.0, le=100.0)
+
+
+class SeaSpec(_Spec):
+    difficulty_probability: Prob = Field(
+        0.12, description="Share of launched boats that get into difficulty (a rescue case)."
+    )
+
+
+class Scenario(_Spec):
+    name: str = Field(min_length=1, max_length=128)
+    night_start_h: Hour = 20.0
+    night_end_h: Hour = 6.0
+    weather: WeatherSpec = WeatherSpec()
+    adversary: AdversarySpec = AdversarySpec()
+    sensors: SensorModel = SensorModel()
+    sea: SeaSpec = SeaSpec()
+    drones: list[DroneSpec] = Field(default_factory=list, max_length=200)
+    cameras: list[CameraSpec] = Field(default_factory=list, max_length=500)
+    units: list[UnitSpec] = Field(default_factory=list, max_length=500)
+    tasking_delay_s: float = Field(90.0, ge=0.0, le=3600.0)
+    on_scene_minutes: float = Field(30.0, ge=0.0, le=600.0)
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> Scenario:
+        ids = [x.id for x in (*self.drones, *self.cameras, *self.units)]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"ids used twice: {dupes}")
+        return self
+
+    @property
+    def night_hours(self) -> float:
+        return (self.night_end_h - self.night_start_h) % 24 or 24.0
+
+
+def parse_scenario(raw: dict[str, object], source: str = "scenario") -> Scenario:
+    """A validated scenario; ``ValidationFailedError`` names every bad field."""
+    body = dict(raw.get("scenario", {})) if isinstance(raw.get("scenario"), dict) else {}
+    for key in ("weather", "adversary", "sensors", "sea", "drones", "cameras", "units"):
+        if key in raw:
+            body[key] = raw[key]
+    try:
+        return Scenario.model_validate(body)
+    except ValidationError as exc:
+        details = [
+            {"loc": [str(p) for p in e["loc"]], "msg": e["msg"], "type": e["type"]}
+            for e in exc.errors()
+        ]
+        names = "; ".join(f"{'.'.join(d['loc'])}: {d['msg']}" for d in details[:5])
+        raise ValidationFailedError(f"{source}: {names}", details=details) from exc
