@@ -73,12 +73,12 @@ def opale(terrain_cache: Path) -> Any:
 
 
 class RunningServer:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, services: Any = None) -> None:
         self.settings = settings
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
-        self.app = create_app(settings)
+        self.app = create_app(settings, services)
         config = uvicorn.Config(
             self.app,
             ws="websockets-sansio",
@@ -120,8 +120,18 @@ class RunningServer:
 def server(make_settings: Callable[..., Settings]) -> Iterator[Callable[..., RunningServer]]:
     started: list[RunningServer] = []
 
-    def start(**overrides: Any) -> RunningServer:
-        running = RunningServer(make_settings(**overrides)).__enter__()
+    def start(
+        *, extras: Callable[[Any], list[Any]] | None = None, **overrides: Any
+    ) -> RunningServer:
+        """A server; ``extras(services)`` adds things started with it (the demo driver)."""
+        settings = make_settings(**overrides)
+        services = None
+        if extras is not None:
+            from estran.bootstrap import build_services
+
+            services = build_services(settings)
+            services.extras.extend(extras(services))
+        running = RunningServer(settings, services).__enter__()
         started.append(running)
         return running
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Final
 
 from estran.adapters.certs import certs_dir, is_revoked, tls_context
 from estran.adapters.clock import SystemClock
@@ -72,6 +72,8 @@ class Services:
     terrain: TerrainService
     cot: CotServer | None = None
     tak: TakGateway | None = None
+    extras: list[Any] = field(default_factory=list)
+    """Things started after everything else and stopped first (the live demo driver)."""
 
     async def start(self) -> None:
         self.terrain.start()
@@ -88,8 +90,12 @@ class Services:
         if self.cot is not None and self.tak is not None:
             await self.tak.start()
             await self.cot.start(tls_context(self.settings))
+        for extra in self.extras:
+            extra.start()
 
     async def stop(self) -> None:
+        for extra in self.extras:
+            await extra.stop()
         if self.cot is not None and self.tak is not None:
             await self.cot.stop()
             await self.tak.stop()

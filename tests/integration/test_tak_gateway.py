@@ -40,8 +40,14 @@ def sa(
     ).encode()
 
 
-def marker(uid: str, remarks: str, lat: float = 50.9, lon: float = 1.7, kind: str = "b-m-p-s-m",
-           extra: str = "") -> bytes:  # fmt: skip
+def marker(
+    uid: str,
+    remarks: str,
+    lat: float = 50.9,
+    lon: float = 1.7,
+    kind: str = "b-m-p-s-m",
+    extra: str = "",
+) -> bytes:
     return (
         f'<event version="2.0" uid="{uid}" type="{kind}" how="h-g-i-g-o" time="{now_iso()}" '
         f'start="{now_iso()}" stale="{now_iso(300)}"><point lat="{lat}" lon="{lon}" hae="0" '
@@ -211,11 +217,19 @@ async def test_a_task_reaches_the_patrol_and_its_chat_ack_acknowledges_it(gatewa
         await patrol.send(sa("ANDROID-p", "PATROL-1", 50.95, 1.85))
         await poll(f"{base}/api/v1/units/tak-ANDROID-p", lambda u: True)
         async with httpx.AsyncClient() as http:
-            inc = {"id": "inc-7", "type": "group_sighted", "owner_agency_id": "FR-GN",
-                   "position": {"lat": 50.96, "lon": 1.86}}  # fmt: skip
+            inc = {
+                "id": "inc-7",
+                "type": "group_sighted",
+                "owner_agency_id": "FR-GN",
+                "position": {"lat": 50.96, "lon": 1.86},
+            }
             assert (await http.post(f"{base}/api/v1/incidents", json=inc)).status_code == 201
-            task = {"id": "task-7", "incident_id": "inc-7", "unit_id": "tak-ANDROID-p",
-                    "instructions": "check the dunes"}  # fmt: skip
+            task = {
+                "id": "task-7",
+                "incident_id": "inc-7",
+                "unit_id": "tak-ANDROID-p",
+                "instructions": "check the dunes",
+            }
             assert (await http.post(f"{base}/api/v1/tasks", json=task)).status_code == 201
         got = await patrol.expect(lambda d: b"estran.task.task-7" in d)
         assert b"ACK task-7" in got
@@ -411,8 +425,9 @@ async def test_tls_refuses_missing_foreign_expired_and_revoked_certificates(serv
     issue_client(folder, "good", server_host="127.0.0.1", tls_port=8089, out_dir=out)
     issue_client(folder, "gone", server_host="127.0.0.1", tls_port=8089, out_dir=out)
     old = dt.datetime.now(dt.UTC) - dt.timedelta(days=30)
-    issue_client(folder, "old", server_host="127.0.0.1", tls_port=8089, out_dir=out, days=1,
-                 valid_from=old)  # fmt: skip
+    issue_client(
+        folder, "old", server_host="127.0.0.1", tls_port=8089, out_dir=out, days=1, valid_from=old
+    )
     other = tmp_path / "other-ca"
     init_ca(other, ["localhost"])
     issue_client(other, "stranger", server_host="127.0.0.1", tls_port=8089, out_dir=other / "c")
@@ -436,8 +451,9 @@ async def test_tls_refuses_missing_foreign_expired_and_revoked_certificates(serv
 
 def test_a_client_data_package_holds_what_atak_imports(pki):
     _, folder = pki
-    package = issue_client(folder, "phone-1", server_host="10.0.0.5", tls_port=8089,
-                           out_dir=folder / "clients")  # fmt: skip
+    package = issue_client(
+        folder, "phone-1", server_host="10.0.0.5", tls_port=8089, out_dir=folder / "clients"
+    )
     with zipfile.ZipFile(package) as z:
         names = set(z.namelist())
         assert names == {
@@ -461,8 +477,12 @@ def test_a_client_data_package_holds_what_atak_imports(pki):
 async def test_a_client_that_connects_later_is_sent_the_open_incidents(gateway):
     running, ports = gateway()
     async with httpx.AsyncClient() as http:
-        body = {"id": "inc-open", "type": "boat_being_prepared", "owner_agency_id": "FR-GN",
-                "position": {"lat": 51.0, "lon": 2.1}}  # fmt: skip
+        body = {
+            "id": "inc-open",
+            "type": "boat_being_prepared",
+            "owner_agency_id": "FR-GN",
+            "position": {"lat": 51.0, "lon": 2.1},
+        }
         assert (await http.post(f"{running.http}/api/v1/incidents", json=body)).status_code == 201
     async with Client(f"tcp://127.0.0.1:{ports['tcp']}") as late:
         got = await late.expect(lambda d: b"estran.incident.inc-open" in d)

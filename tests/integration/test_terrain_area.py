@@ -28,10 +28,22 @@ def cls_near(opale, lat: float, lon: float, radius_m: float) -> set[str]:
 def test_every_named_place_is_at_its_real_position_on_the_terrain(opale):
     names = {p.name for p in opale.area.places}
     for wanted in (
-        "Boulogne-sur-Mer", "Wimereux", "Ambleteuse", "Audresselles", "Cap Gris-Nez", "Wissant",
-        "Cap Blanc-Nez", "Sangatte", "Calais", "Marck", "Oye-Plage", "Gravelines",
-        "Grand-Fort-Philippe", "Dunkirk", "Bray-Dunes",
-    ):  # fmt: skip
+        "Boulogne-sur-Mer",
+        "Wimereux",
+        "Ambleteuse",
+        "Audresselles",
+        "Cap Gris-Nez",
+        "Wissant",
+        "Cap Blanc-Nez",
+        "Sangatte",
+        "Calais",
+        "Marck",
+        "Oye-Plage",
+        "Gravelines",
+        "Grand-Fort-Philippe",
+        "Dunkirk",
+        "Bray-Dunes",
+    ):
         assert wanted in names
     for place in opale.area.places:
         x, y = opale.projector.to_xy(place.lon, place.lat)

@@ -6,9 +6,11 @@ import click
 
 from estran import __version__
 from estran.cli.certs import certs
+from estran.cli.demo import demo
 from estran.cli.events import events
 from estran.cli.replay import replay
 from estran.cli.serve import serve
+from estran.cli.simulate import simulate_cmd
 from estran.cli.terrain import terrain
 
 __all__ = ["cli"]
@@ -25,3 +27,5 @@ cli.add_command(events)
 cli.add_command(replay)
 cli.add_command(terrain)
 cli.add_command(certs)
+cli.add_command(simulate_cmd)
+cli.add_command(demo)

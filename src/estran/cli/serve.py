@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import socket
+from typing import TYPE_CHECKING
 
 import click
 import uvicorn
@@ -11,31 +12,15 @@ import uvicorn
 from estran.adapters.web.app import create_app
 from estran.cli.options import settings_from, store_options
 
-__all__ = ["serve"]
+if TYPE_CHECKING:
+    from estran.bootstrap import Services
+    from estran.config import Settings
+
+__all__ = ["run_server", "serve"]
 
 
-@click.command()
-@store_options
-@click.option("--host", default=None, help="Bind address (default 127.0.0.1).")
-@click.option("--http-port", type=int, default=None, help="HTTP port (default 8080; 0 = any).")
-@click.option(
-    "--cot-port", type=int, default=None, help="CoT over TCP for TAK clients (default 8087)."
-)
-def serve(
-    data_dir: str | None,
-    database_url: str | None,
-    host: str | None,
-    http_port: int | None,
-    cot_port: int | None,
-) -> None:
-    """Serve the REST API, the live stream, and the TAK gateway (CoT over TCP and TLS)."""
-    settings = settings_from(
-        data_dir=data_dir,
-        database_url=database_url,
-        host=host,
-        http_port=http_port,
-        cot_tcp_port=cot_port,
-    )
+def run_server(settings: Settings, services: Services | None = None) -> None:
+    """Bind, announce the addresses, and serve until interrupted."""
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -45,7 +30,7 @@ def serve(
     sock.bind((settings.host, settings.http_port))
     port = sock.getsockname()[1]
     config = uvicorn.Config(
-        create_app(settings),
+        create_app(settings, services),
         log_level=settings.log_level,
         ws="websockets-sansio",
         ws_max_size=64 * 1024,
@@ -72,3 +57,28 @@ def serve(
     # uvloop sets TCP_NODELAY on accepted sockets; plain asyncio here left responses waiting
     # 40 ms on delayed ACKs (headers and body go out as two segments).
     server.run(sockets=[sock])
+
+
+@click.command()
+@store_options
+@click.option("--host", default=None, help="Bind address (default 127.0.0.1).")
+@click.option("--http-port", type=int, default=None, help="HTTP port (default 8080; 0 = any).")
+@click.option(
+    "--cot-port", type=int, default=None, help="CoT over TCP for TAK clients (default 8087)."
+)
+def serve(
+    data_dir: str | None,
+    database_url: str | None,
+    host: str | None,
+    http_port: int | None,
+    cot_port: int | None,
+) -> None:
+    """Serve the REST API, the live stream, and the TAK gateway (CoT over TCP and TLS)."""
+    settings = settings_from(
+        data_dir=data_dir,
+        database_url=database_url,
+        host=host,
+        http_port=http_port,
+        cot_tcp_port=cot_port,
+    )
+    run_server(settings)

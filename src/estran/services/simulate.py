@@ -8,7 +8,6 @@ response times). Replications of a season differ only by seed; the CLI runs them
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -16,6 +15,8 @@ import numpy as np
 from estran.sim.night import Coast, NightResult, Season, run_night
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from estran.adapters.terrain_store import PreparedTerrain
     from estran.sim.night import Observer
     from estran.sim.scenario import Scenario

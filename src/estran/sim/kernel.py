@@ -9,9 +9,11 @@ drives ``step``; this module never reads a clock.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Final
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 __all__ = ["EARLY", "LATE", "NORMAL", "Environment"]
 

@@ -15,18 +15,31 @@ which raises a *rescue case*.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from estran.domain.launch_sites import LaunchSite
 from estran.domain.travel import TravelEngine, UnitAt
 from estran.sim.kernel import LATE, Environment
-from estran.sim.scenario import Scenario
 
-__all__ = ["Coast", "Group", "NightResult", "Observer", "Season", "SimUnit", "run_night"]
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from estran.domain.launch_sites import LaunchSite
+    from estran.sim.scenario import DroneSpec, Scenario
+
+__all__ = [
+    "Coast",
+    "Group",
+    "Night",
+    "NightResult",
+    "Observer",
+    "Season",
+    "SimUnit",
+    "begin_night",
+    "run_night",
+]
 
 _PROFILE = {"foot_patrol": "foot", "dune_buggy": "buggy", "four_by_four": "four_by_four"}
 
@@ -127,8 +140,26 @@ class Season:
         return out
 
 
+@dataclass(eq=False)
+class Night:
+    """A night set up on its kernel: step ``env`` (at any pace), then ``finish``."""
+
+    env: Environment
+    result: NightResult
+    end_s: float
+    units: list[SimUnit]
+    finish: Callable[[], NightResult]
+
+
 def run_night(season: Season, observer: Observer | None = None) -> NightResult:
-    """Play one night of ``season``; its adversary learns from what it saw."""
+    """Play one night of ``season`` at full speed; its adversary learns from what it saw."""
+    night = begin_night(season, observer)
+    night.env.run(until=night.end_s)
+    return night.finish()
+
+
+def begin_night(season: Season, observer: Observer | None = None) -> Night:
+    """Set one night of ``season`` up on a fresh kernel."""
     sc, coast, rng = season.scenario, season.coast, season.rng
     sen, adv = sc.sensors, sc.adversary
     env = Environment()
@@ -252,23 +283,29 @@ def run_night(season: Season, observer: Observer | None = None) -> NightResult:
     # --- sensors: drones scan; cameras, patrols and deterrence every minute ---------------
     flight, swap = sen.drone_flight_min * 60.0, sen.drone_swap_min * 60.0
 
-    def scan(d: object, dx: float, dy: float, start: float, end: float) -> None:
+    def scan(d: DroneSpec, dx: float, dy: float, start: float, end: float) -> None:
         if env.now >= end:
             return
         airborne = ((env.now - start) % (flight + swap)) < flight
         if airborne:
             for g in active():
                 dist = math.hypot(g.x - dx, g.y - dy)
-                if dist > d.radius_m:  # type: ignore[attr-defined]
+                if dist > d.radius_m:
                     continue
                 p = sen.drone_p0 * math.exp(-dist / sen.drone_range_m) * weather
                 p *= 1.0 - sen.cover_hides * season.cover[g.site]
                 if rng.random() < p:
-                    detect(g, g.x, g.y, d.id)  # type: ignore[attr-defined]
+                    detect(g, g.x, g.y, d.id)
         env.after(sen.drone_scan_s, lambda: scan(d, dx, dy, start, end))
 
     for d, dx, dy, start, end in drones:
-        env.at(start, lambda d=d, dx=dx, dy=dy, s=start, e=end: scan(d, dx, dy, s, e))
+
+        def first_scan(
+            d: DroneSpec = d, dx: float = dx, dy: float = dy, s: float = start, e: float = end
+        ) -> None:
+            scan(d, dx, dy, s, e)
+
+        env.at(start, first_scan)
 
     def minute() -> None:
         live = active()
@@ -298,14 +335,16 @@ def run_night(season: Season, observer: Observer | None = None) -> NightResult:
             env.after(60.0, minute, LATE)
 
     env.at(0.0, minute, LATE)
-    env.run(until=dark + 4 * 3600.0)
 
-    # --- what the organisers take away: where they met coverage ---------------------------
-    present = np.zeros(len(coast.sites))
-    for _, dx, dy, *_ in drones:
-        near = np.hypot(season.site_xy[:, 0] - dx, season.site_xy[:, 1] - dy) < 2000.0
-        present[near] += 0.5
-    tried = np.bincount(np.asarray(res.sites, dtype=np.int64), minlength=len(coast.sites))
-    observed = np.clip(present + np.divide(seen_at_site, np.maximum(tried, 1)), 0.0, 1.0)
-    season.coverage = adv.memory * season.coverage + (1.0 - adv.memory) * observed
-    return res
+    def finish() -> NightResult:
+        # What the organisers take away: where they met coverage.
+        present = np.zeros(len(coast.sites))
+        for _, dx, dy, *_ in drones:
+            near = np.hypot(season.site_xy[:, 0] - dx, season.site_xy[:, 1] - dy) < 2000.0
+            present[near] += 0.5
+        tried = np.bincount(np.asarray(res.sites, dtype=np.int64), minlength=len(coast.sites))
+        observed = np.clip(present + np.divide(seen_at_site, np.maximum(tried, 1)), 0.0, 1.0)
+        season.coverage = adv.memory * season.coverage + (1.0 - adv.memory) * observed
+        return res
+
+    return Night(env, res, dark + 4 * 3600.0, units, finish)

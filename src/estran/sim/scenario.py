@@ -50,7 +50,9 @@ class AdversarySpec(_Spec):
         3.0, ge=0.0, le=50.0, description="Quantal response: 0 picks sites at random."
     )
     coverage_weight: float = Field(2.0, ge=0.0, le=20.0, description="Aversion to seen coverage.")
-    cover_weight: float = Field(1.0, ge=0.0, le=20.0, description="Taste for woods, dunes, bunkers.")
+    cover_weight: float = Field(
+        1.0, ge=0.0, le=20.0, description="Taste for woods, dunes, bunkers."
+    )
     road_weight: float = Field(0.5, ge=0.0, le=20.0, description="Taste for a road nearby.")
     memory: Prob = Field(0.7, description="Weight of older nights in the coverage they saw.")
     abandon_radius_m: float = Field(250.0, ge=0.0, le=5000.0)
@@ -116,7 +118,11 @@ class Scenario(_Spec):
 
     @model_validator(mode="after")
     def _unique_ids(self) -> Scenario:
-        ids = [x.id for x in (*self.drones, *self.cameras, *self.units)]
+        ids = [
+            *(d.id for d in self.drones),
+            *(c.id for c in self.cameras),
+            *(u.id for u in self.units),
+        ]
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:
             raise ValueError(f"ids used twice: {dupes}")
@@ -129,7 +135,8 @@ class Scenario(_Spec):
 
 def parse_scenario(raw: dict[str, object], source: str = "scenario") -> Scenario:
     """A validated scenario; ``ValidationFailedError`` names every bad field."""
-    body = dict(raw.get("scenario", {})) if isinstance(raw.get("scenario"), dict) else {}
+    head = raw.get("scenario")
+    body: dict[str, object] = dict(head) if isinstance(head, dict) else {}
     for key in ("weather", "adversary", "sensors", "sea", "drones", "cameras", "units"):
         if key in raw:
             body[key] = raw[key]

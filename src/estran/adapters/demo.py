@@ -1,0 +1,332 @@
+"""The live demo: a simulated night fed into the running command centre, accelerated.
+
+The driver steps the simulation kernel at ``speed`` times real time and writes what happens
+through the ledger, the same path REST and CoT writes take (``source = sim``): units and their
+moves, detections from drones, cameras and patrols, incidents, tasks through their lifecycle,
+outcomes, and, when a boat gets into difficulty at sea, a rescue case for CROSS Gris-Nez.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from estran.domain.events import CommandIn
+from estran.services.simulate import coast_from
+from estran.sim.night import Group, Season, SimUnit, begin_night
+
+if TYPE_CHECKING:
+    from estran.bootstrap import Services
+    from estran.sim.scenario import Scenario
+
+__all__ = ["DemoDriver"]
+
+log = logging.getLogger(__name__)
+
+
+class DemoDriver:
+    def __init__(self, services: Services, scenario: Scenario, *, speed: float, seed: int) -> None:
+        self.svc = services
+        self.scenario = scenario
+        self.speed = speed
+        self.seed = seed
+        self.pending: list[list[CommandIn]] = []
+        self.incident_of: dict[str, str] = {}
+        self.task_of: dict[str, str] = {}
+        self.written = 0
+        self.nights = 0
+        self._task: asyncio.Task[None] | None = None
+        self._to_lonlat: Any = None
+        self._last_incident: str | None = None
+        self.incident_for_unit: dict[str, str] = {}
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="estran-demo")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+
+    # --- helpers --------------------------------------------------------------------------
+
+    def _pos(self, x: float, y: float, error_m: float = 25.0) -> dict[str, float]:
+        lon, lat = self._to_lonlat(x, y)
+        return {"lat": round(lat, 6), "lon": round(lon, 6), "error_m": error_m}
+
+    def _emit(self, *commands: CommandIn) -> None:
+        self.pending.append(list(commands))
+
+    async def _flush(self) -> None:
+        batch, self.pending = self.pending, []
+        for commands in batch:
+            try:
+                events = await self.svc.ledger.submit(commands, actor="sim:demo", source="sim")
+                self.written += len(events)
+            except Exception as exc:  # a refused command must not stop the night
+                log.warning("demo: %s refused: %s", [c.type for c in commands], exc)
+
+    # --- the observer ---------------------------------------------------------------------
+
+    def detection(self, t: float, group: Group | None, x: float, y: float, sensor: str) -> None:
+        night = self.nights
+        det = f"det-{night}-{int(t)}-{sensor}"[:120]
+        sensor_id = f"sim-{sensor}"
+        data: dict[str, Any] = {
+            "id": det,
+            "sensor_id": sensor_id,
+            "position": self._pos(x, y, 30.0),
+            "class": "group_of_people",
+            "confidence": 0.7 if group is not None else 0.4,
+        }
+        if group is not None:
+            data["count"] = group.size
+        commands = [CommandIn(type="detection.created", data=data)]
+        if group is not None:
+            inc = f"inc-{group.id}"
+            self.incident_of[group.id] = inc
+            commands.append(
+                CommandIn(
+                    type="incident.created",
+                    data={
+                        "id": inc,
+                        "type": "boat_being_prepared"
+                        if group.state == "preparing"
+                        else "launch_attempt",
+                        "impact": "high",
+                        "confidence": 0.7,
+                        "owner_agency_id": "FR-GN",
+                        "position": self._pos(x, y, 50.0),
+                        "count": group.size,
+                        "summary": f"group of about {group.size} seen by {sensor}",
+                        "detection_ids": [det],
+                    },
+                )
+            )
+        else:
+            inc = f"inc-fa-{night}-{int(t)}"
+            self.incident_of[inc] = inc
+            commands.append(
+                CommandIn(
+                    type="incident.created",
+                    data={
+                        "id": inc,
+                        "type": "group_sighted",
+                        "impact": "medium",
+                        "confidence": 0.3,
+                        "owner_agency_id": "FR-GN",
+                        "position": self._pos(x, y, 150.0),
+                        "summary": f"possible group, seen by {sensor}",
+                        "detection_ids": [det],
+                    },
+                )
+            )
+        self._last_incident = inc
+        self._emit(*commands)
+
+    def tasked(self, t: float, unit: SimUnit, group: Group | None, eta_s: float) -> None:
+        inc = self.incident_of.get(group.id) if group is not None else self._last_incident
+        if inc is None:
+            return
+        task = f"task-{inc}-{unit.id}"[:120]
+        self.task_of[unit.id] = task
+        self.incident_for_unit[unit.id] = inc
+        tid = {"entity_id": task}
+        self._emit(
+            CommandIn(
+                type="task.created",
+                data={
+                    "id": task,
+                    "incident_id": inc,
+                    "unit_id": f"sim-{unit.id}",
+                    "instructions": f"go to the group, ETA {eta_s / 60:.0f} min",
+                },
+            ),
+            *(
+                CommandIn(type="task.updated", data={"status": s}, **tid)
+                for s in ("sent", "acknowledged", "will_comply", "en_route")
+            ),
+            CommandIn(type="unit.updated", entity_id=f"sim-{unit.id}", data={"status": "en_route"}),
+            CommandIn(type="incident.updated", entity_id=inc, data={"status": "responding"}),
+        )
+
+    def arrived(self, t: float, unit: SimUnit, group: Group | None, outcome: str) -> None:
+        task = self.task_of.pop(unit.id, None)
+        uid = f"sim-{unit.id}"
+        commands = [
+            CommandIn(
+                type="unit.updated",
+                entity_id=uid,
+                data={"status": "on_scene", "position": self._pos(unit.x, unit.y, 10.0)},
+            )
+        ]
+        if task is not None:
+            commands += [
+                CommandIn(type="task.updated", entity_id=task, data={"status": "on_scene"}),
+                CommandIn(type="task.updated", entity_id=task, data={"status": "done"}),
+            ]
+        inc = self.incident_for_unit.pop(unit.id, None)
+        if inc is not None and outcome != "boat_launched":
+            commands.append(
+                CommandIn(
+                    type="incident.updated",
+                    entity_id=inc,
+                    data={"status": "closed", "summary": f"outcome: {outcome.replace('_', ' ')}"},
+                )
+            )
+        commands.append(CommandIn(type="unit.updated", entity_id=uid, data={"status": "available"}))
+        self._emit(*commands)
+
+    def launched(self, t: float, group: Group, in_difficulty: bool) -> None:
+        inc = self.incident_of.get(group.id)
+        if inc is not None:
+            self._emit(
+                CommandIn(
+                    type="incident.updated",
+                    entity_id=inc,
+                    data={"type": "boat_launched", "summary": "boat launched"},
+                )
+            )
+        if in_difficulty:
+            # Life at sea first: a rescue case for the rescue centre, whatever else happens.
+            sx, sy = group.x, group.y + 1500.0
+            self._emit(
+                CommandIn(
+                    type="incident.created",
+                    data={
+                        "id": f"sar-{group.id}",
+                        "type": "boat_at_sea",
+                        "impact": "very_high",
+                        "confidence": 0.8,
+                        "owner_agency_id": "FR-CROSS-GN",
+                        "position": self._pos(sx, sy, 300.0),
+                        "count": group.size,
+                        "summary": f"boat in difficulty, about {group.size} aboard",
+                    },
+                )
+            )
+
+    # --- the loop -------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        svc = self.svc
+        ready = await asyncio.to_thread(svc.terrain.wait, 600)
+        if not ready:
+            log.error("demo: terrain not ready (%s); no simulated night", svc.terrain.error)
+            return
+        terrain = svc.terrain.terrain()
+        self._to_lonlat = terrain.projector.to_lonlat
+        coast = coast_from(terrain)
+        await self._setup(coast)
+        season = Season(self.scenario, coast, self.seed)
+        while True:
+            night = begin_night(season, self)
+            log.info("demo: night %d begins", season.nights - 1)
+            started = time.monotonic()
+            while night.env.peek() <= night.end_s:
+                due = started + night.env.peek() / self.speed
+                delay = due - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(min(delay, 5.0))
+                    continue
+                night.env.step()
+                if self.pending:
+                    await self._flush()
+            result = night.finish()
+            self.nights += 1
+            log.info(
+                "demo: night %d: %d attempts, %d intercepted, %d launched, %d rescue cases",
+                result.night,
+                result.attempts,
+                result.interceptions,
+                result.launched,
+                result.rescue_cases,
+            )
+
+    async def _setup(self, coast: Any) -> None:
+        sc = self.scenario
+        picture = self.svc.picture
+        commands: list[CommandIn] = []
+        for u in sc.units:
+            if picture.get("unit", f"sim-{u.id}") is None:
+                commands.append(
+                    CommandIn(
+                        type="unit.created",
+                        data={
+                            "id": f"sim-{u.id}",
+                            "callsign": u.id,
+                            "kind": u.kind,
+                            "agency_id": "FR-PAF" if u.id.startswith("PAF") else "FR-GN",
+                            "position": {"lat": u.lat, "lon": u.lon, "error_m": 10.0},
+                        },
+                    )
+                )
+            if picture.get("sensor", f"sim-{u.id}") is None:
+                commands.append(
+                    CommandIn(
+                        type="sensor.created",
+                        data={
+                            "id": f"sim-{u.id}",
+                            "name": f"{u.id} sightings",
+                            "kind": "patrol_report",
+                            "agency_id": "FR-GN",
+                            "unit_id": f"sim-{u.id}",
+                        },
+                    )
+                )
+        for d in sc.drones:
+            if picture.get("unit", f"sim-{d.id}") is None:
+                commands += [
+                    CommandIn(
+                        type="unit.created",
+                        data={
+                            "id": f"sim-{d.id}",
+                            "callsign": d.id,
+                            "kind": "drone",
+                            "agency_id": "UK-BF",
+                            "position": {"lat": d.lat, "lon": d.lon, "error_m": 10.0},
+                        },
+                    ),
+                    CommandIn(
+                        type="sensor.created",
+                        data={
+                            "id": f"sim-{d.id}",
+                            "name": f"{d.id} thermal",
+                            "kind": "drone_thermal",
+                            "agency_id": "UK-BF",
+                            "unit_id": f"sim-{d.id}",
+                        },
+                    ),
+                ]
+        for c in sc.cameras:
+            if picture.get("sensor", f"sim-{c.id}") is None:
+                commands.append(
+                    CommandIn(
+                        type="sensor.created",
+                        data={
+                            "id": f"sim-{c.id}",
+                            "name": c.id,
+                            "kind": "fixed_camera",
+                            "agency_id": "FR-PAF",
+                            "position": {"lat": c.lat, "lon": c.lon, "error_m": 5.0},
+                        },
+                    )
+                )
+        if picture.get("sensor", "sim-camera") is None:
+            commands.append(
+                CommandIn(
+                    type="sensor.created",
+                    data={
+                        "id": "sim-camera",
+                        "name": "coastal cameras (alerts)",
+                        "kind": "fixed_camera",
+                        "agency_id": "FR-PAF",
+                    },
+                )
+            )
+        if commands:
+            await self.svc.ledger.submit(commands, actor="sim:demo", source="sim")

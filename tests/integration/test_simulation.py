@@ -1,0 +1,149 @@
+"""Simulated nights on the real coast: reproducible, sensitive to resources, an adversary that
+adapts, and a live demo whose boats in difficulty raise rescue cases."""
+
+from __future__ import annotations
+
+import time
+import tomllib
+
+import httpx
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from estran.cli.main import cli
+from estran.cli.simulate import DEFAULT_SCENARIO
+from estran.services.simulate import coast_from, simulate, summarise
+from estran.sim.night import Season, run_night
+from estran.sim.scenario import Scenario, parse_scenario
+
+
+@pytest.fixture(scope="module")
+def baseline() -> Scenario:
+    return parse_scenario(tomllib.loads(DEFAULT_SCENARIO.read_text()), "baseline")
+
+
+def test_the_same_seed_gives_the_same_season(opale, baseline):
+    coast = coast_from(opale)
+    a = [vars(n) for n in simulate(baseline, coast, 6, seed=11)]
+    b = [vars(n) for n in simulate(baseline, coast, 6, seed=11)]
+    c = [vars(n) for n in simulate(baseline, coast, 6, seed=12)]
+    assert a == b
+    assert a != c
+    assert sum(n["attempts"] for n in a) > 0
+
+
+def test_more_drones_raise_detection(opale, baseline):
+    coast = coast_from(opale)
+    extra = [
+        {"id": f"UAS-X{i}", "lat": lat, "lon": lon}
+        for i, (lat, lon) in enumerate(
+            [
+                (50.78, 1.61),
+                (50.83, 1.60),
+                (50.92, 1.72),
+                (50.955, 1.86),
+                (50.97, 1.95),
+                (51.0, 2.08),
+                (51.02, 2.25),
+                (51.04, 2.33),
+                (51.07, 2.52),
+            ]
+        )
+    ]
+    more = baseline.model_copy(
+        update={
+            "drones": [
+                *baseline.drones,
+                *(d for d in Scenario.model_validate({"name": "x", "drones": extra}).drones),
+            ]
+        }
+    )
+    few = summarise(simulate(baseline, coast, 25, seed=5))
+    many = summarise(simulate(more, coast, 25, seed=5))
+    assert many["detected"] / many["attempts"] > few["detected"] / few["attempts"] + 0.05
+    assert many["proportion_intercepted"] > few["proportion_intercepted"]
+
+
+def test_an_adversary_facing_heavy_coverage_at_one_site_shifts_to_others(opale, baseline):
+    coast = coast_from(opale)
+    favourite = Season(baseline, coast, 3)
+    first = favourite.choice_probabilities()
+    site = int(np.argmax(first))
+    lon, lat = opale.projector.to_lonlat(coast.sites[site].x, coast.sites[site].y)
+    guarded = baseline.model_copy(
+        update={
+            "drones": Scenario.model_validate(
+                {"name": "x", "drones": [{"id": f"G{i}", "lat": lat, "lon": lon} for i in range(3)]}
+            ).drones
+        }
+    )
+    season = Season(guarded, coast, 3)
+    before = season.choice_probabilities()[site]
+    for _ in range(8):
+        run_night(season)
+    after = season.choice_probabilities()[site]
+    assert after < before / 3
+    # The probability went elsewhere, to sites without the drones.
+    assert season.choice_probabilities().sum() == pytest.approx(1.0)
+
+
+def test_simulate_writes_figures_and_a_plot(tmp_path, terrain_cache, monkeypatch):
+    monkeypatch.setenv("ESTRAN_TERRAIN_CACHE_DIR", str(terrain_cache))
+    out = tmp_path / "sim"
+    result = CliRunner().invoke(
+        cli,
+        ["simulate", "--data", str(tmp_path / "d"), "--nights", "4", "--seed", "3", "-o", str(out)],
+    )
+    assert result.exit_code == 0, result.output
+    assert "intercepted (95 % CI" in result.output
+    assert (out / "season.png").read_bytes()[:4] == b"\x89PNG"
+    assert (out / "nights.csv").read_text().count("\n") == 5
+    summary = (out / "summary.json").read_text()
+    assert '"proportion_ci95"' in summary
+
+
+def test_a_bad_scenario_file_is_refused_naming_the_field(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[scenario]\nname = "x"\n[adversary]\nattempts_per_calm_night = -3\n')
+    result = CliRunner().invoke(cli, ["simulate", "--scenario", str(bad), "--data", str(tmp_path)])
+    assert result.exit_code != 0
+    assert "adversary.attempts_per_calm_night" in result.output
+
+
+def test_in_the_live_demo_a_boat_in_difficulty_raises_a_rescue_case(server, terrain_cache, opale):
+    from estran.adapters.demo import DemoDriver
+
+    # Every boat that launches gets into difficulty; nobody is there to stop them.
+    stormy = Scenario.model_validate(
+        {
+            "name": "no patrols, every boat in trouble",
+            "weather": {"calm_probability": 1.0},
+            "adversary": {
+                "attempts_per_calm_night": 6,
+                "prep_minutes_mean": 20,
+                "prep_minutes_sd": 1,
+                "launch_minutes": 5,
+            },
+            "sea": {"difficulty_probability": 1.0},
+        }
+    )
+    running = server(
+        terrain="background",
+        terrain_cache_dir=terrain_cache,
+        extras=lambda svc: [DemoDriver(svc, stormy, speed=3600, seed=2)],
+    )
+    deadline = time.monotonic() + 60
+    found: list[dict] = []
+    while time.monotonic() < deadline and not found:
+        body = httpx.get(f"{running.http}/api/v1/incidents", params={"type": "boat_at_sea"}).json()
+        found = body["items"]
+        time.sleep(0.2)
+    assert found, "no rescue case was raised"
+    case = found[0]
+    assert case["life_at_sea"] is True
+    assert case["owner_agency_id"] == "FR-CROSS-GN"
+    assert case["impact"] == "very_high"
+    # Rescue first: it tops the incident list.
+    top = httpx.get(f"{running.http}/api/v1/incidents").json()["items"][0]
+    assert top["life_at_sea"] is True
