@@ -147,3 +147,19 @@ def test_in_the_live_demo_a_boat_in_difficulty_raises_a_rescue_case(server, terr
     # Rescue first: it tops the incident list.
     top = httpx.get(f"{running.http}/api/v1/incidents").json()["items"][0]
     assert top["life_at_sea"] is True
+
+
+def test_a_surveillance_aircraft_finds_groups_nothing_else_would(opale):
+    coast = coast_from(opale)
+    base = {
+        "name": "nothing but the aircraft",
+        "weather": {"calm_probability": 1.0},
+        "sensors": {"false_alarms_per_hour": 0.0},
+    }
+    blind = Scenario.model_validate(base)
+    flown = Scenario.model_validate(
+        {**base, "aircraft": [{"id": "AIR-1", "start_h": 20.0, "end_h": 6.0}]}
+    )
+    assert summarise(simulate(blind, coast, 5, seed=4))["detected"] == 0
+    seen = summarise(simulate(flown, coast, 5, seed=4))
+    assert seen["detected"] > 0

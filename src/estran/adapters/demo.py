@@ -302,6 +302,19 @@ class DemoDriver:
                         },
                     ),
                 ]
+        for a in sc.aircraft:
+            if picture.get("sensor", f"sim-{a.id}") is None:
+                commands.append(
+                    CommandIn(
+                        type="sensor.created",
+                        data={
+                            "id": f"sim-{a.id}",
+                            "name": f"{a.id} (aircraft)",
+                            "kind": "aircraft",
+                            "agency_id": "FR-DGDDI",
+                        },
+                    )
+                )
         for c in sc.cameras:
             if picture.get("sensor", f"sim-{c.id}") is None:
                 commands.append(

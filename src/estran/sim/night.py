@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from estran.domain.launch_sites import LaunchSite
-    from estran.sim.scenario import DroneSpec, Scenario
+    from estran.sim.scenario import AircraftSpec, DroneSpec, Scenario
 
 __all__ = [
     "Coast",
@@ -307,8 +307,27 @@ def begin_night(season: Season, observer: Observer | None = None) -> Night:
 
         env.at(start, first_scan)
 
+    # Aircraft sweep the coast from one end to the other and back (sites are in coast order).
+    flights = [(a, clock(a.start_h), clock(a.end_h) or dark) for a in sc.aircraft]
+
+    def aircraft_position(a: AircraftSpec, start: float) -> tuple[float, float]:
+        phase = ((env.now - start) / (a.sweep_minutes * 60.0)) % 2.0
+        along = phase if phase <= 1.0 else 2.0 - phase
+        i = min(len(season.site_xy) - 1, int(along * (len(season.site_xy) - 1)))
+        return float(season.site_xy[i, 0]), float(season.site_xy[i, 1])
+
     def minute() -> None:
         live = active()
+        for a, start, end in flights:
+            if not (start <= env.now < end):
+                continue
+            ax, ay = aircraft_position(a, start)
+            for g in live:
+                in_swath = math.hypot(g.x - ax, g.y - ay) <= a.swath_m
+                if in_swath and rng.random() < a.p * weather * (
+                    1 - sen.cover_hides * season.cover[g.site]
+                ):
+                    detect(g, g.x, g.y, a.id)
         for g in live:
             for c, cx, cy in cameras:
                 if math.hypot(g.x - cx, g.y - cy) <= c.range_m and rng.random() < sen.camera_p:

@@ -15,6 +15,7 @@ from estran.domain.errors import ValidationFailedError
 
 __all__ = [
     "AdversarySpec",
+    "AircraftSpec",
     "CameraSpec",
     "DroneSpec",
     "Scenario",
@@ -67,6 +68,17 @@ class DroneSpec(_Spec):
     end_h: Hour = 6.0
 
 
+class AircraftSpec(_Spec):
+    """A surveillance aircraft sweeping the whole coast, back and forth, in its hours."""
+
+    id: str = Field(min_length=1, max_length=64)
+    start_h: Hour = 22.0
+    end_h: Hour = 2.0
+    sweep_minutes: float = Field(40.0, gt=0.0, le=600.0, description="One end to the other.")
+    swath_m: float = Field(2500.0, gt=0.0, le=20_000.0, description="Width it watches.")
+    p: Prob = Field(0.25, description="Chance per minute it sees a group inside its swath.")
+
+
 class CameraSpec(_Spec):
     id: str = Field(min_length=1, max_length=64)
     lat: Lat
@@ -112,6 +124,7 @@ class Scenario(_Spec):
     sea: SeaSpec = SeaSpec()
     drones: list[DroneSpec] = Field(default_factory=list, max_length=200)
     cameras: list[CameraSpec] = Field(default_factory=list, max_length=500)
+    aircraft: list[AircraftSpec] = Field(default_factory=list, max_length=20)
     units: list[UnitSpec] = Field(default_factory=list, max_length=500)
     tasking_delay_s: float = Field(90.0, ge=0.0, le=3600.0)
     on_scene_minutes: float = Field(30.0, ge=0.0, le=600.0)
@@ -121,6 +134,7 @@ class Scenario(_Spec):
         ids = [
             *(d.id for d in self.drones),
             *(c.id for c in self.cameras),
+            *(a.id for a in self.aircraft),
             *(u.id for u in self.units),
         ]
         dupes = sorted({i for i in ids if ids.count(i) > 1})
@@ -137,7 +151,7 @@ def parse_scenario(raw: dict[str, object], source: str = "scenario") -> Scenario
     """A validated scenario; ``ValidationFailedError`` names every bad field."""
     head = raw.get("scenario")
     body: dict[str, object] = dict(head) if isinstance(head, dict) else {}
-    for key in ("weather", "adversary", "sensors", "sea", "drones", "cameras", "units"):
+    for key in ("weather", "adversary", "sensors", "sea", "drones", "cameras", "aircraft", "units"):
         if key in raw:
             body[key] = raw[key]
     try:
