@@ -14,17 +14,22 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from estran.domain.events import CommandIn
 from estran.services.simulate import coast_from
 from estran.sim.night import Group, Season, SimUnit, begin_night
 
 if TYPE_CHECKING:
     from estran.bootstrap import Services
+    from estran.sim.kernel import Environment
     from estran.sim.scenario import Scenario
 
 __all__ = ["DemoDriver"]
 
 log = logging.getLogger(__name__)
+
+_MOVES = 6  # position reports along a unit's route to a task
 
 
 class DemoDriver:
@@ -41,6 +46,7 @@ class DemoDriver:
         self._task: asyncio.Task[None] | None = None
         self._to_lonlat: Any = None
         self._last_incident: str | None = None
+        self.env: Environment | None = None
         self.incident_for_unit: dict[str, str] = {}
 
     def start(self) -> None:
@@ -128,10 +134,13 @@ class DemoDriver:
         self._last_incident = inc
         self._emit(*commands)
 
-    def tasked(self, t: float, unit: SimUnit, group: Group | None, eta_s: float) -> None:
+    def tasked(
+        self, t: float, unit: SimUnit, group: Group | None, eta_s: float, route: np.ndarray
+    ) -> None:
         inc = self.incident_of.get(group.id) if group is not None else self._last_incident
         if inc is None:
             return
+        self._follow(unit, eta_s, route)
         task = f"task-{inc}-{unit.id}"[:120]
         self.task_of[unit.id] = task
         self.incident_for_unit[unit.id] = inc
@@ -210,6 +219,31 @@ class DemoDriver:
                 )
             )
 
+    def _follow(self, unit: SimUnit, eta_s: float, route: np.ndarray) -> None:
+        """Schedule the unit's position along its route, so the map shows it moving."""
+        if self.env is None or len(route) < 2:
+            return
+        steps = np.hypot(*np.diff(route, axis=0).T)
+        along = np.concatenate([[0.0], np.cumsum(steps)])
+        total = float(along[-1])
+        if total <= 0:
+            return
+        delay = self.scenario.tasking_delay_s
+        uid = f"sim-{unit.id}"
+        for k in range(1, _MOVES):
+            frac = k / _MOVES
+            x = float(np.interp(frac * total, along, route[:, 0]))
+            y = float(np.interp(frac * total, along, route[:, 1]))
+
+            def move(x: float = x, y: float = y) -> None:
+                self._emit(
+                    CommandIn(
+                        type="unit.updated", entity_id=uid, data={"position": self._pos(x, y, 15.0)}
+                    )
+                )
+
+            self.env.after(delay + frac * eta_s, move)
+
     # --- the loop -------------------------------------------------------------------------
 
     async def _run(self) -> None:
@@ -225,6 +259,7 @@ class DemoDriver:
         season = Season(self.scenario, coast, self.seed)
         while True:
             night = begin_night(season, self)
+            self.env = night.env
             log.info("demo: night %d begins", season.nights - 1)
             started = time.monotonic()
             while night.env.peek() <= night.end_s:

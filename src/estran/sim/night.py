@@ -84,7 +84,9 @@ class Observer(Protocol):
     """What the live demo is told, in simulated seconds since the night began."""
 
     def detection(self, t: float, group: Group | None, x: float, y: float, sensor: str) -> None: ...
-    def tasked(self, t: float, unit: SimUnit, group: Group | None, eta_s: float) -> None: ...
+    def tasked(
+        self, t: float, unit: SimUnit, group: Group | None, eta_s: float, route: np.ndarray
+    ) -> None: ...
     def arrived(self, t: float, unit: SimUnit, group: Group | None, outcome: str) -> None: ...
     def launched(self, t: float, group: Group, in_difficulty: bool) -> None: ...
 
@@ -258,7 +260,12 @@ def begin_night(season: Season, observer: Observer | None = None) -> Night:
         unit.task = g.id if g is not None else "false-alarm"
         detected = env.now
         if observer is not None:
-            observer.tasked(env.now, unit, g, best.eta_s)
+            route = (
+                np.concatenate([leg.points for leg in best.legs])
+                if best.legs
+                else np.array([[unit.x, unit.y], [target.x, target.y]])
+            )
+            observer.tasked(env.now, unit, g, best.eta_s, route)
 
         def on_scene() -> None:
             unit.x, unit.y = target.x, target.y
