@@ -26,7 +26,7 @@ __all__ = ["demo"]
 @click.option(
     "--speed",
     type=click.FloatRange(1, 3600),
-    default=30.0,
+    default=60.0,
     show_default=True,
     help="Simulated seconds per real second.",
 )
