@@ -36,6 +36,7 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
             "terrain": "off",
             "cot_tcp_port": None,
             "cot_tls_port": None,
+            "fusion": False,
         }
         base.update(overrides)
         return Settings(**base)

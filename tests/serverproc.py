@@ -19,6 +19,7 @@ class ServerProcess:
             "ESTRAN_TERRAIN": "off",
             "ESTRAN_COT_TCP_PORT": "0",
             "ESTRAN_COT_TLS_PORT": "0",
+            "ESTRAN_FUSION": "false",
             **os.environ,
             **(env or {}),
         }

@@ -13,6 +13,7 @@ from estran.adapters.cot_server import CotServer
 from estran.adapters.storage.sqlite import SqliteEventStore
 from estran.domain.events import CommandIn
 from estran.domain.picture import Picture
+from estran.services.fusion import FusionService
 from estran.services.hub import Hub
 from estran.services.ledger import Ledger
 from estran.services.tak import TakGateway
@@ -72,12 +73,15 @@ class Services:
     terrain: TerrainService
     cot: CotServer | None = None
     tak: TakGateway | None = None
+    fusion: FusionService | None = None
     extras: list[Any] = field(default_factory=list)
     """Things started after everything else and stopped first (the live demo driver)."""
 
     async def start(self) -> None:
         self.terrain.start()
         await self.ledger.start()
+        if self.fusion is not None:
+            self.fusion.start()
         if self.settings.seed_agencies:
             missing = [a for a in DEFAULT_AGENCIES if self.picture.get("agency", a["id"]) is None]
             if missing:
@@ -96,6 +100,8 @@ class Services:
     async def stop(self) -> None:
         for extra in self.extras:
             await extra.stop()
+        if self.fusion is not None:
+            await self.fusion.stop()
         if self.cot is not None and self.tak is not None:
             await self.cot.stop()
             await self.tak.stop()
@@ -121,6 +127,16 @@ def build_services(
         new_id=lambda: uuid.uuid4().hex,
     )
     services = Services(settings, store, picture, hub, ledger, clock, build_terrain(settings))
+    if settings.fusion:
+        services.fusion = FusionService(
+            ledger,
+            picture,
+            hub,
+            place_of=services.terrain.place,
+            new_id=lambda: f"trk-{uuid.uuid4().hex[:12]}",
+            owner_agency=settings.fusion_owner_agency,
+            now_s=lambda: clock.now().timestamp(),
+        )
     if settings.cot_tcp_port is not None or settings.cot_tls_port is not None:
         folder = certs_dir(settings)
         services.cot = CotServer(

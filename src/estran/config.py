@@ -107,6 +107,14 @@ class Settings(BaseSettings):
     cot_default_agency: str = Field(
         default="FR-GN", description="Agency of units that appear from TAK position reports."
     )
+    fusion: bool = Field(
+        default=True,
+        description="Fuse detections into tracks and incidents as they arrive (rules in "
+        "`domain/fusion.py`).",
+    )
+    fusion_owner_agency: str = Field(
+        default="FR-GN", description="Agency that owns incidents fusion opens (rescue: CROSS)."
+    )
     terrain: Literal["background", "lazy", "off"] = Field(
         default="background",
         description="`background` prepares terrain and travel times at start-up (served once "

@@ -231,6 +231,31 @@ class TerrainService:
             out[unit_id]["features"].append(feature)
         return out
 
+    def place(self, lat: float, lon: float) -> str:
+        """What fusion's rules call a place: at_sea, near_launch_site, ashore, or anywhere."""
+        t = self._terrain
+        if t is None:
+            return "anywhere"
+        x, y = t.projector.to_xy(lon, lat)
+        code = t.grid.class_at(x, y)
+        if code == TerrainClass.SEA:
+            return "at_sea"
+        if code == OUTSIDE:
+            return "anywhere"
+        if t.sites:
+            xy = self._site_xy(t)
+            if float(np.min(np.hypot(xy[:, 0] - x, xy[:, 1] - y))) <= 500.0:
+                return "near_launch_site"
+        return "ashore"
+
+    def _site_xy(self, t: PreparedTerrain) -> np.ndarray:
+        cached = self._layer_cache.get(("sites",))
+        if cached is None:
+            cached = {"xy": np.array([[s.x, s.y] for s in t.sites])}
+            self._layer_cache[("sites",)] = cached
+        xy: np.ndarray = cached["xy"]
+        return xy
+
     # --- layers ---------------------------------------------------------------------------
 
     def area(self) -> dict[str, Any]:

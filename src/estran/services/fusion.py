@@ -1,0 +1,196 @@
+"""Live fusion: every committed detection goes through the tracker, and what it concludes
+(tracks, links, incidents) is written back through the ledger as ``system:fusion``.
+
+A detection already linked to an incident (an operator's, or the demo's) links that incident to
+its track; later reports of the same group extend the same incident instead of making new ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from estran.domain.events import CommandIn
+from estran.domain.fusion import LocalPlane, Tracker
+from estran.domain.timefmt import parse_stamp
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from estran.domain.fusion import FusionUpdate
+    from estran.domain.picture import Picture
+
+__all__ = ["FusionService"]
+
+log = logging.getLogger(__name__)
+
+_LIFE_AT_SEA_OWNER = "FR-CROSS-GN"
+
+
+class FusionService:
+    def __init__(
+        self,
+        ledger: Any,
+        picture: Picture,
+        hub: Any,
+        *,
+        place_of: Callable[[float, float], str],
+        new_id: Callable[[], str],
+        owner_agency: str,
+        now_s: Callable[[], float],
+        age_every_s: float = 30.0,
+    ) -> None:
+        self.ledger = ledger
+        self.picture = picture
+        self.hub = hub
+        self.owner_agency = owner_agency
+        self.now_s = now_s
+        self.age_every_s = age_every_s
+        self.tracker = Tracker(LocalPlane(50.95, 1.95), place_of=place_of, new_id=new_id)
+        self._tasks: list[asyncio.Task[None]] = []
+        self.processed = 0
+        self.refused = 0
+
+    def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._loop(), name="estran-fusion"),
+            asyncio.create_task(self._ageing(), name="estran-fusion-ageing"),
+        ]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    async def _loop(self) -> None:
+        sub = self.hub.subscribe(
+            1_000_000, 1024 * 1024 * 1024, accepts=lambda e: e.type == "detection.created"
+        )
+        try:
+            while True:
+                for _, frame in await sub.take():
+                    det_id = orjson.loads(frame)["entity_id"]
+                    commands = self.commands_for(det_id)
+                    if commands:
+                        await self._submit(commands)
+                    self.processed += 1
+        finally:
+            self.hub.unsubscribe(sub)
+
+    async def _ageing(self) -> None:
+        while True:
+            await asyncio.sleep(self.age_every_s)
+            changed = self.tracker.age(self.now_s())
+            commands = [
+                CommandIn(type="track.updated", entity_id=t.id, data={"status": t.status})
+                for t in changed
+                if self.picture.get("track", t.id) is not None
+            ]
+            if commands:
+                await self._submit(commands)
+
+    async def _submit(self, commands: list[CommandIn]) -> None:
+        try:
+            await self.ledger.submit(commands, actor="system:fusion", source="fusion")
+        except Exception as exc:  # a refused conclusion must not stop fusion
+            self.refused += 1
+            log.warning("fusion: %s refused: %s", [c.type for c in commands], exc)
+
+    def commands_for(self, det_id: str) -> list[CommandIn]:
+        det = self.picture.get("detection", det_id)
+        if det is None or det.get("track_id"):
+            return []
+        pos = det["position"]
+        when = parse_stamp(det["observed_at"]).timestamp()
+        upd = self.tracker.add(
+            det_id,
+            det["class"],
+            pos["lat"],
+            pos["lon"],
+            float(pos.get("error_m", 25.0)),
+            when,
+            det.get("count"),
+        )
+        return self._conclusions(det_id, upd)
+
+    def _conclusions(self, det_id: str, upd: FusionUpdate) -> list[CommandIn]:
+        t = upd.track
+        lat, lon = self.tracker.plane.to_latlon(float(t.x[0]), float(t.x[1]))
+        major, minor, angle = t.ellipse()
+        position = {"lat": round(lat, 7), "lon": round(lon, 7), "error_m": round(major, 1)}
+        ellipse = {
+            "semi_major_m": round(major, 1),
+            "semi_minor_m": round(minor, 1),
+            "orientation_deg": round(angle, 1) % 180.0,
+        }
+        detections = [d for d in t.detections if self.picture.get("detection", d) is not None]
+        body: dict[str, Any] = {
+            "position": position,
+            "ellipse": ellipse,
+            "speed_mps": round(min(t.speed_mps, 399.0), 2),
+            "heading_deg": round(t.heading_deg, 1) % 360.0,
+            "detection_ids": detections,
+        }
+        if t.count is not None:
+            body["count"] = t.count
+        commands: list[CommandIn] = []
+        if self.picture.get("track", t.id) is None:
+            commands.append(
+                CommandIn(type="track.created", data={"id": t.id, "class": t.cls, **body})
+            )
+        else:
+            commands.append(CommandIn(type="track.updated", entity_id=t.id, data=body))
+        for gone in upd.merged:
+            rec = self.picture.get("track", gone)
+            if rec is not None and rec["status"] != "closed":
+                commands.append(
+                    CommandIn(type="track.updated", entity_id=gone, data={"status": "closed"})
+                )
+        commands.append(
+            CommandIn(type="detection.updated", entity_id=det_id, data={"track_id": t.id})
+        )
+        linked = t.incident_id or self._incident_citing(det_id)
+        if linked is not None and self.picture.get("incident", linked) is not None:
+            t.incident_id = linked
+            inc = self.picture.get("incident", linked) or {}
+            if inc.get("status") != "closed":
+                patch: dict[str, Any] = {
+                    "detection_ids": sorted(set(inc.get("detection_ids", [])) | {det_id}),
+                    "track_ids": sorted(set(inc.get("track_ids", [])) | {t.id}),
+                    "position": position,
+                }
+                if t.count is not None:
+                    patch["count"] = max(t.count, inc.get("count") or 0)
+                commands.append(CommandIn(type="incident.updated", entity_id=linked, data=patch))
+        elif upd.incident is not None:
+            rule = upd.incident
+            inc_id = f"inc-{t.id}"
+            t.incident_id = inc_id
+            life_at_sea = rule.incident_type in ("boat_at_sea", "persons_in_water")
+            data: dict[str, Any] = {
+                "id": inc_id,
+                "type": rule.incident_type,
+                "impact": rule.impact,
+                "confidence": rule.confidence,
+                "owner_agency_id": _LIFE_AT_SEA_OWNER if life_at_sea else self.owner_agency,
+                "position": position,
+                "summary": f"from {len(detections)} report(s), fused",
+                "detection_ids": detections,
+                "track_ids": [t.id],
+            }
+            if t.count is not None:
+                data["count"] = t.count
+            commands.append(CommandIn(type="incident.created", data=data))
+        return commands
+
+    def _incident_citing(self, det_id: str) -> str | None:
+        for inc in self.picture.records["incident"].values():
+            if det_id in inc.get("detection_ids", ()):
+                return str(inc["id"])
+        return None
