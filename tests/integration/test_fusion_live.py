@@ -25,8 +25,11 @@ def fused(server, terrain_cache, opale):
     running = server(fusion=True, terrain="background", terrain_cache_dir=terrain_cache)
     wait_for(f"{running.http}/api/v1/health", lambda h: h["terrain"]["state"] == "ready", 60)
     base = running.http
-    for sensor, kind in (("uas-1", "drone_thermal"), ("uas-2", "drone_thermal"),
-                         ("patrol-7", "patrol_report")):  # fmt: skip
+    for sensor, kind in (
+        ("uas-1", "drone_thermal"),
+        ("uas-2", "drone_thermal"),
+        ("patrol-7", "patrol_report"),
+    ):
         r = httpx.post(
             f"{base}/api/v1/sensors",
             json={"id": sensor, "name": sensor, "kind": kind, "agency_id": "FR-GN"},
