@@ -24,6 +24,7 @@ from estran.domain.errors import (
 from estran.domain.events import CommandIn, Event
 from estran.domain.markings import Marking
 from estran.domain.records import KINDS, KindSpec
+from estran.domain.rescue import check_life_at_sea
 from estran.domain.timefmt import stamp
 
 if TYPE_CHECKING:
@@ -100,6 +101,7 @@ def decide(view: RecordView, cmd: CommandIn, ctx: Context) -> Event:
             f"invalid {spec.name} data", details=pydantic_details(exc, ("data",))
         ) from exc
 
+    current: Record | None = None
     if cmd.verb == "created":
         entity_id = cmd.entity_id or data.pop("id", None) or f"{spec.id_prefix}{ctx.new_id()}"
         data.pop("id", None)
@@ -124,6 +126,7 @@ def decide(view: RecordView, cmd: CommandIn, ctx: Context) -> Event:
         _check_transitions(spec, entity_id, current, data)
         marking = cmd.marking or Marking.model_validate(current["marking"])
     _check_references(view, spec, data)
+    check_life_at_sea(view, spec.name, cmd.verb, entity_id, current, data)
     return Event(
         seq=0,
         event_id=cmd.event_id or ctx.new_id(),

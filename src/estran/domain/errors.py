@@ -11,6 +11,7 @@
     │   └── UnknownReferenceError             a record refers to an id that does not exist
     ├── ConflictError                         the command contradicts the current picture
     │   ├── AlreadyExistsError                a create for an id already in use
+    │   ├── LifeAtSeaError (domain/rescue.py) a command that would suppress or pre-empt a rescue
     │   └── InvalidTransitionError            a status change the lifecycle forbids
     ├── PayloadTooLargeError                  a body or batch over its limit
     ├── NotReadyError                         a capability still being prepared (terrain)

@@ -146,6 +146,10 @@ class Picture:
     def count(self) -> int:
         return sum(len(t) for t in self.records.values())
 
+    def tasks_of(self, unit_id: str) -> list[Record]:
+        """Every task given to ``unit_id`` (a scan: tasks are few)."""
+        return [t for t in self.records["task"].values() if t.get("unit_id") == unit_id]
+
     def query(self, kind: str, q: Query) -> tuple[list[Record], int]:
         """Matching records (sorted) and how many matched before paging."""
         spec = KINDS[kind]
@@ -171,6 +175,14 @@ class Staged:
     def get(self, kind: str, entity_id: str) -> Record | None:
         hit = self._records.get((kind, entity_id))
         return hit if hit is not None else self._base.get(kind, entity_id)
+
+    def tasks_of(self, unit_id: str) -> list[Record]:
+        """The base's tasks of ``unit_id`` with this view's staged ones over them."""
+        by_id = {t["id"]: t for t in self._base.tasks_of(unit_id)}
+        for (kind, entity_id), rec in self._records.items():
+            if kind == "task" and rec.get("unit_id") == unit_id:
+                by_id[entity_id] = rec
+        return list(by_id.values())
 
     def stage(self, event: Event) -> None:
         self._records[(event.kind, event.entity_id)] = evolve(

@@ -1,0 +1,98 @@
+"""Life at sea first: no command, on any path, suppresses or pre-empts a rescue."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+
+@pytest.fixture
+def base(server) -> str:
+    running = server()
+    http = running.http
+    for body in (
+        {
+            "id": "sar-1",
+            "type": "persons_in_water",
+            "impact": "very_high",
+            "owner_agency_id": "FR-CROSS-GN",
+            "position": {"lat": 50.97, "lon": 1.80},
+        },
+        {
+            "id": "int-1",
+            "type": "boat_being_prepared",
+            "owner_agency_id": "FR-GN",
+            "position": {"lat": 50.96, "lon": 1.95},
+        },
+        {
+            "id": "int-2",
+            "type": "group_sighted",
+            "owner_agency_id": "FR-GN",
+            "position": {"lat": 50.99, "lon": 2.04},
+        },
+    ):
+        assert httpx.post(f"{http}/api/v1/incidents", json=body).status_code == 201
+    for uid in ("boat-1", "buggy-1"):
+        unit = {
+            "id": uid,
+            "callsign": uid.upper(),
+            "kind": "dune_buggy",
+            "agency_id": "FR-GN",
+            "position": {"lat": 50.95, "lon": 1.9},
+        }
+        assert httpx.post(f"{http}/api/v1/units", json=unit).status_code == 201
+    return http
+
+
+def task(base: str, tid: str, incident: str, unit: str) -> httpx.Response:
+    body = {"id": tid, "incident_id": incident, "unit_id": unit}
+    return httpx.post(f"{base}/api/v1/tasks", json=body)
+
+
+def test_a_rescue_case_cannot_be_retyped_away(base):
+    r = httpx.patch(f"{base}/api/v1/incidents/sar-1", json={"type": "group_sighted"})
+    assert r.status_code == 409
+    assert r.json()["error"]["code"] == "life_at_sea_first"
+    assert httpx.get(f"{base}/api/v1/incidents/sar-1").json()["type"] == "persons_in_water"
+    # Between life-at-sea types is fine (people in the water from a boat at sea).
+    r = httpx.patch(f"{base}/api/v1/incidents/sar-1", json={"type": "boat_at_sea"})
+    assert r.status_code == 200
+
+
+def test_no_interception_task_takes_a_unit_away_from_a_rescue(base):
+    assert task(base, "t-sar", "sar-1", "boat-1").status_code == 201
+    r = task(base, "t-int", "int-1", "boat-1")
+    assert r.status_code == 409
+    assert r.json()["error"]["code"] == "life_at_sea_first"
+    assert httpx.get(f"{base}/api/v1/tasks/t-int").status_code == 404
+
+
+def test_a_rescue_may_take_a_unit_busy_with_an_interception_but_not_the_reverse(base):
+    assert task(base, "t-a", "int-1", "buggy-1").status_code == 201
+    second = task(base, "t-b", "int-2", "buggy-1")
+    assert second.status_code == 409
+    assert second.json()["error"]["code"] == "conflict"
+    assert task(base, "t-rescue", "sar-1", "buggy-1").status_code == 201
+
+
+def test_a_finished_task_frees_the_unit(base):
+    assert task(base, "t-1", "int-1", "buggy-1").status_code == 201
+    r = httpx.patch(f"{base}/api/v1/tasks/t-1", json={"status": "cancelled"})
+    assert r.status_code == 200
+    assert task(base, "t-2", "int-2", "buggy-1").status_code == 201
+
+
+def test_two_tasks_for_one_unit_in_one_batch_are_refused_whole(base):
+    batch = [
+        {
+            "type": "task.created",
+            "data": {"id": "b-1", "incident_id": "int-1", "unit_id": "buggy-1"},
+        },
+        {
+            "type": "task.created",
+            "data": {"id": "b-2", "incident_id": "int-2", "unit_id": "buggy-1"},
+        },
+    ]
+    r = httpx.post(f"{base}/api/v1/events", json=batch)
+    assert r.status_code == 409
+    assert httpx.get(f"{base}/api/v1/tasks/b-1").status_code == 404
