@@ -180,13 +180,14 @@ class DemoDriver:
             ]
         inc = self.incident_for_unit.pop(unit.id, None)
         if inc is not None and outcome != "boat_launched":
-            commands.append(
-                CommandIn(
-                    type="incident.updated",
-                    entity_id=inc,
-                    data={"status": "closed", "summary": f"outcome: {outcome.replace('_', ' ')}"},
-                )
-            )
+            closing: dict[str, Any] = {
+                "status": "closed",
+                "outcome": outcome,
+                "summary": f"outcome: {outcome.replace('_', ' ')}",
+            }
+            if group is not None and outcome in ("intercepted_before_launch", "launch_prevented"):
+                closing["people_count"] = group.size
+            commands.append(CommandIn(type="incident.updated", entity_id=inc, data=closing))
         commands.append(CommandIn(type="unit.updated", entity_id=uid, data={"status": "available"}))
         self._emit(*commands)
 
@@ -197,7 +198,12 @@ class DemoDriver:
                 CommandIn(
                     type="incident.updated",
                     entity_id=inc,
-                    data={"type": "boat_launched", "summary": "boat launched"},
+                    data={
+                        "type": "boat_launched",
+                        "outcome": "boat_launched",
+                        "status": "closed",
+                        "summary": "boat launched; handed to the rescue centre's watch",
+                    },
                 )
             )
         if in_difficulty:

@@ -22,6 +22,7 @@ __all__ = ["Picture", "Query", "Staged", "evolve", "sort_by_priority", "strip_me
 Record = dict[str, Any]
 _IMPACT_RANK = {"very_high": 0, "high": 1, "medium": 2, "low": 3}
 _LIFE_AT_SEA = frozenset(str(t) for t in LIFE_AT_SEA_INCIDENTS)
+_STATUS_LOGGED = frozenset({"task", "incident", "unit"})
 _META = ("id", "entity", "marking", "created_at", "updated_at", "observed_at", "version", "source")
 
 
@@ -46,6 +47,10 @@ def evolve(current: Record | None, event: Event, marking: dict[str, Any] | None 
     record["observed_at"] = event.observed_at
     record["version"] = event.seq
     record["source"] = event.source
+    if event.kind in _STATUS_LOGGED and "status" in event.data:
+        # Who moved it to which status, and when: the lifecycle's record (tasking, figures).
+        step = {"status": event.data["status"], "at": event.observed_at, "by": event.actor}
+        record["status_log"] = [*(record.get("status_log") or ()), step]
     if event.kind == "incident":
         record["life_at_sea"] = record["type"] in _LIFE_AT_SEA
     elif event.kind == "sector" and "geometry" in event.data:

@@ -31,6 +31,7 @@ __all__ = [
     "IncidentStatus",
     "IncidentType",
     "KindSpec",
+    "Outcome",
     "SectorCreate",
     "SensorCreate",
     "TaskCreate",
@@ -131,6 +132,17 @@ class ImpactLevel(StrEnum):
     MEDIUM = "medium"
     HIGH = "high"
     VERY_HIGH = "very_high"
+
+
+class Outcome(StrEnum):
+    """How an incident ended, as the agreement's figures count it."""
+
+    INTERCEPTED_BEFORE_LAUNCH = "intercepted_before_launch"
+    LAUNCH_PREVENTED = "launch_prevented"
+    BOAT_OR_EQUIPMENT_SEIZED = "boat_or_equipment_seized"
+    BOAT_LAUNCHED = "boat_launched"
+    NOTHING_FOUND = "nothing_found"
+    REFERRED_TO_RESCUE = "referred_to_rescue"
 
 
 class IncidentStatus(StrEnum):
@@ -297,6 +309,12 @@ class IncidentPatch(_Patch):
     summary: Text | None = None
     detection_ids: Annotated[list[Id], Field(max_length=10_000)] | None = None
     track_ids: Annotated[list[Id], Field(max_length=1_000)] | None = None
+    outcome: Outcome | None = Field(
+        default=None, description="How it ended; counted in /api/v1/stats. Not once closed."
+    )
+    people_count: Annotated[int, Field(ge=0, le=1000)] | None = Field(
+        default=None, description="People counted at the outcome (a count, never identities)."
+    )
 
 
 class TaskCreate(_Schema):

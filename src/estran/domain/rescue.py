@@ -50,6 +50,11 @@ def check_life_at_sea(
                 f"incident {entity_id!r} is a life-at-sea case ({current['type']}); it cannot "
                 f"be re-typed as {new_type!r}: rescue cases are never suppressed"
             )
+    closed = current is not None and current.get("status") == "closed"
+    if kind == "incident" and closed and ("outcome" in data or "people_count" in data):
+        raise ConflictError(
+            f"incident {entity_id!r} is closed; its outcome can no longer be recorded"
+        )
     if kind == "task" and verb == "created":
         unit_id = data.get("unit_id")
         tasks_of = getattr(view, "tasks_of", None)

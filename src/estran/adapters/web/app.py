@@ -19,6 +19,7 @@ from estran.adapters.web.limits import BodyLimitMiddleware
 from estran.adapters.web.routes_events import build_events_router
 from estran.adapters.web.routes_picture import build_picture_router
 from estran.adapters.web.routes_records import build_records_router, openapi_components
+from estran.adapters.web.routes_stats import build_stats_router
 from estran.adapters.web.routes_terrain import build_terrain_router
 from estran.adapters.web.ws import build_stream_router
 from estran.bootstrap import Services, build_services
@@ -52,6 +53,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.include_router(build_events_router())
     app.include_router(build_picture_router())
     app.include_router(build_terrain_router())
+    app.include_router(build_stats_router())
     app.include_router(build_stream_router())
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
 

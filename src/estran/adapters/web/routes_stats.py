@@ -1,0 +1,39 @@
+"""``GET /api/v1/stats``: the figures the agreement is judged by (``docs/figures.md``)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request
+
+from estran.adapters.web.common import JSONBytes, services, time_param
+from estran.domain.errors import ValidationFailedError
+from estran.domain.timefmt import stamp
+from estran.services.stats import figures
+
+__all__ = ["build_stats_router"]
+
+
+def build_stats_router() -> APIRouter:
+    router = APIRouter(prefix="/api/v1", tags=["figures"])
+
+    @router.get("/stats", summary="Attempts, interceptions, launches, rescues, response times")
+    async def stats(
+        request: Request,
+        since: Annotated[str | None, Query(description="ISO 8601; incidents opened from.")] = None,
+        until: Annotated[str | None, Query(description="ISO 8601; opened before.")] = None,
+        by: Annotated[Literal["day", "sector"] | None, Query(description="Group by.")] = None,
+    ) -> JSONBytes:
+        svc = services(request)
+        now = svc.clock.now()
+        skew = svc.settings.max_future_skew_s
+        start = time_param("since", since, now, skew)
+        end = time_param("until", until, now, skew)
+        if start is not None and end is not None and end <= start:
+            raise ValidationFailedError(
+                "until must be after since",
+                details=[{"loc": ["query", "until"], "msg": "not after since"}],
+            )
+        return JSONBytes(figures(svc.picture, since=start, until=end, by=by, now=stamp(now)))
+
+    return router
