@@ -148,7 +148,11 @@ def bench_accuracy(t: terrain_store.PreparedTerrain, pairs: int) -> list[dict]:
             if ref.eta_s and mine.eta_s and mine.method == "coarse":
                 errors[ref.profile].append(mine.eta_s / ref.eta_s - 1)
     out = []
-    print("  (beyond the 1.2 km full-resolution window; exact = one search over all 160,000 cells)")
+    window_km = t.engine.window_cells * g.cell_m / 1000
+    print(
+        f"  (beyond the {window_km:.1f} km full-resolution window; exact = one search over all "
+        "160,000 cells)"
+    )
     for name, errs in errors.items():
         if not errs:
             continue
