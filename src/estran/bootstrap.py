@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import logging
+import tomllib
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
+
+from pydantic import ValidationError
 
 from estran.adapters.certs import certs_dir, is_revoked, tls_context
 from estran.adapters.clock import SystemClock
 from estran.adapters.cot_server import CotServer
 from estran.adapters.storage.sqlite import SqliteEventStore
+from estran.domain.errors import InvalidInputError
 from estran.domain.events import CommandIn
 from estran.domain.picture import Picture
+from estran.domain.runcards import RunCard, parse_runcards
 from estran.services.fusion import FusionService
 from estran.services.hub import Hub
 from estran.services.ledger import Ledger
@@ -28,6 +34,7 @@ __all__ = [
     "Services",
     "build_services",
     "build_terrain",
+    "load_runcards",
     "open_store",
     "rebuild",
 ]
@@ -74,6 +81,7 @@ class Services:
     cot: CotServer | None = None
     tak: TakGateway | None = None
     fusion: FusionService | None = None
+    runcards: list[RunCard] = field(default_factory=list)
     extras: list[Any] = field(default_factory=list)
     """Things started after everything else and stopped first (the live demo driver)."""
 
@@ -127,6 +135,7 @@ def build_services(
         new_id=lambda: uuid.uuid4().hex,
     )
     services = Services(settings, store, picture, hub, ledger, clock, build_terrain(settings))
+    services.runcards = load_runcards(settings.runcards_file)
     if settings.fusion:
         services.fusion = FusionService(
             ledger,
@@ -153,6 +162,15 @@ def build_services(
             now_s=lambda: clock.now().timestamp(),
         )
     return services
+
+
+def load_runcards(path: Path | None) -> list[RunCard]:
+    """Run cards from TOML (the shipped ones by default); bad ones stop the start-up."""
+    path = path or Path(__file__).resolve().parent / "data" / "runcards.toml"
+    try:
+        return parse_runcards(tomllib.loads(path.read_text(encoding="utf-8")))
+    except (OSError, tomllib.TOMLDecodeError, ValidationError) as exc:
+        raise InvalidInputError(f"run cards {path}: {exc}") from exc
 
 
 def build_terrain(settings: Settings) -> TerrainService:

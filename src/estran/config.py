@@ -107,6 +107,10 @@ class Settings(BaseSettings):
     cot_default_agency: str = Field(
         default="FR-GN", description="Agency of units that appear from TAK position reports."
     )
+    runcards_file: Path | None = Field(
+        default=None,
+        description="Run cards (TOML) for unit recommendation; unset means the shipped ones.",
+    )
     fusion: bool = Field(
         default=True,
         description="Fuse detections into tracks and incidents as they arrive (rules in "

@@ -20,6 +20,7 @@ from estran.adapters.web.common import JSONBytes, services
 from estran.domain.errors import ValidationFailedError
 from estran.domain.geo import parse_bbox
 from estran.domain.records import UnitKind, UnitStatus
+from estran.services.dispatch import recommend
 
 __all__ = ["build_terrain_router"]
 
@@ -65,6 +66,17 @@ def build_terrain_router() -> APIRouter:
         ]
         result = await asyncio.to_thread(
             svc.terrain.rank, lat, lon, units, limit=limit, routes=routes
+        )
+        return JSONBytes(result)
+
+    @router.get(
+        "/incidents/{incident_id}/recommendations",
+        summary="Units proposed for an incident: the run card filled by real ETA, with why",
+    )
+    async def recommendations(request: Request, incident_id: str) -> JSONBytes:
+        svc = services(request)
+        result = await asyncio.to_thread(
+            recommend, svc.terrain, svc.picture, svc.runcards, incident_id, svc.clock.now()
         )
         return JSONBytes(result)
 

@@ -1,0 +1,77 @@
+"""Unit recommendation for an incident: ranked by real ETA, filled by the run card, with why.
+
+The dispatcher chooses; nothing here tasks a unit.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from estran.domain.errors import NotFoundError
+from estran.domain.runcards import RunCard, match_card
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from estran.domain.picture import Picture
+    from estran.services.terrain import TerrainService
+
+__all__ = ["recommend"]
+
+
+def recommend(
+    terrain: TerrainService,
+    picture: Picture,
+    cards: list[RunCard],
+    incident_id: str,
+    now: datetime,
+    limit: int = 20,
+) -> dict[str, Any]:
+    incident = picture.get("incident", incident_id)
+    if incident is None:
+        raise NotFoundError("incident", incident_id)
+    units = [u for u in picture.records["unit"].values() if u.get("status") == "available"]
+    pos = incident["position"]
+    ranked = terrain.rank(pos["lat"], pos["lon"], units, limit=max(limit, len(units)))
+    card = match_card(cards, incident, now.hour)
+    proposed: list[dict[str, Any]] = []
+    unfilled: list[dict[str, str]] = []
+    taken: set[str] = set()
+    for kind in card.send if card is not None else []:
+        assert card is not None  # noqa: S101 (the loop runs only with a card)
+        pick = next(
+            (
+                u
+                for u in ranked["units"]
+                if u["reachable"] and u["kind"] == kind and u["unit_id"] not in taken
+            ),
+            None,
+        )
+        if pick is None:
+            unfilled.append(
+                {"kind": kind, "why": f"no available {kind.replace('_', ' ')} can reach it"}
+            )
+            continue
+        taken.add(pick["unit_id"])
+        proposed.append(
+            {
+                **pick,
+                "why": f"run card '{card.name}' asks for a {kind.replace('_', ' ')}: "
+                f"the fastest available, {pick['eta_s'] / 60:.0f} min. {pick['reason']}",
+            }
+        )
+    if card is None:
+        best = next((u for u in ranked["units"] if u["reachable"]), None)
+        if best is not None:
+            proposed.append({**best, "why": f"no run card matches; fastest unit. {best['reason']}"})
+    return {
+        "incident_id": incident_id,
+        "incident_type": incident["type"],
+        "life_at_sea": bool(incident.get("life_at_sea")),
+        "run_card": None if card is None else card.name,
+        "proposed": proposed,
+        "unfilled": unfilled,
+        "ranked": ranked["units"][:limit],
+        "target": ranked["target"],
+        "note": "the dispatcher chooses and tasks; Estran never tasks a unit by itself",
+    }
