@@ -22,6 +22,7 @@ from estran.domain.runcards import RunCard, parse_runcards
 from estran.services.fusion import FusionService
 from estran.services.hub import Hub
 from estran.services.ledger import Ledger
+from estran.services.rescue import RescueService
 from estran.services.tak import TakGateway
 from estran.services.terrain import TerrainService
 
@@ -81,6 +82,7 @@ class Services:
     cot: CotServer | None = None
     tak: TakGateway | None = None
     fusion: FusionService | None = None
+    rescue: RescueService | None = None
     runcards: list[RunCard] = field(default_factory=list)
     extras: list[Any] = field(default_factory=list)
     """Things started after everything else and stopped first (the live demo driver)."""
@@ -88,6 +90,8 @@ class Services:
     async def start(self) -> None:
         self.terrain.start()
         await self.ledger.start()
+        if self.rescue is not None:
+            self.rescue.start()
         if self.fusion is not None:
             self.fusion.start()
         if self.settings.seed_agencies:
@@ -110,6 +114,8 @@ class Services:
             await extra.stop()
         if self.fusion is not None:
             await self.fusion.stop()
+        if self.rescue is not None:
+            await self.rescue.stop()
         if self.cot is not None and self.tak is not None:
             await self.cot.stop()
             await self.tak.stop()
@@ -136,6 +142,9 @@ def build_services(
     )
     services = Services(settings, store, picture, hub, ledger, clock, build_terrain(settings))
     services.runcards = load_runcards(settings.runcards_file)
+    services.rescue = RescueService(
+        ledger, picture, hub, ack_s=settings.rescue_ack_s, now_s=lambda: clock.now().timestamp()
+    )
     if settings.fusion:
         services.fusion = FusionService(
             ledger,

@@ -107,6 +107,12 @@ class Settings(BaseSettings):
     cot_default_agency: str = Field(
         default="FR-GN", description="Agency of units that appear from TAK position reports."
     )
+    rescue_ack_s: float = Field(
+        default=120.0,
+        gt=0,
+        le=3600,
+        description="A rescue case the rescue centre has not acknowledged escalates after this.",
+    )
     runcards_file: Path | None = Field(
         default=None,
         description="Run cards (TOML) for unit recommendation; unset means the shipped ones.",

@@ -96,3 +96,66 @@ def test_two_tasks_for_one_unit_in_one_batch_are_refused_whole(base):
     r = httpx.post(f"{base}/api/v1/events", json=batch)
     assert r.status_code == 409
     assert httpx.get(f"{base}/api/v1/tasks/b-1").status_code == 404
+
+
+def wait(url: str, check, within_s: float = 5.0):
+    import time
+
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        r = httpx.get(url)
+        if r.status_code == 200 and check(r.json()):
+            return r.json()
+        time.sleep(0.05)
+    raise AssertionError(f"{url} never matched")
+
+
+def test_a_life_at_sea_incident_opens_a_rescue_case_at_once(base):
+    case = wait(f"{base}/api/v1/rescue_cases/sar-sar-1", lambda c: True)
+    assert case["incident_id"] == "sar-1"
+    assert case["centre_agency_id"] == "FR-CROSS-GN"
+    assert case["phase"] == "distress"  # people in the water
+    assert case["status"] == "open"
+    assert case["position"]["lat"] == pytest.approx(50.97)
+    assert "persons_in_water" in case["distress_factors"]
+    # An interception incident opens none.
+    cases = httpx.get(f"{base}/api/v1/rescue_cases").json()
+    assert [c["incident_id"] for c in cases["items"]] == ["sar-1"]
+
+
+def test_a_rescue_case_cannot_be_closed_before_the_centre_acknowledges_it(base):
+    wait(f"{base}/api/v1/rescue_cases/sar-sar-1", lambda c: True)
+    r = httpx.patch(f"{base}/api/v1/rescue_cases/sar-sar-1", json={"status": "closed"})
+    assert r.status_code == 409
+    assert r.json()["error"]["code"] == "invalid_transition"
+    ok = httpx.patch(f"{base}/api/v1/rescue_cases/sar-sar-1", json={"status": "acknowledged"})
+    assert ok.status_code == 200
+    done = httpx.patch(f"{base}/api/v1/rescue_cases/sar-sar-1", json={"status": "closed"})
+    assert done.status_code == 200
+
+
+def test_an_unacknowledged_rescue_case_escalates_until_acknowledged(server):
+    running = server(rescue_ack_s=0.4)
+    b = running.http
+    body = {
+        "id": "boat-9",
+        "type": "boat_at_sea",
+        "impact": "high",
+        "owner_agency_id": "FR-GN",
+        "position": {"lat": 51.0, "lon": 1.9},
+        "count": 48,
+        "summary": "overcrowded dinghy",
+    }
+    assert httpx.post(f"{b}/api/v1/incidents", json=body).status_code == 201
+    case = wait(f"{b}/api/v1/rescue_cases/sar-boat-9", lambda c: True)
+    assert case["phase"] == "alert"
+    assert case["count"] == 48
+    assert case["description"] == "overcrowded dinghy"
+    escalated = wait(f"{b}/api/v1/rescue_cases/sar-boat-9", lambda c: c["escalations"] >= 1)
+    assert escalated["phase"] == "distress"
+    httpx.patch(f"{b}/api/v1/rescue_cases/sar-boat-9", json={"status": "acknowledged"})
+    count = httpx.get(f"{b}/api/v1/rescue_cases/sar-boat-9").json()["escalations"]
+    import time
+
+    time.sleep(1.2)
+    assert httpx.get(f"{b}/api/v1/rescue_cases/sar-boat-9").json()["escalations"] == count

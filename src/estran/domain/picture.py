@@ -22,7 +22,7 @@ __all__ = ["Picture", "Query", "Staged", "evolve", "sort_by_priority", "strip_me
 Record = dict[str, Any]
 _IMPACT_RANK = {"very_high": 0, "high": 1, "medium": 2, "low": 3}
 _LIFE_AT_SEA = frozenset(str(t) for t in LIFE_AT_SEA_INCIDENTS)
-_STATUS_LOGGED = frozenset({"task", "incident", "unit"})
+_STATUS_LOGGED = frozenset({"task", "incident", "unit", "rescue_case"})
 _META = ("id", "entity", "marking", "created_at", "updated_at", "observed_at", "version", "source")
 
 

@@ -32,6 +32,8 @@ __all__ = [
     "IncidentType",
     "KindSpec",
     "Outcome",
+    "RescueCaseCreate",
+    "RescuePhase",
     "SectorCreate",
     "SensorCreate",
     "TaskCreate",
@@ -145,6 +147,25 @@ class Outcome(StrEnum):
     REFERRED_TO_RESCUE = "referred_to_rescue"
 
 
+class RescuePhase(StrEnum):
+    """The maritime SAR phases (IAMSAR), lowest first."""
+
+    UNCERTAINTY = "uncertainty"
+    ALERT = "alert"
+    DISTRESS = "distress"
+
+
+class DistressFactor(StrEnum):
+    REQUEST_FOR_HELP = "request_for_help"
+    OVERCROWDING = "overcrowding"
+    UNSEAWORTHY = "unseaworthy"
+    NO_LIFEJACKETS = "no_lifejackets"
+    MEDICAL = "medical"
+    CHILDREN_OR_PREGNANT = "children_or_pregnant"
+    WEATHER = "weather"
+    PERSONS_IN_WATER = "persons_in_water"
+
+
 class IncidentStatus(StrEnum):
     OPEN = "open"
     RESPONDING = "responding"
@@ -182,6 +203,12 @@ TASK_TRANSITIONS: dict[str, set[str]] = {
 INCIDENT_TRANSITIONS: dict[str, set[str]] = {
     "open": {"responding", "closed"},
     "responding": {"open", "closed"},
+    "closed": set(),
+}
+RESCUE_TRANSITIONS: dict[str, set[str]] = {
+    # Only the rescue centre's acknowledgement lets a case be closed: nothing suppresses it.
+    "open": {"acknowledged"},
+    "acknowledged": {"closed"},
     "closed": set(),
 }
 TRACK_TRANSITIONS: dict[str, set[str]] = {
@@ -330,6 +357,31 @@ class TaskPatch(_Patch):
     instructions: Text | None = None
 
 
+class RescueCaseCreate(_Schema):
+    id: Id | None = None
+    incident_id: Id
+    centre_agency_id: Id = Field(description="The rescue centre: CROSS Gris-Nez, MRCC Dover.")
+    phase: RescuePhase = RescuePhase.ALERT
+    status: Literal["open"] = "open"
+    position: Position
+    count: Annotated[int, Field(ge=0, le=1000)] | None = None
+    description: Text = ""
+    distress_factors: Annotated[list[DistressFactor], Field(max_length=8)] = Field(
+        default_factory=list
+    )
+    escalations: Annotated[int, Field(ge=0, le=1000)] = 0
+
+
+class RescueCasePatch(_Patch):
+    phase: RescuePhase | None = None
+    status: Literal["open", "acknowledged", "closed"] | None = None
+    position: Position | None = None
+    count: Annotated[int, Field(ge=0, le=1000)] | None = None
+    description: Text | None = None
+    distress_factors: Annotated[list[DistressFactor], Field(max_length=8)] | None = None
+    escalations: Annotated[int, Field(ge=0, le=1000)] | None = None
+
+
 class PolygonGeometry(_Schema):
     type: Literal["Polygon"]
     coordinates: Annotated[
@@ -455,6 +507,16 @@ KINDS: dict[str, KindSpec] = {
             id_prefix="task-",
         ),
         KindSpec("sector", "sectors", SectorCreate, SectorPatch, id_prefix="sector-"),
+        KindSpec(
+            "rescue_case",
+            "rescue_cases",
+            RescueCaseCreate,
+            RescueCasePatch,
+            references={"incident_id": "incident", "centre_agency_id": "agency"},
+            transitions={"status": RESCUE_TRANSITIONS},
+            type_field="phase",
+            id_prefix="sar-",
+        ),
     )
 }
 KINDS_BY_PLURAL = {spec.plural: spec for spec in KINDS.values()}

@@ -55,6 +55,9 @@ def check_life_at_sea(
         raise ConflictError(
             f"incident {entity_id!r} is closed; its outcome can no longer be recorded"
         )
+    settled = current is not None and current.get("status") != "open"
+    if kind == "rescue_case" and settled and "escalations" in data:
+        raise ConflictError(f"rescue case {entity_id!r} is no longer open; it does not escalate")
     if kind == "task" and verb == "created":
         unit_id = data.get("unit_id")
         tasks_of = getattr(view, "tasks_of", None)
