@@ -143,7 +143,12 @@ def build_services(
     services = Services(settings, store, picture, hub, ledger, clock, build_terrain(settings))
     services.runcards = load_runcards(settings.runcards_file)
     services.rescue = RescueService(
-        ledger, picture, hub, ack_s=settings.rescue_ack_s, now_s=lambda: clock.now().timestamp()
+        ledger,
+        picture,
+        hub,
+        ack_s=settings.rescue_ack_s,
+        task_ack_s=settings.task_ack_s,
+        now_s=lambda: clock.now().timestamp(),
     )
     if settings.fusion:
         services.fusion = FusionService(

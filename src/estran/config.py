@@ -113,6 +113,12 @@ class Settings(BaseSettings):
         le=3600,
         description="A rescue case the rescue centre has not acknowledged escalates after this.",
     )
+    task_ack_s: float = Field(
+        default=300.0,
+        gt=0,
+        le=86_400,
+        description="A task sent but unacknowledged escalates after.",
+    )
     runcards_file: Path | None = Field(
         default=None,
         description="Run cards (TOML) for unit recommendation; unset means the shipped ones.",

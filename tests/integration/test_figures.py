@@ -136,3 +136,60 @@ def test_an_out_of_order_lifecycle_step_is_refused(night):
     assert skip.json()["error"]["code"] == "invalid_transition"
     bad_window = httpx.get(f"{night}/api/v1/stats", params={"since": at(10), "until": at(5)})
     assert bad_window.status_code == 422
+
+
+def test_log_entries_are_kept_and_the_handover_report_puts_rescue_first(night):
+    entry = {
+        "log": "incident",
+        "incident_id": "inc-a",
+        "role": "operator",
+        "position_held": "operator desk 2",
+        "text": "buggy reports 40 people, calm",
+        "observed_at": at(10),
+    }
+    r = httpx.post(f"{night}/api/v1/log_entries", json=entry)
+    assert r.status_code == 201
+    saved = r.json()
+    assert saved["observed_at"] != saved["created_at"]  # event time and entry time differ
+    duty = {"log": "duty", "role": "duty officer", "text": "shift starts, 16 units on duty"}
+    assert httpx.post(f"{night}/api/v1/log_entries", json=duty).status_code == 201
+    edit = httpx.patch(f"{night}/api/v1/log_entries/{saved['id']}", json={"text": "changed"})
+    assert edit.status_code == 422  # a log line is never edited; a correction is a new line
+    report = httpx.get(f"{night}/api/v1/handover", params={"since": at(-60)}).json()
+    assert report["open_incidents"][0]["life_at_sea"] is True
+    assert len(report["log_entries"]) == 2
+    assert "Log entries: 2" in report["text"]
+    assert report["figures"]["attempts_intercepted"] == 1
+    missing = httpx.get(f"{night}/api/v1/handover")
+    assert missing.status_code == 422
+
+
+def test_a_task_left_unacknowledged_escalates(server):
+    running = server(task_ack_s=0.3)
+    b = running.http
+    unit = {"id": "u1", "callsign": "U1", "kind": "foot_patrol", "agency_id": "FR-GN"}
+    inc = {
+        "id": "i1",
+        "type": "group_sighted",
+        "owner_agency_id": "FR-GN",
+        "position": {"lat": 50.9, "lon": 1.7},
+    }
+    assert httpx.post(f"{b}/api/v1/units", json=unit).status_code == 201
+    assert httpx.post(f"{b}/api/v1/incidents", json=inc).status_code == 201
+    assert (
+        httpx.post(
+            f"{b}/api/v1/tasks", json={"id": "t1", "incident_id": "i1", "unit_id": "u1"}
+        ).status_code
+        == 201
+    )
+    assert httpx.patch(f"{b}/api/v1/tasks/t1", json={"status": "sent"}).status_code == 200
+    import time
+
+    deadline = time.monotonic() + 5
+    task = {}
+    while time.monotonic() < deadline:
+        task = httpx.get(f"{b}/api/v1/tasks/t1").json()
+        if task.get("escalations"):
+            break
+        time.sleep(0.05)
+    assert task.get("escalations", 0) >= 1

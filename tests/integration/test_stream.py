@@ -103,7 +103,8 @@ def _raw_stream_client(port: int) -> socket.socket:
 async def test_a_client_that_never_reads_is_cut_off_and_others_carry_on(server):
     running = server(stream_max_messages=200, stream_max_bytes=1024 * 1024)
     # Internal subscribers (the rescue service) are there before any client connects.
-    internal = httpx.get(f"{running.http}/api/v1/health").json()["subscribers"]
+    health = await asyncio.to_thread(httpx.get, f"{running.http}/api/v1/health")
+    internal = health.json()["subscribers"]
     stuck = _raw_stream_client(running.port)
     try:
         async with (

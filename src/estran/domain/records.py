@@ -355,6 +355,32 @@ class TaskCreate(_Schema):
 class TaskPatch(_Patch):
     status: TaskStatus | None = None
     instructions: Text | None = None
+    escalations: Annotated[int, Field(ge=0, le=1000)] | None = Field(
+        default=None, description="Times the task was escalated for want of acknowledgement."
+    )
+
+
+class LogKind(StrEnum):
+    DUTY = "duty"
+    INCIDENT = "incident"
+
+
+class LogEntryCreate(_Schema):
+    """A line of the duty log or of an incident's log: entry time is when it was recorded
+    (``received_at``), event time is ``observed_at``; the author is the event's actor."""
+
+    id: Id | None = None
+    log: LogKind
+    incident_id: Id | None = None
+    role: Annotated[str, Field(min_length=1, max_length=64)]
+    position_held: Annotated[str, Field(max_length=128)] = Field(
+        default="", description="The watch position: duty officer, operator, liaison desk..."
+    )
+    text: Annotated[str, Field(min_length=1, max_length=4000)]
+
+
+class LogEntryPatch(_Patch):
+    """Log lines are not edited; a correction is a new line."""
 
 
 class RescueCaseCreate(_Schema):
@@ -507,6 +533,15 @@ KINDS: dict[str, KindSpec] = {
             id_prefix="task-",
         ),
         KindSpec("sector", "sectors", SectorCreate, SectorPatch, id_prefix="sector-"),
+        KindSpec(
+            "log_entry",
+            "log_entries",
+            LogEntryCreate,
+            LogEntryPatch,
+            references={"incident_id": "incident"},
+            type_field="log",
+            id_prefix="log-",
+        ),
         KindSpec(
             "rescue_case",
             "rescue_cases",

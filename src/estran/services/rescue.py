@@ -1,4 +1,5 @@
-"""Rescue first: every life-at-sea incident opens a search-and-rescue case, at once.
+"""Rescue first: every life-at-sea incident opens a search-and-rescue case, at once; and the
+watch over acknowledgements (rescue cases and tasks).
 
 Whatever path the incident came by (REST, CoT, fusion, the demo), the case is opened for the
 rescue centre (the incident's owner if it is one, CROSS Gris-Nez otherwise) with everything
@@ -6,7 +7,8 @@ known passed on: position, time, count, description, distress factors. Its phase
 IAMSAR: people in the water or distress factors -> distress, a boat at sea -> alert. A case the
 rescue centre has not acknowledged within ``ack_s`` escalates: one phase up, and the count of
 escalations, every ``ack_s`` until it is acknowledged. Only an acknowledged case can be closed
-(the record's lifecycle), so nothing suppresses it.
+(the record's lifecycle), so nothing suppresses it. A task sent to a unit and not acknowledged
+within ``task_ack_s`` is escalated likewise (its ``escalations`` count, and a warning).
 """
 
 from __future__ import annotations
@@ -42,14 +44,16 @@ class RescueService:
         *,
         ack_s: float,
         now_s: Callable[[], float],
+        task_ack_s: float = 300.0,
         check_every_s: float = 1.0,
     ) -> None:
+        self.task_ack_s = task_ack_s
         self.ledger = ledger
         self.picture = picture
         self.hub = hub
         self.ack_s = ack_s
         self.now_s = now_s
-        self.check_every_s = min(check_every_s, ack_s / 2)
+        self.check_every_s = min(check_every_s, ack_s / 2, task_ack_s / 2)
         self._last_alarm: dict[str, float] = {}
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -143,5 +147,27 @@ class RescueService:
                     case["centre_agency_id"],
                     self.ack_s,
                 )
+            commands += self._task_escalations(now)
             if commands:
                 await self._submit(commands)
+
+    def _task_escalations(self, now: float) -> list[CommandIn]:
+        """Tasks sent but not acknowledged within ``task_ack_s``: escalated, and logged."""
+        out = []
+        for task in self.picture.records["task"].values():
+            if task["status"] != "sent":
+                continue
+            key = f"task:{task['id']}"
+            since = self._last_alarm.setdefault(key, now)
+            if now - since < self.task_ack_s:
+                continue
+            self._last_alarm[key] = now
+            out.append(
+                CommandIn(
+                    type="task.updated",
+                    entity_id=task["id"],
+                    data={"escalations": int(task.get("escalations") or 0) + 1},
+                )
+            )
+            log.warning("task %s to %s not acknowledged: escalated", task["id"], task["unit_id"])
+        return out

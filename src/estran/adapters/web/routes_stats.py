@@ -1,4 +1,5 @@
-"""``GET /api/v1/stats``: the figures the agreement is judged by (``docs/figures.md``)."""
+"""``GET /api/v1/stats``: the figures the agreement is judged by (``docs/figures.md``); and
+``GET /api/v1/handover``: the shift handover report."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from fastapi import APIRouter, Query, Request
 from estran.adapters.web.common import JSONBytes, services, time_param
 from estran.domain.errors import ValidationFailedError
 from estran.domain.timefmt import stamp
+from estran.services.handover import handover
 from estran.services.stats import figures
 
 __all__ = ["build_stats_router"]
@@ -35,5 +37,16 @@ def build_stats_router() -> APIRouter:
                 details=[{"loc": ["query", "until"], "msg": "not after since"}],
             )
         return JSONBytes(figures(svc.picture, since=start, until=end, by=by, now=stamp(now)))
+
+    @router.get("/handover", summary="The shift handover report (rescue cases first)")
+    async def handover_report(
+        request: Request,
+        since: Annotated[str, Query(description="ISO 8601: the start of the outgoing shift.")],
+    ) -> JSONBytes:
+        svc = services(request)
+        now = svc.clock.now()
+        start = time_param("since", since, now, svc.settings.max_future_skew_s)
+        assert start is not None  # noqa: S101 (a required parameter)
+        return JSONBytes(handover(svc.picture, since=start, now=stamp(now)))
 
     return router
