@@ -22,6 +22,7 @@ from estran.domain.runcards import RunCard, parse_runcards
 from estran.services.fusion import FusionService
 from estran.services.hub import Hub
 from estran.services.ledger import Ledger
+from estran.services.recommend import RecommendationService
 from estran.services.rescue import RescueService
 from estran.services.tak import TakGateway
 from estran.services.terrain import TerrainService
@@ -83,6 +84,7 @@ class Services:
     tak: TakGateway | None = None
     fusion: FusionService | None = None
     rescue: RescueService | None = None
+    recommender: RecommendationService | None = None
     runcards: list[RunCard] = field(default_factory=list)
     extras: list[Any] = field(default_factory=list)
     """Things started after everything else and stopped first (the live demo driver)."""
@@ -92,6 +94,8 @@ class Services:
         await self.ledger.start()
         if self.rescue is not None:
             self.rescue.start()
+        if self.recommender is not None:
+            self.recommender.start()
         if self.fusion is not None:
             self.fusion.start()
         if self.settings.seed_agencies:
@@ -116,6 +120,8 @@ class Services:
             await self.fusion.stop()
         if self.rescue is not None:
             await self.rescue.stop()
+        if self.recommender is not None:
+            await self.recommender.stop()
         if self.cot is not None and self.tak is not None:
             await self.cot.stop()
             await self.tak.stop()
@@ -150,6 +156,10 @@ def build_services(
         task_ack_s=settings.task_ack_s,
         now_s=lambda: clock.now().timestamp(),
     )
+    if settings.recommend and settings.terrain != "off":
+        services.recommender = RecommendationService(
+            ledger, picture, hub, services.terrain, services.runcards, clock.now
+        )
     if settings.fusion:
         services.fusion = FusionService(
             ledger,

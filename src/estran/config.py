@@ -119,6 +119,11 @@ class Settings(BaseSettings):
         le=86_400,
         description="A task sent but unacknowledged escalates after.",
     )
+    recommend: bool = Field(
+        default=True,
+        description="Write each open incident's proposed units (run card by real ETA) to the "
+        "stream as it opens or moves; needs terrain.",
+    )
     runcards_file: Path | None = Field(
         default=None,
         description="Run cards (TOML) for unit recommendation; unset means the shipped ones.",

@@ -102,3 +102,27 @@ def test_the_shipped_run_cards_put_life_at_sea_first_and_follow_the_hour(tmp_pat
     bad.write_text('[[cards]]\nname = "x"\nincident_types = ["picnic"]\nsend = ["dune_buggy"]\n')
     with pytest.raises(InvalidInputError, match="picnic"):
         load_runcards(bad)
+
+
+def test_an_opened_incident_gets_its_recommendation_on_the_stream(dispatch):
+    base = dispatch
+    inc = {
+        "id": "inc-live",
+        "type": "boat_being_prepared",
+        "owner_agency_id": "FR-GN",
+        "position": {"lat": MARCK_BEACH[0], "lon": MARCK_BEACH[1]},
+    }
+    assert httpx.post(f"{base}/api/v1/incidents", json=inc).status_code == 201
+    deadline = time.monotonic() + 10
+    rec = None
+    while time.monotonic() < deadline:
+        r = httpx.get(f"{base}/api/v1/recommendations/rec-inc-live")
+        if r.status_code == 200:
+            rec = r.json()
+            break
+        time.sleep(0.05)
+    assert rec is not None
+    assert rec["incident_id"] == "inc-live"
+    assert "dune_buggy" in [p["kind"] for p in rec["proposed"]]
+    assert rec["proposed"][0]["why"]
+    assert httpx.get(f"{base}/api/v1/tasks").json()["total"] == 0  # proposed, never tasked

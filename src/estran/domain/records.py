@@ -408,6 +408,31 @@ class RescueCasePatch(_Patch):
     escalations: Annotated[int, Field(ge=0, le=1000)] | None = None
 
 
+class ProposedUnit(_Schema):
+    unit_id: Id
+    kind: UnitKind
+    eta_s: Annotated[float, Field(ge=0, le=86_400)]
+    why: Text
+
+
+class RecommendationCreate(_Schema):
+    """Units proposed for an incident (the run card filled by real ETA). Never a task."""
+
+    id: Id | None = None
+    incident_id: Id
+    run_card: Annotated[str, Field(max_length=128)] | None = None
+    proposed: Annotated[list[ProposedUnit], Field(max_length=20)] = Field(default_factory=list)
+    unfilled: Annotated[list[UnitKind], Field(max_length=10)] = Field(default_factory=list)
+
+
+class RecommendationPatch(_Patch):
+    """A fresh recommendation replaces the last one for the incident."""
+
+    run_card: Annotated[str, Field(max_length=128)] | None = None
+    proposed: Annotated[list[ProposedUnit], Field(max_length=20)] | None = None
+    unfilled: Annotated[list[UnitKind], Field(max_length=10)] | None = None
+
+
 class PolygonGeometry(_Schema):
     type: Literal["Polygon"]
     coordinates: Annotated[
@@ -533,6 +558,14 @@ KINDS: dict[str, KindSpec] = {
             id_prefix="task-",
         ),
         KindSpec("sector", "sectors", SectorCreate, SectorPatch, id_prefix="sector-"),
+        KindSpec(
+            "recommendation",
+            "recommendations",
+            RecommendationCreate,
+            RecommendationPatch,
+            references={"incident_id": "incident"},
+            id_prefix="rec-",
+        ),
         KindSpec(
             "log_entry",
             "log_entries",
