@@ -9,7 +9,6 @@ outcomes, and, when a boat gets into difficulty at sea, a rescue case for CROSS 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from typing import TYPE_CHECKING, Any
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from estran.domain.events import CommandIn
+from estran.services.background import cancel_and_wait
 from estran.services.simulate import coast_from
 from estran.sim.night import Group, Season, SimUnit, begin_night
 
@@ -53,10 +53,7 @@ class DemoDriver:
         self._task = asyncio.create_task(self._run(), name="estran-demo")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+        await cancel_and_wait([self._task])
 
     # --- helpers --------------------------------------------------------------------------
 

@@ -8,7 +8,6 @@ its track; later reports of the same group extend the same incident instead of m
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +16,7 @@ import orjson
 from estran.domain.events import CommandIn
 from estran.domain.fusion import LocalPlane, Tracker
 from estran.domain.timefmt import parse_stamp
+from estran.services.background import cancel_and_wait
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -62,11 +62,7 @@ class FusionService:
         ]
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(self._tasks)
 
     async def _loop(self) -> None:
         sub = self.hub.subscribe(

@@ -8,7 +8,6 @@ console sees it on the stream. It proposes; it never tasks.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +15,7 @@ import orjson
 
 from estran.domain.errors import EstranError
 from estran.domain.events import CommandIn
+from estran.services.background import cancel_and_wait
 from estran.services.dispatch import recommend
 
 if TYPE_CHECKING:
@@ -54,10 +54,7 @@ class RecommendationService:
         self._task = asyncio.create_task(self._loop(), name="estran-recommend")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+        await cancel_and_wait([self._task])
 
     def command_for(self, incident_id: str) -> CommandIn | None:
         inc = self.picture.get("incident", incident_id)

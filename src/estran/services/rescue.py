@@ -14,13 +14,13 @@ within ``task_ack_s`` is escalated likewise (its ``escalations`` count, and a wa
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 
 from estran.domain.events import CommandIn
+from estran.services.background import cancel_and_wait
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -64,11 +64,7 @@ class RescueService:
         ]
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(self._tasks)
 
     def case_for(self, incident_id: str) -> dict[str, Any] | None:
         for case in self.picture.records["rescue_case"].values():

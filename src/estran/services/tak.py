@@ -20,7 +20,6 @@ markers addressed by callsign with how to acknowledge them.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import re
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ import orjson
 
 from estran.domain.events import CommandIn
 from estran.protocols.cot.encode import build_event, detail_xml
+from estran.services.background import cancel_and_wait
 
 if TYPE_CHECKING:
     from estran.domain.picture import Picture
@@ -322,11 +322,7 @@ class TakGateway:
         ]
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(self._tasks)
 
     async def _write_loop(self) -> None:
         while True:
