@@ -25,6 +25,7 @@ import websockets
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from tests.auth import AUTH
 from tests.serverproc import ServerProcess
 
 from bench.report import line
@@ -49,7 +50,7 @@ def coast_points(cache: Path, n: int, seed: int) -> list[tuple[float, float]]:
 
 async def run(port: int, points: list[tuple[float, float]], samples: int) -> list[float]:
     base = f"http://127.0.0.1:{port}"
-    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+    async with httpx.AsyncClient(headers=AUTH, base_url=base, timeout=30) as http:
         await http.post(
             "/api/v1/sensors",
             json={"id": "uas", "name": "uas", "kind": "drone_thermal", "agency_id": "UK-BF"},
@@ -79,7 +80,9 @@ async def run(port: int, points: list[tuple[float, float]], samples: int) -> lis
             assert (await http.post("/api/v1/incidents", json=body)).status_code == 201
         await asyncio.sleep(3)  # let the 50 recommendations settle
         latencies = []
-        async with websockets.connect(f"ws://127.0.0.1:{port}/api/v1/stream", max_size=2**26) as ws:
+        async with websockets.connect(
+            f"ws://127.0.0.1:{port}/api/v1/stream", additional_headers=AUTH, max_size=2**26
+        ) as ws:
             await ws.recv()  # snapshot
             for k in range(samples):
                 lat, lon = points[250 + k]
@@ -134,7 +137,12 @@ def main() -> None:
         ).start()
         try:
             deadline = time.monotonic() + 120
-            while httpx.get(f"{server.url}/api/v1/health").json()["terrain"]["state"] != "ready":
+            while (
+                httpx.get(headers=AUTH, url=f"{server.url}/api/v1/health").json()["terrain"][
+                    "state"
+                ]
+                != "ready"
+            ):
                 assert time.monotonic() < deadline, "terrain never ready"
                 time.sleep(0.2)
             lat = sorted(asyncio.run(run(server.port, points, args.samples)))

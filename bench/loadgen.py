@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 
 import orjson
+from tests.auth import AUTH
 
 
 def encode_post(path: str, body: bytes) -> bytes:
@@ -110,7 +111,9 @@ def subscriber_pool(port: int, n: int, expect_events: int, out: str, ready: str)
     from estran.domain.timefmt import parse_stamp
 
     async def one(lat: list[float]) -> None:
-        async with websockets.connect(f"ws://127.0.0.1:{port}/api/v1/stream", max_size=2**26) as ws:
+        async with websockets.connect(
+            f"ws://127.0.0.1:{port}/api/v1/stream", additional_headers=AUTH, max_size=2**26
+        ) as ws:
             orjson.loads(await ws.recv())  # snapshot
             got = 0
             while got < expect_events:

@@ -14,6 +14,7 @@ import uvicorn
 
 from estran.adapters.web.app import create_app
 from estran.config import Settings
+from tests.auth import AUTH, seed_user
 from tests.marks import POSTGRES_URL, needs_postgres
 
 
@@ -76,6 +77,8 @@ def opale(terrain_cache: Path) -> Any:
 class RunningServer:
     def __init__(self, settings: Settings, services: Any = None) -> None:
         self.settings = settings
+        seed_user(settings)
+        self.headers = dict(AUTH)
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]

@@ -28,6 +28,16 @@ class ServerProcess:
         self.log = data_dir.parent / f"{data_dir.name}-server.log"
 
     def start(self, timeout_s: float = 60) -> ServerProcess:
+        from estran.config import Settings
+        from tests.auth import seed_user
+
+        seed_user(
+            Settings(
+                data_dir=self.data_dir,
+                database_url=self.env.get("ESTRAN_DATABASE_URL"),
+                database_schema=self.env.get("ESTRAN_DATABASE_SCHEMA", "estran"),
+            )
+        )
         offset = self.log.stat().st_size if self.log.exists() else 0
         self._log = self.log.open("ab")
         self.proc = subprocess.Popen(

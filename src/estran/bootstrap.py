@@ -14,16 +14,22 @@ from pydantic import ValidationError
 from estran.adapters.certs import certs_dir, is_revoked, tls_context
 from estran.adapters.clock import SystemClock
 from estran.adapters.cot_server import CotServer
+from estran.adapters.security_store import SecurityStore
 from estran.adapters.storage.sqlite import SqliteEventStore
 from estran.domain.errors import InvalidInputError
 from estran.domain.events import CommandIn
 from estran.domain.picture import Picture
+from estran.domain.policy import Policy, parse_policy
 from estran.domain.runcards import RunCard, parse_runcards
+from estran.services.access import Access
+from estran.services.audit import AuditTrail
 from estran.services.fusion import FusionService
 from estran.services.hub import Hub
+from estran.services.identity import Identity
 from estran.services.ledger import Ledger
 from estran.services.recommend import RecommendationService
 from estran.services.rescue import RescueService
+from estran.services.retention import RetentionService, rules_from
 from estran.services.tak import TakGateway
 from estran.services.terrain import TerrainService
 
@@ -36,7 +42,10 @@ __all__ = [
     "Services",
     "build_services",
     "build_terrain",
+    "load_policy",
     "load_runcards",
+    "open_identity",
+    "open_security_store",
     "open_store",
     "rebuild",
 ]
@@ -66,6 +75,32 @@ def open_store(settings: Settings) -> EventStore:
     return SqliteEventStore(settings.data_dir / "events.sqlite3")
 
 
+def open_security_store(settings: Settings) -> SecurityStore:
+    """Accounts, sessions and the audit trail: beside the events (SQLite or PostgreSQL)."""
+    if settings.database_url:
+        return SecurityStore.for_postgres(settings.database_url, settings.database_schema)
+    return SecurityStore.for_data_dir(settings.data_dir)
+
+
+def open_identity(settings: Settings, store: SecurityStore, clock: Clock) -> Identity:
+    return Identity(
+        store,
+        now=clock.now,
+        session_ttl_s=settings.session_ttl_s,
+        max_failed_logins=settings.max_failed_logins,
+        lockout_s=settings.lockout_s,
+    )
+
+
+def load_policy(path: Path | None) -> Policy:
+    """The access policy (the shipped one by default); a bad one stops the start-up."""
+    path = path or Path(__file__).resolve().parent / "data" / "policy.toml"
+    try:
+        return parse_policy(tomllib.loads(path.read_text(encoding="utf-8")))
+    except (OSError, tomllib.TOMLDecodeError, ValidationError, ValueError) as exc:
+        raise InvalidInputError(f"policy {path}: {exc}") from exc
+
+
 def rebuild(store: EventStore, *, until_received: str | None = None) -> Picture:
     """The picture from the whole log, or as it was known at ``until_received``."""
     return Picture().apply_all(store.read(until_received=until_received))
@@ -80,6 +115,12 @@ class Services:
     ledger: Ledger
     clock: Clock
     terrain: TerrainService
+    policy: Policy
+    security: SecurityStore
+    identity: Identity
+    audit: AuditTrail
+    access: Access
+    retention: RetentionService
     cot: CotServer | None = None
     tak: TakGateway | None = None
     fusion: FusionService | None = None
@@ -92,6 +133,7 @@ class Services:
     async def start(self) -> None:
         self.terrain.start()
         await self.ledger.start()
+        self.retention.start()
         if self.rescue is not None:
             self.rescue.start()
         if self.recommender is not None:
@@ -116,6 +158,7 @@ class Services:
     async def stop(self) -> None:
         for extra in self.extras:
             await extra.stop()
+        await self.retention.stop()
         if self.fusion is not None:
             await self.fusion.stop()
         if self.rescue is not None:
@@ -126,6 +169,8 @@ class Services:
             await self.cot.stop()
             await self.tak.stop()
         await self.ledger.stop()
+        self.audit.close()
+        self.security.close()
         self.store.close()
 
 
@@ -137,6 +182,9 @@ def build_services(
     log.info("picture rebuilt from %d events (%d records)", picture.seq, picture.count())
     hub = Hub()
     clock = clock or SystemClock()
+    policy = load_policy(settings.policy_file)
+    security = open_security_store(settings)
+    audit = AuditTrail(security, clock.now)
     ledger = Ledger(
         store,
         picture,
@@ -145,8 +193,30 @@ def build_services(
         default_marking=settings.default_marking(),
         max_future_skew_s=settings.max_future_skew_s,
         new_id=lambda: uuid.uuid4().hex,
+        policy=policy,
     )
-    services = Services(settings, store, picture, hub, ledger, clock, build_terrain(settings))
+    services = Services(
+        settings,
+        store,
+        picture,
+        hub,
+        ledger,
+        clock,
+        build_terrain(settings),
+        policy=policy,
+        security=security,
+        identity=open_identity(settings, security, clock),
+        audit=audit,
+        access=Access(policy, picture, clock),
+        retention=RetentionService(
+            ledger,
+            picture,
+            audit,
+            clock,
+            rules_from(settings),
+            settings.purge_interval_s,
+        ),
+    )
     services.runcards = load_runcards(settings.runcards_file)
     services.rescue = RescueService(
         ledger,

@@ -166,6 +166,55 @@ class Settings(BaseSettings):
         "coarse level is used.",
     )
 
+    policy_file: Path | None = Field(
+        default=None,
+        description="Access policy (TOML, `docs/security.md`); unset means the shipped "
+        "`policy.toml`.",
+    )
+    session_ttl_s: float = Field(
+        default=12 * 3600.0,
+        ge=60,
+        le=7 * 86_400,
+        description="How long a sign-in lasts (a watch, by default) before signing in again.",
+    )
+    max_failed_logins: int = Field(
+        default=5, ge=1, le=100, description="Failed sign-ins in a row that lock an account."
+    )
+    lockout_s: float = Field(
+        default=900.0, ge=1, le=86_400, description="How long a locked account stays locked."
+    )
+    retention_detection_days: float = Field(
+        default=7.0,
+        gt=0,
+        le=3650,
+        description="Raw detections (and tracks built from them) are purged this long after "
+        "they were observed.",
+    )
+    retention_imagery_days: float = Field(
+        default=7.0, gt=0, le=3650, description="Imagery (thermal chips) is purged after this."
+    )
+    retention_log_days: float = Field(
+        default=3 * 365.0, gt=0, le=36_500, description="Duty and incident logs are kept this long."
+    )
+    retention_record_days: float = Field(
+        default=3 * 365.0,
+        gt=0,
+        le=36_500,
+        description="Every other record (incidents, tasks, rescue cases...) is kept this long "
+        "after its last change.",
+    )
+    purge_interval_s: float = Field(
+        default=3600.0,
+        ge=0,
+        le=86_400,
+        description="How often the retention purge runs in the server (0: only `estran purge`).",
+    )
+    cot_clearance: Classification = Field(
+        default=Classification.OFFICIAL,
+        description="Clearance of TAK clients that are not signed-in users (plain TCP, device "
+        "certificates): they receive records released to their agency's nation up to it.",
+    )
+
     @model_validator(mode="after")
     def _safe_in_production(self) -> Settings:
         if self.environment == "production" and self.host not in ("127.0.0.1", "::1", "localhost"):

@@ -6,12 +6,13 @@ import httpx
 import pytest
 
 from tests import factories
+from tests.auth import AUTH
 
 
 @pytest.fixture
 def api(server):
     running = server(max_body_bytes=64 * 1024, max_batch_events=50)
-    with httpx.Client(base_url=running.http, timeout=10) as client:
+    with httpx.Client(headers=AUTH, base_url=running.http, timeout=10) as client:
         yield client
 
 

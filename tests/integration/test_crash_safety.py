@@ -9,12 +9,13 @@ import httpx
 import pytest
 
 from tests import factories
+from tests.auth import AUTH
 from tests.marks import POSTGRES_URL
 from tests.serverproc import ServerProcess
 
 
 def _load(url: str, acked: list[str], stop: threading.Event, batch: int, tag: str) -> None:
-    with httpx.Client(base_url=url, timeout=5) as client:
+    with httpx.Client(headers=AUTH, base_url=url, timeout=5) as client:
         n = 0
         while not stop.is_set():
             ids = [f"{tag}-{n + i:07d}" for i in range(batch)]
@@ -34,7 +35,7 @@ def _load(url: str, acked: list[str], stop: threading.Event, batch: int, tag: st
 def _all_event_ids(url: str) -> list[str]:
     seen: list[str] = []
     after = 0
-    with httpx.Client(base_url=url, timeout=30) as client:
+    with httpx.Client(headers=AUTH, base_url=url, timeout=30) as client:
         while True:
             page = client.get("/api/v1/events", params={"after": after, "limit": 10000}).json()
             if not page["events"]:
@@ -66,7 +67,7 @@ def _crash_and_check(server: ServerProcess) -> None:
         stored = set(_all_event_ids(server.url))
         missing = [eid for eid in acked if eid not in stored]
         assert not missing, f"{len(missing)} acknowledged events lost, e.g. {missing[:3]}"
-        picture_units = httpx.get(f"{server.url}/api/v1/health").json()["records"]
+        picture_units = httpx.get(headers=AUTH, url=f"{server.url}/api/v1/health").json()["records"]
         assert picture_units >= len(acked)  # the rebuilt picture holds them too
     finally:
         server.stop()

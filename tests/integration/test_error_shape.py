@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests import factories
+from tests.auth import AUTH
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +23,7 @@ def api(tmp_path_factory):
             data_dir=tmp_path_factory.mktemp("d"), max_body_bytes=16 * 1024, max_batch_events=50
         )
     )
-    with running, httpx.Client(base_url=running.http, timeout=10) as client:
+    with running, httpx.Client(headers=AUTH, base_url=running.http, timeout=10) as client:
         yield client
 
 

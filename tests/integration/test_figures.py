@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
+from tests.auth import AUTH
+
 T0 = (datetime.now(UTC) - timedelta(hours=3)).replace(microsecond=0)
 
 
@@ -18,8 +20,8 @@ def at(minutes: float) -> str:
 def night(server):
     running = server()
     base = running.http
-    post = lambda path, body: httpx.post(f"{base}/api/v1/{path}", json=body)  # noqa: E731
-    patch = lambda path, body: httpx.patch(f"{base}/api/v1/{path}", json=body)  # noqa: E731
+    post = lambda path, body: httpx.post(headers=AUTH, url=f"{base}/api/v1/{path}", json=body)  # noqa: E731
+    patch = lambda path, body: httpx.patch(headers=AUTH, url=f"{base}/api/v1/{path}", json=body)  # noqa: E731
     unit = {
         "id": "bug-1",
         "callsign": "BUGGY-1",
@@ -84,7 +86,7 @@ def night(server):
 
 
 def test_the_figures_count_the_night_as_documented(night):
-    stats = httpx.get(f"{night}/api/v1/stats").json()
+    stats = httpx.get(headers=AUTH, url=f"{night}/api/v1/stats").json()
     assert stats["attempts_detected"] == 2  # the preparation and the launch attempt
     assert stats["attempts_intercepted"] == 1
     assert stats["proportion_intercepted"] == 0.5
@@ -95,15 +97,15 @@ def test_the_figures_count_the_night_as_documented(night):
     assert stats["people_intercepted"] == 40
     assert stats["response_minutes_median"] == pytest.approx(9.0)
     assert stats["units"]["tasked_hours"] == pytest.approx(29 / 60, abs=1e-3)
-    by_day = httpx.get(f"{night}/api/v1/stats", params={"by": "day"}).json()
+    by_day = httpx.get(headers=AUTH, url=f"{night}/api/v1/stats", params={"by": "day"}).json()
     assert sum(g["attempts_detected"] for g in by_day["groups"].values()) == 2
-    later = httpx.get(f"{night}/api/v1/stats", params={"since": at(50)}).json()
+    later = httpx.get(headers=AUTH, url=f"{night}/api/v1/stats", params={"since": at(50)}).json()
     assert later["attempts_detected"] == 1
     assert later["attempts_intercepted"] == 0
 
 
 def test_a_task_keeps_who_and_when_of_every_step(night):
-    task = httpx.get(f"{night}/api/v1/tasks/t-a").json()
+    task = httpx.get(headers=AUTH, url=f"{night}/api/v1/tasks/t-a").json()
     steps = [s["status"] for s in task["status_log"]]
     assert steps == [
         "proposed",
@@ -118,23 +120,32 @@ def test_a_task_keeps_who_and_when_of_every_step(night):
 
 
 def test_an_outcome_for_a_closed_incident_is_refused_and_changes_nothing(night):
-    r = httpx.patch(f"{night}/api/v1/incidents/inc-b", json={"outcome": "launch_prevented"})
+    r = httpx.patch(
+        headers=AUTH, url=f"{night}/api/v1/incidents/inc-b", json={"outcome": "launch_prevented"}
+    )
     assert r.status_code == 409
     assert "closed" in r.json()["error"]["message"]
-    assert httpx.get(f"{night}/api/v1/incidents/inc-b").json()["outcome"] == "boat_launched"
-    bad = httpx.patch(f"{night}/api/v1/incidents/inc-c", json={"outcome": "sunk"})
+    assert (
+        httpx.get(headers=AUTH, url=f"{night}/api/v1/incidents/inc-b").json()["outcome"]
+        == "boat_launched"
+    )
+    bad = httpx.patch(headers=AUTH, url=f"{night}/api/v1/incidents/inc-c", json={"outcome": "sunk"})
     assert bad.status_code == 422
 
 
 def test_an_out_of_order_lifecycle_step_is_refused(night):
     r = httpx.post(
-        f"{night}/api/v1/tasks", json={"id": "t-x", "incident_id": "inc-c", "unit_id": "bug-1"}
+        headers=AUTH,
+        url=f"{night}/api/v1/tasks",
+        json={"id": "t-x", "incident_id": "inc-c", "unit_id": "bug-1"},
     )
     assert r.status_code == 201
-    skip = httpx.patch(f"{night}/api/v1/tasks/t-x", json={"status": "on_scene"})
+    skip = httpx.patch(headers=AUTH, url=f"{night}/api/v1/tasks/t-x", json={"status": "on_scene"})
     assert skip.status_code == 409
     assert skip.json()["error"]["code"] == "invalid_transition"
-    bad_window = httpx.get(f"{night}/api/v1/stats", params={"since": at(10), "until": at(5)})
+    bad_window = httpx.get(
+        headers=AUTH, url=f"{night}/api/v1/stats", params={"since": at(10), "until": at(5)}
+    )
     assert bad_window.status_code == 422
 
 
@@ -147,20 +158,24 @@ def test_log_entries_are_kept_and_the_handover_report_puts_rescue_first(night):
         "text": "buggy reports 40 people, calm",
         "observed_at": at(10),
     }
-    r = httpx.post(f"{night}/api/v1/log_entries", json=entry)
+    r = httpx.post(headers=AUTH, url=f"{night}/api/v1/log_entries", json=entry)
     assert r.status_code == 201
     saved = r.json()
     assert saved["observed_at"] != saved["created_at"]  # event time and entry time differ
     duty = {"log": "duty", "role": "duty officer", "text": "shift starts, 16 units on duty"}
-    assert httpx.post(f"{night}/api/v1/log_entries", json=duty).status_code == 201
-    edit = httpx.patch(f"{night}/api/v1/log_entries/{saved['id']}", json={"text": "changed"})
+    assert httpx.post(headers=AUTH, url=f"{night}/api/v1/log_entries", json=duty).status_code == 201
+    edit = httpx.patch(
+        headers=AUTH, url=f"{night}/api/v1/log_entries/{saved['id']}", json={"text": "changed"}
+    )
     assert edit.status_code == 422  # a log line is never edited; a correction is a new line
-    report = httpx.get(f"{night}/api/v1/handover", params={"since": at(-60)}).json()
+    report = httpx.get(
+        headers=AUTH, url=f"{night}/api/v1/handover", params={"since": at(-60)}
+    ).json()
     assert report["open_incidents"][0]["life_at_sea"] is True
     assert len(report["log_entries"]) == 2
     assert "Log entries: 2" in report["text"]
     assert report["figures"]["attempts_intercepted"] == 1
-    missing = httpx.get(f"{night}/api/v1/handover")
+    missing = httpx.get(headers=AUTH, url=f"{night}/api/v1/handover")
     assert missing.status_code == 422
 
 
@@ -174,21 +189,26 @@ def test_a_task_left_unacknowledged_escalates(server):
         "owner_agency_id": "FR-GN",
         "position": {"lat": 50.9, "lon": 1.7},
     }
-    assert httpx.post(f"{b}/api/v1/units", json=unit).status_code == 201
-    assert httpx.post(f"{b}/api/v1/incidents", json=inc).status_code == 201
+    assert httpx.post(headers=AUTH, url=f"{b}/api/v1/units", json=unit).status_code == 201
+    assert httpx.post(headers=AUTH, url=f"{b}/api/v1/incidents", json=inc).status_code == 201
     assert (
         httpx.post(
-            f"{b}/api/v1/tasks", json={"id": "t1", "incident_id": "i1", "unit_id": "u1"}
+            headers=AUTH,
+            url=f"{b}/api/v1/tasks",
+            json={"id": "t1", "incident_id": "i1", "unit_id": "u1"},
         ).status_code
         == 201
     )
-    assert httpx.patch(f"{b}/api/v1/tasks/t1", json={"status": "sent"}).status_code == 200
+    assert (
+        httpx.patch(headers=AUTH, url=f"{b}/api/v1/tasks/t1", json={"status": "sent"}).status_code
+        == 200
+    )
     import time
 
     deadline = time.monotonic() + 5
     task = {}
     while time.monotonic() < deadline:
-        task = httpx.get(f"{b}/api/v1/tasks/t1").json()
+        task = httpx.get(headers=AUTH, url=f"{b}/api/v1/tasks/t1").json()
         if task.get("escalations"):
             break
         time.sleep(0.05)

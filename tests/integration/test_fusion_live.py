@@ -7,13 +7,15 @@ import time
 import httpx
 import pytest
 
+from tests.auth import AUTH
+
 WISSANT_DUNES = (50.8905, 1.6680)
 
 
 def wait_for(url: str, check, within_s: float = 10.0):
     deadline = time.monotonic() + within_s
     while time.monotonic() < deadline:
-        body = httpx.get(url).json()
+        body = httpx.get(headers=AUTH, url=url).json()
         if check(body):
             return body
         time.sleep(0.05)
@@ -31,7 +33,8 @@ def fused(server, terrain_cache, opale):
         ("patrol-7", "patrol_report"),
     ):
         r = httpx.post(
-            f"{base}/api/v1/sensors",
+            headers=AUTH,
+            url=f"{base}/api/v1/sensors",
             json={"id": sensor, "name": sensor, "kind": kind, "agency_id": "FR-GN"},
         )
         assert r.status_code == 201, r.text
@@ -47,7 +50,7 @@ def detect(base: str, det_id: str, sensor: str, lat: float, lon: float, **extra)
         "confidence": 0.7,
         **extra,
     }
-    r = httpx.post(f"{base}/api/v1/detections", json=body)
+    r = httpx.post(headers=AUTH, url=f"{base}/api/v1/detections", json=body)
     assert r.status_code == 201, r.text
 
 
@@ -65,11 +68,14 @@ def test_two_drones_and_a_foot_patrol_seeing_one_group_make_one_incident(fused):
     assert sorted(incident["detection_ids"]) == ["d-1", "d-2", "d-3"]
     assert incident["count"] == 35
     assert len(incident["track_ids"]) == 1
-    track = httpx.get(f"{base}/api/v1/tracks/{incident['track_ids'][0]}").json()
+    track = httpx.get(headers=AUTH, url=f"{base}/api/v1/tracks/{incident['track_ids'][0]}").json()
     assert sorted(track["detection_ids"]) == ["d-1", "d-2", "d-3"]
     assert track["ellipse"]["semi_major_m"] > 0
     for det in ("d-1", "d-2", "d-3"):
-        assert httpx.get(f"{base}/api/v1/detections/{det}").json()["track_id"] == track["id"]
+        assert (
+            httpx.get(headers=AUTH, url=f"{base}/api/v1/detections/{det}").json()["track_id"]
+            == track["id"]
+        )
     # A group 4 km away is another incident.
     detect(base, "d-4", "uas-1", lat + 0.02, lon + 0.05)
     wait_for(f"{base}/api/v1/incidents", lambda b: b["total"] == 2)
@@ -92,7 +98,10 @@ def test_a_boat_seen_at_sea_opens_a_rescue_case_for_cross(fused, opale):
         "position": {"lat": lat, "lon": lon, "error_m": 50.0},
         "count": 50,
     }
-    assert httpx.post(f"{fused.http}/api/v1/detections", json=body).status_code == 201
+    assert (
+        httpx.post(headers=AUTH, url=f"{fused.http}/api/v1/detections", json=body).status_code
+        == 201
+    )
     found = wait_for(f"{fused.http}/api/v1/incidents", lambda b: b["total"] >= 1)
     case = found["items"][0]
     assert case["type"] == "boat_at_sea"

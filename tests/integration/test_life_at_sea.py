@@ -5,6 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from tests.auth import AUTH
+
 
 @pytest.fixture
 def base(server) -> str:
@@ -31,7 +33,9 @@ def base(server) -> str:
             "position": {"lat": 50.99, "lon": 2.04},
         },
     ):
-        assert httpx.post(f"{http}/api/v1/incidents", json=body).status_code == 201
+        assert (
+            httpx.post(headers=AUTH, url=f"{http}/api/v1/incidents", json=body).status_code == 201
+        )
     for uid in ("boat-1", "buggy-1"):
         unit = {
             "id": uid,
@@ -40,22 +44,29 @@ def base(server) -> str:
             "agency_id": "FR-GN",
             "position": {"lat": 50.95, "lon": 1.9},
         }
-        assert httpx.post(f"{http}/api/v1/units", json=unit).status_code == 201
+        assert httpx.post(headers=AUTH, url=f"{http}/api/v1/units", json=unit).status_code == 201
     return http
 
 
 def task(base: str, tid: str, incident: str, unit: str) -> httpx.Response:
     body = {"id": tid, "incident_id": incident, "unit_id": unit}
-    return httpx.post(f"{base}/api/v1/tasks", json=body)
+    return httpx.post(headers=AUTH, url=f"{base}/api/v1/tasks", json=body)
 
 
 def test_a_rescue_case_cannot_be_retyped_away(base):
-    r = httpx.patch(f"{base}/api/v1/incidents/sar-1", json={"type": "group_sighted"})
+    r = httpx.patch(
+        headers=AUTH, url=f"{base}/api/v1/incidents/sar-1", json={"type": "group_sighted"}
+    )
     assert r.status_code == 409
     assert r.json()["error"]["code"] == "life_at_sea_first"
-    assert httpx.get(f"{base}/api/v1/incidents/sar-1").json()["type"] == "persons_in_water"
+    assert (
+        httpx.get(headers=AUTH, url=f"{base}/api/v1/incidents/sar-1").json()["type"]
+        == "persons_in_water"
+    )
     # Between life-at-sea types is fine (people in the water from a boat at sea).
-    r = httpx.patch(f"{base}/api/v1/incidents/sar-1", json={"type": "boat_at_sea"})
+    r = httpx.patch(
+        headers=AUTH, url=f"{base}/api/v1/incidents/sar-1", json={"type": "boat_at_sea"}
+    )
     assert r.status_code == 200
 
 
@@ -64,7 +75,7 @@ def test_no_interception_task_takes_a_unit_away_from_a_rescue(base):
     r = task(base, "t-int", "int-1", "boat-1")
     assert r.status_code == 409
     assert r.json()["error"]["code"] == "life_at_sea_first"
-    assert httpx.get(f"{base}/api/v1/tasks/t-int").status_code == 404
+    assert httpx.get(headers=AUTH, url=f"{base}/api/v1/tasks/t-int").status_code == 404
 
 
 def test_a_rescue_may_take_a_unit_busy_with_an_interception_but_not_the_reverse(base):
@@ -77,7 +88,7 @@ def test_a_rescue_may_take_a_unit_busy_with_an_interception_but_not_the_reverse(
 
 def test_a_finished_task_frees_the_unit(base):
     assert task(base, "t-1", "int-1", "buggy-1").status_code == 201
-    r = httpx.patch(f"{base}/api/v1/tasks/t-1", json={"status": "cancelled"})
+    r = httpx.patch(headers=AUTH, url=f"{base}/api/v1/tasks/t-1", json={"status": "cancelled"})
     assert r.status_code == 200
     assert task(base, "t-2", "int-2", "buggy-1").status_code == 201
 
@@ -93,9 +104,9 @@ def test_two_tasks_for_one_unit_in_one_batch_are_refused_whole(base):
             "data": {"id": "b-2", "incident_id": "int-2", "unit_id": "buggy-1"},
         },
     ]
-    r = httpx.post(f"{base}/api/v1/events", json=batch)
+    r = httpx.post(headers=AUTH, url=f"{base}/api/v1/events", json=batch)
     assert r.status_code == 409
-    assert httpx.get(f"{base}/api/v1/tasks/b-1").status_code == 404
+    assert httpx.get(headers=AUTH, url=f"{base}/api/v1/tasks/b-1").status_code == 404
 
 
 def wait(url: str, check, within_s: float = 5.0):
@@ -103,7 +114,7 @@ def wait(url: str, check, within_s: float = 5.0):
 
     deadline = time.monotonic() + within_s
     while time.monotonic() < deadline:
-        r = httpx.get(url)
+        r = httpx.get(headers=AUTH, url=url)
         if r.status_code == 200 and check(r.json()):
             return r.json()
         time.sleep(0.05)
@@ -119,18 +130,24 @@ def test_a_life_at_sea_incident_opens_a_rescue_case_at_once(base):
     assert case["position"]["lat"] == pytest.approx(50.97)
     assert "persons_in_water" in case["distress_factors"]
     # An interception incident opens none.
-    cases = httpx.get(f"{base}/api/v1/rescue_cases").json()
+    cases = httpx.get(headers=AUTH, url=f"{base}/api/v1/rescue_cases").json()
     assert [c["incident_id"] for c in cases["items"]] == ["sar-1"]
 
 
 def test_a_rescue_case_cannot_be_closed_before_the_centre_acknowledges_it(base):
     wait(f"{base}/api/v1/rescue_cases/sar-sar-1", lambda c: True)
-    r = httpx.patch(f"{base}/api/v1/rescue_cases/sar-sar-1", json={"status": "closed"})
+    r = httpx.patch(
+        headers=AUTH, url=f"{base}/api/v1/rescue_cases/sar-sar-1", json={"status": "closed"}
+    )
     assert r.status_code == 409
     assert r.json()["error"]["code"] == "invalid_transition"
-    ok = httpx.patch(f"{base}/api/v1/rescue_cases/sar-sar-1", json={"status": "acknowledged"})
+    ok = httpx.patch(
+        headers=AUTH, url=f"{base}/api/v1/rescue_cases/sar-sar-1", json={"status": "acknowledged"}
+    )
     assert ok.status_code == 200
-    done = httpx.patch(f"{base}/api/v1/rescue_cases/sar-sar-1", json={"status": "closed"})
+    done = httpx.patch(
+        headers=AUTH, url=f"{base}/api/v1/rescue_cases/sar-sar-1", json={"status": "closed"}
+    )
     assert done.status_code == 200
 
 
@@ -146,16 +163,21 @@ def test_an_unacknowledged_rescue_case_escalates_until_acknowledged(server):
         "count": 48,
         "summary": "overcrowded dinghy",
     }
-    assert httpx.post(f"{b}/api/v1/incidents", json=body).status_code == 201
+    assert httpx.post(headers=AUTH, url=f"{b}/api/v1/incidents", json=body).status_code == 201
     case = wait(f"{b}/api/v1/rescue_cases/sar-boat-9", lambda c: True)
     assert case["phase"] == "alert"
     assert case["count"] == 48
     assert case["description"] == "overcrowded dinghy"
     escalated = wait(f"{b}/api/v1/rescue_cases/sar-boat-9", lambda c: c["escalations"] >= 1)
     assert escalated["phase"] == "distress"
-    httpx.patch(f"{b}/api/v1/rescue_cases/sar-boat-9", json={"status": "acknowledged"})
-    count = httpx.get(f"{b}/api/v1/rescue_cases/sar-boat-9").json()["escalations"]
+    httpx.patch(
+        headers=AUTH, url=f"{b}/api/v1/rescue_cases/sar-boat-9", json={"status": "acknowledged"}
+    )
+    count = httpx.get(headers=AUTH, url=f"{b}/api/v1/rescue_cases/sar-boat-9").json()["escalations"]
     import time
 
     time.sleep(1.2)
-    assert httpx.get(f"{b}/api/v1/rescue_cases/sar-boat-9").json()["escalations"] == count
+    assert (
+        httpx.get(headers=AUTH, url=f"{b}/api/v1/rescue_cases/sar-boat-9").json()["escalations"]
+        == count
+    )

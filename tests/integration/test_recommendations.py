@@ -10,6 +10,7 @@ import pytest
 from estran.bootstrap import load_runcards
 from estran.domain.errors import InvalidInputError
 from estran.domain.runcards import match_card
+from tests.auth import AUTH
 
 MARCK_BEACH = (50.9600, 1.9500)
 
@@ -18,7 +19,10 @@ MARCK_BEACH = (50.9600, 1.9500)
 def dispatch(server, terrain_cache, opale):
     running = server(terrain="background", terrain_cache_dir=terrain_cache)
     deadline = time.monotonic() + 60
-    while httpx.get(f"{running.http}/api/v1/health").json()["terrain"]["state"] != "ready":
+    while (
+        httpx.get(headers=AUTH, url=f"{running.http}/api/v1/health").json()["terrain"]["state"]
+        != "ready"
+    ):
         assert time.monotonic() < deadline
         time.sleep(0.1)
     base = running.http
@@ -36,7 +40,7 @@ def dispatch(server, terrain_cache, opale):
             "agency_id": "FR-GN",
             "position": {"lat": lat, "lon": lon},
         }
-        assert httpx.post(f"{base}/api/v1/units", json=body).status_code == 201
+        assert httpx.post(headers=AUTH, url=f"{base}/api/v1/units", json=body).status_code == 201
     return base
 
 
@@ -48,8 +52,8 @@ def test_the_best_buggy_is_proposed_with_its_reason_and_nothing_is_tasked(dispat
         "owner_agency_id": "FR-GN",
         "position": {"lat": MARCK_BEACH[0], "lon": MARCK_BEACH[1]},
     }
-    assert httpx.post(f"{base}/api/v1/incidents", json=inc).status_code == 201
-    body = httpx.get(f"{base}/api/v1/incidents/inc-r/recommendations").json()
+    assert httpx.post(headers=AUTH, url=f"{base}/api/v1/incidents", json=inc).status_code == 201
+    body = httpx.get(headers=AUTH, url=f"{base}/api/v1/incidents/inc-r/recommendations").json()
     assert body["run_card"] is not None
     kinds = [p["kind"] for p in body["proposed"]]
     assert "dune_buggy" in kinds
@@ -60,14 +64,14 @@ def test_the_best_buggy_is_proposed_with_its_reason_and_nothing_is_tasked(dispat
     assert buggy["route"]["features"]
     assert [u["unit_id"] for u in body["ranked"]][:1] != []
     # Estran never tasks by itself.
-    assert httpx.get(f"{base}/api/v1/tasks").json()["total"] == 0
+    assert httpx.get(headers=AUTH, url=f"{base}/api/v1/tasks").json()["total"] == 0
     assert "never tasks" in body["note"]
 
 
 def test_a_busy_unit_is_not_proposed_and_an_unfilled_need_is_said(dispatch):
     base = dispatch
     for uid in ("buggy-near", "buggy-far"):
-        r = httpx.patch(f"{base}/api/v1/units/{uid}", json={"status": "tasked"})
+        r = httpx.patch(headers=AUTH, url=f"{base}/api/v1/units/{uid}", json={"status": "tasked"})
         assert r.status_code == 200
     inc = {
         "id": "inc-s",
@@ -75,14 +79,14 @@ def test_a_busy_unit_is_not_proposed_and_an_unfilled_need_is_said(dispatch):
         "owner_agency_id": "FR-GN",
         "position": {"lat": MARCK_BEACH[0], "lon": MARCK_BEACH[1]},
     }
-    assert httpx.post(f"{base}/api/v1/incidents", json=inc).status_code == 201
-    body = httpx.get(f"{base}/api/v1/incidents/inc-s/recommendations").json()
+    assert httpx.post(headers=AUTH, url=f"{base}/api/v1/incidents", json=inc).status_code == 201
+    body = httpx.get(headers=AUTH, url=f"{base}/api/v1/incidents/inc-s/recommendations").json()
     assert all(p["unit_id"] not in ("buggy-near", "buggy-far") for p in body["proposed"])
     assert any(u["kind"] == "dune_buggy" for u in body["unfilled"])
 
 
 def test_recommendations_for_an_unknown_incident_are_a_404(dispatch):
-    r = httpx.get(f"{dispatch}/api/v1/incidents/nope/recommendations")
+    r = httpx.get(headers=AUTH, url=f"{dispatch}/api/v1/incidents/nope/recommendations")
     assert r.status_code == 404
     assert r.json()["error"]["code"] == "not_found"
 
@@ -112,11 +116,11 @@ def test_an_opened_incident_gets_its_recommendation_on_the_stream(dispatch):
         "owner_agency_id": "FR-GN",
         "position": {"lat": MARCK_BEACH[0], "lon": MARCK_BEACH[1]},
     }
-    assert httpx.post(f"{base}/api/v1/incidents", json=inc).status_code == 201
+    assert httpx.post(headers=AUTH, url=f"{base}/api/v1/incidents", json=inc).status_code == 201
     deadline = time.monotonic() + 10
     rec = None
     while time.monotonic() < deadline:
-        r = httpx.get(f"{base}/api/v1/recommendations/rec-inc-live")
+        r = httpx.get(headers=AUTH, url=f"{base}/api/v1/recommendations/rec-inc-live")
         if r.status_code == 200:
             rec = r.json()
             break
@@ -125,4 +129,6 @@ def test_an_opened_incident_gets_its_recommendation_on_the_stream(dispatch):
     assert rec["incident_id"] == "inc-live"
     assert "dune_buggy" in [p["kind"] for p in rec["proposed"]]
     assert rec["proposed"][0]["why"]
-    assert httpx.get(f"{base}/api/v1/tasks").json()["total"] == 0  # proposed, never tasked
+    assert (
+        httpx.get(headers=AUTH, url=f"{base}/api/v1/tasks").json()["total"] == 0
+    )  # proposed, never tasked

@@ -16,6 +16,7 @@ from estran.cli.simulate import DEFAULT_SCENARIO
 from estran.services.simulate import coast_from, simulate, summarise
 from estran.sim.night import Season, run_night
 from estran.sim.scenario import Scenario, parse_scenario
+from tests.auth import AUTH
 
 
 @pytest.fixture(scope="module")
@@ -136,7 +137,9 @@ def test_in_the_live_demo_a_boat_in_difficulty_raises_a_rescue_case(server, terr
     deadline = time.monotonic() + 60
     found: list[dict] = []
     while time.monotonic() < deadline and not found:
-        body = httpx.get(f"{running.http}/api/v1/incidents", params={"type": "boat_at_sea"}).json()
+        body = httpx.get(
+            headers=AUTH, url=f"{running.http}/api/v1/incidents", params={"type": "boat_at_sea"}
+        ).json()
         found = body["items"]
         time.sleep(0.2)
     assert found, "no rescue case was raised"
@@ -145,7 +148,7 @@ def test_in_the_live_demo_a_boat_in_difficulty_raises_a_rescue_case(server, terr
     assert case["owner_agency_id"] == "FR-CROSS-GN"
     assert case["impact"] == "very_high"
     # Rescue first: it tops the incident list.
-    top = httpx.get(f"{running.http}/api/v1/incidents").json()["items"][0]
+    top = httpx.get(headers=AUTH, url=f"{running.http}/api/v1/incidents").json()["items"][0]
     assert top["life_at_sea"] is True
 
 

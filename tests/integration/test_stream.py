@@ -12,6 +12,7 @@ import websockets
 from websockets.exceptions import ConnectionClosed
 
 from tests import factories
+from tests.auth import AUTH
 
 
 async def recv_json(ws, wait_s: float = 5) -> dict:
@@ -42,8 +43,8 @@ async def post_units(client: httpx.AsyncClient, n: int, prefix: str = "U") -> in
 async def test_a_client_gets_a_snapshot_then_every_change_in_order(server):
     running = server()
     async with (
-        httpx.AsyncClient(base_url=running.http) as client,
-        websockets.connect(f"{running.ws}/api/v1/stream") as ws,
+        httpx.AsyncClient(headers=AUTH, base_url=running.http) as client,
+        websockets.connect(f"{running.ws}/api/v1/stream", additional_headers=AUTH) as ws,
     ):
         snapshot = await recv_json(ws)
         assert snapshot["type"] == "snapshot"
@@ -60,14 +61,16 @@ async def test_a_client_gets_a_snapshot_then_every_change_in_order(server):
 
 async def test_a_client_that_reconnects_with_since_gets_exactly_what_it_missed(server):
     running = server()
-    async with httpx.AsyncClient(base_url=running.http) as client:
-        async with websockets.connect(f"{running.ws}/api/v1/stream") as ws:
+    async with httpx.AsyncClient(headers=AUTH, base_url=running.http) as client:
+        async with websockets.connect(f"{running.ws}/api/v1/stream", additional_headers=AUTH) as ws:
             held = (await recv_json(ws))["seq"]
             first = await post_units(client, 3, "A")
             got = await collect_events(ws, first)
             held = got[-1]["seq"]
         missed_last = await post_units(client, 25, "M")
-        async with websockets.connect(f"{running.ws}/api/v1/stream?since={held}") as ws:
+        async with websockets.connect(
+            f"{running.ws}/api/v1/stream?since={held}", additional_headers=AUTH
+        ) as ws:
             backlog = await collect_events(ws, missed_last)
             live_last = await post_units(client, 2, "L")
             live = await collect_events(ws, live_last)
@@ -78,7 +81,9 @@ async def test_a_client_that_reconnects_with_since_gets_exactly_what_it_missed(s
 @pytest.mark.parametrize("since", ["999999", "-1", "abc"])
 async def test_a_resume_point_the_server_cannot_serve_is_refused_with_4400(server, since):
     running = server()
-    async with websockets.connect(f"{running.ws}/api/v1/stream?since={since}") as ws:
+    async with websockets.connect(
+        f"{running.ws}/api/v1/stream?since={since}", additional_headers=AUTH
+    ) as ws:
         with pytest.raises(ConnectionClosed) as err:
             await recv_json(ws)
     assert err.value.rcvd is not None
@@ -103,13 +108,15 @@ def _raw_stream_client(port: int) -> socket.socket:
 async def test_a_client_that_never_reads_is_cut_off_and_others_carry_on(server):
     running = server(stream_max_messages=200, stream_max_bytes=1024 * 1024)
     # Internal subscribers (the rescue service) are there before any client connects.
-    health = await asyncio.to_thread(httpx.get, f"{running.http}/api/v1/health")
+    health = await asyncio.to_thread(
+        lambda u: httpx.get(u, headers=AUTH), f"{running.http}/api/v1/health"
+    )
     internal = health.json()["subscribers"]
     stuck = _raw_stream_client(running.port)
     try:
         async with (
-            httpx.AsyncClient(base_url=running.http, timeout=30) as client,
-            websockets.connect(f"{running.ws}/api/v1/stream") as fast,
+            httpx.AsyncClient(headers=AUTH, base_url=running.http, timeout=30) as client,
+            websockets.connect(f"{running.ws}/api/v1/stream", additional_headers=AUTH) as fast,
         ):
             await recv_json(fast)
             # The stuck client's kernel buffers fill (about 20 MB on loopback here), then its
@@ -141,8 +148,8 @@ async def test_a_client_that_never_reads_is_cut_off_and_others_carry_on(server):
 
 async def test_a_consumer_that_overflows_is_told_why_and_resumes_without_loss(server):
     running = server(stream_max_messages=50)
-    async with httpx.AsyncClient(base_url=running.http, timeout=30) as client:
-        async with websockets.connect(f"{running.ws}/api/v1/stream") as ws:
+    async with httpx.AsyncClient(headers=AUTH, base_url=running.http, timeout=30) as client:
+        async with websockets.connect(f"{running.ws}/api/v1/stream", additional_headers=AUTH) as ws:
             held = (await recv_json(ws))["seq"]
             last = await post_units(client, 200, "burst")  # one commit, 200 events > 50
             received: list[dict] = []
@@ -158,7 +165,9 @@ async def test_a_consumer_that_overflows_is_told_why_and_resumes_without_loss(se
         assert err.value.rcvd.code == 4008
         reason = err.value.rcvd.reason
         assert f"reconnect with since={held}" in reason
-        async with websockets.connect(f"{running.ws}/api/v1/stream?since={held}") as ws:
+        async with websockets.connect(
+            f"{running.ws}/api/v1/stream?since={held}", additional_headers=AUTH
+        ) as ws:
             missed = await collect_events(ws, last)
         assert [e["seq"] for e in missed] == list(range(held + 1, last + 1))
 
@@ -166,8 +175,8 @@ async def test_a_consumer_that_overflows_is_told_why_and_resumes_without_loss(se
 async def test_the_stream_carries_markings_and_origin_with_each_event(server):
     running = server()
     async with (
-        httpx.AsyncClient(base_url=running.http) as client,
-        websockets.connect(f"{running.ws}/api/v1/stream") as ws,
+        httpx.AsyncClient(headers=AUTH, base_url=running.http) as client,
+        websockets.connect(f"{running.ws}/api/v1/stream", additional_headers=AUTH) as ws,
     ):
         await recv_json(ws)
         reply = await client.post(
@@ -176,5 +185,5 @@ async def test_the_stream_carries_markings_and_origin_with_each_event(server):
         )
         (event,) = await collect_events(ws, reply.json()["version"])
     assert event["marking"]["releasable_to"] == ["FR", "GB"]
-    assert event["actor"] == "api:anonymous"
+    assert event["actor"] == "user:test-commander"
     assert event["source"].startswith("http:")

@@ -21,6 +21,7 @@ import takproto
 from estran.adapters.certs import init_ca, issue_client, revoke
 from estran.protocols.cot.encode import encode_varint, stream_frame, takp_request, to_proto
 from estran.protocols.cot.parse import parse_xml
+from tests.auth import AUTH
 
 
 def now_iso(offset_s: float = 0.0) -> str:
@@ -119,7 +120,7 @@ def gateway(server):
 
 async def poll(url: str, check, within_s: float = 5.0):
     deadline = time.monotonic() + within_s
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(headers=AUTH) as http:
         while time.monotonic() < deadline:
             r = await http.get(url)
             if r.status_code == 200 and check(r.json()):
@@ -166,7 +167,7 @@ async def test_an_incident_created_over_rest_reaches_the_pytak_client_as_cot(gat
     async with Client(f"tcp://127.0.0.1:{ports['tcp']}") as a:
         await a.send(sa("ANDROID-c", "CHARLIE", 50.95, 1.85))
         await asyncio.sleep(0.2)
-        async with httpx.AsyncClient() as http:
+        async with httpx.AsyncClient(headers=AUTH) as http:
             r = await http.post(
                 f"{running.http}/api/v1/incidents",
                 json={
@@ -218,7 +219,7 @@ async def test_a_task_reaches_the_patrol_and_its_chat_ack_acknowledges_it(gatewa
     async with Client(f"tcp://127.0.0.1:{ports['tcp']}") as patrol:
         await patrol.send(sa("ANDROID-p", "PATROL-1", 50.95, 1.85))
         await poll(f"{base}/api/v1/units/tak-ANDROID-p", lambda u: True)
-        async with httpx.AsyncClient() as http:
+        async with httpx.AsyncClient(headers=AUTH) as http:
             inc = {
                 "id": "inc-7",
                 "type": "group_sighted",
@@ -488,7 +489,7 @@ def test_a_client_data_package_holds_what_atak_imports(pki):
 
 async def test_a_client_that_connects_later_is_sent_the_open_incidents(gateway):
     running, ports = gateway()
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(headers=AUTH) as http:
         body = {
             "id": "inc-open",
             "type": "boat_being_prepared",

@@ -10,6 +10,7 @@ import pytest
 from scipy import ndimage
 
 from estran.domain.terrain import TerrainClass
+from tests.auth import AUTH
 
 CALAIS = (50.9513, 1.8587)
 BEACH_MARCK = (50.9600, 1.9500)
@@ -20,7 +21,9 @@ def terrain_server(server, terrain_cache, opale):
     running = server(terrain="background", terrain_cache_dir=terrain_cache)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        state = httpx.get(f"{running.http}/api/v1/health").json()["terrain"]["state"]
+        state = httpx.get(headers=AUTH, url=f"{running.http}/api/v1/health").json()["terrain"][
+            "state"
+        ]
         if state == "ready":
             return running
         assert state in ("loading", "idle")
@@ -48,7 +51,7 @@ def add_unit(base: str, uid: str, kind: str, lat: float, lon: float, **extra) ->
         "position": {"lat": lat, "lon": lon},
         **extra,
     }
-    r = httpx.post(f"{base}/api/v1/units", json=body)
+    r = httpx.post(headers=AUTH, url=f"{base}/api/v1/units", json=body)
     assert r.status_code == 201, r.text
 
 
@@ -59,7 +62,11 @@ def test_eta_ranks_available_units_with_route_and_reason(terrain_server):
     add_unit(base, "drone-1", "drone", 50.9450, 1.9000)
     add_unit(base, "busy-1", "dune_buggy", 50.9580, 1.9450, status="tasked")
     add_unit(base, "boat-1", "boat", 50.9700, 1.9000)
-    r = httpx.get(f"{base}/api/v1/eta", params={"lat": BEACH_MARCK[0], "lon": BEACH_MARCK[1]})
+    r = httpx.get(
+        headers=AUTH,
+        url=f"{base}/api/v1/eta",
+        params={"lat": BEACH_MARCK[0], "lon": BEACH_MARCK[1]},
+    )
     assert r.status_code == 200, r.text
     body = r.json()
     ids = [u["unit_id"] for u in body["units"]]
@@ -99,7 +106,7 @@ def test_eta_can_include_tasked_units_and_filter_kinds(terrain_server):
         "status": "any",
         "kinds": "four_by_four",
     }
-    body = httpx.get(f"{base}/api/v1/eta", params=params).json()
+    body = httpx.get(headers=AUTH, url=f"{base}/api/v1/eta", params=params).json()
     assert [u["unit_id"] for u in body["units"]] == ["busy-2"]
     assert body["units"][0]["status"] == "tasked"
 
@@ -110,7 +117,7 @@ def test_a_point_in_the_sea_near_the_shore_is_moved_to_the_nearest_reachable_gro
     base = terrain_server.http
     add_unit(base, "foot-3", "foot_patrol", 50.9570, 1.9420)
     lat, lon = sea_point(opale, 100, 300)
-    body = httpx.get(f"{base}/api/v1/eta", params={"lat": lat, "lon": lon}).json()
+    body = httpx.get(headers=AUTH, url=f"{base}/api/v1/eta", params={"lat": lat, "lon": lon}).json()
     target = body["target"]
     assert target["snapped_m"] > 0
     assert "sea" in target["note"]
@@ -133,7 +140,7 @@ def test_bad_eta_requests_get_a_clear_error(terrain_server, opale, params, statu
     if params == "far out to sea":
         lat, lon = sea_point(opale, 550, 800)
         params = {"lat": lat, "lon": lon}
-    r = httpx.get(f"{terrain_server.http}/api/v1/eta", params=params)
+    r = httpx.get(headers=AUTH, url=f"{terrain_server.http}/api/v1/eta", params=params)
     assert r.status_code == status, r.text
     error = r.json()["error"]
     assert error["code"] == code
@@ -142,34 +149,40 @@ def test_bad_eta_requests_get_a_clear_error(terrain_server, opale, params, statu
 
 def test_terrain_layers_for_the_web_map(terrain_server):
     base = terrain_server.http
-    area = httpx.get(f"{base}/api/v1/area").json()
+    area = httpx.get(headers=AUTH, url=f"{base}/api/v1/area").json()
     assert area["name"] == "Côte d'Opale"
     assert {c["class"] for c in area["legend"]} >= {"sea", "dry_sand", "woodland", "road", "cliff"}
     assert any(p["name"] == "Calais" for p in area["places"])
     layer = httpx.get(
-        f"{base}/api/v1/terrain", params={"bbox": "1.60,50.86,1.70,50.92", "max_cells": 20000}
+        headers=AUTH,
+        url=f"{base}/api/v1/terrain",
+        params={"bbox": "1.60,50.86,1.70,50.92", "max_cells": 20000},
     ).json()
     assert layer["type"] == "FeatureCollection"
     classes = {f["properties"]["class"] for f in layer["features"]}
     assert {"sea", "urban"} <= classes
     assert layer["step_m"] >= 25
-    at = httpx.get(f"{base}/api/v1/terrain/at", params={"lat": CALAIS[0], "lon": CALAIS[1]}).json()
+    at = httpx.get(
+        headers=AUTH, url=f"{base}/api/v1/terrain/at", params={"lat": CALAIS[0], "lon": CALAIS[1]}
+    ).json()
     assert at["class"] in ("urban", "road")
     assert at["speeds_kmh"]["foot"] > 0
-    sites = httpx.get(f"{base}/api/v1/launch-sites").json()
+    sites = httpx.get(headers=AUTH, url=f"{base}/api/v1/launch-sites").json()
     assert len(sites["features"]) >= 50
     site = sites["features"][0]
     assert site["geometry"]["type"] == "Point"
     assert {"cover", "road_m", "beach_width_m", "nearest_place"} <= set(site["properties"])
-    bad = httpx.get(f"{base}/api/v1/terrain", params={"bbox": "1,2,3"})
+    bad = httpx.get(headers=AUTH, url=f"{base}/api/v1/terrain", params={"bbox": "1,2,3"})
     assert bad.status_code == 422
     assert bad.json()["error"]["code"] == "validation_error"
 
 
 def test_terrain_routes_say_not_ready_while_it_is_being_prepared(server):
     running = server(terrain="off")
-    r = httpx.get(f"{running.http}/api/v1/eta", params={"lat": 50.96, "lon": 1.95})
+    r = httpx.get(
+        headers=AUTH, url=f"{running.http}/api/v1/eta", params={"lat": 50.96, "lon": 1.95}
+    )
     assert r.status_code == 503
     assert r.json()["error"]["code"] == "not_ready"
-    health = httpx.get(f"{running.http}/api/v1/health").json()
+    health = httpx.get(headers=AUTH, url=f"{running.http}/api/v1/health").json()
     assert health["terrain"]["state"] == "off"

@@ -17,12 +17,26 @@ from estran.domain.errors import (
     AlreadyExistsError,
     FutureTimeError,
     InvalidTransitionError,
+    JustificationRequiredError,
     NotFoundError,
+    PermissionDeniedError,
     UnknownReferenceError,
     ValidationFailedError,
 )
 from estran.domain.events import CommandIn, Event
 from estran.domain.markings import Marking
+from estran.domain.policy import (
+    SYSTEM,
+    Decision,
+    Policy,
+    Principal,
+    Role,
+    action_for,
+    authorize,
+    can_see,
+    classification_rank,
+    observer_scope,
+)
 from estran.domain.records import KINDS, KindSpec
 from estran.domain.rescue import check_life_at_sea
 from estran.domain.timefmt import stamp
@@ -47,6 +61,9 @@ class Context:
     default_marking: Marking
     max_future_skew_s: float
     new_id: Callable[[], str]
+    principal: Principal = SYSTEM
+    policy: Policy | None = None
+    """None only where every command comes from Estran itself (the system principal)."""
 
 
 def pydantic_details(
@@ -58,15 +75,127 @@ def pydantic_details(
     ]
 
 
-def _check_references(view: RecordView, spec: KindSpec, data: Record) -> None:
+def _check_references(
+    view: RecordView, spec: KindSpec, data: Record, sees: Callable[[Record], bool]
+) -> None:
+    """Every id the record refers to exists and is visible to the principal: a hidden record
+    is refused exactly as a missing one is, so its existence is not revealed."""
     for field_name, target in spec.references.items():
         ref = data.get(field_name)
-        if ref is not None and view.get(target, ref) is None:
-            raise UnknownReferenceError(target, ref, field_name)
+        if ref is not None:
+            found = view.get(target, ref)
+            if found is None or not sees(found):
+                raise UnknownReferenceError(target, ref, field_name)
     for field_name, target in spec.list_references.items():
         for ref in data.get(field_name) or ():
-            if view.get(target, ref) is None:
+            found = view.get(target, ref)
+            if found is None or not sees(found):
                 raise UnknownReferenceError(target, ref, field_name)
+
+
+class _Guard:
+    """The policy applied to one command: visibility, then each action it amounts to."""
+
+    def __init__(self, view: RecordView, ctx: Context) -> None:
+        self.view = view
+        self.ctx = ctx
+        self.who = ctx.principal
+        self.policy = ctx.policy
+        self.now = stamp(ctx.received_at)
+        self.trusted = self.who.role == Role.SYSTEM or self.policy is None
+        self._scope: frozenset[tuple[str, str]] | None = None
+
+    @property
+    def scope(self) -> frozenset[tuple[str, str]] | None:
+        if (
+            self._scope is None
+            and self.policy is not None
+            and not self.trusted
+            and self.policy.roles[self.who.role].sees == "attached_unit"
+        ):
+            tasks_view: Any = self.view
+            self._scope = observer_scope(tasks_view, self.who.attached_unit)
+        return self._scope
+
+    def sees(self, record: Record) -> bool:
+        if self.trusted:
+            return True
+        assert self.policy is not None  # noqa: S101 (trusted otherwise)
+        return can_see(self.policy, self.who, record, now=self.now, scope=self.scope)
+
+    def require(self, decision: Decision) -> None:
+        if decision.allowed:
+            return
+        err = (
+            JustificationRequiredError
+            if decision.rule == "justification"
+            else PermissionDeniedError
+        )
+        raise err(
+            decision.reason, rule=decision.rule, action=decision.action, target=decision.target
+        )
+
+    def check(
+        self,
+        spec: KindSpec,
+        verb: str,
+        cmd: CommandIn,
+        current: Record | None,
+        data: Record,
+        marking_changed: bool,
+    ) -> None:
+        if self.trusted:
+            return
+        assert self.policy is not None  # noqa: S101
+        unit = None
+        if spec.name == "task":
+            unit_id = (current or data).get("unit_id")
+            unit = self.view.get("unit", unit_id) if unit_id else None
+        for action in action_for(spec.name, verb, data, marking_changed):
+            self.require(
+                authorize(
+                    self.policy,
+                    self.who,
+                    action,
+                    now=self.now,
+                    kind=spec.name,
+                    record=current,
+                    scope=self.scope,
+                    unit=unit,
+                    justification=cmd.justification,
+                )
+            )
+
+    def marking_for_create(self, cmd: CommandIn) -> Marking:
+        if self.trusted:
+            return cmd.marking or self.ctx.default_marking
+        assert self.policy is not None  # noqa: S101
+        who = self.who
+        base = cmd.marking or self.ctx.default_marking.model_copy(
+            update={"releasable_to": self.policy.releasable_default(who.nation)}
+        )
+        if classification_rank(base.classification) > classification_rank(who.clearance):
+            raise PermissionDeniedError(
+                f"a record cannot be marked above its originator's clearance ({who.clearance})",
+                rule="clearance",
+                action="create",
+            )
+        return Marking.model_validate(
+            {
+                **base.model_dump(),
+                "releasable_to": sorted({*base.releasable_to, who.nation}),
+                "originator_agency": who.agency_id,
+                "originator_nation": who.nation,
+            }
+        )
+
+
+def _same_marking(new: Marking, current: dict[str, Any]) -> bool:
+    mine = new.model_dump(mode="json", exclude={"originator_agency", "originator_nation"})
+    theirs = {
+        k: v for k, v in current.items() if k not in ("originator_agency", "originator_nation")
+    }
+    return bool(mine == theirs)
 
 
 def _check_transitions(spec: KindSpec, entity_id: str, current: Record, changes: Record) -> None:
@@ -101,13 +230,26 @@ def decide(view: RecordView, cmd: CommandIn, ctx: Context) -> Event:
             f"invalid {spec.name} data", details=pydantic_details(exc, ("data",))
         ) from exc
 
+    guard = _Guard(view, ctx)
     current: Record | None = None
     if cmd.verb == "created":
-        entity_id = cmd.entity_id or data.pop("id", None) or f"{spec.id_prefix}{ctx.new_id()}"
+        chosen = cmd.entity_id or data.pop("id", None)
         data.pop("id", None)
+        if (
+            chosen is not None
+            and not guard.trusted
+            and guard.policy is not None
+            and not guard.policy.roles[guard.who.role].choose_ids
+        ):
+            raise ValidationFailedError(
+                f"record ids are assigned by the server for the {guard.who.role} role",
+                details=[{"loc": ["data", "id"], "msg": "leave it out", "type": "forbidden"}],
+            )
+        guard.check(spec, "created", cmd, None, data, marking_changed=False)
+        entity_id = chosen or f"{spec.id_prefix}{ctx.new_id()}"
         if view.get(spec.name, entity_id) is not None:
             raise AlreadyExistsError(spec.name, entity_id)
-        marking = cmd.marking or ctx.default_marking
+        marking = guard.marking_for_create(cmd)
     else:
         if cmd.entity_id is None:
             raise ValidationFailedError(
@@ -116,16 +258,26 @@ def decide(view: RecordView, cmd: CommandIn, ctx: Context) -> Event:
             )
         entity_id = cmd.entity_id
         current = view.get(spec.name, entity_id)
-        if current is None:
+        if current is None or not guard.sees(current):
             raise NotFoundError(spec.name, entity_id)
         if not data and cmd.marking is None:
             raise ValidationFailedError(
                 "an update must change something",
                 details=[{"loc": ["data"], "msg": "empty update", "type": "value_error"}],
             )
+        changed = cmd.marking is not None and not _same_marking(cmd.marking, current["marking"])
+        guard.check(spec, "updated", cmd, current, data, marking_changed=changed)
         _check_transitions(spec, entity_id, current, data)
-        marking = cmd.marking or Marking.model_validate(current["marking"])
-    _check_references(view, spec, data)
+        marking = Marking.model_validate(current["marking"])
+        if cmd.marking is not None:
+            # The originator stays who it was: a release changes who may see, not who wrote.
+            marking = cmd.marking.model_copy(
+                update={
+                    "originator_agency": marking.originator_agency,
+                    "originator_nation": marking.originator_nation,
+                }
+            )
+    _check_references(view, spec, data, guard.sees)
     check_life_at_sea(view, spec.name, cmd.verb, entity_id, current, data)
     return Event(
         seq=0,
@@ -137,6 +289,6 @@ def decide(view: RecordView, cmd: CommandIn, ctx: Context) -> Event:
         received_at=stamp(ctx.received_at),
         actor=ctx.actor,
         source=ctx.source,
-        marking=marking.model_dump(mode="json"),
+        marking=marking.as_event(),
         data=data,
     )

@@ -15,6 +15,10 @@
     │   └── InvalidTransitionError            a status change the lifecycle forbids
     ├── PayloadTooLargeError                  a body or batch over its limit
     ├── NotReadyError                         a capability still being prepared (terrain)
+    ├── AuthenticationError                   no, wrong, expired or forged credentials (401)
+    │   └── AccountLockedError                too many failed sign-ins: locked for a while
+    ├── PermissionDeniedError                 the policy refuses the action (403, audited)
+    │   └── JustificationRequiredError        a sensitive action without its justification
     ├── StreamError
     │   ├── SlowConsumerError                 a subscriber fell too far behind
     │   └── ResumeError                       a resume point the server cannot serve
@@ -30,16 +34,20 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "AccountLockedError",
     "AlreadyExistsError",
+    "AuthenticationError",
     "ConflictError",
     "EstranError",
     "FutureTimeError",
     "InvalidInputError",
     "InvalidTransitionError",
+    "JustificationRequiredError",
     "NotFoundError",
     "NotReadyError",
     "OutsideAreaError",
     "PayloadTooLargeError",
+    "PermissionDeniedError",
     "ProtocolError",
     "ResumeError",
     "SchemaVersionError",
@@ -179,6 +187,37 @@ class NotReadyError(EstranError):
             details=[{"what": what, "progress": progress, "elapsed_s": elapsed_s}],
         )
         self.progress = progress
+
+
+class AuthenticationError(EstranError):
+    """Who is asking is not established: the same message for every cause that could leak
+    whether an account exists (unknown name, wrong password)."""
+
+    code = "unauthenticated"
+
+
+class AccountLockedError(AuthenticationError):
+    code = "account_locked"
+
+    def __init__(self, message: str, *, until: str) -> None:
+        super().__init__(message, details=[{"locked_until": until}])
+        self.until = until
+
+
+class PermissionDeniedError(EstranError):
+    """The policy refused: ``rule`` names the rule that decided (``docs/security.md``)."""
+
+    code = "forbidden"
+
+    def __init__(self, message: str, *, rule: str, action: str, target: str | None = None) -> None:
+        super().__init__(message, details=[{"rule": rule, "action": action}])
+        self.rule = rule
+        self.action = action
+        self.target = target
+
+
+class JustificationRequiredError(PermissionDeniedError):
+    code = "justification_required"
 
 
 class StreamError(EstranError):

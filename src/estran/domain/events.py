@@ -95,6 +95,11 @@ class CommandIn(BaseModel):
         description="Idempotency key: a retry with the same id returns the original event.",
     )
     marking: Marking | None = Field(default=None, description="Defaults to the originator's.")
+    justification: str | None = Field(
+        default=None,
+        max_length=1000,
+        description="Why: required for sensitive actions (a release); kept in the audit trail.",
+    )
 
     @property
     def kind(self) -> str:

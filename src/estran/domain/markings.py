@@ -7,7 +7,7 @@ with every event and carries them onto every record, so no record is ever unmark
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -61,6 +61,24 @@ class Marking(BaseModel):
     retain_until: AwareDatetime | None = Field(
         default=None, description="When the record is due for purge; none means the default rule."
     )
+    originator_agency: str | None = Field(
+        default=None,
+        max_length=128,
+        description="Agency whose user created the record: set by the server, never by a client.",
+    )
+    originator_nation: str | None = Field(
+        default=None,
+        max_length=3,
+        description="Nation of the originator: only it may change or release the record.",
+    )
 
     def retain_until_utc(self) -> datetime | None:
         return self.retain_until
+
+    def as_event(self) -> dict[str, Any]:
+        """The marking as stored with an event (originator fields only when known)."""
+        out: dict[str, Any] = self.model_dump(mode="json")
+        for key in ("originator_agency", "originator_nation"):
+            if out[key] is None:
+                del out[key]
+        return out

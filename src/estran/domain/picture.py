@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from estran.domain.records import KINDS, LIFE_AT_SEA_INCIDENTS
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Callable, Iterable, Iterator
 
     from estran.domain.events import Event
     from estran.domain.geo import BBox
@@ -127,6 +127,8 @@ class Picture:
             marking.get("purpose"),
             marking.get("personal_data"),
             marking.get("retain_until"),
+            marking.get("originator_agency"),
+            marking.get("originator_nation"),
         )
         return self._markings.setdefault(key, marking)
 
@@ -155,19 +157,28 @@ class Picture:
         """Every task given to ``unit_id`` (a scan: tasks are few)."""
         return [t for t in self.records["task"].values() if t.get("unit_id") == unit_id]
 
-    def query(self, kind: str, q: Query) -> tuple[list[Record], int]:
-        """Matching records (sorted) and how many matched before paging."""
+    def query(
+        self, kind: str, q: Query, keep: Callable[[Record], bool] | None = None
+    ) -> tuple[list[Record], int]:
+        """Matching records (sorted) and how many matched before paging; ``keep`` filters
+        before paging, so the count and the pages hold only what it keeps."""
         spec = KINDS[kind]
-        hits = [r for r in self.records[kind].values() if q.matches(spec.type_field, r)]
+        hits = [
+            r
+            for r in self.records[kind].values()
+            if q.matches(spec.type_field, r) and (keep is None or keep(r))
+        ]
         if kind == "incident":
             sort_by_priority(hits)
         else:
             hits.sort(key=lambda r: (r["observed_at"], r["id"]))
         return hits[q.offset : q.offset + q.limit], len(hits)
 
-    def snapshot(self, kinds: Iterable[str] | None = None) -> dict[str, list[Record]]:
+    def snapshot(
+        self, kinds: Iterable[str] | None = None, keep: Callable[[Record], bool] | None = None
+    ) -> dict[str, list[Record]]:
         chosen = list(kinds) if kinds is not None else list(KINDS)
-        return {k: self.query(k, Query(limit=10**9))[0] for k in chosen}
+        return {k: self.query(k, Query(limit=10**9), keep)[0] for k in chosen}
 
 
 class Staged:

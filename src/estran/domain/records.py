@@ -408,6 +408,19 @@ class RescueCasePatch(_Patch):
     escalations: Annotated[int, Field(ge=0, le=1000)] | None = None
 
 
+class PurgeCreate(_Schema):
+    """What a run of the retention purge removed: counts by kind, never the removed content."""
+
+    id: Id | None = None
+    removed: Annotated[dict[str, Annotated[int, Field(ge=0)]], Field(max_length=32)]
+    rules_days: Annotated[dict[str, float], Field(max_length=32)] = Field(default_factory=dict)
+    reason: Text = "retention limits"
+
+
+class PurgePatch(_Patch):
+    """A purge run is never changed."""
+
+
 class ProposedUnit(_Schema):
     unit_id: Id
     kind: UnitKind
@@ -585,6 +598,7 @@ KINDS: dict[str, KindSpec] = {
             type_field="phase",
             id_prefix="sar-",
         ),
+        KindSpec("purge", "purges", PurgeCreate, PurgePatch, id_prefix="purge-"),
     )
 }
 KINDS_BY_PLURAL = {spec.plural: spec for spec in KINDS.values()}

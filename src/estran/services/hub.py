@@ -30,10 +30,13 @@ class Subscriber:
         max_bytes: int,
         accepts: Callable[[Event], bool] | None = None,
         delivered_seq: int = 0,
+        transform: Callable[[Event, bytes], bytes | None] | None = None,
     ) -> None:
         self.max_messages = max_messages
         self.max_bytes = max_bytes
         self.accepts = accepts
+        self.transform = transform
+        """Per-subscriber rewrite of an event's frame (None drops it): the stream's filter."""
         self._queue: deque[Frame] = deque()
         self._bytes = 0
         self._ready = asyncio.Event()
@@ -100,8 +103,9 @@ class Hub:
         accepts: Callable[[Event], bool] | None = None,
         *,
         delivered_seq: int = 0,
+        transform: Callable[[Event, bytes], bytes | None] | None = None,
     ) -> Subscriber:
-        sub = Subscriber(max_messages, max_bytes, accepts, delivered_seq)
+        sub = Subscriber(max_messages, max_bytes, accepts, delivered_seq, transform)
         self._subscribers.add(sub)
         return sub
 
@@ -118,6 +122,10 @@ class Hub:
         frames = [(e.seq, e.to_json(), e) for e in events]
         for sub in list(self._subscribers):
             for seq, frame, event in frames:
-                if sub.accepts is None or sub.accepts(event):
+                if sub.transform is not None:
+                    out = sub.transform(event, frame)
+                    if out is not None:
+                        sub.offer(seq, out)
+                elif sub.accepts is None or sub.accepts(event):
                     sub.offer(seq, frame)
         self.published += len(frames)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Final
 from estran.domain.commands import Context, decide
 from estran.domain.errors import ConflictError, EstranError, StorageError
 from estran.domain.picture import Picture, Staged
+from estran.domain.policy import SYSTEM, Policy, Principal
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -40,9 +41,11 @@ class _Request:
     commands: Sequence[CommandIn]
     actor: str
     source: str
+    principal: Principal
     future: asyncio.Future[list[Event]]
     results: list[Event | None] = field(default_factory=list)
     new: list[Event] = field(default_factory=list)
+    purge: list[tuple[str, str]] | None = None
 
 
 class Ledger:
@@ -56,6 +59,7 @@ class Ledger:
         default_marking: Marking,
         max_future_skew_s: float,
         new_id: Callable[[], str],
+        policy: Policy | None = None,
     ) -> None:
         self.store = store
         self.picture = picture
@@ -64,6 +68,7 @@ class Ledger:
         self.default_marking = default_marking
         self.max_future_skew_s = max_future_skew_s
         self.new_id = new_id
+        self.policy = policy
         self._pending: deque[_Request] = deque()
         self._wake = asyncio.Event()
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="estran-writer")
@@ -82,13 +87,36 @@ class Ledger:
         self._writer.shutdown(wait=True)
 
     async def submit(
-        self, commands: Sequence[CommandIn], *, actor: str, source: str
+        self,
+        commands: Sequence[CommandIn],
+        *,
+        actor: str,
+        source: str,
+        principal: Principal = SYSTEM,
     ) -> list[Event]:
-        """Record ``commands`` atomically; returns their events once durable and applied."""
+        """Record ``commands`` atomically; returns their events once durable and applied.
+
+        ``principal`` is who asks: the policy decides each command for them (Estran's own
+        services are the system principal)."""
         if self._closing:
             raise StorageError("the server is shutting down; nothing was written")
         future: asyncio.Future[list[Event]] = asyncio.get_running_loop().create_future()
-        self._pending.append(_Request(commands, actor, source, future))
+        self._pending.append(_Request(commands, actor, source, principal, future))
+        self._wake.set()
+        return await future
+
+    async def purge(
+        self, keys: Sequence[tuple[str, str]], record: CommandIn, *, actor: str
+    ) -> list[Event]:
+        """Delete the records ``keys`` and log ``record`` (a ``purge.created`` saying what went),
+        in one transaction, between two groups: nothing is decided against a record mid-purge.
+        """
+        if self._closing:
+            raise StorageError("the server is shutting down; nothing was purged")
+        future: asyncio.Future[list[Event]] = asyncio.get_running_loop().create_future()
+        self._pending.append(
+            _Request([record], actor, "retention", SYSTEM, future, purge=list(keys))
+        )
         self._wake.set()
         return await future
 
@@ -100,6 +128,16 @@ class Ledger:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
+            if self._pending[0].purge is not None:
+                req = self._pending.popleft()
+                try:
+                    await self._commit_purge(req)
+                except Exception as exc:
+                    log.exception("the retention purge failed")
+                    err = exc if isinstance(exc, EstranError) else StorageError(str(exc))
+                    if not req.future.done():
+                        req.future.set_exception(err)
+                continue
             group = self._take_group()
             try:
                 await self._commit_group(group)
@@ -110,10 +148,33 @@ class Ledger:
                     if not req.future.done():
                         req.future.set_exception(err)
 
+    async def _commit_purge(self, req: _Request) -> None:
+        assert req.purge is not None  # noqa: S101 (a purge request)
+        ctx = Context(
+            self.clock.now(),
+            req.actor,
+            req.source,
+            self.default_marking,
+            self.max_future_skew_s,
+            self.new_id,
+        )
+        event = decide(self.picture, req.commands[0], ctx)
+        loop = asyncio.get_running_loop()
+        stored = await loop.run_in_executor(self._writer, self.store.purge, req.purge, event)
+        for kind, entity_id in req.purge:
+            self.picture.records[kind].pop(entity_id, None)
+        self.picture.apply(stored)
+        self.hub.publish([stored])
+        req.future.set_result([stored])
+
     def _take_group(self) -> list[_Request]:
         group = [self._pending.popleft()]
         size = len(group[0].commands)
-        while self._pending and size + len(self._pending[0].commands) <= MAX_GROUP_EVENTS:
+        while (
+            self._pending
+            and self._pending[0].purge is None
+            and size + len(self._pending[0].commands) <= MAX_GROUP_EVENTS
+        ):
             req = self._pending.popleft()
             size += len(req.commands)
             group.append(req)
@@ -142,12 +203,19 @@ class Ledger:
                 ctx.default_marking,
                 ctx.max_future_skew_s,
                 ctx.new_id,
+                req.principal,
+                self.policy,
             )
             staged = Staged(staged_group)
             try:
                 for cmd in req.commands:
                     if cmd.event_id is not None and cmd.event_id in existing:
-                        req.results.append(existing[cmd.event_id])
+                        # A retry returns the original, only to whoever made it: another
+                        # principal's key is refused as in use, never shown.
+                        original = existing[cmd.event_id]
+                        if original.actor != req.actor:
+                            raise ConflictError(f"event_id {cmd.event_id!r} is already in use")
+                        req.results.append(original)
                         continue
                     if cmd.event_id is not None:
                         if cmd.event_id in seen:

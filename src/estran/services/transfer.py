@@ -107,7 +107,7 @@ def _check(view: Staged, line: _Line, number: int) -> Event:
         received,
         line.actor,
         line.source,
-        line.marking.model_dump(mode="json"),
+        line.marking.as_event(),
         data,
     )
 

@@ -20,7 +20,7 @@ class MemoryEventStore:
     name = "memory"
 
     def __init__(self) -> None:
-        self._events: list[Event] = []
+        self._events: list[Event | None] = []
         self._by_id: dict[str, Event] = {}
         self._lock = threading.Lock()
 
@@ -36,6 +36,15 @@ class MemoryEventStore:
             self._by_id.update((e.event_id, e) for e in stored)
             return stored
 
+    def purge(self, keys: Sequence[tuple[str, str]], record: Event) -> Event:
+        doomed = set(keys)
+        with self._lock:
+            for i, event in enumerate(self._events):
+                if event is not None and (event.kind, event.entity_id) in doomed:
+                    self._events[i] = None
+                    self._by_id.pop(event.event_id, None)
+        return self.append([record])[0]
+
     def find(self, event_ids: Sequence[str]) -> dict[str, Event]:
         return {i: self._by_id[i] for i in event_ids if i in self._by_id}
 
@@ -50,6 +59,8 @@ class MemoryEventStore:
     ) -> Iterator[Event]:
         count = 0
         for event in self._events[after_seq:]:
+            if event is None:  # purged
+                continue
             if limit is not None and count >= limit:
                 return
             if until_received is not None and event.received_at > until_received:

@@ -114,6 +114,34 @@ class PostgresEventStore:
             raise StorageError(f"append of {len(events)} events failed: {exc}") from exc
         return stored
 
+    def purge(self, keys: Sequence[tuple[str, str]], record: Event) -> Event:
+        try:
+            with self._writer.transaction():
+                self._writer.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+                row = self._writer.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()
+                stored = record.with_seq((int(row[0]) if row else 0) + 1)
+                with self._writer.cursor() as cur:
+                    cur.executemany(
+                        "DELETE FROM events WHERE kind = %s AND entity_id = %s", list(keys)
+                    )
+                    cur.execute(
+                        _INSERT,
+                        (
+                            stored.seq,
+                            stored.event_id,
+                            stored.type,
+                            stored.kind,
+                            stored.entity_id,
+                            stored.received_at,
+                            stored.to_json().decode(),
+                        ),
+                    )
+            self._writer.commit()
+        except psycopg.Error as exc:
+            self._writer.rollback()
+            raise StorageError(f"purge of {len(keys)} records failed: {exc}") from exc
+        return stored
+
     def find(self, event_ids: Sequence[str]) -> dict[str, Event]:
         with self._pool.connection() as conn:
             rows = conn.execute(

@@ -98,6 +98,32 @@ class SqliteEventStore:
             self._seq = start + len(stored)
             return stored
 
+    def purge(self, keys: Sequence[tuple[str, str]], record: Event) -> Event:
+        with self._lock:
+            stored = record.with_seq(self._seq + 1)
+            row = (
+                stored.seq,
+                stored.event_id,
+                stored.type,
+                stored.kind,
+                stored.entity_id,
+                stored.received_at,
+                stored.to_json(),
+            )
+
+            def delete_then_record() -> None:
+                self._writer.executemany(
+                    "DELETE FROM events WHERE kind = ? AND entity_id = ?", list(keys)
+                )
+                self._writer.execute(_INSERT, row)
+
+            try:
+                self._transaction(delete_then_record)
+            except sqlite3.Error as exc:
+                raise StorageError(f"purge of {len(keys)} records failed: {exc}") from exc
+            self._seq = stored.seq
+            return stored
+
     def _reader(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:

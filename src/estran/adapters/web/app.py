@@ -10,14 +10,16 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from estran import __version__
+from estran.adapters.web.auth import authenticated, build_auth_router
 from estran.adapters.web.errors import install_error_handlers
 from estran.adapters.web.limits import BodyLimitMiddleware
+from estran.adapters.web.routes_admin import build_admin_router
 from estran.adapters.web.routes_events import build_events_router
-from estran.adapters.web.routes_picture import build_picture_router
+from estran.adapters.web.routes_picture import build_health_router, build_picture_router
 from estran.adapters.web.routes_records import build_records_router, openapi_components
 from estran.adapters.web.routes_stats import build_stats_router
 from estran.adapters.web.routes_terrain import build_terrain_router
@@ -49,12 +51,16 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         redoc_url=None,
     )
     install_error_handlers(app)
-    app.include_router(build_records_router())
-    app.include_router(build_events_router())
-    app.include_router(build_picture_router())
-    app.include_router(build_terrain_router())
-    app.include_router(build_stats_router())
-    app.include_router(build_stream_router())
+    signed_in = [Depends(authenticated)]
+    app.include_router(build_auth_router())
+    app.include_router(build_health_router())
+    app.include_router(build_records_router(), dependencies=signed_in)
+    app.include_router(build_events_router(), dependencies=signed_in)
+    app.include_router(build_picture_router(), dependencies=signed_in)
+    app.include_router(build_terrain_router(), dependencies=signed_in)
+    app.include_router(build_stats_router(), dependencies=signed_in)
+    app.include_router(build_admin_router(), dependencies=signed_in)
+    app.include_router(build_stream_router())  # signs the socket in itself
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
 
     def openapi() -> dict[str, Any]:

@@ -17,8 +17,17 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from estran.bootstrap import Services
+    from estran.domain.events import CommandIn, Event
 
-__all__ = ["JSONBytes", "envelope_fields", "read_json", "services", "time_param"]
+__all__ = [
+    "JSONBytes",
+    "audit_changes",
+    "audit_views",
+    "envelope_fields",
+    "read_json",
+    "services",
+    "time_param",
+]
 
 
 class JSONBytes(Response):
@@ -78,3 +87,59 @@ def envelope_fields(body: dict[str, Any]) -> tuple[dict[str, Any], Marking | Non
             "invalid marking", details=pydantic_details(exc, ("body", "marking"))
         ) from exc
     return data, marking, observed_at
+
+
+_MAX_IDS = 50
+
+
+async def audit_views(request: Request, records: list[dict[str, Any]]) -> None:
+    """Views of sensitive records (personal data, or marked at or above the policy's
+    ``sensitive_from``) are audited: one row per request, with the ids (the first 50)."""
+    svc = services(request)
+    sensitive = [r for r in records if svc.policy.is_sensitive(r)]
+    if not sensitive:
+        return
+    principal = request.state.principal
+    await svc.audit.record(
+        svc.audit.row(
+            principal.id,
+            "view",
+            target=f"{sensitive[0]['entity']}/{sensitive[0]['id']}",
+            details={
+                "path": request.url.path,
+                "count": len(sensitive),
+                "ids": [f"{r['entity']}/{r['id']}" for r in sensitive[:_MAX_IDS]],
+            },
+        )
+    )
+
+
+async def audit_changes(request: Request, commands: list[CommandIn], events: list[Event]) -> None:
+    """Every accepted change request is audited (one row, the event seqs); a marking change is
+    audited apart, as a release, with its justification."""
+    svc = services(request)
+    principal = request.state.principal
+    rows = [
+        svc.audit.row(
+            principal.id,
+            "change",
+            target=f"{events[0].kind}/{events[0].entity_id}" if len(events) == 1 else None,
+            details={
+                "seqs": [e.seq for e in events[:_MAX_IDS]],
+                "count": len(events),
+                "types": sorted({e.type for e in events}),
+            },
+        )
+    ]
+    for cmd, event in zip(commands, events, strict=True):
+        if cmd.verb == "updated" and cmd.marking is not None:
+            rows.append(
+                svc.audit.row(
+                    principal.id,
+                    "release",
+                    target=f"{event.kind}/{event.entity_id}",
+                    justification=cmd.justification,
+                    details={"marking": event.marking, "seq": event.seq},
+                )
+            )
+    await svc.audit.record(*rows)

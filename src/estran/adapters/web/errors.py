@@ -16,12 +16,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from estran.domain.errors import (
+    AccountLockedError,
+    AuthenticationError,
     ConflictError,
     EstranError,
     InvalidInputError,
     NotFoundError,
     NotReadyError,
     PayloadTooLargeError,
+    PermissionDeniedError,
     ResumeError,
     SlowConsumerError,
     StorageError,
@@ -31,6 +34,9 @@ from estran.domain.errors import (
 __all__ = ["WS_CLOSE", "error_response", "install_error_handlers", "status_for"]
 
 _STATUS: Final[list[tuple[type[EstranError], int]]] = [
+    (AccountLockedError, 423),
+    (AuthenticationError, 401),
+    (PermissionDeniedError, 403),
     (UnknownReferenceError, 422),
     (NotFoundError, 404),
     (InvalidInputError, 422),
@@ -43,8 +49,11 @@ _STATUS: Final[list[tuple[type[EstranError], int]]] = [
 WS_CLOSE: Final[dict[type[EstranError], int]] = {
     SlowConsumerError: 4008,
     ResumeError: 4400,
+    AuthenticationError: 4401,
+    PermissionDeniedError: 4403,
 }
-"""WebSocket close codes: 4008 slow consumer (resume with ``since``), 4400 bad request."""
+"""WebSocket close codes: 4008 slow consumer (resume with ``since``), 4400 bad request,
+4401 not signed in, 4403 access refused or ended (an observer's attachment)."""
 
 
 def status_for(exc: EstranError) -> int:
@@ -62,9 +71,14 @@ def error_response(
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    async def on_domain(_: Request, exc: Exception) -> Response:
+    async def on_domain(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, EstranError)  # noqa: S101 (registered for EstranError only)
-        return error_response(status_for(exc), exc.code, exc.message, exc.details)
+        if isinstance(exc, PermissionDeniedError):
+            await _audit_refusal(request, exc)
+        response = error_response(status_for(exc), exc.code, exc.message, exc.details)
+        if isinstance(exc, AuthenticationError) and not isinstance(exc, AccountLockedError):
+            response.headers["WWW-Authenticate"] = 'Bearer realm="estran"'
+        return response
 
     async def on_validation(_: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)  # noqa: S101
@@ -84,3 +98,23 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(EstranError, on_domain)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
+
+
+async def _audit_refusal(request: Request, exc: PermissionDeniedError) -> None:
+    """Every refusal of the policy goes to the audit trail before the answer leaves."""
+    principal = getattr(request.state, "principal", None)
+    svc = getattr(request.app.state, "services", None)
+    if principal is None or svc is None:
+        return
+    await svc.audit.record(
+        svc.audit.row(
+            principal.id,
+            exc.action,
+            target=exc.target,
+            allowed=False,
+            rule=exc.rule,
+            reason=exc.message,
+            justification=request.headers.get("x-justification"),
+            details={"method": request.method, "path": request.url.path},
+        )
+    )

@@ -8,10 +8,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from pydantic import TypeAdapter, ValidationError
 
-from estran.adapters.web.common import JSONBytes, read_json, services, time_param
+from estran.adapters.web.auth import justification, require, who
+from estran.adapters.web.common import JSONBytes, audit_changes, read_json, services, time_param
 from estran.domain.commands import pydantic_details
 from estran.domain.errors import InvalidInputError, PayloadTooLargeError, ValidationFailedError
-from estran.domain.events import EVENT_TYPES, CommandIn
+from estran.domain.events import EVENT_TYPES, CommandIn, Event
+from estran.domain.policy import Action
 
 __all__ = ["build_events_router"]
 
@@ -58,12 +60,19 @@ def build_events_router() -> APIRouter:
                 limit=svc.settings.max_batch_events,
                 actual=len(body),
             )
+        why = justification(request)
+        if why is not None:
+            body = [{"justification": why, **c} if isinstance(c, dict) else c for c in body]
         try:
             commands = _COMMANDS.validate_python(body)
         except ValidationError as exc:
             raise ValidationFailedError("invalid commands", details=pydantic_details(exc)) from exc
         client = request.client.host if request.client else "unknown"
-        events = await svc.ledger.submit(commands, actor="api:anonymous", source=f"http:{client}")
+        principal = who(request)
+        events = await svc.ledger.submit(
+            commands, actor=principal.id, source=f"http:{client}", principal=principal
+        )
+        await audit_changes(request, commands, events)
         return JSONBytes(
             {
                 "events": [
@@ -103,15 +112,27 @@ def build_events_router() -> APIRouter:
                     ],
                 )
         until_stamp = time_param("until", until, svc.clock.now(), svc.settings.max_future_skew_s)
-        events = await asyncio.to_thread(
-            lambda: [
-                e.to_dict()
-                for e in svc.store.read(
-                    after, until_received=until_stamp, entity_id=entity_id, types=type, limit=limit
-                )
-            ]
-        )
-        next_after = events[-1]["seq"] if events else after
+        require(request, Action.REPLAY)
+        keep = svc.access.predicate(who(request))
+
+        def visible(e: Event) -> bool:
+            # An event shows where its record, as it is now, may be seen: a release opens
+            # the record's history with it, and a purged record's events are gone.
+            live = svc.picture.get(e.kind, e.entity_id)
+            return live is not None and bool(keep(live))
+
+        def page() -> tuple[list[dict[str, Any]], int]:
+            scanned = after
+            out: list[dict[str, Any]] = []
+            for e in svc.store.read(
+                after, until_received=until_stamp, entity_id=entity_id, types=type, limit=limit
+            ):
+                scanned = e.seq
+                if visible(e):
+                    out.append(e.to_dict())
+            return out, scanned
+
+        events, next_after = await asyncio.to_thread(page)
         return JSONBytes({"events": events, "next_after": next_after})
 
     return router

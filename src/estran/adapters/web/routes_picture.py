@@ -8,12 +8,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from estran import __version__
-from estran.adapters.web.common import JSONBytes, services, time_param
+from estran.adapters.web.auth import authenticated, require, who
+from estran.adapters.web.common import JSONBytes, audit_views, services, time_param
 from estran.bootstrap import rebuild
-from estran.domain.errors import ValidationFailedError
+from estran.domain.errors import AuthenticationError, ValidationFailedError
+from estran.domain.policy import Action
 from estran.domain.records import KINDS, KINDS_BY_PLURAL
 
-__all__ = ["build_picture_router"]
+__all__ = ["build_health_router", "build_picture_router"]
 
 
 def build_picture_router() -> APIRouter:
@@ -42,12 +44,18 @@ def build_picture_router() -> APIRouter:
                 ],
             )
         at_stamp = time_param("at", at, svc.clock.now(), svc.settings.max_future_skew_s)
-        view = (
-            svc.picture
-            if at_stamp is None
-            else await asyncio.to_thread(rebuild, svc.store, until_received=at_stamp)
-        )
-        snap = view.snapshot(KINDS_BY_PLURAL[k].name for k in chosen)
+        principal = who(request)
+        if at_stamp is None:
+            view = svc.picture
+            snap = view.snapshot(
+                (KINDS_BY_PLURAL[k].name for k in chosen), svc.access.predicate(principal)
+            )
+        else:
+            require(request, Action.REPLAY)
+            past = await asyncio.to_thread(rebuild, svc.store, until_received=at_stamp)
+            view = svc.access.visible_picture(principal, past)
+            snap = view.snapshot(KINDS_BY_PLURAL[k].name for k in chosen)
+        await audit_views(request, [r for records in snap.values() for r in records])
         return JSONBytes(
             {
                 "at": at_stamp,
@@ -57,9 +65,22 @@ def build_picture_router() -> APIRouter:
             }
         )
 
+    return router
+
+
+def build_health_router() -> APIRouter:
+    """``/health`` answers anyone (liveness); what the server holds needs a signed-in user."""
+    router = APIRouter(prefix="/api/v1")
+
     @router.get("/health", tags=["health"], summary="Liveness and what the server holds")
     async def health(request: Request) -> JSONBytes:
         svc = services(request)
+        try:
+            principal = await authenticated(request)
+        except AuthenticationError:
+            return JSONBytes({"status": "ok", "version": __version__})
+        if svc.policy.roles[principal.role].sees == "none":
+            return JSONBytes({"status": "ok", "version": __version__})
         return JSONBytes(
             {
                 "status": "ok",

@@ -17,12 +17,22 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request
 from pydantic import ValidationError
 
-from estran.adapters.web.common import JSONBytes, envelope_fields, read_json, services, time_param
+from estran.adapters.web.auth import justification, require, who
+from estran.adapters.web.common import (
+    JSONBytes,
+    audit_changes,
+    audit_views,
+    envelope_fields,
+    read_json,
+    services,
+    time_param,
+)
 from estran.domain.commands import pydantic_details
 from estran.domain.errors import InvalidInputError, NotFoundError, ValidationFailedError
 from estran.domain.events import CommandIn
 from estran.domain.geo import parse_bbox
 from estran.domain.picture import Query as PictureQuery
+from estran.domain.policy import Action
 from estran.domain.records import KINDS, KindSpec
 
 __all__ = ["build_records_router", "to_feature"]
@@ -76,14 +86,21 @@ def _picture_query(
 
 async def _submit_one(request: Request, cmd_fields: dict[str, Any], key: str | None) -> Any:
     svc = services(request)
+    principal = who(request)
     if key is not None:
         cmd_fields["event_id"] = key
+    why = justification(request)
+    if why is not None:
+        cmd_fields["justification"] = why
     try:
         cmd = CommandIn.model_validate(cmd_fields)
     except ValidationError as exc:
         raise ValidationFailedError("invalid request", details=pydantic_details(exc)) from exc
     client = request.client.host if request.client else "unknown"
-    (event,) = await svc.ledger.submit([cmd], actor="api:anonymous", source=f"http:{client}")
+    (event,) = await svc.ledger.submit(
+        [cmd], actor=principal.id, source=f"http:{client}", principal=principal
+    )
+    await audit_changes(request, [cmd], [event])
     return svc.picture.get(event.kind, event.entity_id)
 
 
@@ -112,7 +129,7 @@ def _make_handlers(spec: KindSpec) -> dict[str, Callable[..., Awaitable[Any]]]:
         request: Request, entity_id: str, idempotency_key: Annotated[str | None, Header()] = None
     ) -> JSONBytes:
         data, marking, observed_at = envelope_fields(_object_body(await read_json(request)))
-        if services(request).picture.get(spec.name, entity_id) is None:
+        if services(request).access.get(who(request), spec.name, entity_id) is None:
             raise NotFoundError(spec.name, entity_id)
         fields: dict[str, Any] = {
             "type": f"{spec.name}.updated",
@@ -126,15 +143,19 @@ def _make_handlers(spec: KindSpec) -> dict[str, Callable[..., Awaitable[Any]]]:
         return JSONBytes(await _submit_one(request, fields, idempotency_key))
 
     async def get_one(request: Request, entity_id: str) -> JSONBytes:
-        record = services(request).picture.get(spec.name, entity_id)
+        record = services(request).access.get(who(request), spec.name, entity_id)
         if record is None:
             raise NotFoundError(spec.name, entity_id)
+        await audit_views(request, [record])
         return JSONBytes(record)
 
     async def history(request: Request, entity_id: str, limit: Limit = 1000) -> JSONBytes:
         svc = services(request)
-        if svc.picture.get(spec.name, entity_id) is None:
+        record = svc.access.get(who(request), spec.name, entity_id)
+        if record is None:
             raise NotFoundError(spec.name, entity_id)
+        require(request, Action.REPLAY, record)
+        await audit_views(request, [record])
         types = [f"{spec.name}.created", f"{spec.name}.updated"]
         events = await asyncio.to_thread(
             lambda: [
@@ -154,7 +175,9 @@ def _make_handlers(spec: KindSpec) -> dict[str, Callable[..., Awaitable[Any]]]:
         offset: Offset = 0,
     ) -> JSONBytes:
         q = _picture_query(request, since, until, bbox, type, status, limit, offset)
-        items, total = services(request).picture.query(spec.name, q)
+        svc = services(request)
+        items, total = svc.picture.query(spec.name, q, svc.access.predicate(who(request)))
+        await audit_views(request, items)
         return JSONBytes({"items": items, "total": total, "limit": limit, "offset": offset})
 
     async def layer(
@@ -168,7 +191,9 @@ def _make_handlers(spec: KindSpec) -> dict[str, Callable[..., Awaitable[Any]]]:
         offset: Offset = 0,
     ) -> JSONBytes:
         q = _picture_query(request, since, until, bbox, type, status, limit, offset)
-        items, total = services(request).picture.query(spec.name, q)
+        svc = services(request)
+        items, total = svc.picture.query(spec.name, q, svc.access.predicate(who(request)))
+        await audit_views(request, items)
         return JSONBytes(
             {
                 "type": "FeatureCollection",

@@ -7,8 +7,10 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 
+from estran.adapters.web.auth import require, who
 from estran.adapters.web.common import JSONBytes, services, time_param
 from estran.domain.errors import ValidationFailedError
+from estran.domain.policy import Action
 from estran.domain.timefmt import stamp
 from estran.services.handover import handover
 from estran.services.stats import figures
@@ -36,7 +38,10 @@ def build_stats_router() -> APIRouter:
                 "until must be after since",
                 details=[{"loc": ["query", "until"], "msg": "not after since"}],
             )
-        return JSONBytes(figures(svc.picture, since=start, until=end, by=by, now=stamp(now)))
+        require(request, Action.STATS)
+        # Figures count only what the asker may see: a hidden incident moves no number.
+        view = svc.access.visible_picture(who(request))
+        return JSONBytes(figures(view, since=start, until=end, by=by, now=stamp(now)))
 
     @router.get("/handover", summary="The shift handover report (rescue cases first)")
     async def handover_report(
@@ -47,6 +52,8 @@ def build_stats_router() -> APIRouter:
         now = svc.clock.now()
         start = time_param("since", since, now, svc.settings.max_future_skew_s)
         assert start is not None  # noqa: S101 (a required parameter)
-        return JSONBytes(handover(svc.picture, since=start, now=stamp(now)))
+        require(request, Action.READ)
+        view = svc.access.visible_picture(who(request))
+        return JSONBytes(handover(view, since=start, now=stamp(now)))
 
     return router

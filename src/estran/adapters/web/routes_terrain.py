@@ -16,6 +16,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
+from estran.adapters.web.auth import who
 from estran.adapters.web.common import JSONBytes, services
 from estran.domain.errors import ValidationFailedError
 from estran.domain.geo import parse_bbox
@@ -58,10 +59,12 @@ def build_terrain_router() -> APIRouter:
                 f"unknown unit status or kind {sorted(bad)}",
                 details=[{"loc": ["query"], "msg": f"unknown {sorted(bad)}", "type": "enum"}],
             )
+        keep = svc.access.predicate(who(request))
         units = [
             u
             for u in svc.picture.records["unit"].values()
-            if (wanted_status is None or u.get("status") in wanted_status)
+            if keep(u)
+            and (wanted_status is None or u.get("status") in wanted_status)
             and (wanted_kinds is None or u.get("kind") in wanted_kinds)
         ]
         result = await asyncio.to_thread(
@@ -75,8 +78,9 @@ def build_terrain_router() -> APIRouter:
     )
     async def recommendations(request: Request, incident_id: str) -> JSONBytes:
         svc = services(request)
+        view = svc.access.visible_picture(who(request))
         result = await asyncio.to_thread(
-            recommend, svc.terrain, svc.picture, svc.runcards, incident_id, svc.clock.now()
+            recommend, svc.terrain, view, svc.runcards, incident_id, svc.clock.now()
         )
         return JSONBytes(result)
 

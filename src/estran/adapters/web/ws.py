@@ -8,20 +8,36 @@ Messages (JSON text frames)::
 Connect with ``?since=N`` (the last seq you hold) to get exactly what you missed instead of
 a snapshot. A subscriber whose queue overflows is closed with code 4008 and a reason that
 says where to resume; a bad ``since`` closes with 4400.
+
+The stream is filtered for the signed-in principal (bearer token or session cookie; none:
+closed with 4401): only events of records they may see arrive. When a record becomes visible
+(released to them) its whole current state arrives as ``{"type": "<kind>.visible", "seq",
+"kind", "entity_id", "record"}``; when it stops being visible (narrowed, or purged) a
+``{"type": "<kind>.hidden", "seq", "kind", "entity_id"}`` tells the client to drop it. An
+observer's stream closes with 4403 when their attachment ends.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Final
+from typing import Any, Final
 
 import orjson
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
+from estran.adapters.web.auth import authenticated_ws
 from estran.adapters.web.errors import WS_CLOSE
-from estran.domain.errors import ResumeError, SlowConsumerError
+from estran.domain.errors import (
+    AuthenticationError,
+    PermissionDeniedError,
+    ResumeError,
+    SlowConsumerError,
+)
+from estran.domain.events import Event
+from estran.domain.policy import Action, Principal
 from estran.domain.records import KINDS
+from estran.domain.timefmt import parse_stamp
 from estran.ports import EventStore
 from estran.services.hub import Frame, Subscriber
 
@@ -36,18 +52,76 @@ def _events_frame(frames: list[Frame]) -> str:
     return (_HEAD + b",".join(f for _, f in frames) + b"]}").decode()
 
 
-def _read_page(store: EventStore, after: int, head: int) -> list[Frame]:
-    return [(e.seq, e.to_json()) for e in store.read(after, limit=min(_BACKLOG_PAGE, head - after))]
+class _Filter:
+    """What one principal's stream carries: visible records' events, plus ``.visible`` and
+    ``.hidden`` notices as records come into and out of their view."""
+
+    def __init__(self, svc: Any, principal: Principal) -> None:
+        self.svc = svc
+        self.principal = principal
+        self.shown: set[tuple[str, str]] = set()
+        self.everything = svc.access.sees_everything(principal)
+
+    def __call__(self, event: Event, frame: bytes) -> bytes | None:
+        if self.everything:
+            return frame
+        key = (event.kind, event.entity_id)
+        if event.kind == "purge":
+            gone = [k for k in self.shown if self.svc.picture.get(*k) is None]
+            notices = [self._hidden(event.seq, k) for k in gone]
+            self.shown.difference_update(gone)
+            record = self.svc.picture.get(*key)
+            if record is not None and self.svc.access.sees(self.principal, record):
+                notices.append(frame)
+            return b",".join(notices) if notices else None
+        record = self.svc.picture.get(*key)
+        visible = record is not None and self.svc.access.sees(self.principal, record)
+        if visible:
+            if key in self.shown or event.verb == "created":
+                self.shown.add(key)
+                return frame
+            self.shown.add(key)
+            return orjson.dumps(
+                {
+                    "seq": event.seq,
+                    "type": f"{event.kind}.visible",
+                    "kind": event.kind,
+                    "entity_id": event.entity_id,
+                    "record": record,
+                }
+            )
+        if key in self.shown:
+            self.shown.discard(key)
+            return self._hidden(event.seq, key)
+        return None
+
+    @staticmethod
+    def _hidden(seq: int, key: tuple[str, str]) -> bytes:
+        return orjson.dumps(
+            {"seq": seq, "type": f"{key[0]}.hidden", "kind": key[0], "entity_id": key[1]}
+        )
 
 
-async def _send_backlog(ws: WebSocket, sub: Subscriber, since: int, head: int) -> None:
+def _read_page(store: EventStore, after: int, head: int, keep: _Filter) -> list[Frame]:
+    out: list[Frame] = []
+    for e in store.read(after, limit=min(_BACKLOG_PAGE, head - after)):
+        frame = keep(e, e.to_json())
+        out.append((e.seq, frame if frame is not None else b""))
+    return out
+
+
+async def _send_backlog(
+    ws: WebSocket, sub: Subscriber, since: int, head: int, keep: _Filter
+) -> None:
     svc = ws.app.state.services
     position = since
     while position < head:
-        page = await asyncio.to_thread(_read_page, svc.store, position, head)
+        page = await asyncio.to_thread(_read_page, svc.store, position, head, keep)
         if not page:
             return
-        await ws.send_text(_events_frame(page))
+        shown = [f for f in page if f[1]]
+        if shown:
+            await ws.send_text(_events_frame(shown))
         position = sub.delivered_seq = page[-1][0]
 
 
@@ -73,17 +147,34 @@ def build_stream_router() -> APIRouter:
     async def stream(ws: WebSocket) -> None:
         svc = ws.app.state.services
         await ws.accept()
+        try:
+            principal = await authenticated_ws(ws)
+            decision = svc.access.decide(principal, Action.READ)
+            if not decision.allowed:
+                await svc.audit.decision(decision)
+                raise PermissionDeniedError(
+                    decision.reason, rule=decision.rule, action=decision.action
+                )
+        except (AuthenticationError, PermissionDeniedError) as exc:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(
+                    ws.close(code=_close_code(exc), reason=exc.message[:120]), timeout=2
+                )
+            return
         raw_since = ws.query_params.get("since")
         head = svc.picture.seq
         since = head if raw_since is None else int(raw_since) if raw_since.isdigit() else -1
+        keep = _Filter(svc, principal)
         sub = svc.hub.subscribe(
             svc.settings.stream_max_messages,
             svc.settings.stream_max_bytes,
             delivered_seq=max(since, 0),
+            transform=keep,
         )
         try:
             if raw_since is None:
-                snapshot = svc.picture.snapshot()
+                snapshot = svc.picture.snapshot(keep=svc.access.predicate(principal))
+                keep.shown.update((k, r["id"]) for k, records in snapshot.items() for r in records)
                 await ws.send_text(
                     orjson.dumps(
                         {
@@ -96,12 +187,12 @@ def build_stream_router() -> APIRouter:
             else:
                 if not 0 <= since <= head:
                     raise ResumeError(since, head)
-                await _send_backlog(ws, sub, since, head)
-            await _serve(ws, sub, head)
-        except (SlowConsumerError, ResumeError) as exc:
+                await _send_backlog(ws, sub, since, head, keep)
+            await _serve(ws, sub, head, principal.access_until)
+        except (SlowConsumerError, ResumeError, PermissionDeniedError) as exc:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(
-                    ws.close(code=WS_CLOSE[type(exc)], reason=exc.message[:120]), timeout=2
+                    ws.close(code=_close_code(exc), reason=exc.message[:120]), timeout=2
                 )
         except WebSocketDisconnect:
             pass
@@ -111,13 +202,33 @@ def build_stream_router() -> APIRouter:
     return router
 
 
-async def _serve(ws: WebSocket, sub: Subscriber, head: int) -> None:
-    linger_s = ws.app.state.services.settings.stream_linger_ms / 1000
+def _close_code(exc: Exception) -> int:
+    for cls, code in WS_CLOSE.items():
+        if isinstance(exc, cls):
+            return code
+    return 1011
+
+
+async def _access_ends(until: str | None, now: Any) -> None:
+    """Raises when an observer's attachment ends (never, for everyone else)."""
+    if until is None:
+        await asyncio.Event().wait()
+        return
+    end = parse_stamp(until)
+    while (left := (end - now()).total_seconds()) > 0:  # noqa: ASYNC110 (re-reads the clock)
+        await asyncio.sleep(min(left, 5.0))
+    raise PermissionDeniedError(f"access ended at {until}", rule="expired", action="read")
+
+
+async def _serve(ws: WebSocket, sub: Subscriber, head: int, until: str | None) -> None:
+    svc = ws.app.state.services
+    linger_s = svc.settings.stream_linger_ms / 1000
     pump = asyncio.create_task(_pump(ws, sub, head, linger_s))
     overflow = asyncio.create_task(sub.failed())
     listen = asyncio.create_task(_drain_client(ws))
+    expiry = asyncio.create_task(_access_ends(until, svc.clock.now))
     done, pending = await asyncio.wait(
-        {pump, overflow, listen}, return_when=asyncio.FIRST_COMPLETED
+        {pump, overflow, listen, expiry}, return_when=asyncio.FIRST_COMPLETED
     )
     for task in pending:
         task.cancel()

@@ -1,0 +1,249 @@
+"""Accounts, sessions and the audit trail, in SQLite (embedded) or PostgreSQL (multi-node).
+
+One SQLAlchemy Core module for both databases (``docs/DESIGN.md`` says why Core here while
+the event log keeps its hand-tuned drivers): the tables are small and written rarely, so one
+portable definition beats two dialect copies. Blocking: callers run it in a worker thread.
+
+The audit trail is append-only and hash-chained: each row's hash covers its content and the
+previous row's hash, and the chain's head is kept in ``audit_head``, so an edit, a deletion,
+a reordering or a cut tail is found by ``verify``.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from estran.domain.audit import GENESIS, AuditRow, audit_hash
+from estran.domain.errors import StorageError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+__all__ = ["SecurityStore"]
+
+_meta = sa.MetaData()
+
+users = sa.Table(
+    "users",
+    _meta,
+    sa.Column("username", sa.String(64), primary_key=True),
+    sa.Column("display_name", sa.String(128), nullable=False),
+    sa.Column("role", sa.String(32), nullable=False),
+    sa.Column("agency_id", sa.String(128), nullable=False),
+    sa.Column("nation", sa.String(3), nullable=False),
+    sa.Column("clearance", sa.String(32), nullable=False),
+    sa.Column("sectors", sa.Text, nullable=True),
+    sa.Column("attached_unit", sa.String(128), nullable=True),
+    sa.Column("access_until", sa.String(40), nullable=True),
+    sa.Column("password_hash", sa.Text, nullable=True),
+    sa.Column("service", sa.Boolean, nullable=False, default=False),
+    sa.Column("disabled", sa.Boolean, nullable=False, default=False),
+    sa.Column("failed_logins", sa.Integer, nullable=False, default=0),
+    sa.Column("locked_until", sa.String(40), nullable=True),
+    sa.Column("created_at", sa.String(40), nullable=False),
+    sa.Column("updated_at", sa.String(40), nullable=False),
+)
+
+sessions = sa.Table(
+    "sessions",
+    _meta,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("username", sa.String(64), nullable=False, index=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("issued_at", sa.String(40), nullable=False),
+    sa.Column("expires_at", sa.String(40), nullable=False),
+    sa.Column("revoked", sa.Boolean, nullable=False, default=False),
+)
+
+audit = sa.Table(
+    "audit",
+    _meta,
+    sa.Column("seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("at", sa.String(40), nullable=False),
+    sa.Column("actor", sa.String(160), nullable=False),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("target", sa.String(300), nullable=True),
+    sa.Column("allowed", sa.Boolean, nullable=False),
+    sa.Column("rule", sa.String(64), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("justification", sa.Text, nullable=True),
+    sa.Column("details", sa.Text, nullable=False),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+)
+
+audit_head = sa.Table(
+    "audit_head",
+    _meta,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+)
+
+
+class SecurityStore:
+    """Users, sessions and the audit trail behind one SQLAlchemy engine."""
+
+    def __init__(self, url: str, *, schema: str | None = None) -> None:
+        self.url = url
+        connect_args: dict[str, Any] = {}
+        if url.startswith("sqlite"):
+            connect_args = {"check_same_thread": False, "timeout": 10}
+        engine = sa.create_engine(url, connect_args=connect_args, pool_pre_ping=True)
+        if url.startswith("sqlite"):
+
+            @sa.event.listens_for(engine, "connect")
+            def _pragmas(conn: Any, _: Any) -> None:
+                cur = conn.cursor()
+                cur.execute("PRAGMA journal_mode=WAL")
+                cur.execute("PRAGMA synchronous=FULL")
+                cur.close()
+
+        if schema is not None:
+            with engine.begin() as conn:
+                conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+            engine = engine.execution_options(schema_translate_map={None: schema})
+        self.engine = engine
+        self._lock = threading.Lock()
+        try:
+            _meta.create_all(self.engine)
+        except SQLAlchemyError as exc:
+            raise StorageError(f"cannot open the security store: {exc}") from exc
+
+    @classmethod
+    def for_data_dir(cls, data_dir: Path) -> SecurityStore:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        return cls(f"sqlite:///{data_dir / 'security.sqlite3'}")
+
+    @classmethod
+    def for_postgres(cls, database_url: str, schema: str) -> SecurityStore:
+        url = database_url.replace("postgresql://", "postgresql+psycopg://", 1)
+        return cls(url, schema=schema)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # --- users ----------------------------------------------------------------------------
+
+    def add_user(self, row: dict[str, Any]) -> None:
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(users.insert().values(**row))
+        except IntegrityError as exc:
+            raise StorageError(f"user {row['username']!r} already exists") from exc
+
+    def get_user(self, username: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(users.select().where(users.c.username == username)).mappings()
+            found = row.first()
+        return None if found is None else dict(found)
+
+    def list_users(self) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(users.select().order_by(users.c.username)).mappings().all()
+        return [dict(r) for r in rows]
+
+    def update_user(self, username: str, **changes: Any) -> bool:
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                users.update().where(users.c.username == username).values(**changes)
+            )
+        return bool(result.rowcount)
+
+    # --- sessions -------------------------------------------------------------------------
+
+    def add_session(
+        self, token_hash: str, username: str, kind: str, issued_at: str, expires_at: str
+    ) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                sessions.insert().values(
+                    token_hash=token_hash,
+                    username=username,
+                    kind=kind,
+                    issued_at=issued_at,
+                    expires_at=expires_at,
+                    revoked=False,
+                )
+            )
+
+    def get_session(self, token_hash: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            found = (
+                conn.execute(sessions.select().where(sessions.c.token_hash == token_hash))
+                .mappings()
+                .first()
+            )
+        return None if found is None else dict(found)
+
+    def revoke_sessions(self, username: str, token_hash: str | None = None) -> int:
+        query = sessions.update().where(sessions.c.username == username)
+        if token_hash is not None:
+            query = query.where(sessions.c.token_hash == token_hash)
+        with self.engine.begin() as conn:
+            return int(conn.execute(query.values(revoked=True)).rowcount)
+
+    # --- audit ----------------------------------------------------------------------------
+
+    def append_audit(self, rows: list[AuditRow]) -> list[AuditRow]:
+        """Chain and store ``rows`` in one transaction; returns them with seq and hashes."""
+        for attempt in range(20):
+            try:
+                with self._lock, self.engine.begin() as conn:
+                    head = conn.execute(
+                        audit_head.select().where(audit_head.c.id == 1).with_for_update()
+                    ).first()
+                    seq, prev = (int(head.seq), str(head.hash)) if head else (0, GENESIS)
+                    stored: list[AuditRow] = []
+                    for row in rows:
+                        seq += 1
+                        chained = AuditRow(**{**row.as_dict(), "seq": seq, "prev_hash": prev})
+                        digest = audit_hash(chained, prev)
+                        chained = AuditRow(**{**chained.as_dict(), "hash": digest})
+                        stored.append(chained)
+                        prev = digest
+                    conn.execute(
+                        audit.insert(),
+                        [
+                            {**r.as_dict(), "details": orjson.dumps(r.details).decode()}
+                            for r in stored
+                        ],
+                    )
+                    if head is None:
+                        conn.execute(audit_head.insert().values(id=1, seq=seq, hash=prev))
+                    else:
+                        conn.execute(
+                            audit_head.update()
+                            .where(audit_head.c.id == 1)
+                            .values(seq=seq, hash=prev)
+                        )
+                return stored
+            except IntegrityError:
+                # Another process (the CLI beside a running server) appended first: re-chain.
+                if attempt == 19:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def read_audit(self, after: int = 0, limit: int | None = None) -> Iterator[AuditRow]:
+        query = audit.select().where(audit.c.seq > after).order_by(audit.c.seq)
+        if limit is not None:
+            query = query.limit(limit)
+        with self.engine.connect() as conn:
+            for r in conn.execute(query).mappings():
+                yield AuditRow(**{**dict(r), "details": orjson.loads(r["details"])})
+
+    def audit_head(self) -> tuple[int, str]:
+        with self.engine.connect() as conn:
+            head = conn.execute(audit_head.select().where(audit_head.c.id == 1)).first()
+        return (int(head.seq), str(head.hash)) if head else (0, GENESIS)
+
+    def execute_raw(self, sql: str, params: dict[str, Any] | None = None) -> None:
+        """Run raw SQL (tests that tamper with the trail, on purpose)."""
+        with self.engine.begin() as conn:
+            conn.execute(sa.text(sql), params or {})

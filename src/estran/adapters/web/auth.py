@@ -1,0 +1,192 @@
+"""Sign-in and the principal behind every request.
+
+``POST /api/v1/auth/login``   username and password -> a bearer token (and an HttpOnly,
+                              SameSite=Strict cookie for the browser); audited, failed ones too
+``POST /api/v1/auth/logout``  ends the session
+``GET  /api/v1/auth/me``      who the token stands for, and what their role may do
+
+Every other route depends on ``authenticated``: ``Authorization: Bearer <token>`` or the
+cookie; anything else is 401 and changes nothing. Routes read the principal with ``who``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Final
+
+from fastapi import APIRouter, Request, WebSocket
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from estran.adapters.web.common import JSONBytes, read_json, services
+from estran.domain.commands import pydantic_details
+from estran.domain.errors import (
+    AuthenticationError,
+    JustificationRequiredError,
+    PermissionDeniedError,
+    ValidationFailedError,
+)
+from estran.domain.policy import Action, Principal
+
+__all__ = [
+    "COOKIE",
+    "authenticated",
+    "build_auth_router",
+    "justification",
+    "require",
+    "who",
+]
+
+COOKIE: Final = "estran_session"
+
+
+class LoginIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+def _token(headers: Any, cookies: Any) -> str | None:
+    header = headers.get("authorization")
+    if header:
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            raise AuthenticationError("the Authorization header must be 'Bearer <token>'")
+        return str(value.strip())
+    cookie = cookies.get(COOKIE)
+    return str(cookie) if cookie else None
+
+
+async def resolve(app_services: Any, headers: Any, cookies: Any) -> Principal:
+    token = _token(headers, cookies)
+    if token is None:
+        raise AuthenticationError("sign in first: no bearer token or session cookie")
+    identity = app_services.identity
+    principal: Principal = await asyncio.to_thread(identity.authenticate, token)
+    return principal
+
+
+async def authenticated(request: Request) -> Principal:
+    """Router dependency: establishes ``request.state.principal`` or refuses with 401."""
+    principal = await resolve(services(request), request.headers, request.cookies)
+    request.state.principal = principal
+    return principal
+
+
+async def authenticated_ws(ws: WebSocket) -> Principal:
+    return await resolve(ws.app.state.services, ws.headers, ws.cookies)
+
+
+def who(request: Request) -> Principal:
+    principal: Principal = request.state.principal
+    return principal
+
+
+def require(
+    request: Request,
+    action: Action,
+    record: dict[str, Any] | None = None,
+    *,
+    why: str | None = None,
+) -> None:
+    """Raise (403, audited by the error handler) unless the policy allows ``action``."""
+    decision = services(request).access.decide(
+        who(request), action, record=record, justification=why
+    )
+    if not decision.allowed:
+        err = (
+            JustificationRequiredError
+            if decision.rule == "justification"
+            else PermissionDeniedError
+        )
+        raise err(
+            decision.reason, rule=decision.rule, action=decision.action, target=decision.target
+        )
+
+
+def justification(request: Request, body: dict[str, Any] | None = None) -> str | None:
+    """The justification of a sensitive request: the ``X-Justification`` header or the body's
+    ``justification`` field."""
+    text = request.headers.get("x-justification")
+    if text is None and body is not None and isinstance(body.get("justification"), str):
+        text = body["justification"]
+    return text.strip()[:1000] if text and text.strip() else None
+
+
+def build_auth_router() -> APIRouter:
+    router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+
+    @router.post("/login", summary="Sign in: a bearer token (and session cookie)")
+    async def login(request: Request) -> JSONBytes:
+        svc = services(request)
+        try:
+            body = LoginIn.model_validate(await read_json(request))
+        except ValidationError as exc:
+            raise ValidationFailedError(
+                "username and password expected", details=pydantic_details(exc)
+            ) from exc
+        client = request.client.host if request.client else "unknown"
+        try:
+            session = await asyncio.to_thread(svc.identity.login, body.username, body.password)
+        except AuthenticationError as exc:
+            await svc.audit.record(
+                svc.audit.row(
+                    f"user:{body.username}",
+                    "login",
+                    allowed=False,
+                    rule=exc.code,
+                    reason=exc.message,
+                    details={"client": client},
+                )
+            )
+            raise
+        await svc.audit.record(
+            svc.audit.row(session.principal.id, "login", details={"client": client})
+        )
+        me = _me(svc, session.principal)
+        response = JSONBytes({"token": session.token, "expires_at": session.expires_at, **me})
+        response.set_cookie(
+            COOKIE,
+            session.token,
+            max_age=int(svc.settings.session_ttl_s),
+            httponly=True,
+            samesite="strict",
+            secure=svc.settings.environment == "production",
+            path="/",
+        )
+        return response
+
+    @router.post("/logout", summary="End this session")
+    async def logout(request: Request) -> JSONBytes:
+        svc = services(request)
+        principal = await authenticated(request)
+        token = _token(request.headers, request.cookies)
+        if token is not None:
+            await asyncio.to_thread(svc.identity.logout, token)
+        await svc.audit.record(svc.audit.row(principal.id, "logout"))
+        response = JSONBytes({"signed_out": True})
+        response.delete_cookie(COOKIE, path="/")
+        return response
+
+    @router.get("/me", summary="Who I am and what my role may do")
+    async def me(request: Request) -> JSONBytes:
+        return JSONBytes(_me(services(request), await authenticated(request)))
+
+    return router
+
+
+def _me(svc: Any, principal: Principal) -> dict[str, Any]:
+    rules = svc.policy.roles[principal.role]
+    return {
+        "principal": principal.id,
+        "role": principal.role.value,
+        "agency_id": principal.agency_id,
+        "nation": principal.nation,
+        "clearance": principal.clearance.value,
+        "attached_unit": principal.attached_unit,
+        "access_until": principal.access_until,
+        "sectors": None if principal.sectors is None else sorted(principal.sectors),
+        "actions": sorted(a.value for a in rules.actions),
+        "may_create": sorted(rules.create),
+        "may_update": sorted(rules.update),
+    }

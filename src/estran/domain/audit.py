@@ -1,0 +1,100 @@
+"""The audit trail's rows and chain: pure, so the check is the same wherever it runs.
+
+Each row's hash is SHA-256 over its content and the previous row's hash; the first row follows
+``GENESIS``. The store keeps the chain's head apart from the rows, so a cut tail shows too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Final
+
+import orjson
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+__all__ = ["GENESIS", "AuditRow", "Verification", "audit_hash", "verify_chain"]
+
+GENESIS: Final = "0" * 64
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    seq: int
+    at: str
+    actor: str
+    action: str
+    target: str | None
+    allowed: bool
+    rule: str
+    reason: str
+    justification: str | None
+    details: dict[str, Any]
+    prev_hash: str = ""
+    hash: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(vars(self))
+
+
+def audit_hash(row: AuditRow, prev_hash: str) -> str:
+    """SHA-256 over the row's content and the previous row's hash (canonical JSON)."""
+    body = orjson.dumps(
+        [
+            row.seq,
+            row.at,
+            row.actor,
+            row.action,
+            row.target,
+            row.allowed,
+            row.rule,
+            row.reason,
+            row.justification,
+            row.details,
+            prev_hash,
+        ],
+        option=orjson.OPT_SORT_KEYS,
+    )
+    return hashlib.sha256(body).hexdigest()
+
+
+@dataclass
+class Verification:
+    rows: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def verify_chain(rows: Iterable[AuditRow], head: tuple[int, str]) -> Verification:
+    """Walk the chain from the start; every break is reported with the row where it shows."""
+    result = Verification()
+    expected_seq = 1
+    prev = GENESIS
+    for row in rows:
+        result.rows += 1
+        if row.seq != expected_seq:
+            result.problems.append(
+                f"rows {expected_seq}..{row.seq - 1} are missing (deleted)"
+                if row.seq > expected_seq
+                else f"row {row.seq} is out of order"
+            )
+        if row.prev_hash != prev:
+            result.problems.append(
+                f"row {row.seq} does not follow the row before it (deleted or reordered rows)"
+            )
+        if audit_hash(row, row.prev_hash) != row.hash:
+            result.problems.append(f"row {row.seq} was edited after it was written")
+        prev = row.hash
+        expected_seq = row.seq + 1
+    head_seq, head_hash = head
+    if (head_seq, head_hash) != (expected_seq - 1, prev):
+        result.problems.append(
+            f"the chain ends at row {expected_seq - 1} but its head says row {head_seq}: "
+            "rows were cut off the end, or the head was altered"
+        )
+    return result

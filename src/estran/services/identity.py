@@ -1,0 +1,261 @@
+"""Accounts and sessions: who is asking.
+
+Passwords are hashed with Argon2id (argon2-cffi, RFC 9106 low-memory profile). A sign-in
+gives an opaque bearer token (256 random bits); only its SHA-256 is stored, so a copy of the
+database gives no usable token. Tokens expire; repeated failures lock the account for a while;
+a disabled account or a reset password ends every session at once. Service accounts (sensors,
+gateways) have no password: they get a long-lived key instead.
+
+There is no default account and no default password anywhere: the first administrator is made
+with ``estran users add``, and ``estran demo`` prints the throwaway accounts it makes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Final
+
+import orjson
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from estran.domain.errors import AccountLockedError, AuthenticationError, InvalidInputError
+from estran.domain.markings import Classification
+from estran.domain.policy import Principal, Role
+from estran.domain.timefmt import parse_stamp, stamp
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from estran.adapters.security_store import SecurityStore
+
+__all__ = ["MIN_PASSWORD_LENGTH", "Identity", "NewUser", "hash_token", "principal_of"]
+
+MIN_PASSWORD_LENGTH: Final = 12
+_BAD_CREDENTIALS: Final = "wrong username or password"
+_CACHE_S: Final = 2.0
+"""How long a checked token is trusted before the store is asked again (revocation delay)."""
+
+_hasher = PasswordHasher()
+_DUMMY_HASH: Final = _hasher.hash("estran-timing-equaliser")
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def principal_of(user: dict[str, Any]) -> Principal:
+    sectors = user.get("sectors")
+    return Principal(
+        id=f"{'service' if user['service'] else 'user'}:{user['username']}",
+        role=Role(user["role"]),
+        agency_id=user["agency_id"],
+        nation=user["nation"],
+        clearance=Classification(user["clearance"]),
+        sectors=None if not sectors else frozenset(orjson.loads(sectors)),
+        attached_unit=user.get("attached_unit"),
+        access_until=user.get("access_until"),
+    )
+
+
+@dataclass(frozen=True)
+class NewUser:
+    username: str
+    role: Role
+    agency_id: str
+    nation: str
+    clearance: Classification = Classification.OFFICIAL
+    display_name: str = ""
+    sectors: list[str] | None = None
+    attached_unit: str | None = None
+    access_until: str | None = None
+    service: bool = False
+
+    def check(self) -> None:
+        if not (1 <= len(self.username) <= 64) or not all(
+            c.isalnum() or c in "._-" for c in self.username
+        ):
+            raise InvalidInputError("a username is 1-64 letters, digits, '.', '_' or '-'")
+        if not (2 <= len(self.nation) <= 3 and self.nation.isalpha() and self.nation.isupper()):
+            raise InvalidInputError(f"nation {self.nation!r} is not an ISO 3166 code")
+        if self.role == Role.SYSTEM:
+            raise InvalidInputError("the system role belongs to Estran itself, not an account")
+        if self.role == Role.OBSERVER and (self.attached_unit is None or self.access_until is None):
+            raise InvalidInputError("an observer is attached to one unit until a given time")
+        if self.service != (self.role == Role.SERVICE):
+            raise InvalidInputError("service accounts, and only they, have the service role")
+
+
+@dataclass(frozen=True)
+class Session:
+    token: str
+    principal: Principal
+    expires_at: str
+
+
+class Identity:
+    """Sign-in, token checks and account changes, over a ``SecurityStore``."""
+
+    def __init__(
+        self,
+        store: SecurityStore,
+        *,
+        now: Callable[[], datetime],
+        session_ttl_s: float,
+        max_failed_logins: int,
+        lockout_s: float,
+        service_key_days: float = 365.0,
+    ) -> None:
+        self.store = store
+        self.now = now
+        self.session_ttl_s = session_ttl_s
+        self.max_failed_logins = max_failed_logins
+        self.lockout_s = lockout_s
+        self.service_key_days = service_key_days
+        self._cache: dict[str, tuple[float, Principal, str]] = {}
+
+    # --- accounts -------------------------------------------------------------------------
+
+    def add_user(self, new: NewUser, password: str | None) -> str | None:
+        """Create an account; returns the service key for a service account (shown once)."""
+        new.check()
+        if not new.service:
+            _check_password(password)
+        at = stamp(self.now())
+        self.store.add_user(
+            {
+                "username": new.username,
+                "display_name": new.display_name or new.username,
+                "role": new.role.value,
+                "agency_id": new.agency_id,
+                "nation": new.nation,
+                "clearance": new.clearance.value,
+                "sectors": None if new.sectors is None else orjson.dumps(new.sectors).decode(),
+                "attached_unit": new.attached_unit,
+                "access_until": new.access_until,
+                "password_hash": None if new.service else _hasher.hash(password or ""),
+                "service": new.service,
+                "disabled": False,
+                "failed_logins": 0,
+                "locked_until": None,
+                "created_at": at,
+                "updated_at": at,
+            }
+        )
+        if new.service:
+            return self.issue(new.username, kind="service_key").token
+        return None
+
+    def reset_password(self, username: str, password: str) -> None:
+        _check_password(password)
+        if not self.store.update_user(
+            username,
+            password_hash=_hasher.hash(password),
+            failed_logins=0,
+            locked_until=None,
+            updated_at=stamp(self.now()),
+        ):
+            raise InvalidInputError(f"no user {username!r}")
+        self.store.revoke_sessions(username)
+        self._cache.clear()
+
+    def set_disabled(self, username: str, disabled: bool) -> None:
+        if not self.store.update_user(username, disabled=disabled, updated_at=stamp(self.now())):
+            raise InvalidInputError(f"no user {username!r}")
+        if disabled:
+            self.store.revoke_sessions(username)
+        self._cache.clear()
+
+    # --- sessions -------------------------------------------------------------------------
+
+    def issue(self, username: str, *, kind: str = "session", token: str | None = None) -> Session:
+        user = self.store.get_user(username)
+        if user is None:
+            raise InvalidInputError(f"no user {username!r}")
+        now = self.now()
+        ttl = (
+            timedelta(days=self.service_key_days)
+            if kind == "service_key"
+            else timedelta(seconds=self.session_ttl_s)
+        )
+        token = token or f"est_{secrets.token_urlsafe(32)}"
+        expires = stamp(now + ttl)
+        self.store.add_session(hash_token(token), username, kind, stamp(now), expires)
+        return Session(token, principal_of(user), expires)
+
+    def login(self, username: str, password: str) -> Session:
+        """A session for the right password; the same refusal for every wrong guess."""
+        user = self.store.get_user(username) if len(username) <= 64 else None
+        now = self.now()
+        if user is None or user["service"] or user["password_hash"] is None:
+            _verify(_DUMMY_HASH, password)  # the same work as for a real account
+            raise AuthenticationError(_BAD_CREDENTIALS)
+        if user["locked_until"] is not None and parse_stamp(user["locked_until"]) > now:
+            raise AccountLockedError(
+                f"too many failed sign-ins: locked until {user['locked_until']}",
+                until=user["locked_until"],
+            )
+        if not _verify(user["password_hash"], password):
+            failed = int(user["failed_logins"]) + 1
+            changes: dict[str, Any] = {"failed_logins": failed}
+            if failed >= self.max_failed_logins:
+                changes["locked_until"] = stamp(now + timedelta(seconds=self.lockout_s))
+                changes["failed_logins"] = 0
+            self.store.update_user(username, **changes)
+            raise AuthenticationError(_BAD_CREDENTIALS)
+        if user["disabled"]:
+            raise AuthenticationError("this account is disabled")
+        if user["failed_logins"] or user["locked_until"]:
+            self.store.update_user(username, failed_logins=0, locked_until=None)
+        if _hasher.check_needs_rehash(user["password_hash"]):
+            self.store.update_user(username, password_hash=_hasher.hash(password))
+        return self.issue(username)
+
+    def logout(self, token: str) -> None:
+        session = self.store.get_session(hash_token(token))
+        if session is not None:
+            self.store.revoke_sessions(session["username"], session["token_hash"])
+        self._cache.pop(hash_token(token), None)
+
+    def authenticate(self, token: str) -> Principal:
+        """The principal a bearer token stands for; refuses unknown, expired, revoked ones."""
+        if not token or len(token) > 200:
+            raise AuthenticationError("no valid credentials")
+        digest = hash_token(token)
+        now = self.now()
+        cached = self._cache.get(digest)
+        if cached is not None and time.monotonic() - cached[0] < _CACHE_S:
+            if parse_stamp(cached[2]) <= now:
+                raise AuthenticationError("the session has expired: sign in again")
+            return cached[1]
+        session = self.store.get_session(digest)
+        if session is None or session["revoked"]:
+            raise AuthenticationError("no valid credentials")
+        if parse_stamp(session["expires_at"]) <= now:
+            raise AuthenticationError("the session has expired: sign in again")
+        user = self.store.get_user(session["username"])
+        if user is None or user["disabled"]:
+            raise AuthenticationError("this account is disabled")
+        principal = principal_of(user)
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[digest] = (time.monotonic(), principal, session["expires_at"])
+        return principal
+
+
+def _check_password(password: str | None) -> None:
+    if password is None or len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInputError(f"a password has at least {MIN_PASSWORD_LENGTH} characters")
+    if len(password) > 1024:
+        raise InvalidInputError("a password has at most 1024 characters")
+
+
+def _verify(hashed: str, password: str) -> bool:
+    try:
+        return bool(_hasher.verify(hashed, password[:1024]))
+    except (VerificationError, InvalidHashError):
+        return False
