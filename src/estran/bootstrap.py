@@ -19,13 +19,13 @@ from estran.adapters.storage.sqlite import SqliteEventStore
 from estran.domain.errors import InvalidInputError
 from estran.domain.events import CommandIn
 from estran.domain.picture import Picture
-from estran.domain.policy import Policy, parse_policy
+from estran.domain.policy import Policy, Principal, Role, parse_policy
 from estran.domain.runcards import RunCard, parse_runcards
 from estran.services.access import Access
 from estran.services.audit import AuditTrail
 from estran.services.fusion import FusionService
 from estran.services.hub import Hub
-from estran.services.identity import Identity
+from estran.services.identity import Identity, principal_of
 from estran.services.ledger import Ledger
 from estran.services.recommend import RecommendationService
 from estran.services.rescue import RescueService
@@ -254,8 +254,36 @@ def build_services(
             hub,
             default_agency=settings.cot_default_agency,
             now_s=lambda: clock.now().timestamp(),
+            access=services.access,
+            principal_for=lambda subject: cot_principal(settings, security, subject),
         )
     return services
+
+
+def cot_principal(settings: Settings, security: SecurityStore, subject: str | None) -> Principal:
+    """Whose rights a TAK client has: the active account named by its certificate's CN, or a
+    field device of the default agency (plain TCP, device certificates), cleared to
+    ``cot_clearance``."""
+    if subject:
+        names = [
+            part.split("=", 1)[1]
+            for part in subject.split(",")
+            if part.startswith(("CN=", "commonName="))
+        ]
+        user = security.get_user(names[0]) if names else None
+        if user is not None and not user["disabled"]:
+            return principal_of(user)
+    nation = next(
+        (str(a["nation"]) for a in DEFAULT_AGENCIES if a["id"] == settings.cot_default_agency),
+        "FR",
+    )
+    return Principal(
+        f"tak:{settings.cot_default_agency}",
+        Role.SERVICE,
+        agency_id=settings.cot_default_agency,
+        nation=nation,
+        clearance=settings.cot_clearance,
+    )
 
 
 def load_runcards(path: Path | None) -> list[RunCard]:

@@ -30,7 +30,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from estran.domain.errors import ProtocolError
 from estran.protocols.cot.encode import (
@@ -98,6 +98,8 @@ class CotClient:
     group: str | None = None
     callsign: str | None = None
     uid: str | None = None
+    principal: Any = None
+    """Whose rights apply to what Estran sends it (``TakGateway.principal_for``)."""
     queue: deque[bytes] = field(default_factory=deque)
     queued_bytes: int = 0
     failed: str | None = None
@@ -154,7 +156,8 @@ class CotServer:
     ) -> None:
         self.settings = settings
         self.is_revoked = is_revoked
-        self.welcome: Callable[[], list[CotEvent]] | None = None
+        self.welcome: Callable[[CotClient], list[CotEvent]] | None = None
+        self.principal_for: Callable[[str | None], Any] | None = None
         """What a newly connected client is sent first (the open incidents and tasks)."""
         self.ingest = ingest
         self.now_ms = now_ms or (lambda: int(time.time() * 1000))
@@ -223,13 +226,15 @@ class CotServer:
                 return
         s = self.settings
         client = CotClient(peer, writer, s.cot_max_queue_messages, s.cot_max_queue_bytes, subject)
+        if self.principal_for is not None:
+            client.principal = await asyncio.to_thread(self.principal_for, subject)
         self.clients.add(client)
         self.stats.connected += 1
         log.info("CoT client %s connected%s", peer, f" ({subject})" if subject else "")
         sender = asyncio.create_task(self._send_loop(client))
         try:
             client.offer(takp_offer(self.now_ms()))
-            for ev in self.welcome() if self.welcome is not None else ():
+            for ev in self.welcome(client) if self.welcome is not None else ():
                 client.offer(to_xml(ev))
             await self._read_loop(client, reader)
         except ProtocolError as exc:
@@ -301,9 +306,13 @@ class CotServer:
             if other.offer(out.for_client(other.protobuf)):
                 self.stats.relayed += 1
 
-    def broadcast(self, ev: CotEvent) -> None:
-        """Send an event Estran made (an incident, a task) to every connected client."""
-        self.relay(_Outgoing(ev, b"", "none"), None)
+    def broadcast(self, ev: CotEvent, sees: Callable[[CotClient], bool] | None = None) -> None:
+        """Send an event Estran made (an incident, a task) to every connected client that
+        ``sees`` it (the policy, applied by the gateway to each client's principal)."""
+        out = _Outgoing(ev, b"", "none")
+        for client in list(self.clients):
+            if (sees is None or sees(client)) and client.offer(out.for_client(client.protobuf)):
+                self.stats.relayed += 1
 
     def _encode(self, ev: CotEvent, client: CotClient) -> bytes:
         return stream_frame(to_proto(ev)) if client.protobuf else to_xml(ev)

@@ -44,15 +44,30 @@ def demo(
     from estran.bootstrap import build_services
 
     scenario = load_scenario(scenario_path)
+    from estran.services.demo_accounts import make_demo_accounts
+
     settings = settings_from(
-        data_dir=data_dir, database_url=database_url, http_port=http_port, terrain="background"
+        data_dir=data_dir,
+        database_url=database_url,
+        http_port=http_port,
+        terrain="background",
+        # The demo centre shares its picture with the British liaison desk, as the
+        # arrangement intends; the product default is French-only until released.
+        default_releasable_to=["FR", "GB"],
     )
     services = build_services(settings)
     services.extras.append(DemoDriver(services, scenario, speed=speed, seed=seed))
+    foot = next((u.id for u in scenario.units if u.kind == "foot_patrol"), None)
+    accounts = make_demo_accounts(services.identity, None if foot is None else f"sim-{foot}")
     click.echo(
         f"Demo: '{scenario.name}', {speed:g}x real time (a 10-hour night in "
-        f"{10 * 60 / speed:.0f} min). No accounts yet: the server stays on loopback "
-        "(identities and roles arrive with the joint-working issue).",
+        f"{10 * 60 / speed:.0f} min).\nThrowaway demo accounts (new passwords each start; sign "
+        "in with POST /api/v1/auth/login):",
         err=True,
     )
+    for a in accounts:
+        click.echo(
+            f"  {a.username:<15} {a.password:<18} {a.role:<15} {a.agency_id:<14} {a.note}",
+            err=True,
+        )
     run_server(settings, services)

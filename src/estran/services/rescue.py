@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Final
 import orjson
 
 from estran.domain.events import CommandIn
+from estran.domain.markings import Marking, Purpose
 from estran.services.background import cancel_and_wait
 
 if TYPE_CHECKING:
@@ -30,6 +31,10 @@ if TYPE_CHECKING:
 __all__ = ["RescueService"]
 
 log = logging.getLogger(__name__)
+
+RESCUE_MARKING: Final = Marking(
+    releasable_to=["FR", "GB"], purpose=Purpose.SEARCH_AND_RESCUE, personal_data=False
+)
 
 _NEXT_PHASE: Final = {"uncertainty": "alert", "alert": "distress", "distress": "distress"}
 _DEFAULT_CENTRE: Final = "FR-CROSS-GN"
@@ -90,7 +95,8 @@ class RescueService:
         }
         if inc.get("count") is not None:
             data["count"] = inc["count"]
-        return CommandIn(type="rescue_case.created", data=data)
+        # Life at sea first: both nations' rescue centres (CROSS Gris-Nez, MRCC Dover) see it.
+        return CommandIn(type="rescue_case.created", data=data, marking=RESCUE_MARKING)
 
     async def _submit(self, commands: list[CommandIn]) -> None:
         try:

@@ -279,6 +279,8 @@ class TakGateway:
         default_agency: str,
         now_s: Any,
         queue_size: int = 10_000,
+        access: Any = None,
+        principal_for: Any = None,
     ) -> None:
         self.server = server
         self.ledger = ledger
@@ -290,20 +292,32 @@ class TakGateway:
         self._tasks: list[asyncio.Task[None]] = []
         self.written = 0
         self.refused = 0
+        self.access = access
         server.ingest = self.ingest
         server.welcome = self.welcome
+        server.principal_for = principal_for
 
-    def welcome(self) -> list[CotEvent]:
-        """The open incidents and live tasks, for a client that just connected."""
+    def _sees(self, client: Any, record: dict[str, Any]) -> bool:
+        """The policy for one client: a client with no principal gets nothing from the
+        picture (peer-to-peer relay between TAK clients is not Estran's records)."""
+        if self.access is None:
+            return True
+        principal = getattr(client, "principal", None)
+        return principal is not None and bool(self.access.sees(principal, record))
+
+    def welcome(self, client: Any = None) -> list[CotEvent]:
+        """The open incidents and live tasks the client may see, as it connects."""
         now_ms = int(self.now_s() * 1000)
         out = []
         for rec in self.picture.records["incident"].values():
-            if rec["status"] != "closed":
+            if rec["status"] != "closed" and self._sees(client, rec):
                 ev = picture_to_cot("incident", rec["id"], self.picture, now_ms)
                 if ev is not None:
                     out.append(ev)
         for rec in self.picture.records["task"].values():
-            if rec["status"] not in ("done", "failed", "cancelled", "replaced"):
+            if rec["status"] not in ("done", "failed", "cancelled", "replaced") and self._sees(
+                client, rec
+            ):
                 ev = picture_to_cot("task", rec["id"], self.picture, now_ms)
                 if ev is not None:
                     out.append(ev)
@@ -348,10 +362,11 @@ class TakGateway:
             while True:
                 for _, frame in await sub.take():
                     body = orjson.loads(frame)
+                    record = self.picture.get(body["kind"], body["entity_id"])
                     ev = picture_to_cot(
                         body["kind"], body["entity_id"], self.picture, int(self.now_s() * 1000)
                     )
-                    if ev is not None:
-                        self.server.broadcast(ev)
+                    if ev is not None and record is not None:
+                        self.server.broadcast(ev, lambda c, r=record: self._sees(c, r))
         finally:
             self.hub.unsubscribe(sub)
