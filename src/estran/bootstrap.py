@@ -18,6 +18,7 @@ from estran.adapters.security_store import SecurityStore
 from estran.adapters.storage.sqlite import SqliteEventStore
 from estran.domain.errors import InvalidInputError
 from estran.domain.events import CommandIn
+from estran.domain.markings import Classification, Marking
 from estran.domain.picture import Picture
 from estran.domain.policy import Policy, Principal, Role, parse_policy
 from estran.domain.runcards import RunCard, parse_runcards
@@ -143,8 +144,15 @@ class Services:
         if self.settings.seed_agencies:
             missing = [a for a in DEFAULT_AGENCIES if self.picture.get("agency", a["id"]) is None]
             if missing:
+                # Reference data, shared by both nations (a record like any other).
+                shared = Marking(
+                    classification=Classification.UNCLASSIFIED, releasable_to=["FR", "GB"]
+                )
                 await self.ledger.submit(
-                    [CommandIn(type="agency.created", data=dict(a)) for a in missing],
+                    [
+                        CommandIn(type="agency.created", data=dict(a), marking=shared)
+                        for a in missing
+                    ],
                     actor="system:bootstrap",
                     source="estran",
                 )
