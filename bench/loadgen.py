@@ -18,6 +18,7 @@ from tests.auth import AUTH
 def encode_post(path: str, body: bytes) -> bytes:
     return (
         f"POST {path} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
+        f"Authorization: {AUTH['Authorization']}\r\n"
         f"Content-Length: {len(body)}\r\n\r\n"
     ).encode() + body
 

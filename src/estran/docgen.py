@@ -13,7 +13,7 @@ import click
 from estran.cli.main import cli
 from estran.config import Settings
 
-__all__ = ["cli_markdown", "settings_markdown", "write_docs"]
+__all__ = ["cli_markdown", "matrix_markdown", "settings_markdown", "write_docs"]
 
 
 def settings_markdown() -> str:
@@ -51,8 +51,46 @@ def cli_markdown() -> str:
     return "\n".join(out)
 
 
+def matrix_markdown() -> str:
+    """The permission matrix (role x action) and each role's reach, from the shipped policy."""
+    from estran.bootstrap import load_policy
+    from estran.domain.policy import Action
+
+    policy = load_policy(None)
+    actions = list(Action)
+    lines = [
+        "# Permission matrix",
+        "",
+        "Generated from `src/estran/data/policy.toml` by `python -m estran.docgen`; "
+        "`tests/unit/test_policy.py` checks every cell. Markings, nations, agencies and sectors "
+        "narrow each cell further (`docs/security.md`).",
+        "",
+        "| role | " + " | ".join(a.value for a in actions) + " |",
+        "|---|" + "---|" * len(actions),
+    ]
+    for role, rules in policy.roles.items():
+        cells = ["yes" if a in rules.actions else "" for a in actions]
+        lines.append(f"| {role.value} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "| role | sees | purposes | personal data | creates | changes | chooses ids |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for role, rules in policy.roles.items():
+        sees = rules.sees + (" + every rescue case" if rules.rescue_cases else "")
+        lines.append(
+            f"| {role.value} | {sees} | {', '.join(sorted(rules.purposes)) or '-'} | "
+            f"{'yes' if rules.personal_data else 'no'} | {', '.join(sorted(rules.create)) or '-'} "
+            f"| {', '.join(sorted(rules.update)) or '-'} | {'yes' if rules.choose_ids else 'no'} |"
+        )
+    lines.append("")
+    lines.append(f"Justification required for: {', '.join(sorted(policy.justify))}.")
+    return "\n".join(lines) + "\n"
+
+
 def write_docs(docs: Path) -> None:
     (docs / "settings.md").write_text(settings_markdown(), encoding="utf-8")
+    (docs / "permissions.md").write_text(matrix_markdown(), encoding="utf-8")
     (docs / "cli.md").write_text(cli_markdown(), encoding="utf-8")
 
 

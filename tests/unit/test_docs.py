@@ -3,7 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from estran.config import Settings
-from estran.docgen import cli_markdown, settings_markdown
+from estran.docgen import cli_markdown, matrix_markdown, settings_markdown
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
@@ -20,5 +20,8 @@ def test_the_generated_references_are_up_to_date():
         "run: uv run python -m estran.docgen"
     )
     assert (DOCS / "cli.md").read_text(encoding="utf-8") == cli_markdown(), (
+        "run: uv run python -m estran.docgen"
+    )
+    assert (DOCS / "permissions.md").read_text(encoding="utf-8") == matrix_markdown(), (
         "run: uv run python -m estran.docgen"
     )

@@ -30,6 +30,8 @@ class AuditTrail:
         self.store = store
         self.now = now
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="estran-audit")
+        self._pending: list[tuple[list[AuditRow], asyncio.Future[None]]] = []
+        self._flusher: asyncio.Task[None] | None = None
         self.written = 0
 
     def row(
@@ -64,8 +66,30 @@ class AuditTrail:
         return stored
 
     async def record(self, *rows: AuditRow) -> None:
-        """Append ``rows`` durably before returning (one writer thread keeps the order)."""
-        await asyncio.get_running_loop().run_in_executor(self._writer, self.write, list(rows))
+        """Append ``rows`` durably before returning. Rows from concurrent requests share one
+        transaction (group commit, as the ledger does): one fsync for many requests."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        self._pending.append((list(rows), future))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = loop.create_task(self._flush())
+        await future
+
+    async def _flush(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._pending:
+            batch, self._pending = self._pending, []
+            rows = [r for group, _ in batch for r in group]
+            try:
+                await loop.run_in_executor(self._writer, self.write, rows)
+            except Exception as exc:  # every waiter learns the write failed
+                for _, fut in batch:
+                    if not fut.done():
+                        fut.set_exception(exc)
+                continue
+            for _, fut in batch:
+                if not fut.done():
+                    fut.set_result(None)
 
     async def decision(
         self,

@@ -62,6 +62,9 @@ async def resolve(app_services: Any, headers: Any, cookies: Any) -> Principal:
     if token is None:
         raise AuthenticationError("sign in first: no bearer token or session cookie")
     identity = app_services.identity
+    fast: Principal | None = identity.cached(token)
+    if fast is not None:
+        return fast
     principal: Principal = await asyncio.to_thread(identity.authenticate, token)
     return principal
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from typing import Any, Final
 
 import orjson
@@ -61,6 +62,27 @@ class _Filter:
         self.principal = principal
         self.shown: set[tuple[str, str]] = set()
         self.everything = svc.access.sees_everything(principal)
+        self.observer = svc.policy.roles[principal.role].sees == "attached_unit"
+        self._keep: Any = None
+        self._memo: dict[tuple[int, str, bool], bool] = {}
+        self._fresh_until = 0.0
+
+    def _sees(self, record: dict[str, Any]) -> bool:
+        # The clock and an observer's scope are read at most once a second; outside an
+        # observer's scope the answer depends on the (interned) marking, kind and life at sea
+        # only, so it is memoised: one dict lookup per event per subscriber.
+        now = time.monotonic()
+        if now >= self._fresh_until:
+            self._keep = self.svc.access.predicate(self.principal)
+            self._memo.clear()
+            self._fresh_until = now + 1.0
+        if self.observer:
+            return bool(self._keep(record))
+        key = (id(record["marking"]), record["entity"], bool(record.get("life_at_sea")))
+        hit = self._memo.get(key)
+        if hit is None:
+            hit = self._memo[key] = bool(self._keep(record))
+        return hit
 
     def __call__(self, event: Event, frame: bytes) -> bytes | None:
         if self.everything:
@@ -71,11 +93,11 @@ class _Filter:
             notices = [self._hidden(event.seq, k) for k in gone]
             self.shown.difference_update(gone)
             record = self.svc.picture.get(*key)
-            if record is not None and self.svc.access.sees(self.principal, record):
+            if record is not None and self._sees(record):
                 notices.append(frame)
             return b",".join(notices) if notices else None
         record = self.svc.picture.get(*key)
-        visible = record is not None and self.svc.access.sees(self.principal, record)
+        visible = record is not None and self._sees(record)
         if visible:
             if key in self.shown or event.verb == "created":
                 self.shown.add(key)
