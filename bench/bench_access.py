@@ -12,10 +12,10 @@ import asyncio
 import random
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.report import line
+from estran.adapters.clock import SystemClock
 from estran.adapters.security_store import SecurityStore
 from estran.bootstrap import load_policy
 from estran.domain.events import Event
@@ -27,11 +27,6 @@ from estran.services.hub import Hub
 from estran.services.identity import Identity, NewUser
 
 NOW = "2026-11-25T02:00:00Z"
-
-
-class Clock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
 
 
 def picture_of(n: int, rng: random.Random) -> Picture:
@@ -110,7 +105,7 @@ def main() -> None:
     print("== sign-in and tokens (argon2id, SQLite)")
     with tempfile.TemporaryDirectory() as tmp:
         store = SecurityStore.for_data_dir(Path(tmp))
-        identity = Identity(store, now=Clock().now, session_ttl_s=3600, max_failed_logins=5,
+        identity = Identity(store, now=SystemClock().now, session_ttl_s=3600, max_failed_logins=5,
                             lockout_s=60)  # fmt: skip
         identity.add_user(NewUser("a", Role.COMMANDER, "FR-GN", "FR"), "a long password!")
         logins = 5 if args.quick else 20
@@ -130,7 +125,7 @@ def main() -> None:
         line("token check, from the store", 200 / (time.perf_counter() - t), "/s", 1000)
 
         print("== the audit trail")
-        trail = AuditTrail(store, Clock().now)
+        trail = AuditTrail(store, SystemClock().now)
         rows = 2000 if args.quick else 10_000
         t = time.perf_counter()
         for i in range(0, rows, 10):

@@ -7,9 +7,9 @@ shortcut: the product has no fixed or default credential anywhere).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
+from estran.adapters.clock import SystemClock
 from estran.bootstrap import open_identity, open_security_store
 from estran.config import Settings
 from estran.domain.markings import Classification
@@ -19,11 +19,6 @@ from estran.services.identity import NewUser, hash_token
 TOKEN = "est_test-commander-token"  # noqa: S105 (a test account in a temporary directory)
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 PASSWORD = "correct horse battery"  # noqa: S105 (test accounts only)
-
-
-class _Clock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
 
 
 def seed_user(
@@ -40,7 +35,7 @@ def seed_user(
     """Create ``username`` (if new) and a session ``token``; returns its auth header."""
     store = open_security_store(settings)
     try:
-        identity = open_identity(settings, store, _Clock())
+        identity = open_identity(settings, store, SystemClock())
         if store.get_user(username) is None:
             service = role == Role.SERVICE
             identity.add_user(

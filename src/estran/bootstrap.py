@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_AGENCIES",
     "Services",
+    "agency_nation",
     "build_services",
     "build_terrain",
     "load_policy",
@@ -66,6 +67,11 @@ DEFAULT_AGENCIES: Final = (
         "kind": "rescue_centre",
     },
 )
+
+
+def agency_nation(agency_id: str) -> str | None:
+    """The nation of one of the seeded Côte d'Opale agencies; None for any other."""
+    return next((str(a["nation"]) for a in DEFAULT_AGENCIES if a["id"] == agency_id), None)
 
 
 def open_store(settings: Settings) -> EventStore:
@@ -281,10 +287,7 @@ def cot_principal(settings: Settings, security: SecurityStore, subject: str | No
         user = security.get_user(names[0]) if names else None
         if user is not None and not user["disabled"]:
             return principal_of(user)
-    nation = next(
-        (str(a["nation"]) for a in DEFAULT_AGENCIES if a["id"] == settings.cot_default_agency),
-        "FR",
-    )
+    nation = agency_nation(settings.cot_default_agency) or "FR"
     return Principal(
         f"tak:{settings.cot_default_agency}",
         Role.SERVICE,

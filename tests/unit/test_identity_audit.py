@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from estran.adapters.clock import FixedClock
 from estran.adapters.security_store import SecurityStore
 from estran.domain.errors import AccountLockedError, AuthenticationError, InvalidInputError
 from estran.domain.markings import Classification
@@ -17,18 +18,14 @@ from estran.services.identity import Identity, NewUser, hash_token
 PASSWORD = "a long enough password"  # noqa: S105 (a test account)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.t = datetime(2026, 11, 25, 22, 0, tzinfo=UTC)
-
-    def now(self) -> datetime:
-        return self.t
+def night() -> FixedClock:
+    return FixedClock(datetime(2026, 11, 25, 22, 0, tzinfo=UTC))
 
 
 @pytest.fixture
 def world(tmp_path: Path):
     store = SecurityStore.for_data_dir(tmp_path)
-    clock = Clock()
+    clock = night()
     identity = Identity(
         store, now=clock.now, session_ttl_s=3600, max_failed_logins=3, lockout_s=600
     )
@@ -64,7 +61,7 @@ def test_repeated_failures_lock_the_account_then_it_opens_again(world):
             identity.login("amelie", "guess")
     with pytest.raises(AccountLockedError):
         identity.login("amelie", PASSWORD)  # even the right password, while locked
-    clock.t += timedelta(seconds=601)
+    clock.current += timedelta(seconds=601)
     assert identity.login("amelie", PASSWORD).principal.role == Role.COMMANDER
     assert store.get_user("amelie")["failed_logins"] == 0
 
@@ -76,7 +73,7 @@ def test_expired_forged_revoked_and_disabled_tokens_are_refused(world):
         identity.authenticate("est_" + "A" * 43)  # forged
     with pytest.raises(AuthenticationError):
         identity.authenticate(session.token[:-1] + ("A" if session.token[-1] != "A" else "B"))
-    clock.t += timedelta(seconds=3601)
+    clock.current += timedelta(seconds=3601)
     with pytest.raises(AuthenticationError, match="expired"):
         identity.authenticate(session.token)
     fresh = identity.login("amelie", PASSWORD)
@@ -120,7 +117,7 @@ def test_a_service_account_has_a_key_and_no_password(world):
 @pytest.fixture
 def trail(tmp_path: Path):
     store = SecurityStore.for_data_dir(tmp_path)
-    audit = AuditTrail(store, Clock().now)
+    audit = AuditTrail(store, night().now)
     audit.write([audit.row(f"user:u{i}", "view", target=f"incident/i{i}") for i in range(10)])
     yield store, audit
     audit.close()

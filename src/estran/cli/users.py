@@ -9,31 +9,29 @@ from __future__ import annotations
 import asyncio
 import getpass
 import sys
-from datetime import UTC, datetime
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from estran.bootstrap import DEFAULT_AGENCIES, open_identity, open_security_store
+from estran.adapters.clock import SystemClock
+from estran.bootstrap import agency_nation, open_identity, open_security_store
 from estran.cli.options import settings_from, store_options
 from estran.domain.errors import EstranError
 from estran.domain.markings import Classification
 from estran.domain.policy import Role
 from estran.domain.timefmt import parse_stamp, stamp
 from estran.services.audit import AuditTrail, verify
-from estran.services.identity import NewUser
+from estran.services.identity import Identity, NewUser
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
 
+    from estran.adapters.security_store import SecurityStore
+
 __all__ = ["audit", "purge", "users"]
-
-_NATIONS = {str(a["id"]): str(a["nation"]) for a in DEFAULT_AGENCIES}
-
-
-class _Clock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
 
 
 def _who() -> str:
@@ -43,10 +41,35 @@ def _who() -> str:
         return "cli:unknown"
 
 
-def _open(data_dir: Path | None, database_url: str | None) -> tuple[Any, Any, AuditTrail]:
+@dataclass
+class _Admin:
+    """The security store opened for one command, and how it notes what it did."""
+
+    store: SecurityStore
+    identity: Identity
+    trail: AuditTrail
+
+    def note(self, action: str, username: str, **details: Any) -> None:
+        """Write the account change to the audit trail, as ``cli:<os user>``."""
+        self.trail.write(
+            [self.trail.row(_who(), action, target=f"user/{username}", details=details)]
+        )
+
+
+@contextmanager
+def _admin(data_dir: Path | None, database_url: str | None) -> Iterator[_Admin]:
+    """Open the accounts and audit trail; refusals become clean CLI errors; always closed."""
     settings = settings_from(data_dir=data_dir, database_url=database_url)
     store = open_security_store(settings)
-    return store, open_identity(settings, store, _Clock()), AuditTrail(store, _Clock().now)
+    clock = SystemClock()
+    trail = AuditTrail(store, clock.now)
+    try:
+        yield _Admin(store, open_identity(settings, store, clock), trail)
+    except EstranError as exc:
+        raise click.ClickException(exc.message) from exc
+    finally:
+        trail.close()
+        store.close()
 
 
 def _password(from_stdin: bool) -> str:
@@ -95,7 +118,7 @@ def add_cmd(
     password_stdin: bool,
 ) -> None:
     """Create an account (a service account prints its key once)."""
-    nation = nation or _NATIONS.get(agency_id)
+    nation = nation or agency_nation(agency_id)
     if nation is None:
         raise click.UsageError(f"agency {agency_id} is not a known one: give --nation")
     until = None
@@ -116,23 +139,9 @@ def add_cmd(
         access_until=until,
         service=role == Role.SERVICE.value,
     )
-    store, identity, trail = _open(data_dir, database_url)
-    try:
-        key = identity.add_user(new, None if new.service else _password(password_stdin))
-        trail.write(
-            [
-                trail.row(
-                    _who(),
-                    "user_add",
-                    target=f"user/{username}",
-                    details={"role": role, "agency": agency_id, "nation": nation},
-                )
-            ]
-        )
-    except EstranError as exc:
-        raise click.ClickException(exc.message) from exc
-    finally:
-        store.close()
+    with _admin(data_dir, database_url) as admin:
+        key = admin.identity.add_user(new, None if new.service else _password(password_stdin))
+        admin.note("user_add", username, role=role, agency=agency_id, nation=nation)
     click.echo(f"user {username} added ({role}, {agency_id}, {nation})")
     if key is not None:
         click.echo(f"service key (shown once): {key}")
@@ -142,11 +151,8 @@ def add_cmd(
 @store_options
 def list_cmd(data_dir: Path | None, database_url: str | None) -> None:
     """Every account, its role and state (never a password or key)."""
-    store, _, _ = _open(data_dir, database_url)
-    try:
-        rows = store.list_users()
-    finally:
-        store.close()
+    with _admin(data_dir, database_url) as admin:
+        rows = admin.store.list_users()
     for u in rows:
         state = "disabled" if u["disabled"] else "locked" if u["locked_until"] else "active"
         extra = (
@@ -159,16 +165,9 @@ def list_cmd(data_dir: Path | None, database_url: str | None) -> None:
 
 
 def _set_state(data_dir: Path | None, database_url: str | None, username: str, off: bool) -> None:
-    store, identity, trail = _open(data_dir, database_url)
-    try:
-        identity.set_disabled(username, off)
-        trail.write(
-            [trail.row(_who(), "user_disable" if off else "user_enable", target=f"user/{username}")]
-        )
-    except EstranError as exc:
-        raise click.ClickException(exc.message) from exc
-    finally:
-        store.close()
+    with _admin(data_dir, database_url) as admin:
+        admin.identity.set_disabled(username, off)
+        admin.note("user_disable" if off else "user_enable", username)
 
 
 @users.command("disable")
@@ -197,14 +196,9 @@ def reset_cmd(
     data_dir: Path | None, database_url: str | None, username: str, password_stdin: bool
 ) -> None:
     """Set a new password, clear a lock-out and end every session of the account."""
-    store, identity, trail = _open(data_dir, database_url)
-    try:
-        identity.reset_password(username, _password(password_stdin))
-        trail.write([trail.row(_who(), "user_reset", target=f"user/{username}")])
-    except EstranError as exc:
-        raise click.ClickException(exc.message) from exc
-    finally:
-        store.close()
+    with _admin(data_dir, database_url) as admin:
+        admin.identity.reset_password(username, _password(password_stdin))
+        admin.note("user_reset", username)
     click.echo(f"password of {username} reset; its sessions are ended")
 
 
@@ -217,11 +211,8 @@ def audit() -> None:
 @store_options
 def verify_cmd(data_dir: Path | None, database_url: str | None) -> None:
     """Check every row's hash and link; exit 1 naming each break found."""
-    store, _, _ = _open(data_dir, database_url)
-    try:
-        result = verify(store)
-    finally:
-        store.close()
+    with _admin(data_dir, database_url) as admin:
+        result = verify(admin.store)
     if result.ok:
         click.echo(f"audit trail intact: {result.rows} rows, chain and head agree")
         return
@@ -236,14 +227,11 @@ def verify_cmd(data_dir: Path | None, database_url: str | None) -> None:
 @click.option("--limit", type=int, default=100)
 def show_cmd(data_dir: Path | None, database_url: str | None, after: int, limit: int) -> None:
     """Print rows of the trail in order."""
-    store, _, _ = _open(data_dir, database_url)
-    try:
-        for r in store.read_audit(after, limit):
+    with _admin(data_dir, database_url) as admin:
+        for r in admin.store.read_audit(after, limit):
             verdict = "allowed" if r.allowed else f"DENIED ({r.rule})"
             why = f" why={r.justification!r}" if r.justification else ""
             click.echo(f"{r.seq:>7} {r.at} {r.actor} {r.action} {r.target or '-'} {verdict}{why}")
-    finally:
-        store.close()
 
 
 @click.command()

@@ -17,7 +17,6 @@ from estran.domain.errors import (
     AlreadyExistsError,
     FutureTimeError,
     InvalidTransitionError,
-    JustificationRequiredError,
     NotFoundError,
     PermissionDeniedError,
     UnknownReferenceError,
@@ -27,7 +26,6 @@ from estran.domain.events import CommandIn, Event
 from estran.domain.markings import Marking
 from estran.domain.policy import (
     SYSTEM,
-    Decision,
     Policy,
     Principal,
     Role,
@@ -35,6 +33,7 @@ from estran.domain.policy import (
     authorize,
     can_see,
     classification_rank,
+    enforce,
     observer_scope,
 )
 from estran.domain.records import KINDS, KindSpec
@@ -123,18 +122,6 @@ class _Guard:
         assert self.policy is not None  # noqa: S101 (trusted otherwise)
         return can_see(self.policy, self.who, record, now=self.now, scope=self.scope)
 
-    def require(self, decision: Decision) -> None:
-        if decision.allowed:
-            return
-        err = (
-            JustificationRequiredError
-            if decision.rule == "justification"
-            else PermissionDeniedError
-        )
-        raise err(
-            decision.reason, rule=decision.rule, action=decision.action, target=decision.target
-        )
-
     def check(
         self,
         spec: KindSpec,
@@ -152,7 +139,7 @@ class _Guard:
             unit_id = (current or data).get("unit_id")
             unit = self.view.get("unit", unit_id) if unit_id else None
         for action in action_for(spec.name, verb, data, marking_changed):
-            self.require(
+            enforce(
                 authorize(
                     self.policy,
                     self.who,

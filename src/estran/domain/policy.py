@@ -25,14 +25,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from estran.domain.errors import JustificationRequiredError, PermissionDeniedError
 from estran.domain.markings import Classification, Purpose
-
-if TYPE_CHECKING:
-    from collections.abc import Iterable
 
 __all__ = [
     "SYSTEM",
@@ -46,6 +44,7 @@ __all__ = [
     "authorize",
     "can_see",
     "classification_rank",
+    "enforce",
     "observer_scope",
     "parse_policy",
 ]
@@ -178,10 +177,6 @@ class Principal:
     attached_unit: str | None = None
     access_until: str | None = None
     """Canonical UTC stamp after which an observer sees nothing (the session may stay open)."""
-
-    @property
-    def actor(self) -> str:
-        return self.id
 
 
 SYSTEM = Principal(
@@ -390,15 +385,10 @@ def authorize(
     return Decision(who.id, action.value, target, True, "granted", "allowed")
 
 
-def visible_records(
-    policy: Policy,
-    who: Principal,
-    records: Iterable[Record],
-    *,
-    now: str,
-    scope: frozenset[tuple[str, str]] | None = None,
-) -> list[Record]:
-    """The records among ``records`` that ``who`` may see, in order."""
-    if policy.roles[who.role].sees == "all":
-        return list(records)
-    return [r for r in records if can_see(policy, who, r, now=now, scope=scope)]
+def enforce(decision: Decision) -> None:
+    """Raise the refusal a denied ``decision`` stands for (403; a missing justification has
+    its own code); nothing for an allowed one."""
+    if decision.allowed:
+        return
+    err = JustificationRequiredError if decision.rule == "justification" else PermissionDeniedError
+    raise err(decision.reason, rule=decision.rule, action=decision.action, target=decision.target)

@@ -15,8 +15,6 @@ from estran.domain.policy import observer_scope as _observer_scope
 from estran.domain.timefmt import stamp
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
-
     from estran.ports import Clock
 
 __all__ = ["Access"]
@@ -89,10 +87,6 @@ class Access:
         """The record if it exists and ``who`` may see it; None either way otherwise."""
         record = self.picture.get(kind, entity_id)
         return record if record is not None and self.sees(who, record) else None
-
-    def filter(self, who: Principal, records: Iterable[Record]) -> list[Record]:
-        keep = self.predicate(who)
-        return [r for r in records if keep(r)]
 
     def visible_picture(self, who: Principal, base: Picture | None = None) -> Picture:
         """A copy of ``base`` (the live picture) holding only what ``who`` may see; for a past

@@ -23,6 +23,7 @@ from estran.domain.policy import SYSTEM, Policy, Principal
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
+    from datetime import datetime
 
     from estran.domain.events import CommandIn, Event
     from estran.domain.markings import Marking
@@ -150,15 +151,7 @@ class Ledger:
 
     async def _commit_purge(self, req: _Request) -> None:
         assert req.purge is not None  # noqa: S101 (a purge request)
-        ctx = Context(
-            self.clock.now(),
-            req.actor,
-            req.source,
-            self.default_marking,
-            self.max_future_skew_s,
-            self.new_id,
-        )
-        event = decide(self.picture, req.commands[0], ctx)
+        event = decide(self.picture, req.commands[0], self._context(self.clock.now(), req))
         loop = asyncio.get_running_loop()
         stored = await loop.run_in_executor(self._writer, self.store.purge, req.purge, event)
         for kind, entity_id in req.purge:
@@ -166,6 +159,19 @@ class Ledger:
         self.picture.apply(stored)
         self.hub.publish([stored])
         req.future.set_result([stored])
+
+    def _context(self, received_at: datetime, req: _Request) -> Context:
+        """What ``decide`` needs for one request: one clock reading shared by a group."""
+        return Context(
+            received_at,
+            req.actor,
+            req.source,
+            self.default_marking,
+            self.max_future_skew_s,
+            self.new_id,
+            req.principal,
+            self.policy,
+        )
 
     def _take_group(self) -> list[_Request]:
         group = [self._pending.popleft()]
@@ -184,28 +190,12 @@ class Ledger:
         loop = asyncio.get_running_loop()
         keys = [c.event_id for req in group for c in req.commands if c.event_id]
         existing = await loop.run_in_executor(self._writer, self.store.find, keys) if keys else {}
-        ctx = Context(
-            received_at=self.clock.now(),
-            actor="",
-            source="",
-            default_marking=self.default_marking,
-            max_future_skew_s=self.max_future_skew_s,
-            new_id=self.new_id,
-        )
+        received_at = self.clock.now()
         staged_group = Staged(self.picture)
         accepted: list[_Request] = []
         seen: set[str] = set()
         for req in group:
-            req_ctx = Context(
-                ctx.received_at,
-                req.actor,
-                req.source,
-                ctx.default_marking,
-                ctx.max_future_skew_s,
-                ctx.new_id,
-                req.principal,
-                self.policy,
-            )
+            req_ctx = self._context(received_at, req)
             staged = Staged(staged_group)
             try:
                 for cmd in req.commands:

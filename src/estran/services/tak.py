@@ -297,25 +297,37 @@ class TakGateway:
         server.welcome = self.welcome
         server.principal_for = principal_for
 
-    def _sees(self, client: Any, record: dict[str, Any]) -> bool:
-        """The policy for one client: a client with no principal gets nothing from the
-        picture (peer-to-peer relay between TAK clients is not Estran's records)."""
-        if self.access is None:
-            return True
-        principal = getattr(client, "principal", None)
-        return principal is not None and bool(self.access.sees(principal, record))
+    def _viewer(self, checks: dict[Any, Any]) -> Any:
+        """``(client, record) -> bool``: the policy for each client's principal, its clock and
+        scope read once per principal in ``checks`` (one batch), not once per client and
+        record. A client with no principal gets nothing from the picture (peer-to-peer relay
+        between TAK clients is not Estran's records)."""
+
+        def sees(client: Any, record: dict[str, Any]) -> bool:
+            if self.access is None:
+                return True
+            principal = getattr(client, "principal", None)
+            if principal is None:
+                return False
+            keep = checks.get(principal)
+            if keep is None:
+                keep = checks[principal] = self.access.predicate(principal)
+            return bool(keep(record))
+
+        return sees
 
     def welcome(self, client: Any = None) -> list[CotEvent]:
         """The open incidents and live tasks the client may see, as it connects."""
         now_ms = int(self.now_s() * 1000)
+        sees = self._viewer({})
         out = []
         for rec in self.picture.records["incident"].values():
-            if rec["status"] != "closed" and self._sees(client, rec):
+            if rec["status"] != "closed" and sees(client, rec):
                 ev = picture_to_cot("incident", rec["id"], self.picture, now_ms)
                 if ev is not None:
                     out.append(ev)
         for rec in self.picture.records["task"].values():
-            if rec["status"] not in ("done", "failed", "cancelled", "replaced") and self._sees(
+            if rec["status"] not in ("done", "failed", "cancelled", "replaced") and sees(
                 client, rec
             ):
                 ev = picture_to_cot("task", rec["id"], self.picture, now_ms)
@@ -360,13 +372,15 @@ class TakGateway:
         )
         try:
             while True:
-                for _, frame in await sub.take():
+                frames = await sub.take()
+                sees = self._viewer({})  # one policy check per principal for this batch
+                for _, frame in frames:
                     body = orjson.loads(frame)
                     record = self.picture.get(body["kind"], body["entity_id"])
                     ev = picture_to_cot(
                         body["kind"], body["entity_id"], self.picture, int(self.now_s() * 1000)
                     )
                     if ev is not None and record is not None:
-                        self.server.broadcast(ev, lambda c, r=record: self._sees(c, r))
+                        self.server.broadcast(ev, lambda c, r=record, s=sees: s(c, r))
         finally:
             self.hub.unsubscribe(sub)

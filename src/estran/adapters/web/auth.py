@@ -19,13 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from estran.adapters.web.common import JSONBytes, read_json, services
 from estran.domain.commands import pydantic_details
-from estran.domain.errors import (
-    AuthenticationError,
-    JustificationRequiredError,
-    PermissionDeniedError,
-    ValidationFailedError,
-)
-from estran.domain.policy import Action, Principal
+from estran.domain.errors import AuthenticationError, ValidationFailedError
+from estran.domain.policy import Action, Principal, enforce
 
 __all__ = [
     "COOKIE",
@@ -93,26 +88,12 @@ def require(
     why: str | None = None,
 ) -> None:
     """Raise (403, audited by the error handler) unless the policy allows ``action``."""
-    decision = services(request).access.decide(
-        who(request), action, record=record, justification=why
-    )
-    if not decision.allowed:
-        err = (
-            JustificationRequiredError
-            if decision.rule == "justification"
-            else PermissionDeniedError
-        )
-        raise err(
-            decision.reason, rule=decision.rule, action=decision.action, target=decision.target
-        )
+    enforce(services(request).access.decide(who(request), action, record=record, justification=why))
 
 
-def justification(request: Request, body: dict[str, Any] | None = None) -> str | None:
-    """The justification of a sensitive request: the ``X-Justification`` header or the body's
-    ``justification`` field."""
+def justification(request: Request) -> str | None:
+    """The justification of a sensitive request: the ``X-Justification`` header."""
     text = request.headers.get("x-justification")
-    if text is None and body is not None and isinstance(body.get("justification"), str):
-        text = body["justification"]
     return text.strip()[:1000] if text and text.strip() else None
 
 

@@ -36,7 +36,7 @@ from estran.domain.errors import (
     SlowConsumerError,
 )
 from estran.domain.events import Event
-from estran.domain.policy import Action, Principal
+from estran.domain.policy import Action, Principal, enforce
 from estran.domain.records import KINDS
 from estran.domain.timefmt import parse_stamp
 from estran.ports import EventStore
@@ -174,9 +174,7 @@ def build_stream_router() -> APIRouter:
             decision = svc.access.decide(principal, Action.READ)
             if not decision.allowed:
                 await svc.audit.decision(decision)
-                raise PermissionDeniedError(
-                    decision.reason, rule=decision.rule, action=decision.action
-                )
+            enforce(decision)
         except (AuthenticationError, PermissionDeniedError) as exc:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(
