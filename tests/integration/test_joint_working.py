@@ -144,6 +144,9 @@ def test_a_french_only_record_is_invisible_until_its_originator_releases_it(cent
     before = httpx.get(f"{base}/api/v1/incidents", headers=liz).json()
     assert before["total"] == 0
     assert before["items"] == []
+    # Health's record count is what the caller may see: not inc-1 nor buggy-1.
+    mine = httpx.get(f"{base}/api/v1/health", headers=liz).json()["records"]
+    assert mine == api.get("/api/v1/health").json()["records"] - 2
     hidden = httpx.get(f"{base}/api/v1/incidents/inc-1", headers=liz)
     missing = httpx.get(f"{base}/api/v1/incidents/inc-nope", headers=liz)
     assert hidden.status_code == missing.status_code == 404

@@ -87,7 +87,8 @@ def build_health_router() -> APIRouter:
                 "version": __version__,
                 "store": svc.store.name,
                 "seq": svc.picture.seq,
-                "records": svc.picture.count(),
+                # What this user may see: a total over everything would reveal hidden records.
+                "records": svc.access.visible_picture(principal).count(),
                 "subscribers": svc.hub.subscriber_count,
                 "terrain": svc.terrain.status(),
                 "cot": None
