@@ -136,6 +136,7 @@ class _Cand:
     base: F64
     kinds: npt.NDArray[np.int8]
     refs: npt.NDArray[np.int64]
+    snap: Leg | None = None  # from the reported fix to the drivable cell it was moved to
 
 
 @dataclass(eq=False)
@@ -504,6 +505,7 @@ class TravelEngine:
         name = profile.name
         on_foot = False
         note = ""
+        snap: Leg | None = None
         if not np.isfinite(self.pace[name][row, col]) and profile.is_vehicle:
             # A position fix a few metres off the track: start from the nearest drivable cell.
             moved = self._nearest_passable(name, row, col, radius=2)
@@ -512,6 +514,15 @@ class TravelEngine:
                 x, y = self.grid.centre(row, col)
                 moved_m = math.dist((unit.x, unit.y), (x, y))
                 note = f" (position moved {moved_m:.0f} m to drivable ground)"
+                # Getting there is not free: charged at the slowest pace the vehicle drives.
+                pace = self.pace[name]
+                snap = Leg(
+                    "drive",
+                    np.array([[unit.x, unit.y], [x, y]]),
+                    moved_m * float(pace[np.isfinite(pace)].max()),
+                    self.grid.cell_m,
+                    (TerrainClass(int(self.grid.classes[cell])).label,),
+                )
                 unit = UnitAt(unit.unit_id, unit.profile, x, y)
         if not np.isfinite(self.pace[name][row, col]):
             if profile.walk_profile is None:
@@ -582,6 +593,7 @@ class TravelEngine:
             base=np.concatenate(base_l),
             kinds=np.concatenate(kind_l),
             refs=np.concatenate(ref_l),
+            snap=snap,
         )
 
     def _finish(self, fields: _Fields, cand: _Cand, lines: F64) -> Eta:
@@ -615,6 +627,8 @@ class TravelEngine:
             legs = (legs[0].prepend(unit.x, unit.y), *legs[1:])
         else:
             legs = self._coarse_route(fields, fld, unit, start_block, best)
+        if cand.snap is not None:
+            legs, best = (cand.snap, *legs), best + cand.snap.seconds
         label = profile.label + cand.note
         if cand.on_foot:
             label += " (crew on foot: vehicle off drivable ground)"
