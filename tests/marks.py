@@ -26,3 +26,24 @@ POSTGRES_SKIP_REASON = _postgres_reason()
 needs_postgres = pytest.mark.skipif(
     POSTGRES_SKIP_REASON is not None, reason=POSTGRES_SKIP_REASON or ""
 )
+
+CHROMIUM = os.environ.get("ESTRAN_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_SKIP_REASON = (
+    None
+    if os.path.exists(CHROMIUM)
+    else f"no Chromium at {CHROMIUM} (Debian: apt-get install chromium; .ci/run installs it)"
+)
+needs_chromium = pytest.mark.skipif(
+    CHROMIUM_SKIP_REASON is not None, reason=CHROMIUM_SKIP_REASON or ""
+)
+# Chromium as root in a container, with no network beyond loopback: no sandbox, no GPU, and
+# none of the background connections it would otherwise try at every start.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]

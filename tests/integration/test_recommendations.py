@@ -132,3 +132,34 @@ def test_an_opened_incident_gets_its_recommendation_on_the_stream(dispatch):
     assert (
         httpx.get(headers=AUTH, url=f"{base}/api/v1/tasks").json()["total"] == 0
     )  # proposed, never tasked
+
+
+def test_a_unit_already_tasked_is_not_proposed_again_but_life_at_sea_may_take_it(dispatch):
+    base = dispatch
+
+    def post(path, body):
+        r = httpx.post(headers=AUTH, url=f"{base}/api/v1/{path}", json=body)
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    spot = {"lat": MARCK_BEACH[0], "lon": MARCK_BEACH[1]}
+    first = post(
+        "incidents", {"type": "group_sighted", "owner_agency_id": "FR-GN", "position": spot}
+    )
+    post("tasks", {"incident_id": first["id"], "unit_id": "buggy-near"})
+    second = post(
+        "incidents", {"type": "launch_attempt", "owner_agency_id": "FR-GN", "position": spot}
+    )
+    url = f"{base}/api/v1/incidents/{second['id']}/recommendations"
+    body = httpx.get(headers=AUTH, url=url).json()
+    offered = {u["unit_id"] for u in [*body["proposed"], *body["ranked"]]}
+    assert "buggy-near" not in offered  # it holds a task: the ledger would refuse a second
+    assert "foot-near" in offered
+    # Life at sea first: a unit on an ordinary task may still be sent to a rescue.
+    sea = post(
+        "incidents",
+        {"type": "persons_in_water", "owner_agency_id": "FR-GN", "position": spot},
+    )
+    url = f"{base}/api/v1/incidents/{sea['id']}/recommendations"
+    body = httpx.get(headers=AUTH, url=url).json()
+    assert "buggy-near" in {u["unit_id"] for u in body["ranked"]}

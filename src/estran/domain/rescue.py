@@ -70,11 +70,11 @@ def check_life_at_sea(
         for task in active:
             if _is_rescue(view, task.get("incident_id")):
                 raise LifeAtSeaError(
-                    f"unit {unit_id!r} is committed to rescue task {task['id']!r}; no other "
-                    "task may take it away"
+                    # The task itself is not named: the caller may not be allowed to see it.
+                    f"unit {unit_id!r} is committed to a rescue task; no other task may take "
+                    "it away"
                 )
             if not new_is_rescue:
                 raise ConflictError(
-                    f"unit {unit_id!r} already holds active task {task['id']!r}; cancel or "
-                    "replace it first"
+                    f"unit {unit_id!r} already holds an active task; cancel or replace it first"
                 )

@@ -17,10 +17,12 @@ import numpy.typing as npt
 
 __all__ = [
     "CLASS_COLOURS",
+    "NIGHT_COLOURS",
     "OUTSIDE",
     "Grid",
     "TerrainClass",
     "class_by_name",
+    "paint",
 ]
 
 OUTSIDE: Final = 255
@@ -65,6 +67,48 @@ CLASS_COLOURS: Final[dict[TerrainClass, str]] = {
     TerrainClass.CLIFF: "#5a4a3a",
 }
 """Map colours for each class (legend of the terrain layer)."""
+
+NIGHT_COLOURS: Final[dict[TerrainClass, str]] = {
+    TerrainClass.SEA: "#07131f",
+    TerrainClass.WET_SAND: "#3b3627",
+    TerrainClass.DRY_SAND: "#4b4431",
+    TerrainClass.DUNE_GRASS: "#2e3a22",
+    TerrainClass.SCRUB: "#223319",
+    TerrainClass.WOODLAND: "#112415",
+    TerrainClass.FARMLAND: "#262b21",
+    TerrainClass.URBAN: "#3c3b44",
+    TerrainClass.ROAD: "#8a6a4a",
+    TerrainClass.TRACK: "#5c4a36",
+    TerrainClass.WATER: "#0f2c45",
+    TerrainClass.MARSH: "#1b302f",
+    TerrainClass.CLIFF: "#4a3d31",
+}
+"""The night base map: dark, low-contrast land, roads and tracks still legible, a darker sea."""
+
+
+def paint(
+    codes: npt.NDArray[np.uint8], palette: dict[TerrainClass, str], coast: str | None = None
+) -> npt.NDArray[np.uint8]:
+    """An RGBA image of class ``codes`` in ``palette``: outside the area transparent, and the
+    coastline (sea pixels touching land) in ``coast`` when given."""
+    lut = np.zeros((256, 4), np.uint8)
+    for cls, colour in palette.items():
+        lut[int(cls)] = (*_rgb(colour), 255)
+    rgba = lut[codes]
+    if coast is not None:
+        sea = codes == TerrainClass.SEA
+        land = (codes != TerrainClass.SEA) & (codes != OUTSIDE)
+        near = np.zeros_like(land)
+        near[1:, :] |= land[:-1, :]
+        near[:-1, :] |= land[1:, :]
+        near[:, 1:] |= land[:, :-1]
+        near[:, :-1] |= land[:, 1:]
+        rgba[sea & near] = (*_rgb(coast), 255)
+    return rgba
+
+
+def _rgb(colour: str) -> tuple[int, int, int]:
+    return int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16)
 
 
 def class_by_name(name: str) -> TerrainClass:

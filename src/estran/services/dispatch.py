@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from estran.domain.errors import NotFoundError
+from estran.domain.rescue import ACTIVE_TASK_STATUSES
 from estran.domain.runcards import RunCard, match_card
 
 if TYPE_CHECKING:
@@ -26,11 +27,28 @@ def recommend(
     incident_id: str,
     now: datetime,
     limit: int = 20,
+    whole: Picture | None = None,
 ) -> dict[str, Any]:
+    """Units for ``incident_id`` in ``picture`` (the asker's view). ``whole`` (default: the
+    same) is the full picture, consulted only for which units are already committed."""
     incident = picture.get("incident", incident_id)
     if incident is None:
         raise NotFoundError("incident", incident_id)
-    units = [u for u in picture.records["unit"].values() if u.get("status") == "available"]
+    # A unit holding an active task cannot take another (the ledger refuses it), so it is not
+    # proposed however close it is; for life at sea only a rescue task keeps a unit away.
+    whole = whole if whole is not None else picture
+    sea = bool(incident.get("life_at_sea"))
+    busy = {
+        t["unit_id"]
+        for t in whole.records["task"].values()
+        if t.get("status") in ACTIVE_TASK_STATUSES
+        and (not sea or (whole.get("incident", t["incident_id"]) or {}).get("life_at_sea"))
+    }
+    units = [
+        u
+        for u in picture.records["unit"].values()
+        if u.get("status") == "available" and u["id"] not in busy
+    ]
     pos = incident["position"]
     ranked = terrain.rank(pos["lat"], pos["lon"], units, limit=max(limit, len(units)))
     card = match_card(cards, incident, now.hour)

@@ -118,7 +118,7 @@ def _unit_hours(units: list[Record], since: str | None, until: str, now: str) ->
 def figures(
     picture: Picture, *, since: str | None, until: str | None, by: str | None, now: str
 ) -> dict[str, Any]:
-    """The figures over [since, until), overall and by day or sector."""
+    """The figures over [since, until), overall and by hour, day or sector."""
     end = until or now
     incidents = [
         i
@@ -134,10 +134,14 @@ def figures(
         **_block(incidents, tasks),
         "units": _unit_hours(list(picture.records["unit"].values()), since, end, now),
     }
-    if by in ("day", "sector"):
+    if by in ("hour", "day", "sector"):
         groups: dict[str, list[Record]] = defaultdict(list)
         for inc in incidents:
-            key = _opened(inc)[:10] if by == "day" else (inc.get("sector_id") or "none")
+            key = (
+                (inc.get("sector_id") or "none")
+                if by == "sector"
+                else _opened(inc)[: 13 if by == "hour" else 10]
+            )
             groups[key].append(inc)
         out["by"] = by
         out["groups"] = {k: _block(v, tasks) for k, v in sorted(groups.items())}

@@ -7,19 +7,21 @@ WGS 84; the engine works in the area's metres.
 
 from __future__ import annotations
 
+import io
 import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
+from PIL import Image
 
 from estran.domain.errors import (
     NotReadyError,
     OutsideAreaError,
     UnreachableLocationError,
 )
-from estran.domain.terrain import CLASS_COLOURS, OUTSIDE, TerrainClass
+from estran.domain.terrain import CLASS_COLOURS, NIGHT_COLOURS, OUTSIDE, TerrainClass, paint
 from estran.domain.travel import Eta, UnitAt
 
 if TYPE_CHECKING:
@@ -335,6 +337,42 @@ class TerrainService:
             self._layer_cache.clear()
         self._layer_cache[key] = out
         return out
+
+    def basemap(self, theme: Literal["night", "day"], width: int) -> tuple[bytes, list[float]]:
+        """The terrain as a PNG in Web Mercator (what web maps draw in), and its
+        ``[west, south, east, north]`` bounds: the watch floor's offline base map."""
+        key = ("basemap", theme, width)
+        cached = self._layer_cache.get(key)
+        if cached is not None:
+            return cached["png"], cached["bounds"]
+        t = self.terrain()
+        g = t.grid
+        west, south, east, north = self.area()["bbox"]
+        r = 6_378_137.0
+        x0, x1 = r * np.radians(west), r * np.radians(east)
+        y0, y1 = (r * np.log(np.tan(np.pi / 4 + np.radians(v) / 2)) for v in (south, north))
+        height = max(1, round(width * (y1 - y0) / (x1 - x0)))
+        xs = x0 + (np.arange(width) + 0.5) * (x1 - x0) / width
+        ys = y1 - (np.arange(height) + 0.5) * (y1 - y0) / height
+        lons = np.degrees(xs / r)
+        lats = np.degrees(2 * np.arctan(np.exp(ys / r)) - np.pi / 2)
+        lon_grid, lat_grid = np.meshgrid(lons, lats)
+        px, py = t.projector.many_to_xy(lon_grid.ravel(), lat_grid.ravel())
+        rows_n, cols_n = g.shape
+        cols = np.floor((px - g.left_x) / g.cell_m).astype(np.int64)
+        rows = np.floor((g.top_y - py) / g.cell_m).astype(np.int64)
+        inside = (rows >= 0) & (rows < rows_n) & (cols >= 0) & (cols < cols_n)
+        codes = np.full(px.shape, OUTSIDE, np.uint8)
+        codes[inside] = g.classes[rows[inside], cols[inside]]
+        palette, coast = (NIGHT_COLOURS, "#5f8fb0") if theme == "night" else (CLASS_COLOURS, None)
+        out = io.BytesIO()
+        Image.fromarray(paint(codes.reshape(height, width), palette, coast), "RGBA").save(
+            out, format="PNG", optimize=False, compress_level=6
+        )
+        png = out.getvalue()
+        bounds = [west, south, east, north]
+        self._layer_cache[key] = {"png": png, "bounds": bounds}
+        return png, bounds
 
     def launch_sites(self) -> dict[str, Any]:
         t = self.terrain()

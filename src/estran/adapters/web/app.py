@@ -23,6 +23,7 @@ from estran.adapters.web.routes_picture import build_health_router, build_pictur
 from estran.adapters.web.routes_records import build_records_router, openapi_components
 from estran.adapters.web.routes_stats import build_stats_router
 from estran.adapters.web.routes_terrain import build_terrain_router
+from estran.adapters.web.ui import SecurityHeaders, install_ui
 from estran.adapters.web.ws import build_stream_router
 from estran.bootstrap import Services, build_services
 from estran.config import Settings
@@ -61,7 +62,9 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.include_router(build_stats_router(), dependencies=signed_in)
     app.include_router(build_admin_router(), dependencies=signed_in)
     app.include_router(build_stream_router())  # signs the socket in itself
+    install_ui(app)  # the watch floor at /: public files; the data behind it needs sign-in
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

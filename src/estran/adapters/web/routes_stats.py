@@ -26,7 +26,10 @@ def build_stats_router() -> APIRouter:
         request: Request,
         since: Annotated[str | None, Query(description="ISO 8601; incidents opened from.")] = None,
         until: Annotated[str | None, Query(description="ISO 8601; opened before.")] = None,
-        by: Annotated[Literal["day", "sector"] | None, Query(description="Group by.")] = None,
+        by: Annotated[
+            Literal["hour", "day", "sector"] | None,
+            Query(description="Group by: hour (`YYYY-MM-DDTHH`), day or sector."),
+        ] = None,
     ) -> JSONBytes:
         svc = services(request)
         now = svc.clock.now()

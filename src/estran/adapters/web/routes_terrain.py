@@ -5,6 +5,7 @@ GET /api/v1/area                    the area: extent, places, legend, class coun
 GET /api/v1/terrain?bbox=           terrain classes as GeoJSON polygons (a map layer)
 GET /api/v1/terrain/at?lat=&lon=    the class at a point and each profile's speed there
 GET /api/v1/launch-sites            candidate launch sites (GeoJSON points)
+GET /api/v1/basemap.png             the offline base map (PNG, Web Mercator, the area's bbox)
 
 While the terrain is still being prepared these answer 503 ``not_ready`` with the progress.
 """
@@ -12,9 +13,9 @@ While the terrain is still being prepared these answer 503 ``not_ready`` with th
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 
 from estran.adapters.web.auth import who
 from estran.adapters.web.common import JSONBytes, services
@@ -80,7 +81,13 @@ def build_terrain_router() -> APIRouter:
         svc = services(request)
         view = svc.access.visible_picture(who(request))
         result = await asyncio.to_thread(
-            recommend, svc.terrain, view, svc.runcards, incident_id, svc.clock.now()
+            recommend,
+            svc.terrain,
+            view,
+            svc.runcards,
+            incident_id,
+            svc.clock.now(),
+            whole=svc.picture,
         )
         return JSONBytes(result)
 
@@ -113,6 +120,27 @@ def build_terrain_router() -> APIRouter:
     @router.get("/terrain/at", summary="The terrain class at a point and the speeds there")
     async def terrain_at(request: Request, lat: Lat, lon: Lon) -> JSONBytes:
         return JSONBytes(services(request).terrain.at(lat, lon))
+
+    @router.get(
+        "/basemap.png",
+        summary="The offline base map: terrain as a PNG in Web Mercator over the area's bbox",
+        response_class=Response,
+    )
+    async def basemap(
+        request: Request,
+        theme: Annotated[Literal["night", "day"], Query(description="Palette.")] = "night",
+        width: Annotated[int, Query(ge=256, le=4096, description="Pixels across.")] = 2048,
+    ) -> Response:
+        svc = services(request)
+        png, bounds = await asyncio.to_thread(svc.terrain.basemap, theme, width)
+        return Response(
+            png,
+            media_type="image/png",
+            headers={
+                "Cache-Control": "private, max-age=3600",
+                "X-Bounds": ",".join(f"{v:.6f}" for v in bounds),
+            },
+        )
 
     @router.get("/launch-sites", summary="Candidate launch sites along the beaches (GeoJSON)")
     async def launch_sites(request: Request) -> JSONBytes:

@@ -1,0 +1,220 @@
+// The watch floor: sign in, then one screen with the live map and the console.
+import { api, Stream } from "./api.js";
+import { Store } from "./store.js";
+import { CoastMap, LAYERS } from "./map.js";
+import { Console } from "./console.js";
+import { Figures } from "./figures.js";
+
+const $ = (id) => document.getElementById(id);
+const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
+const CONSOLE_KINDS = ["incident", "task", "log_entry", "rescue_case", "detection"];
+
+// State the tests (and a curious operator's devtools) can read.
+const estran = (window.estran = { ready: false, frames: 0, events: 0 });
+
+let toastTimer;
+function toast(text, bad = false) {
+  const el = $("toast");
+  el.textContent = text;
+  el.className = `toast show${bad ? " bad" : ""}`;
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => (el.className = "toast"), 3500);
+}
+
+async function boot() {
+  let me;
+  try { me = await api("/api/v1/auth/me"); } catch { return showSignIn(); }
+  await start(me);
+}
+
+function showSignIn() {
+  $("app").hidden = true;
+  $("signin").hidden = false;
+  $("username").focus();
+  $("signin").onsubmit = async (e) => {
+    e.preventDefault();
+    $("signin-error").textContent = "";
+    try {
+      await api("/api/v1/auth/login", { method: "POST", body: { username: $("username").value, password: $("password").value } });
+      $("password").value = "";
+      location.reload();
+    } catch (err) {
+      $("signin-error").textContent = err.status === 423 ? "Account locked for a while." : "Sign-in refused.";
+    }
+  };
+}
+
+async function start(me) {
+  $("signin").hidden = true;
+  $("app").hidden = false;
+  estran.me = me;
+  $("who").innerHTML = `${esc(me.principal.replace(/^user:/, ""))} · <b>${esc(me.role.replace(/_/g, " "))}</b> · ${esc(me.agency_id || "")} <span class="badge">${esc(me.nation || "")}</span>`;
+  $("signout").onclick = async () => { try { await api("/api/v1/auth/logout", { method: "POST" }); } finally { location.reload(); } };
+
+  const area = await waitForArea();
+  const live = new Store();
+  let view = live;  // what is drawn: the live picture, or a replayed moment
+  const map = new CoastMap($("map"), area, { onSelectIncident: (id) => { showTab("incidents"); cons.select(id); } });
+  const cons = new Console({ me, map, toast });
+  const figures = new Figures();
+  estran.map = map; estran.live = live; estran.console = cons;
+  api("/api/v1/launch-sites").then((g) => map.setSites(g)).catch(() => {});
+  buildLayerList(map);
+  cons.setStore(live, true);
+
+  // Console re-rendering is throttled; the map follows every frame.
+  let pending = false;
+  const consoleSoon = () => {
+    if (pending) return;
+    pending = true;
+    setTimeout(() => { pending = false; if (view === live) cons.render(); }, 300);
+  };
+  const stream = new Stream({
+    onSnapshot: (snap) => {
+      live.load(snap);
+      if (view === live) { map.sync(live, null); cons.render(); }
+      estran.ready = true;
+    },
+    onEvents: (events) => {
+      const changed = live.apply(events);
+      estran.frames += 1; estran.events += events.length;
+      if (view !== live) return;
+      map.sync(live, changed);
+      if (CONSOLE_KINDS.some((k) => changed[k])) consoleSoon();
+    },
+    onStatus: (s) => { $("link").textContent = s === "live" ? "● stream" : "○ reconnecting"; $("link").classList.toggle("down", s !== "live"); },
+    onClosed: () => { toast("Signed out or access ended", true); setTimeout(() => location.reload(), 1500); },
+  });
+  stream.start();
+  setInterval(() => { $("clock").textContent = new Date().toISOString().slice(11, 19) + "Z"; map.ageDetections(); }, 1000);
+
+  // Tabs
+  const canStats = me.actions.includes("stats");
+  document.querySelector('[data-tab="figures"]').hidden = !canStats;
+  function showTab(name) {
+    for (const b of document.querySelectorAll(".tabs button")) b.classList.toggle("active", b.dataset.tab === name);
+    for (const t of ["incidents", "log", "figures"]) $(`tab-${t}`).hidden = t !== name;
+    if (name === "figures" && canStats) figures.refresh(view);
+  }
+  for (const b of document.querySelectorAll(".tabs button")) b.onclick = () => showTab(b.dataset.tab);
+  setInterval(() => { if (!$("tab-figures").hidden && view === live) figures.refresh(live); }, 20000);
+
+  // After-action replay: the picture as it was known at the slider's time.
+  const canReplay = me.actions.includes("replay");
+  $("replay").hidden = !canReplay;
+  let start0 = null;
+  let replayTimer;
+  const slider = $("slider");
+  const sliderTime = () => start0 + (Date.now() - start0) * (Number(slider.value) / 1000);
+  async function enterReplay() {
+    if (start0 === null) {
+      const first = await api("/api/v1/events?after=0&limit=1");
+      start0 = first.events && first.events.length ? Date.parse(first.events[0].received_at) : Date.now() - 3600000;
+    }
+    slider.disabled = false;
+    $("replay").classList.add("active");
+    $("replay-live").hidden = false;
+    slider.value = 700;
+    slider.focus();
+    await showAt(sliderTime());
+  }
+  async function showAt(t) {
+    const at = new Date(t).toISOString();
+    $("replay-time").textContent = at.replace("T", " ").slice(0, 19) + "Z";
+    $("mode").textContent = "REPLAY " + at.slice(11, 16) + "Z";
+    $("mode").className = "mode replay";
+    const pic = await api(`/api/v1/picture?at=${encodeURIComponent(at)}`);
+    const past = new Store();
+    past.load(pic);
+    view = past;
+    map.replayAt = t;
+    map.resetTrails();
+    map.sync(past, null);
+    cons.setStore(past, false);
+    estran.replayAt = at;
+    estran.replaySeq = pic.seq;
+  }
+  function backToLive() {
+    view = live;
+    map.replayAt = null;
+    slider.disabled = true;
+    slider.value = 1000;
+    $("replay").classList.remove("active");
+    $("replay-live").hidden = true;
+    $("replay-time").textContent = "";
+    $("mode").textContent = "LIVE";
+    $("mode").className = "mode live";
+    estran.replayAt = null;
+    map.resetTrails();
+    map.sync(live, null);
+    cons.setStore(live, true);
+  }
+  $("replay-toggle").onclick = () => (view === live ? enterReplay() : backToLive());
+  $("replay-live").onclick = backToLive;
+  slider.oninput = () => { clearTimeout(replayTimer); replayTimer = setTimeout(() => showAt(sliderTime()), 200); };
+
+  // Theme
+  const setTheme = (t) => { document.documentElement.dataset.theme = t; map.setTheme(t); $("theme").textContent = t === "night" ? "☾" : "☀"; localStorage.setItem("estran-theme", t); };
+  setTheme(localStorage.getItem("estran-theme") || "night");
+  $("theme").onclick = () => setTheme(document.documentElement.dataset.theme === "night" ? "day" : "night");
+  $("help-button").onclick = () => ($("help").hidden = !$("help").hidden);
+
+  // Keyboard
+  document.addEventListener("keydown", (e) => {
+    if (e.target.matches("input:not([type=range]), textarea") || e.ctrlKey || e.metaKey || e.altKey) return;
+    const layer = LAYERS.find((l) => l.hotkey === e.key);
+    if (layer) { setLayer(map, layer.key); return; }
+    switch (e.key) {
+      case "j": cons.move(1); break;
+      case "k": cons.move(-1); break;
+      case "Enter": if (cons.selected) cons.select(cons.selected); break;
+      case "s": cons.quickAction(); break;
+      case "i": showTab("incidents"); break;
+      case "l": showTab("log"); break;
+      case "f": if (canStats) showTab("figures"); break;
+      case "n": showTab("log"); if (!$("log-form").hidden) { e.preventDefault(); $("log-text").focus(); } break;
+      case "a": if (canReplay) $("replay-toggle").click(); break;
+      case "t": $("theme").click(); break;
+      case "?": $("help").hidden = !$("help").hidden; break;
+      case "Escape": $("help").hidden = true; cons.close(); break;
+      case "ArrowLeft": case "ArrowRight":
+        if (view !== live && e.target !== slider) {
+          const span = Date.now() - start0;
+          slider.value = Math.max(0, Math.min(1000, Number(slider.value) + (e.key === "ArrowLeft" ? -1 : 1) * (60000 / span) * 1000));
+          slider.oninput();
+        }
+        break;
+      default: return;
+    }
+  });
+  estran.booted = true;
+}
+
+async function waitForArea() {
+  for (;;) {
+    try { return await api("/api/v1/area"); } catch (e) {
+      if (e.status !== 503) throw e;
+      $("link").textContent = "preparing terrain…";
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+}
+
+function buildLayerList(map) {
+  const el = $("layers");
+  el.innerHTML = `<h3>Layers</h3>` + LAYERS.map((l) => `<label class="${l.locked ? "locked" : ""}" title="${l.locked ? "Rescue cases are always shown" : "Show or hide (" + l.hotkey + ")"}">
+    <input type="checkbox" data-layer="${l.key}" checked ${l.locked ? "disabled" : ""}> ${l.label}<kbd>${l.locked ? "always" : l.hotkey}</kbd></label>`).join("")
+    + `<div class="legend"><h3>Units</h3><div><span style="background:#5fae6a"></span>available</div><div><span style="background:#d9a441"></span>tasked</div><div><span style="background:#e0862f"></span>en route</div><div><span style="background:#4aa3e0"></span>on scene</div>
+       <h3>Impact</h3><div><span style="background:#4f8f5a"></span>low</div><div><span style="background:#c9a23f"></span>medium</div><div><span style="background:#d9772e"></span>high</div><div><span style="background:#d9433b"></span>very high</div></div>`;
+  for (const box of el.querySelectorAll("input[data-layer]")) {
+    box.onchange = () => setLayer(map, box.dataset.layer, box.checked);
+  }
+}
+
+function setLayer(map, key, on) {
+  const shown = map.toggle(key, on);
+  const box = document.querySelector(`input[data-layer="${key}"]`);
+  if (box) box.checked = shown;
+}
+
+boot().catch((e) => { toast(`Start failed: ${e.message}`, true); console.error(e); });

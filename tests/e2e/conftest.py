@@ -1,0 +1,129 @@
+"""A real ``estran demo`` (server plus simulated night) and headless Debian Chromium driven by
+Playwright, for the watch floor's end-to-end tests. Screenshots go to ``$ESTRAN_SCREENSHOTS``
+(default: the test's temporary directory)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.marks import CHROMIUM, CHROMIUM_ARGS
+
+
+class Demo:
+    def __init__(self, data: Path, cache: Path) -> None:
+        self.log = data.parent / "demo.log"
+        env = {
+            **os.environ,
+            "ESTRAN_TERRAIN_CACHE_DIR": str(cache),
+            "ESTRAN_COT_TCP_PORT": "0",
+            "ESTRAN_COT_TLS_PORT": "0",
+        }
+        self._out = self.log.open("wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "estran", "demo", "--data", str(data), "--http-port", "0"],
+            stdout=self._out,
+            stderr=self._out,
+            env=env,
+        )
+        self.url = ""
+        self.passwords: dict[str, str] = {}
+
+    def wait(self, timeout_s: float = 150) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            text = self.log.read_text(errors="replace")
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"demo exited: {text[-2000:]}")
+            port = re.search(r"Estran listening on http://127\.0\.0\.1:(\d+)", text)
+            if port and "Application startup complete" in text and not self.url:
+                self.url = f"http://127.0.0.1:{port.group(1)}"
+                self.passwords = dict(re.findall(r"^\s+(demo-[a-z]+)\s+(\S+)", text, re.M))
+            if self.url:
+                token = self.token("demo-commander")
+                health = httpx.get(
+                    f"{self.url}/api/v1/health", headers={"Authorization": f"Bearer {token}"}
+                ).json()
+                units = httpx.get(
+                    f"{self.url}/api/v1/units", headers={"Authorization": f"Bearer {token}"}
+                ).json()
+                if health["terrain"]["state"] == "ready" and units["total"] > 0:
+                    return
+            time.sleep(0.5)
+        raise RuntimeError("the demo did not get ready in time")
+
+    def token(self, user: str) -> str:
+        r = httpx.post(
+            f"{self.url}/api/v1/auth/login",
+            json={"username": user, "password": self.passwords[user]},
+        )
+        r.raise_for_status()
+        return str(r.json()["token"])
+
+    def api(self, user: str = "demo-commander") -> httpx.Client:
+        return httpx.Client(
+            base_url=f"{self.url}/api/v1",
+            headers={"Authorization": f"Bearer {self.token(user)}"},
+            timeout=30,
+        )
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+        self._out.close()
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory, terrain_cache: Path) -> Iterator[Demo]:
+    d = Demo(tmp_path_factory.mktemp("demo") / "data", terrain_cache)
+    try:
+        d.wait()
+        yield d
+    finally:
+        d.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    out = Path(os.environ.get("ESTRAN_SCREENSHOTS", tmp_path))
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def signed_in_page(browser: Any, demo: Demo, user: str) -> Any:
+    """A new browser context signed in as ``user`` through the API (the cookie it sets)."""
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    r = context.request.post(
+        f"{demo.url}/api/v1/auth/login",
+        data={"username": user, "password": demo.passwords[user]},
+    )
+    assert r.ok, r.text()
+    page = context.new_page()
+    page.errors = []
+    page.on("pageerror", lambda e: page.errors.append(str(e)))
+    page.goto(demo.url + "/")
+    page.wait_for_function("() => window.estran && window.estran.ready", timeout=60_000)
+    return page

@@ -1,0 +1,287 @@
+"""The watch floor in a real headless Chromium against a real ``estran demo``: the map, live
+units, dispatch from the console, the liaison's console, the after-action slider, and the
+rescue layer that cannot be hidden. Each test writes a screenshot of its view."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import Demo, signed_in_page
+from tests.marks import needs_chromium
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.integration,
+    needs_chromium,
+    pytest.mark.timeout(240),
+]
+
+BEACH = {"lat": 50.9645, "lon": 1.8490}  # the beach west of Calais (Sangatte)
+
+
+def _wait(page: Any, script: str, timeout_ms: int = 30_000) -> Any:
+    return page.wait_for_function(script, timeout=timeout_ms)
+
+
+def _incident(demo: Demo, **over: Any) -> dict[str, Any]:
+    body = {
+        "type": "boat_being_prepared",
+        "impact": "high",
+        "owner_agency_id": "FR-GN",
+        "position": BEACH,
+        "count": 40,
+        "summary": "group inflating a boat in the dunes",
+        **over,
+    }
+    with demo.api() as api:
+        r = api.post("/incidents", json=body)
+        assert r.status_code == 201, r.text
+        return dict(r.json())
+
+
+def test_sign_in_draws_the_coast_and_the_live_units_move(browser: Any, demo: Demo, shots: Path):
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(demo.url + "/")
+    # Not signed in: the sign-in form, and nothing of the picture.
+    page.wait_for_selector("#signin:not([hidden])")
+    assert page.locator("#app").is_hidden()
+    page.fill("#username", "demo-commander")
+    page.fill("#password", "wrong password!")
+    page.click("#signin-button")
+    page.wait_for_selector("#signin-error:has-text('refused')")
+    page.fill("#password", demo.passwords["demo-commander"])
+    page.click("#signin-button")
+    _wait(page, "() => window.estran && window.estran.ready", 60_000)
+    assert "commander" in page.inner_text("#who")
+
+    # The base map: the terrain image in Web Mercator over the area, and the place names.
+    _wait(
+        page,
+        "() => { const i = document.querySelector('img.basemap');"
+        " return i && i.complete && i.naturalWidth === 2048; }",
+    )
+    labels = page.locator(".place-label").all_inner_texts()
+    assert {"Calais", "Dunkirk", "Boulogne-sur-Mer"} <= set(labels)
+    # Sea and land are drawn differently: sample the image at the sea and on land.
+    sea, land = page.evaluate(
+        """() => {
+          const img = document.querySelector('img.basemap');
+          const c = document.createElement('canvas');
+          c.width = img.naturalWidth; c.height = img.naturalHeight;
+          const g = c.getContext('2d'); g.drawImage(img, 0, 0);
+          const map = window.estran.map.map;
+          const px = (lat, lon) => {
+            const b = window.estran.map.bounds;
+            const p = map.project([lat, lon], 10), nw = map.project(b.getNorthWest(), 10),
+                  se = map.project(b.getSouthEast(), 10);
+            const x = (p.x - nw.x) / (se.x - nw.x) * c.width;
+            const y = (p.y - nw.y) / (se.y - nw.y) * c.height;
+            return Array.from(g.getImageData(Math.floor(x), Math.floor(y), 1, 1).data);
+          };
+          return [px(50.965, 1.82), px(50.93, 1.90)];
+        }"""
+    )
+    assert sea != land
+    assert sea[3] == land[3] == 255  # both inside the drawn terrain
+    units = page.locator(".leaflet-marker-pane .unit")
+    assert units.count() >= 10
+
+    # Live: patrols report positions on the stream and their markers move.
+    before = page.evaluate(
+        "() => Object.fromEntries([...estran.map.markers.unit].map("
+        "([id, m]) => [id, [m.getLatLng().lat, m.getLatLng().lng]]))"
+    )
+    time.sleep(4)
+    after = page.evaluate(
+        "() => Object.fromEntries([...estran.map.markers.unit].map("
+        "([id, m]) => [id, [m.getLatLng().lat, m.getLatLng().lng]]))"
+    )
+    moved = [u for u in before if u in after and before[u] != after[u]]
+    assert len(moved) >= 3, (before, after)
+    assert page.evaluate("() => estran.events") > 0
+    page.screenshot(path=str(shots / "map.png"))
+    # Closer in: callsigns and the terrain under them.
+    page.evaluate("() => { estran.map.map.setView([50.945, 1.80], 13, {animate: false}); }")
+    page.locator(".unit span").first.wait_for()
+    time.sleep(1.5)
+    page.screenshot(path=str(shots / "map-near.png"))
+    assert not errors
+    context.close()
+
+
+def test_an_incident_appears_and_is_dispatched_from_the_console(
+    browser: Any, demo: Demo, shots: Path
+):
+    page = signed_in_page(browser, demo, "demo-commander")
+    incident = _incident(demo)
+    row = page.locator(f"#incidents li[data-id='{incident['id']}']")
+    row.wait_for(timeout=15_000)  # it arrived on the stream
+    row.click()
+    # Ranked units with ETA and reason; the commander may task a gendarmerie unit.
+    task_button = page.locator("#recs button:has-text('Task')").first
+    task_button.wait_for(timeout=30_000)
+    first_row = page.locator("#recs tr").first
+    assert ":" in first_row.locator("td.eta").inner_text()
+    assert first_row.locator(".why").inner_text()
+    unit_id = task_button.get_attribute("data-unit")
+    task_button.click()
+    page.locator("#tasks tr:has-text('sent')").wait_for(timeout=15_000)
+    page.wait_for_selector("#toast:has-text('Tasked')")
+    with demo.api() as api:
+        tasks = api.get("/tasks", params={"limit": 1000}).json()["items"]
+    mine = [t for t in tasks if t["incident_id"] == incident["id"]]
+    assert [(t["unit_id"], t["status"]) for t in mine] == [(unit_id, "sent")]
+    assert mine[0]["status_log"][-1]["by"] == "user:demo-commander"
+    page.screenshot(path=str(shots / "dispatch.png"))
+    assert not page.errors
+    page.context.close()
+
+
+def test_a_liaison_console_offers_no_tasking_and_the_server_refuses_a_forged_one(
+    browser: Any, demo: Demo, shots: Path
+):
+    incident = _incident(
+        demo,
+        type="group_sighted",
+        impact="medium",
+        marking={"classification": "OFFICIAL", "releasable_to": ["FR", "GB"]},
+    )
+    page = signed_in_page(browser, demo, "demo-liaison")
+    assert "liaison" in page.inner_text("#who")
+    row = page.locator(f"#incidents li[data-id='{incident['id']}']")
+    row.wait_for(timeout=15_000)
+    row.click()
+    page.locator("#recs tr").first.wait_for(timeout=30_000)
+    assert page.locator("#detail button:has-text('Task')").count() == 0
+    assert page.locator("#detail button:has-text('Propose')").count() > 0
+    assert "proposes" in page.inner_text("#detail")
+    buttons = page.locator("#recs button")
+    unit_id = buttons.nth(0).get_attribute("data-unit")
+    other_unit = buttons.nth(1).get_attribute("data-unit")
+    # From the liaison's own session: a proposal is advice and is accepted; sending it to the
+    # unit, forged by PATCH or as an event, is refused by the server.
+    result = page.evaluate(
+        """async ([incident, unit]) => {
+          const post = (path, body, method = 'POST') => fetch(path, {method,
+            headers: {'Content-Type': 'application/json'}, body: JSON.stringify(body)});
+          const made = await post('/api/v1/events',
+            [{type: 'task.created', data: {incident_id: incident, unit_id: unit}}]);
+          const body = await made.json();
+          if (!body.events) return [made.status, body];
+          const task = body.events[0].entity_id;
+          const patch = await post('/api/v1/tasks/' + task, {status: 'sent'}, 'PATCH');
+          const event = await post('/api/v1/events',
+            [{type: 'task.updated', entity_id: task, data: {status: 'sent'}}]);
+          return [made.status, patch.status, (await patch.json()).error.code, event.status, task];
+        }""",
+        [incident["id"], unit_id],
+    )
+    assert result[:4] == [201, 403, "forbidden", 403], result
+    page.locator(f"#recs button[data-unit='{other_unit}']").click()
+    page.wait_for_selector("#toast:has-text('Proposed')")
+    with demo.api() as api:
+        tasks = api.get("/tasks", params={"limit": 1000}).json()["items"]
+    mine = {t["unit_id"]: t["status"] for t in tasks if t["incident_id"] == incident["id"]}
+    assert mine == {unit_id: "proposed", other_unit: "proposed"}
+    page.screenshot(path=str(shots / "liaison.png"))
+    page.context.close()
+
+
+def test_the_time_slider_shows_an_earlier_picture(browser: Any, demo: Demo, shots: Path):
+    early = _incident(demo, type="launch_attempt", summary="early")
+    time.sleep(2.5)
+    middle = datetime.now().astimezone()
+    time.sleep(2.5)
+    late = _incident(demo, type="launch_attempt", summary="late")
+    page = signed_in_page(browser, demo, "demo-commander")
+    page.locator(f"#incidents li[data-id='{late['id']}']").wait_for(timeout=15_000)
+    page.keyboard.press("a")  # after-action mode
+    page.wait_for_selector("#mode:has-text('REPLAY')")
+    with demo.api() as api:
+        first = api.get("/events", params={"after": 0, "limit": 1}).json()["events"][0]
+    start = datetime.fromisoformat(first["received_at"]).timestamp()
+    value = (middle.timestamp() - start) / (time.time() - start) * 1000
+    page.locator("#slider").fill(str(round(value)))
+    _wait(
+        page,
+        f"() => estran.replayAt && estran.replayAt < '{late['created_at']}'"
+        f" && estran.replayAt > '{early['created_at']}'",
+    )
+    page.locator(f"#incidents li[data-id='{early['id']}']").wait_for(timeout=15_000)
+    assert page.locator(f"#incidents li[data-id='{late['id']}']").count() == 0
+    assert page.locator("#slider").is_enabled()
+    page.screenshot(path=str(shots / "replay.png"))
+    page.click("#replay-live")
+    page.locator(f"#incidents li[data-id='{late['id']}']").wait_for(timeout=15_000)
+    assert page.inner_text("#mode") == "LIVE"
+    page.context.close()
+
+
+def test_a_rescue_case_tops_the_console_and_cannot_be_hidden(browser: Any, demo: Demo, shots: Path):
+    page = signed_in_page(browser, demo, "demo-commander")
+    sea = _incident(
+        demo,
+        type="persons_in_water",
+        impact="very_high",
+        position={"lat": 50.985, "lon": 1.86},
+        count=12,
+        summary="people in the water off Sangatte",
+    )
+    page.locator(".rescue").first.wait_for(timeout=15_000)  # the rescue case it opened
+    page.locator(f"#incidents li.sea[data-id='{sea['id']}']").wait_for(timeout=15_000)
+    # Life at sea tops the list: every rescue entry comes before any other, ours among them.
+    classes = page.locator("#incidents li").evaluate_all(
+        "(lis) => lis.map((li) => [li.dataset.id, li.classList.contains('sea')])"
+    )
+    flags = [flag for _, flag in classes]
+    assert flags[0]
+    assert flags == sorted(flags, reverse=True)
+    assert sea["id"] in [i for i, flag in classes if flag]
+    # Hide every layer there is, by keyboard and by clicking the rescue entry.
+    for key in "12345678":
+        page.keyboard.press(key)
+    page.locator("label.locked").click(force=True)
+    assert page.locator("input[data-layer='rescue']").is_disabled()
+    assert page.locator("input[data-layer='rescue']").is_checked()
+    assert page.locator(".leaflet-marker-pane .unit").count() == 0  # the others did hide
+    assert page.locator(".rescue").first.is_visible()
+    assert page.locator(f".incident[data-id='{sea['id']}']").is_visible()
+    assert page.evaluate("() => estran.map.toggle('rescue', false)") is True
+    assert page.locator(".rescue").first.is_visible()
+    page.locator(f"#incidents li[data-id='{sea['id']}']").click()
+    page.wait_for_selector("#detail .banner-sea")
+    page.screenshot(path=str(shots / "rescue.png"))
+    page.context.close()
+
+
+def test_the_figures_panel_charts_the_night_for_an_analyst(browser: Any, demo: Demo, shots: Path):
+    incident = _incident(demo, type="launch_attempt")
+    with demo.api() as api:
+        r = api.patch(f"/incidents/{incident['id']}", json={"outcome": "launch_prevented"})
+        assert r.status_code == 200, r.text
+    page = signed_in_page(browser, demo, "demo-analyst")
+    assert "analyst" in page.inner_text("#who")
+    page.keyboard.press("f")
+    page.locator("#charts .uplot").nth(2).wait_for(timeout=15_000)
+    assert page.locator("#charts .uplot").count() == 3
+    with demo.api("demo-analyst") as api:
+        stats = api.get("/stats").json()
+    tile = page.locator(".tile[data-figure='intercepted'] b").inner_text()
+    assert int(tile) == stats["attempts_intercepted"] >= 1
+    # An analyst reads and replays; the console offers no log entry and no tasking.
+    assert page.locator("#log-form").is_hidden()
+    page.keyboard.press("i")
+    page.locator(f"#incidents li[data-id='{incident['id']}']").click()
+    page.locator("#detail h2").wait_for()
+    assert page.locator("#detail button").count() == 0
+    page.keyboard.press("f")
+    page.screenshot(path=str(shots / "figures.png"))
+    page.context.close()

@@ -1,0 +1,138 @@
+"""The watch floor's server side: the page and its files served by ``estran serve`` itself,
+with a strict CSP and nothing from outside; the shipped libraries are the locked ones; the
+offline base map; the hourly figures the charts draw."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from PIL import Image
+
+from estran.adapters.web.ui import STATIC_DIR
+from estran.domain.terrain import NIGHT_COLOURS, TerrainClass, paint
+from tests.auth import AUTH
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def mapped(server, terrain_cache, opale):
+    running = server(terrain="background", terrain_cache_dir=terrain_cache)
+    deadline = time.monotonic() + 60
+    url = f"{running.http}/api/v1/health"
+    while httpx.get(url, headers=AUTH).json()["terrain"]["state"] != "ready":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    return running.http
+
+
+def test_the_page_and_its_files_are_served_with_a_strict_policy(server):
+    base = server().http
+    page = httpx.get(f"{base}/")
+    assert page.status_code == 200
+    assert "text/html" in page.headers["content-type"]
+    csp = page.headers["content-security-policy"]
+    assert "script-src 'self'" in csp
+    assert "frame-ancestors 'none'" in csp
+    assert page.headers["x-content-type-options"] == "nosniff"
+    # Every script and stylesheet the page names is ours and is served.
+    refs = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert refs
+    for ref in refs:
+        if ref.startswith("data:"):
+            continue
+        assert ref.startswith("/static/"), ref
+        assert httpx.get(f"{base}{ref}").status_code == 200, ref
+    # Nothing in the shipped code reaches outside: no CDN, no tile server, no fonts.
+    for path in STATIC_DIR.rglob("*"):
+        if path.suffix in {".js", ".css", ".html"} and "vendor" not in path.parts:
+            assert not re.search(r"https?://", path.read_text()), path
+    # The page needs no sign-in; the data behind it does.
+    assert httpx.get(f"{base}/api/v1/units").status_code == 401
+
+
+def test_the_shipped_libraries_are_the_ones_locked_from_the_npm_registry():
+    lock = json.loads((ROOT / "web" / "package-lock.json").read_text())
+    shipped = json.loads((STATIC_DIR / "vendor" / "versions.json").read_text())
+    wanted = json.loads((ROOT / "web" / "package.json").read_text())["dependencies"]
+    assert set(shipped) == set(wanted)
+    for name, version in wanted.items():
+        locked = lock["packages"][f"node_modules/{name}"]
+        assert locked["version"] == version == shipped[name]["version"]
+        assert locked["integrity"] == shipped[name]["integrity"]
+    leaflet = (STATIC_DIR / "vendor" / "leaflet" / "leaflet.js").read_text()
+    assert f"Leaflet {wanted['leaflet']}" in leaflet[:200]
+
+
+def test_the_base_map_is_the_terrain_in_web_mercator_and_needs_sign_in(mapped):
+    base = mapped
+    assert httpx.get(f"{base}/api/v1/basemap.png").status_code == 401
+    r = httpx.get(f"{base}/api/v1/basemap.png", params={"width": 1024}, headers=AUTH)
+    assert r.status_code == 200
+    assert r.headers["content-type"] == "image/png"
+    area = httpx.get(f"{base}/api/v1/area", headers=AUTH).json()
+    west, south, east, north = (float(v) for v in r.headers["x-bounds"].split(","))
+    assert [west, south, east, north] == pytest.approx(area["bbox"], abs=1e-6)
+    img = np.asarray(Image.open(io.BytesIO(r.content)).convert("RGBA"))
+    assert img.shape[1] == 1024
+    # Mercator stretches north-south: the image is taller than a plain lat/lon one would be.
+    plain = 1024 * (north - south) / (east - west)
+    assert img.shape[0] > plain * 1.5
+
+    def pixel(lat: float, lon: float) -> tuple[int, ...]:
+        r_earth = 6_378_137.0
+        merc = lambda v: r_earth * np.log(np.tan(np.pi / 4 + np.radians(v) / 2))  # noqa: E731
+        x = (lon - west) / (east - west) * img.shape[1]
+        y = (merc(north) - merc(lat)) / (merc(north) - merc(south)) * img.shape[0]
+        return tuple(int(c) for c in img[int(y), int(x)])
+
+    def colour(cls: TerrainClass) -> tuple[int, ...]:
+        return tuple(int(c) for c in paint(np.array([[cls]], np.uint8), NIGHT_COLOURS)[0, 0])
+
+    # Each place is where the terrain service says it is, in its class's night colour.
+    for lat, lon in [(50.965, 1.82), (50.93, 1.90), (50.9513, 1.8587)]:
+        cls = httpx.get(f"{base}/api/v1/terrain/at", params={"lat": lat, "lon": lon}, headers=AUTH)
+        want = colour(TerrainClass[cls.json()["class"].upper()])
+        assert pixel(lat, lon) == want, (lat, lon, cls.json()["class"])
+    day = httpx.get(f"{base}/api/v1/basemap.png", params={"width": 1024, "theme": "day"},
+                    headers=AUTH)  # fmt: skip
+    assert day.content != r.content
+    assert (
+        httpx.get(f"{base}/api/v1/basemap.png", params={"width": 99999}, headers=AUTH).json()[
+            "error"
+        ]["code"]
+        == "validation_error"
+    )
+
+
+def test_paint_draws_classes_outside_transparent_and_the_coast_line():
+    codes = np.array([[0, 0, 2], [0, 0, 2], [255, 255, 255]], np.uint8)
+    rgba = paint(codes, NIGHT_COLOURS, coast="#ffffff")
+    assert tuple(rgba[2, 0]) == (0, 0, 0, 0)  # outside the area
+    assert tuple(rgba[0, 1]) == (255, 255, 255, 255)  # sea touching sand: the coastline
+    assert tuple(rgba[0, 0]) == (7, 19, 31, 255)  # open sea
+    assert tuple(rgba[0, 2]) == (0x4B, 0x44, 0x31, 255)  # dry sand
+
+
+def test_figures_group_by_hour_for_the_charts(server):
+    base = server().http
+    for _ in range(3):
+        body = {
+            "type": "launch_attempt",
+            "owner_agency_id": "FR-GN",
+            "position": {"lat": 50.96, "lon": 1.95},
+        }
+        assert httpx.post(f"{base}/api/v1/incidents", json=body, headers=AUTH).status_code == 201
+    stats = httpx.get(f"{base}/api/v1/stats", params={"by": "hour"}, headers=AUTH).json()
+    assert stats["by"] == "hour"
+    (key, group), *_ = stats["groups"].items()
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d", key)
+    assert sum(g["attempts_detected"] for g in stats["groups"].values()) == 3
+    assert group["attempts_detected"] >= 1
