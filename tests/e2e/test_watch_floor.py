@@ -285,3 +285,29 @@ def test_the_figures_panel_charts_the_night_for_an_analyst(browser: Any, demo: D
     page.keyboard.press("f")
     page.screenshot(path=str(shots / "figures.png"))
     page.context.close()
+
+
+def test_hostile_text_in_records_is_shown_as_text_never_run(browser: Any, demo: Demo):
+    payload = '<img src=x onerror="window.pwned=1"><script>window.pwned=2</script>'
+    with demo.api() as api:
+        unit = {
+            "callsign": '<b onmouseover="window.pwned=3">X</b>',
+            "kind": "foot_patrol",
+            "agency_id": "FR-GN",
+            "position": {"lat": 50.95, "lon": 1.84},
+        }
+        assert api.post("/units", json=unit).status_code == 201
+    incident = _incident(demo, summary=payload)
+    page = signed_in_page(browser, demo, "demo-commander")
+    page.locator(f"#incidents li[data-id='{incident['id']}']").click()
+    page.locator("#detail h2").wait_for()
+    assert payload in page.inner_text("#detail")
+    assert page.locator("#detail img, #detail script").count() == 0
+    label = page.locator(".unit span", has_text='<b onmouseover="window.pwned=3">X</b>')
+    assert label.count() == 1
+    page.evaluate("() => { estran.map.map.setView([50.95, 1.84], 14, {animate: false}); }")
+    label.hover()
+    time.sleep(0.5)
+    assert page.evaluate("() => window.pwned === undefined")
+    assert not page.errors
+    page.context.close()
