@@ -175,6 +175,15 @@ def test_a_french_only_record_is_invisible_until_its_originator_releases_it(cent
     releases = [x for x in audit_rows(centre) if x["action"] == "release"]
     assert releases[-1]["justification"] == "UK Border Force asset in support"
     assert releases[-1]["target"] == "incident/inc-1"
+    # The same marking sent again with another change releases nothing: no release row.
+    r = api.patch(
+        "/api/v1/incidents/inc-1",
+        json={"summary": "group moving east", "marking": {"releasable_to": ["FR", "GB"]}},
+    )
+    assert r.status_code == 200
+    again = [x for x in audit_rows(centre) if x["action"] == "release"]
+    assert len(again) == len(releases)
+    assert audit_rows(centre)[-1]["action"] == "change"
 
 
 async def test_the_stream_shows_a_release_and_hides_a_narrowing(centre):

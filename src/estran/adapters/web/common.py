@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -114,6 +115,17 @@ async def audit_views(request: Request, records: list[dict[str, Any]]) -> None:
     )
 
 
+def _marking_before(store: Any, event: Event) -> dict[str, Any] | None:
+    """The record's marking just before ``event`` (None if it had none)."""
+    kind = event.kind
+    before = None
+    for e in store.read(entity_id=event.entity_id, types=[f"{kind}.created", f"{kind}.updated"]):
+        if e.seq >= event.seq:
+            break
+        before = e.marking
+    return before
+
+
 async def audit_changes(request: Request, commands: list[CommandIn], events: list[Event]) -> None:
     """Every accepted change request is audited (one row, the event seqs); a marking change is
     audited apart, as a release, with its justification."""
@@ -133,6 +145,9 @@ async def audit_changes(request: Request, commands: list[CommandIn], events: lis
     ]
     for cmd, event in zip(commands, events, strict=True):
         if cmd.verb == "updated" and cmd.marking is not None:
+            before = await asyncio.to_thread(_marking_before, svc.store, event)
+            if before == event.marking:
+                continue  # the same marking sent again: nothing was released
             rows.append(
                 svc.audit.row(
                     principal.id,
