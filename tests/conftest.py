@@ -142,3 +142,25 @@ def server(make_settings: Callable[..., Settings]) -> Iterator[Callable[..., Run
     yield start
     for running in started:
         running.__exit__()
+
+
+@pytest.fixture
+def start_terrain_server(
+    server: Callable[..., RunningServer], terrain_cache: Path, opale: Any
+) -> Callable[..., RunningServer]:
+    """Starts a server on the shared prepared terrain and waits until its terrain is ready."""
+    import httpx
+
+    def start(*, within_s: float = 60, **overrides: Any) -> RunningServer:
+        running = server(terrain="background", terrain_cache_dir=terrain_cache, **overrides)
+        deadline = time.monotonic() + within_s
+        while time.monotonic() < deadline:
+            health = httpx.get(headers=AUTH, url=f"{running.http}/api/v1/health").json()
+            state = health["terrain"]["state"]
+            if state == "ready":
+                return running
+            assert state in ("loading", "idle")
+            time.sleep(0.1)
+        raise AssertionError("terrain did not become ready")
+
+    return start

@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from tests.marks import CHROMIUM, CHROMIUM_ARGS
+from tests.serverproc import stop_process
 
 
 class Demo:
@@ -77,12 +78,7 @@ class Demo:
         )
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
+        stop_process(self.proc)
         self._out.close()
 
 

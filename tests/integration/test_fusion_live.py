@@ -23,9 +23,8 @@ def wait_for(url: str, check, within_s: float = 10.0):
 
 
 @pytest.fixture
-def fused(server, terrain_cache, opale):
-    running = server(fusion=True, terrain="background", terrain_cache_dir=terrain_cache)
-    wait_for(f"{running.http}/api/v1/health", lambda h: h["terrain"]["state"] == "ready", 60)
+def fused(start_terrain_server):
+    running = start_terrain_server(fusion=True)
     base = running.http
     for sensor, kind in (
         ("uas-1", "drone_thermal"),

@@ -16,16 +16,8 @@ MARCK_BEACH = (50.9600, 1.9500)
 
 
 @pytest.fixture
-def dispatch(server, terrain_cache, opale):
-    running = server(terrain="background", terrain_cache_dir=terrain_cache)
-    deadline = time.monotonic() + 60
-    while (
-        httpx.get(headers=AUTH, url=f"{running.http}/api/v1/health").json()["terrain"]["state"]
-        != "ready"
-    ):
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
-    base = running.http
+def dispatch(start_terrain_server):
+    base = start_terrain_server().http
     units = [
         ("buggy-near", "dune_buggy", 50.9520, 1.9300),
         ("buggy-far", "dune_buggy", 51.0300, 2.3700),

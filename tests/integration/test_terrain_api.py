@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import httpx
 import numpy as np
 import pytest
@@ -17,18 +15,8 @@ BEACH_MARCK = (50.9600, 1.9500)
 
 
 @pytest.fixture
-def terrain_server(server, terrain_cache, opale):
-    running = server(terrain="background", terrain_cache_dir=terrain_cache)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        state = httpx.get(headers=AUTH, url=f"{running.http}/api/v1/health").json()["terrain"][
-            "state"
-        ]
-        if state == "ready":
-            return running
-        assert state in ("loading", "idle")
-        time.sleep(0.1)
-    raise AssertionError("terrain did not become ready")
+def terrain_server(start_terrain_server):
+    return start_terrain_server(within_s=120)
 
 
 def sea_point(opale, min_m: float, max_m: float) -> tuple[float, float]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import json
 import re
-import time
 from pathlib import Path
 
 import httpx
@@ -23,14 +22,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def mapped(server, terrain_cache, opale):
-    running = server(terrain="background", terrain_cache_dir=terrain_cache)
-    deadline = time.monotonic() + 60
-    url = f"{running.http}/api/v1/health"
-    while httpx.get(url, headers=AUTH).json()["terrain"]["state"] != "ready":
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
-    return running.http
+def mapped(start_terrain_server):
+    return start_terrain_server().http
 
 
 def test_the_page_and_its_files_are_served_with_a_strict_policy(server):
