@@ -4,9 +4,8 @@ import { Store } from "./store.js";
 import { CoastMap, LAYERS } from "./map.js";
 import { Console } from "./console.js";
 import { Figures } from "./figures.js";
+import { $, esc } from "./dom.js";
 
-const $ = (id) => document.getElementById(id);
-const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
 const CONSOLE_KINDS = ["incident", "task", "log_entry", "rescue_case", "detection"];
 
 // State the tests (and a curious operator's devtools) can read.

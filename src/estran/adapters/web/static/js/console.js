@@ -3,11 +3,10 @@
 import { api } from "./api.js";
 import { byPriority } from "./store.js";
 import { fmtEta, IMPACT_COLOURS, marking } from "./map.js";
+import { $, esc } from "./dom.js";
 
-const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
 const words = (s) => String(s ?? "").replace(/_/g, " ");
 const hhmm = (t) => (t ? t.slice(11, 16) : "");
-const $ = (id) => document.getElementById(id);
 
 export class Console {
   constructor({ me, map, toast }) {

@@ -2,8 +2,8 @@
 // detections and interceptions over time, the proportion intercepted and response times.
 /* global uPlot */
 import { api } from "./api.js";
+import { $, esc } from "./dom.js";
 
-const $ = (id) => document.getElementById(id);
 const pct = (x) => (x === null || x === undefined ? "—" : `${Math.round(x * 100)}%`);
 const num = (x, d = 0) => (x === null || x === undefined ? "—" : Number(x).toFixed(d));
 
@@ -13,7 +13,7 @@ export class Figures {
   async refresh(store) {
     let stats;
     try { stats = await api("/api/v1/stats?by=hour"); } catch (e) {
-      $("tiles").innerHTML = `<div class="error">${e.message}</div>`;
+      $("tiles").innerHTML = `<div class="error">${esc(e.message)}</div>`;
       return;
     }
     this.last = stats;

@@ -1,6 +1,7 @@
 // The map: the offline base map (terrain drawn by the server), place names, and one layer
 // per kind of record, each switchable but the rescue layer, kept in step with a Store.
 /* global L */
+import { esc } from "./dom.js";
 
 export const LAYERS = [
   { key: "sectors", label: "Sectors", hotkey: "1" },
@@ -23,7 +24,6 @@ const ACTIVE_TASK = new Set(["proposed", "sent", "acknowledged", "will_comply", 
 const TRAIL = 30;
 const DETAIL_ZOOM = 13;
 
-const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
 const ll = (p) => [p.lat, p.lon];
 
 export class CoastMap {
