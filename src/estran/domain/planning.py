@@ -23,6 +23,7 @@ never together exceed 1, an upper bound on ``1 - prod(1 - Q x)`` otherwise).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
@@ -93,6 +94,19 @@ class Game:
     def cap(self) -> F64:
         return np.ones(self.posts) if self.post_cap is None else self.post_cap
 
+    @cached_property
+    def q_sites(self) -> sparse.csr_matrix:
+        """``Q`` transposed, sparse: one row per site (the LPs' coverage rows)."""
+        return sparse.csr_matrix(self.q.T)
+
+    @cached_property
+    def type_rows(self) -> sparse.csr_matrix:
+        """One row per resource type, a 1 for each of its posts (the count constraints)."""
+        m = self.posts
+        return sparse.csr_matrix(
+            (np.ones(m), (self.post_type, np.arange(m))), shape=(len(self.counts), m)
+        )
+
     def coverage(self, x: F64) -> F64:
         """Each site's coverage for post marginals ``x``."""
         return np.minimum(1.0, x @ self.q)
@@ -146,13 +160,12 @@ def solve_sse_milp(game: Game) -> Strategy:
     # c_i = sum_p Q[p, i] x_p exactly (with c_i <= 1 by its bounds: a site is never planned
     # past certainty). An inequality here would let the solver pretend a site is less covered
     # than it is, and so steer the adversary it predicts.
-    rows.append(sparse.hstack([-sparse.csr_matrix(game.q.T), eye, sparse.csr_matrix((n, n)),
+    rows.append(sparse.hstack([-game.q_sites, eye, sparse.csr_matrix((n, n)),
                                sparse.csr_matrix((n, 2))]))  # fmt: skip
     lo.append(np.zeros(n))
     hi.append(np.zeros(n))
     # sum_{p of type r} x_p <= counts[r]
-    onehot = sparse.csr_matrix((np.ones(m), (game.post_type, np.arange(m))), shape=(types, m))
-    rows.append(sparse.hstack([onehot, sparse.csr_matrix((types, 2 * n + 2))]))
+    rows.append(sparse.hstack([game.type_rows, sparse.csr_matrix((types, 2 * n + 2))]))
     lo.append(np.full(types, -np.inf))
     hi.append(game.counts.astype(float))
     # d - c_i dD_i + M a_i <= M + Udu_i
@@ -254,14 +267,11 @@ def _minimax(game: Game) -> float:
     """The least, over commitments, of the adversary's best site's worth (one LP)."""
     n, m = game.sites, game.posts
     d_a = game.att_covered - game.att_uncovered
-    qt = sparse.csr_matrix(game.q.T)
+    qt = game.q_sites
     # variables x (m), k: d_a_i (Q^T x)_i - k <= -Uau_i; per-type counts; Q^T x <= 1
-    a_att = sparse.hstack([sparse.diags(d_a) @ qt, -sparse.csr_matrix(np.ones((n, 1)))])
-    onehot = sparse.csr_matrix(
-        (np.ones(m), (game.post_type, np.arange(m))), shape=(len(game.counts), m)
-    )
+    a_att = sparse.hstack([sparse.diags(d_a) @ qt, -_col(np.ones(n))])
     a = sparse.vstack(
-        [a_att, sparse.hstack([onehot, sparse.csr_matrix((len(game.counts), 1))]),
+        [a_att, sparse.hstack([game.type_rows, sparse.csr_matrix((len(game.counts), 1))]),
          sparse.hstack([qt, sparse.csr_matrix((n, 1))])], format="csr"
     )  # fmt: skip
     b = np.concatenate([-game.att_uncovered, game.counts.astype(float), np.ones(n)])
@@ -280,23 +290,20 @@ def _col(v: F64) -> sparse.csr_matrix:
 
 
 def _settle(game: Game, t: int) -> F64 | None:
-    """The MILP chose the attacked site ``t``; this LP, with no big-M, gives the coverage that
-    makes ``t`` a best response and is best for the defender, to the LP's precision."""
+    """With site ``t`` attacked, the LP (no big-M) for the coverage that makes ``t`` a best
+    response and is best for the defender, to the LP's precision; None if ``t`` cannot be."""
     n, m = game.sites, game.posts
     d_a = game.att_covered - game.att_uncovered
     d_d = game.def_covered - game.def_uncovered
     # Variables x (m). c = Q^T x. U_a(j) - U_a(t) <= 0 for every j; sum per type <= count;
     # Q^T x <= 1; maximise dD_t c_t.
-    qt = sparse.csr_matrix(game.q.T)
+    qt = game.q_sites
     row_t = qt[t]
-    a_att = sparse.diags(d_a) @ qt - sparse.csr_matrix(np.ones((n, 1))) @ (d_a[t] * row_t)
+    a_att = sparse.diags(d_a) @ qt - _col(np.ones(n)) @ (d_a[t] * row_t)
     b_att = game.att_uncovered[t] - game.att_uncovered
-    onehot = sparse.csr_matrix(
-        (np.ones(m), (game.post_type, np.arange(m))), shape=(len(game.counts), m)
-    )
     res = linprog(
         -d_d[t] * row_t.toarray().ravel(),
-        A_ub=sparse.vstack([a_att, onehot, qt], format="csr"),
+        A_ub=sparse.vstack([a_att, game.type_rows, qt], format="csr"),
         b_ub=np.concatenate([b_att, game.counts.astype(float), np.ones(n)]),
         bounds=list(zip(np.zeros(m), game.cap, strict=True)),
         method="highs",
