@@ -60,3 +60,16 @@ def seed_user(
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def seed_liaison(settings: Settings) -> dict[str, str]:
+    """The British liaison officer of the tests (UK Border Force, OFFICIAL-SENSITIVE)."""
+    return seed_user(
+        settings,
+        "liz",
+        role=Role.LIAISON,
+        agency_id="UK-BF",
+        nation="GB",
+        clearance=Classification.OFFICIAL_SENSITIVE,
+        token="est_liaison-token",  # noqa: S106 (a test account)
+    )

@@ -28,6 +28,7 @@ from estran.services.fusion import FusionService
 from estran.services.hub import Hub
 from estran.services.identity import Identity, principal_of
 from estran.services.ledger import Ledger
+from estran.services.plan_service import PlanService
 from estran.services.recommend import RecommendationService
 from estran.services.rescue import RescueService
 from estran.services.retention import RetentionService, rules_from
@@ -133,6 +134,7 @@ class Services:
     fusion: FusionService | None = None
     rescue: RescueService | None = None
     recommender: RecommendationService | None = None
+    plans: PlanService | None = None
     runcards: list[RunCard] = field(default_factory=list)
     extras: list[Any] = field(default_factory=list)
     """Things started after everything else and stopped first (the live demo driver)."""
@@ -244,6 +246,8 @@ def build_services(
         services.recommender = RecommendationService(
             ledger, picture, hub, services.terrain, services.runcards, clock.now
         )
+    if settings.terrain != "off":
+        services.plans = build_plans(settings, services)
     if settings.fusion:
         services.fusion = FusionService(
             ledger,
@@ -304,6 +308,26 @@ def load_runcards(path: Path | None) -> list[RunCard]:
         return parse_runcards(tomllib.loads(path.read_text(encoding="utf-8")))
     except (OSError, tomllib.TOMLDecodeError, ValidationError) as exc:
         raise InvalidInputError(f"run cards {path}: {exc}") from exc
+
+
+def build_plans(settings: Settings, services: Services) -> PlanService:
+    """The planner on the live picture, with the configured (or shipped) scenario's models."""
+    from estran.adapters.plan_store import load_posts
+    from estran.sim.scenario import DEFAULT_SCENARIO, parse_scenario
+
+    path = settings.scenario_file or DEFAULT_SCENARIO
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise InvalidInputError(f"scenario {path}: {exc}") from exc
+    return PlanService(
+        services.terrain,
+        services.picture,
+        services.ledger,
+        parse_scenario(raw, path.name),
+        lambda terrain: load_posts(terrain, settings),
+        services.clock.now,
+    )
 
 
 def build_terrain(settings: Settings) -> TerrainService:

@@ -128,6 +128,11 @@ class Settings(BaseSettings):
         default=None,
         description="Run cards (TOML) for unit recommendation; unset means the shipped ones.",
     )
+    scenario_file: Path | None = Field(
+        default=None,
+        description="Scenario (TOML) whose adversary, sensor and cost models the planner uses; "
+        "unset means the shipped baseline.",
+    )
     fusion: bool = Field(
         default=True,
         description="Fuse detections into tracks and incidents as they arrive (rules in "

@@ -311,3 +311,39 @@ def test_hostile_text_in_records_is_shown_as_text_never_run(browser: Any, demo: 
     assert page.evaluate("() => window.pwned === undefined")
     assert not page.errors
     page.context.close()
+
+
+def test_the_commander_publishes_tonight_s_plan_and_accepts_a_post(
+    browser: Any, demo: Demo, shots: Path
+):
+    page = signed_in_page(browser, demo, "demo-commander")
+    page.keyboard.press("p")
+    page.locator("#plan-publish").click()
+    page.wait_for_selector("#toast:has-text('Plan published')", timeout=120_000)
+    page.locator("#plan li[data-post-row]").first.wait_for(timeout=15_000)
+    # Posts on the map (the plan layer), each with its why in the console.
+    _wait(page, "() => document.querySelectorAll('.post').length >= 5")
+    assert "expected proportion intercepted" in page.inner_text("#plan")
+    assert "best placed" in page.locator("#plan .why").first.inner_text()
+    accept = page.locator("#plan button:has-text('Accept')").first
+    post_id = accept.get_attribute("data-post")
+    accept.click()
+    page.wait_for_selector("#toast:has-text('Post accepted')")
+    page.locator(f"#plan li.accepted[data-post-row='{post_id}']").wait_for(timeout=15_000)
+    with demo.api() as api:
+        post = api.get(f"/posts/{post_id}").json()
+        assert post["status"] == "accepted"
+        unit = api.get(f"/units/{post['unit_id']}").json()
+        assert unit["agency_id"] == "FR-GN"  # a commander accepts their own agency's posts
+    # The hot and cold sites: the plan layer colours every launch site by its coverage.
+    page.keyboard.press("8")  # the plain launch-site dots off, to see the plan's
+    page.screenshot(path=str(shots / "plan.png"))
+    assert not page.errors
+    page.context.close()
+    # An analyst reads the plan but is offered neither publishing nor accepting.
+    page = signed_in_page(browser, demo, "demo-analyst")
+    page.keyboard.press("p")
+    page.locator("#plan li[data-post-row]").first.wait_for(timeout=15_000)
+    assert page.locator("#plan-publish").is_hidden()
+    assert page.locator("#plan button:has-text('Accept')").count() == 0
+    page.context.close()

@@ -15,12 +15,11 @@ from websockets.exceptions import ConnectionClosed
 
 from estran.adapters.security_store import SecurityStore
 from estran.cli.main import cli
-from estran.domain.markings import Classification
 from estran.domain.policy import Role
 from estran.domain.timefmt import stamp
 from estran.services.audit import verify
 from tests import factories
-from tests.auth import AUTH, PASSWORD, seed_user
+from tests.auth import AUTH, PASSWORD, seed_liaison, seed_user
 
 
 def audit_rows(running) -> list[dict]:
@@ -34,15 +33,7 @@ def audit_rows(running) -> list[dict]:
 @pytest.fixture
 def centre(server):
     running = server()
-    running.liaison = seed_user(
-        running.settings,
-        "liz",
-        role=Role.LIAISON,
-        agency_id="UK-BF",
-        nation="GB",
-        clearance=Classification.OFFICIAL_SENSITIVE,
-        token="est_liaison-token",  # noqa: S106 (a test account)
-    )
+    running.liaison = seed_liaison(running.settings)
     api = httpx.Client(base_url=running.http, headers=AUTH, timeout=10)
     assert api.post("/api/v1/units", json=factories.unit(id="buggy-1")).status_code == 201
     assert api.post("/api/v1/incidents", json=factories.incident(id="inc-1")).status_code == 201

@@ -57,6 +57,8 @@ def demo(
     )
     services = build_services(settings)
     services.extras.append(DemoDriver(services, scenario, speed=speed, seed=seed))
+    if services.plans is not None:
+        services.plans.scenario = scenario  # the planner models the night being played
     foot = next((u.id for u in scenario.units if u.kind == "foot_patrol"), None)
     accounts = make_demo_accounts(services.identity, None if foot is None else f"sim-{foot}")
     click.echo(

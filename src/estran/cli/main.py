@@ -8,6 +8,7 @@ from estran import __version__
 from estran.cli.certs import certs
 from estran.cli.demo import demo
 from estran.cli.events import events
+from estran.cli.plan import plan
 from estran.cli.replay import replay
 from estran.cli.serve import serve
 from estran.cli.simulate import simulate_cmd
@@ -30,6 +31,7 @@ cli.add_command(terrain)
 cli.add_command(certs)
 cli.add_command(simulate_cmd)
 cli.add_command(demo)
+cli.add_command(plan)
 cli.add_command(users)
 cli.add_command(audit)
 cli.add_command(purge)

@@ -15,11 +15,9 @@ import click
 from estran.cli.options import data_option, settings_from
 from estran.cli.terrain import _Bar
 from estran.domain.errors import EstranError
-from estran.sim.scenario import Scenario, parse_scenario
+from estran.sim.scenario import DEFAULT_SCENARIO, Scenario, parse_scenario
 
 __all__ = ["DEFAULT_SCENARIO", "load_scenario", "simulate_cmd"]
-
-DEFAULT_SCENARIO = Path(__file__).resolve().parent.parent / "data" / "scenarios" / "baseline.toml"
 
 
 def load_scenario(path: Path | None) -> Scenario:

@@ -135,7 +135,7 @@ class _Guard:
             return
         assert self.policy is not None  # noqa: S101
         unit = None
-        if spec.name == "task":
+        if spec.name in ("task", "post"):
             unit_id = (current or data).get("unit_id")
             unit = self.view.get("unit", unit_id) if unit_id else None
         for action in action_for(spec.name, verb, data, marking_changed):

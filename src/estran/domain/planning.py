@@ -65,6 +65,7 @@ class Game:
     def_covered: F64
     def_uncovered: F64
     post_cap: F64 | None = None  # most resources at one post (default 1)
+    base: F64 | None = None  # coverage no deployment changes (fixed cameras, an aircraft)
 
     def __post_init__(self) -> None:
         posts, sites = self.q.shape
@@ -81,6 +82,10 @@ class Game:
             raise ValueError("an attacker must not prefer being intercepted")
         if np.any(self.def_covered < self.def_uncovered):
             raise ValueError("a defender must prefer intercepting")
+        if self.base is not None and (
+            self.base.shape != (sites,) or np.any(self.base < 0) or np.any(self.base > 1)
+        ):
+            raise ValueError("base coverage must give one probability in [0, 1] per site")
 
     @property
     def sites(self) -> int:
@@ -93,6 +98,16 @@ class Game:
     @property
     def cap(self) -> F64:
         return np.ones(self.posts) if self.post_cap is None else self.post_cap
+
+    @cached_property
+    def fixed(self) -> F64:
+        """Each site's coverage with no post manned."""
+        return np.zeros(self.sites) if self.base is None else self.base
+
+    @cached_property
+    def headroom(self) -> F64:
+        """How much coverage the posts can add at each site before certainty."""
+        return 1.0 - self.fixed
 
     @cached_property
     def q_sites(self) -> sparse.csr_matrix:
@@ -108,8 +123,21 @@ class Game:
         )
 
     def coverage(self, x: F64) -> F64:
-        """Each site's coverage for post marginals ``x``."""
-        return np.minimum(1.0, x @ self.q)
+        """Each site's coverage for post marginals ``x`` (additive, capped: the LPs' model)."""
+        return np.minimum(1.0, self.fixed + x @ self.q)
+
+    @cached_property
+    def hazard(self) -> F64:
+        """``-log(1 - Q)``: each post's interception as a hazard, so that posts combine as
+        independent chances (``1 - prod(1 - q)``) by adding."""
+        out: F64 = -np.log1p(-np.minimum(self.q, 0.999))
+        return out
+
+    def coverage_independent(self, x: F64) -> F64:
+        """Each site's coverage with posts as independent chances, each weighted by how often
+        it is manned: ``1 - (1 - base) exp(-sum_p x_p h_p)``, below the additive model."""
+        out: F64 = 1.0 - (1.0 - self.fixed) * np.exp(-(x @ self.hazard))
+        return out
 
     def attacker(self, c: F64) -> F64:
         return c * self.att_covered + (1 - c) * self.att_uncovered
@@ -162,8 +190,8 @@ def solve_sse_milp(game: Game) -> Strategy:
     # than it is, and so steer the adversary it predicts.
     rows.append(sparse.hstack([-game.q_sites, eye, sparse.csr_matrix((n, n)),
                                sparse.csr_matrix((n, 2))]))  # fmt: skip
-    lo.append(np.zeros(n))
-    hi.append(np.zeros(n))
+    lo.append(game.fixed)
+    hi.append(game.fixed)
     # sum_{p of type r} x_p <= counts[r]
     rows.append(sparse.hstack([game.type_rows, sparse.csr_matrix((types, 2 * n + 2))]))
     lo.append(np.full(types, -np.inf))
@@ -231,11 +259,11 @@ def solve_sse(game: Game) -> Strategy:
     d_a = game.att_covered - game.att_uncovered  # < 0 where a post can matter
     with np.errstate(divide="ignore", invalid="ignore"):
         c_cap = np.where(d_a < 0, (k_star - game.att_uncovered) / d_a, 1.0)
-    c_cap = np.clip(c_cap, 0.0, 1.0)
+    c_cap = np.clip(c_cap, game.fixed, 1.0)
     reachable = game.q.sum(axis=0) > 0
-    c_cap = np.where(reachable, c_cap, 0.0)
+    c_cap = np.where(reachable, c_cap, game.fixed)
     bound = game.defender(c_cap)
-    can_be_attacked = game.att_uncovered >= k_star - 1e-9
+    can_be_attacked = game.attacker(game.fixed) >= k_star - 1e-9
     order = [int(t) for t in np.argsort(-bound) if can_be_attacked[t]]
     best: tuple[float, int, F64] | None = None
     solved = 0
@@ -268,13 +296,14 @@ def _minimax(game: Game) -> float:
     n, m = game.sites, game.posts
     d_a = game.att_covered - game.att_uncovered
     qt = game.q_sites
-    # variables x (m), k: d_a_i (Q^T x)_i - k <= -Uau_i; per-type counts; Q^T x <= 1
+    # variables x (m), k: d_a_i (b_i + (Q^T x)_i) - k <= -Uau_i; per-type counts;
+    # b + Q^T x <= 1
     a_att = sparse.hstack([sparse.diags(d_a) @ qt, -_col(np.ones(n))])
     a = sparse.vstack(
         [a_att, sparse.hstack([game.type_rows, sparse.csr_matrix((len(game.counts), 1))]),
          sparse.hstack([qt, sparse.csr_matrix((n, 1))])], format="csr"
     )  # fmt: skip
-    b = np.concatenate([-game.att_uncovered, game.counts.astype(float), np.ones(n)])
+    b = np.concatenate([-game.attacker(game.fixed), game.counts.astype(float), game.headroom])
     cost = np.zeros(m + 1)
     cost[-1] = 1.0
     bounds = [*zip(np.zeros(m), game.cap, strict=True), (None, None)]
@@ -300,11 +329,12 @@ def _settle(game: Game, t: int) -> F64 | None:
     qt = game.q_sites
     row_t = qt[t]
     a_att = sparse.diags(d_a) @ qt - _col(np.ones(n)) @ (d_a[t] * row_t)
-    b_att = game.att_uncovered[t] - game.att_uncovered
+    at_fixed = game.attacker(game.fixed)
+    b_att = at_fixed[t] - at_fixed
     res = linprog(
         -d_d[t] * row_t.toarray().ravel(),
         A_ub=sparse.vstack([a_att, game.type_rows, qt], format="csr"),
-        b_ub=np.concatenate([b_att, game.counts.astype(float), np.ones(n)]),
+        b_ub=np.concatenate([b_att, game.counts.astype(float), game.headroom]),
         bounds=list(zip(np.zeros(m), game.cap, strict=True)),
         method="highs",
     )
@@ -325,17 +355,20 @@ def solve_suqr(
     *,
     start: F64 | None = None,
     iterations: int = 400,
+    independent: bool = False,
 ) -> Strategy:
     """The defender's best commitment against an SUQR adversary (a local optimum from
-    ``start``, by default the equilibrium's marginals), by projected gradient ascent."""
+    ``start``, by default the equilibrium's marginals), by projected gradient ascent. With
+    ``independent``, posts combine as independent chances (``Game.coverage_independent``)
+    instead of adding up to a cap: closer to the truth where many posts overlap."""
     x = (solve_sse(game).x if start is None else start).astype(float).copy()
     x = _project(x, game)
     step = 0.5
-    best_x, best_u = x, _suqr_value(game, x, weights)
+    best_x, best_u = x, _suqr_value(game, x, weights, independent)
     for _ in range(iterations):
-        grad = _suqr_gradient(game, x, weights)
+        grad = _suqr_gradient(game, x, weights, independent)
         cand = _project(x + step * grad, game)
-        u = _suqr_value(game, cand, weights)
+        u = _suqr_value(game, cand, weights, independent)
         if u >= best_u - 1e-12:
             x, best_x, best_u = cand, cand, u
             step = min(step * 1.2, 10.0)
@@ -343,7 +376,7 @@ def solve_suqr(
             step *= 0.5
             if step < 1e-8:
                 break
-    c = game.coverage(best_x)
+    c = game.coverage_independent(best_x) if independent else game.coverage(best_x)
     p = suqr_probabilities(game, c, weights)
     return Strategy(
         x=best_x,
@@ -351,18 +384,24 @@ def solve_suqr(
         defender_utility=float(p @ game.defender(c)),
         attacker_utility=float(p @ game.attacker(c)),
         target=None,
-        method="suqr-gradient",
+        method="suqr-gradient" + (" (independent posts)" if independent else ""),
         attack_probabilities=p,
     )
 
 
-def _suqr_value(game: Game, x: F64, w: tuple[float, float, float]) -> float:
-    c = game.coverage(x)
+def _suqr_value(game: Game, x: F64, w: tuple[float, float, float], indep: bool) -> float:
+    c = game.coverage_independent(x) if indep else game.coverage(x)
     return float(suqr_probabilities(game, c, w) @ game.defender(c))
 
 
-def _suqr_gradient(game: Game, x: F64, w: tuple[float, float, float]) -> F64:
-    raw = x @ game.q
+def _suqr_gradient(game: Game, x: F64, w: tuple[float, float, float], indep: bool) -> F64:
+    if indep:
+        c = game.coverage_independent(x)
+        p = suqr_probabilities(game, c, w)
+        ud = game.defender(c)
+        dc = p * (game.def_covered - game.def_uncovered + w[0] * (ud - p @ ud))
+        return np.asarray(game.hazard @ (dc * (1.0 - c)), dtype=np.float64)
+    raw = game.fixed + x @ game.q
     c = np.minimum(1.0, raw)
     p = suqr_probabilities(game, c, w)
     ud = game.defender(c)
@@ -395,16 +434,24 @@ def _project(x: F64, game: Game) -> F64:
     return out
 
 
-def sample(game: Game, x: F64, rng: np.random.Generator) -> npt.NDArray[np.intp]:
+def sample(
+    game: Game, x: F64, rng: np.random.Generator, *, spread: bool = False
+) -> npt.NDArray[np.intp]:
     """Posts manned tonight, drawn so that post ``p`` is manned with probability ``x[p]``
     exactly and no type uses more resources than it has (comb sampling: one uniform offset,
-    then every integer step along the cumulative marginals)."""
+    then every integer step along the cumulative marginals).
+
+    The comb runs over each type's posts in a random order by default; with ``spread`` it
+    runs in the posts' own order (along the coast, when posts are numbered so): the marginals
+    are the same, but the resources of a type never bunch up, as a duty officer spreads them."""
     chosen: list[int] = []
     for r in range(len(game.counts)):
         idx = np.flatnonzero(game.post_type == r)
         if len(idx) == 0:
             continue
-        order = rng.permutation(idx)  # a random order: pairs of posts are not always together
+        # A random order, so that pairs of posts are not always manned together; or the
+        # coast's order, so that a type's resources are spaced out along it.
+        order = idx if spread else rng.permutation(idx)
         probs = np.clip(x[order], 0.0, 1.0)
         cum = np.concatenate([[0.0], np.cumsum(probs)])
         u = rng.random()

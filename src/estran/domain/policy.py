@@ -96,6 +96,8 @@ _CLASS_RANK = {c.value: i for i, c in enumerate(Classification)}
 _OWN_NATION_ONLY = frozenset({Action.UPDATE, Action.RELEASE})
 """Changes only the originating nation may make (tasking goes by the unit's agency instead)."""
 _TASKING = frozenset({"sent", "cancelled", "replaced"})
+_PROPOSALS = frozenset({"task", "post"})
+"""Kinds whose creation is a proposal: a task, a planned post (only tasking acts on them)."""
 
 
 def classification_rank(value: str) -> int:
@@ -288,7 +290,7 @@ def action_for(kind: str, verb: str, changes: Record, marking_changed: bool) -> 
     if verb == "created":
         return [
             Action.PROPOSE
-            if kind == "task"
+            if kind in _PROPOSALS
             else Action.COMMENT
             if kind == "log_entry"
             else Action.CREATE
@@ -299,6 +301,9 @@ def action_for(kind: str, verb: str, changes: Record, marking_changed: bool) -> 
     fields = set(changes)
     if kind == "task" and "status" in fields:
         actions.append(Action.TASK if changes["status"] in _TASKING else Action.REPORT)
+        fields.discard("status")
+    if kind == "post" and changes.get("status") == "accepted":
+        actions.append(Action.TASK)  # accepting a planned post sends the unit there
         fields.discard("status")
     if fields or not actions:
         actions.append(Action.UPDATE)

@@ -185,6 +185,15 @@ class TaskStatus(StrEnum):
     REPLACED = "replaced"
 
 
+class PostStatus(StrEnum):
+    """A planned post: the planner proposes it, the commander accepts or declines it."""
+
+    PROPOSED = "proposed"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    WITHDRAWN = "withdrawn"
+
+
 # --- lifecycles ---------------------------------------------------------------------------
 
 _TASK_ENDS = {"cancelled", "replaced"}
@@ -199,6 +208,12 @@ TASK_TRANSITIONS: dict[str, set[str]] = {
     "failed": set(),
     "cancelled": set(),
     "replaced": set(),
+}
+POST_TRANSITIONS: dict[str, set[str]] = {
+    "proposed": {"accepted", "declined", "withdrawn"},
+    "accepted": {"withdrawn"},
+    "declined": set(),
+    "withdrawn": set(),
 }
 INCIDENT_TRANSITIONS: dict[str, set[str]] = {
     "open": {"responding", "closed"},
@@ -358,6 +373,33 @@ class TaskPatch(_Patch):
     escalations: Annotated[int, Field(ge=0, le=1000)] | None = Field(
         default=None, description="Times the task was escalated for want of acknowledgement."
     )
+
+
+PlanId = Annotated[
+    str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
+]
+SiteId = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class PostCreate(_Schema):
+    """One unit's post in tonight's deployment plan, proposed to the commander."""
+
+    id: Id | None = None
+    plan_id: PlanId
+    unit_id: Id
+    status: Literal["proposed"] = "proposed"
+    position: Position
+    covers: Annotated[list[SiteId], Field(max_length=20)] = Field(
+        default_factory=list, description="Launch sites the post is best placed to cover."
+    )
+    coverage: Confidence = Field(0.0, description="Its best interception chance at a site.")
+    manned_share: Confidence = Field(0.0, description="Share of nights the plan mans it.")
+    why: Text = ""
+
+
+class PostPatch(_Patch):
+    status: PostStatus | None = None
+    why: Text | None = None
 
 
 class LogKind(StrEnum):
@@ -569,6 +611,15 @@ KINDS: dict[str, KindSpec] = {
             references={"incident_id": "incident", "unit_id": "unit"},
             transitions={"status": TASK_TRANSITIONS},
             id_prefix="task-",
+        ),
+        KindSpec(
+            "post",
+            "posts",
+            PostCreate,
+            PostPatch,
+            references={"unit_id": "unit"},
+            transitions={"status": POST_TRANSITIONS},
+            id_prefix="post-",
         ),
         KindSpec("sector", "sectors", SectorCreate, SectorPatch, id_prefix="sector-"),
         KindSpec(

@@ -27,6 +27,7 @@ _LIVE: Final = {
     "rescue_case": frozenset({"open", "acknowledged"}),
     "task": frozenset({"proposed", "sent", "acknowledged", "will_comply", "en_route", "on_scene"}),
     "track": frozenset(),
+    "post": frozenset({"proposed", "accepted"}),
 }
 
 

@@ -45,6 +45,7 @@ class Access:
         action: Action,
         *,
         record: Record | None = None,
+        kind: str | None = None,
         justification: str | None = None,
     ) -> Decision:
         return authorize(
@@ -52,6 +53,7 @@ class Access:
             who,
             action,
             now=self.now(),
+            kind=kind,
             record=record,
             scope=self.scope(who) if record is not None else None,
             justification=justification,

@@ -39,6 +39,7 @@ __all__ = [
     "SimUnit",
     "begin_night",
     "run_night",
+    "site_appeal",
 ]
 
 _PROFILE = {"foot_patrol": "foot", "dune_buggy": "buggy", "four_by_four": "four_by_four"}
@@ -113,23 +114,38 @@ class NightResult:
         return self.intercepted + self.launch_prevented
 
 
-class Season:
-    """The state that lasts between nights."""
+def site_appeal(sites: list[LaunchSite], scenario: Scenario) -> tuple[np.ndarray, np.ndarray]:
+    """Each site's appeal to the organisers (taste for cover and for a road nearby) and the
+    share of a group's thermal signature its cover can hide (0..1)."""
+    cover = np.array([min(1.0, x.woodland_fraction + x.scrub_fraction + 0.5 * x.dune_fraction)
+                      + (0.3 if "bunker" in x.cover else 0.0) for x in sites])  # fmt: skip
+    road = np.array([math.exp(-x.road_m / 1500.0) for x in sites])
+    adv = scenario.adversary
+    return adv.cover_weight * cover + adv.road_weight * road, np.clip(cover, 0.0, 1.0)
 
-    def __init__(self, scenario: Scenario, coast: Coast, seed: int) -> None:
+
+class Season:
+    """The state that lasts between nights; ``deploy``, if given, posts the units and drones
+    each night (a deployment plan); otherwise they stand where the scenario puts them."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        coast: Coast,
+        seed: int,
+        deploy: Callable[[int], dict[str, tuple[float, float]]] | None = None,
+    ) -> None:
         self.scenario = scenario
         self.coast = coast
         self.rng = np.random.default_rng(seed)
-        n = len(coast.sites)
-        self.coverage = np.zeros(n)
-        s = coast.sites
-        cover = np.array([min(1.0, x.woodland_fraction + x.scrub_fraction + 0.5 * x.dune_fraction)
-                          + (0.3 if "bunker" in x.cover else 0.0) for x in s])  # fmt: skip
-        road = np.array([math.exp(-x.road_m / 1500.0) for x in s])
-        adv = scenario.adversary
-        self.appeal = adv.cover_weight * cover + adv.road_weight * road
-        self.cover = np.clip(cover, 0.0, 1.0)
-        self.site_xy = np.array([[x.x, x.y] for x in s])
+        # The night's weather and the adversary's plans draw from their own stream, so that
+        # two policies played with one seed face the same nights and the same dice for every
+        # attempt (common random numbers: their difference is the policies', not the luck's).
+        self.night_rng = np.random.default_rng([seed, 0x4E49474854])
+        self.deploy = deploy
+        self.coverage = np.zeros(len(coast.sites))
+        self.appeal, self.cover = site_appeal(coast.sites, scenario)
+        self.site_xy = np.array([[x.x, x.y] for x in coast.sites])
         self.nights = 0
 
     def choice_probabilities(self) -> np.ndarray:
@@ -168,7 +184,8 @@ def begin_night(season: Season, observer: Observer | None = None) -> Night:
     night = season.nights
     season.nights += 1
     dark = sc.night_hours * 3600.0
-    calm = bool(rng.random() < sc.weather.calm_probability)
+    dice = season.night_rng
+    calm = bool(dice.random() < sc.weather.calm_probability)
     weather = 1.0 if calm else sc.weather.rough_detection_factor
     res = NightResult(night, calm)
     h0 = sc.night_start_h
@@ -176,28 +193,34 @@ def begin_night(season: Season, observer: Observer | None = None) -> Night:
     def clock(h: float) -> float:
         return ((h - h0) % 24) * 3600.0
 
+    posts = season.deploy(night) if season.deploy is not None else {}
     units = []
     for u in sc.units:
-        x, y = coast.to_xy(u.lon, u.lat)
+        x, y = posts.get(u.id) or coast.to_xy(u.lon, u.lat)
         end = clock(u.end_h) or dark
         units.append(SimUnit(u.id, u.kind, x, y, clock(u.start_h), end))
-    drones = [(d, *coast.to_xy(d.lon, d.lat), clock(d.start_h), clock(d.end_h) or dark)
-              for d in sc.drones]  # fmt: skip
+    drones = [(d, *(posts.get(d.id) or coast.to_xy(d.lon, d.lat)), clock(d.start_h),
+               clock(d.end_h) or dark) for d in sc.drones]  # fmt: skip
+    # Where the organisers saw patrols stand tonight (before any tasking moves them).
+    watched = [(u.x, u.y) for u in units] + [(dx, dy) for _, dx, dy, *_ in drones]
     cameras = [(c, *coast.to_xy(c.lon, c.lat)) for c in sc.cameras]
     groups: list[Group] = []
     seen_at_site = np.zeros(len(coast.sites))
 
     # --- the adversary's plan for the night ----------------------------------------------
     rate = adv.attempts_per_calm_night * (1.0 if calm else sc.weather.rough_attempt_factor)
-    attempts = int(rng.poisson(rate))
+    attempts = int(dice.poisson(rate))
     probs = season.choice_probabilities()
+    cum = np.cumsum(probs)
     for i in range(attempts):
-        site = int(rng.choice(len(probs), p=probs))
-        prep = max(300.0, rng.normal(adv.prep_minutes_mean, adv.prep_minutes_sd) * 60.0)
+        pick, u_start = dice.random(2)
+        z_prep, z_size = dice.standard_normal(2)
+        site = min(int(np.searchsorted(cum, pick, side="right")), len(probs) - 1)
+        prep = max(300.0, (adv.prep_minutes_mean + adv.prep_minutes_sd * z_prep) * 60.0)
         launch = adv.launch_minutes * 60.0
-        start = rng.uniform(0.0, max(1.0, dark - prep - launch))
+        start = u_start * max(1.0, dark - prep - launch)
         sx, sy = season.site_xy[site]
-        size = max(5, int(rng.normal(adv.group_size_mean, adv.group_size_mean * 0.25)))
+        size = max(5, int(adv.group_size_mean * (1.0 + 0.25 * z_size)))
         group = Group(f"n{night}-g{i}", site, float(sx), float(sy), size)
         res.sites.append(site)
 
@@ -363,11 +386,12 @@ def begin_night(season: Season, observer: Observer | None = None) -> Night:
     env.at(0.0, minute, LATE)
 
     def finish() -> NightResult:
-        # What the organisers take away: where they met coverage.
+        # What the organisers take away: where they saw drones and patrols, and where they
+        # met them.
         present = np.zeros(len(coast.sites))
-        for _, dx, dy, *_ in drones:
-            near = np.hypot(season.site_xy[:, 0] - dx, season.site_xy[:, 1] - dy) < 2000.0
-            present[near] += 0.5
+        for wx, wy in watched:
+            near = np.hypot(season.site_xy[:, 0] - wx, season.site_xy[:, 1] - wy)
+            present[near < adv.watch_radius_m] += adv.presence_weight
         tried = np.bincount(np.asarray(res.sites, dtype=np.int64), minlength=len(coast.sites))
         observed = np.clip(present + np.divide(seen_at_site, np.maximum(tried, 1)), 0.0, 1.0)
         season.coverage = adv.memory * season.coverage + (1.0 - adv.memory) * observed

@@ -7,6 +7,7 @@ Sources and assumptions behind the baseline numbers: ``docs/simulation.md``.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -14,16 +15,22 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from estran.domain.errors import ValidationFailedError
 
 __all__ = [
+    "DEFAULT_SCENARIO",
     "AdversarySpec",
     "AircraftSpec",
     "CameraSpec",
+    "CostSpec",
     "DroneSpec",
+    "PlanningSpec",
     "Scenario",
     "SeaSpec",
     "UnitSpec",
     "WeatherSpec",
     "parse_scenario",
 ]
+
+DEFAULT_SCENARIO = Path(__file__).resolve().parent.parent / "data" / "scenarios" / "baseline.toml"
+"""The shipped baseline night on the Côte d'Opale."""
 
 Prob = Annotated[float, Field(ge=0.0, le=1.0)]
 Hour = Annotated[float, Field(ge=0.0, lt=24.0)]
@@ -56,6 +63,12 @@ class AdversarySpec(_Spec):
     )
     road_weight: float = Field(0.5, ge=0.0, le=20.0, description="Taste for a road nearby.")
     memory: Prob = Field(0.7, description="Weight of older nights in the coverage they saw.")
+    watch_radius_m: float = Field(
+        2000.0, ge=0.0, le=20_000.0, description="How far from a site they notice a patrol."
+    )
+    presence_weight: float = Field(
+        0.5, ge=0.0, le=5.0, description="Coverage they read into one patrol or drone seen."
+    )
     abandon_radius_m: float = Field(250.0, ge=0.0, le=5000.0)
 
 
@@ -114,6 +127,25 @@ class SeaSpec(_Spec):
     )
 
 
+class CostSpec(_Spec):
+    """What one more resource costs a night (euros; assumptions, see docs/planning.md)."""
+
+    foot_patrol: float = Field(1300.0, gt=0.0, le=1e6)
+    dune_buggy: float = Field(1700.0, gt=0.0, le=1e6)
+    four_by_four: float = Field(1600.0, gt=0.0, le=1e6)
+    drone: float = Field(1100.0, gt=0.0, le=1e6)
+
+
+class PlanningSpec(_Spec):
+    response_minutes: float = Field(
+        10.0, gt=0.0, le=240.0, description="Typical ground response to a drone's sighting."
+    )
+    history_weight: Prob = Field(
+        0.5, description="How much where attempts were seen weighs against the scenario."
+    )
+    costs: CostSpec = CostSpec()
+
+
 class Scenario(_Spec):
     name: str = Field(min_length=1, max_length=128)
     night_start_h: Hour = 20.0
@@ -122,6 +154,7 @@ class Scenario(_Spec):
     adversary: AdversarySpec = AdversarySpec()
     sensors: SensorModel = SensorModel()
     sea: SeaSpec = SeaSpec()
+    planning: PlanningSpec = PlanningSpec()
     drones: list[DroneSpec] = Field(default_factory=list, max_length=200)
     cameras: list[CameraSpec] = Field(default_factory=list, max_length=500)
     aircraft: list[AircraftSpec] = Field(default_factory=list, max_length=20)
@@ -151,7 +184,9 @@ def parse_scenario(raw: dict[str, object], source: str = "scenario") -> Scenario
     """A validated scenario; ``ValidationFailedError`` names every bad field."""
     head = raw.get("scenario")
     body: dict[str, object] = dict(head) if isinstance(head, dict) else {}
-    for key in ("weather", "adversary", "sensors", "sea", "drones", "cameras", "aircraft", "units"):
+    keys = ("weather", "adversary", "sensors", "sea", "planning", "drones", "cameras",
+            "aircraft", "units")  # fmt: skip
+    for key in keys:
         if key in raw:
             body[key] = raw[key]
     try:

@@ -20,6 +20,7 @@ from estran.adapters.web.limits import BodyLimitMiddleware
 from estran.adapters.web.routes_admin import build_admin_router
 from estran.adapters.web.routes_events import build_events_router
 from estran.adapters.web.routes_picture import build_health_router, build_picture_router
+from estran.adapters.web.routes_plan import build_plan_router
 from estran.adapters.web.routes_records import build_records_router, openapi_components
 from estran.adapters.web.routes_stats import build_stats_router
 from estran.adapters.web.routes_terrain import build_terrain_router
@@ -59,6 +60,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.include_router(build_events_router(), dependencies=signed_in)
     app.include_router(build_picture_router(), dependencies=signed_in)
     app.include_router(build_terrain_router(), dependencies=signed_in)
+    app.include_router(build_plan_router(), dependencies=signed_in)
     app.include_router(build_stats_router(), dependencies=signed_in)
     app.include_router(build_admin_router(), dependencies=signed_in)
     app.include_router(build_stream_router())  # signs the socket in itself

@@ -4,9 +4,10 @@ import { Store } from "./store.js";
 import { CoastMap, LAYERS } from "./map.js";
 import { Console } from "./console.js";
 import { Figures } from "./figures.js";
+import { PlanPanel } from "./plan.js";
 import { $, esc } from "./dom.js";
 
-const CONSOLE_KINDS = ["incident", "task", "log_entry", "rescue_case", "detection"];
+const CONSOLE_KINDS = ["incident", "task", "log_entry", "rescue_case", "detection", "post"];
 
 // State the tests (and a curious operator's devtools) can read.
 const estran = (window.estran = { ready: false, frames: 0, events: 0 });
@@ -56,7 +57,10 @@ async function start(me) {
   const map = new CoastMap($("map"), area, { onSelectIncident: (id) => { showTab("incidents"); cons.select(id); } });
   const cons = new Console({ me, map, toast });
   const figures = new Figures();
-  estran.map = map; estran.live = live; estran.console = cons;
+  const plan = new PlanPanel({ me, map, toast });
+  estran.map = map; estran.live = live; estran.console = cons; estran.plan = plan;
+  plan.setStore(live);
+  plan.refresh();
   api("/api/v1/launch-sites").then((g) => map.setSites(g)).catch(() => {});
   buildLayerList(map);
   cons.setStore(live, true);
@@ -66,12 +70,12 @@ async function start(me) {
   const consoleSoon = () => {
     if (pending) return;
     pending = true;
-    setTimeout(() => { pending = false; if (view === live) cons.render(); }, 300);
+    setTimeout(() => { pending = false; if (view === live) { cons.render(); plan.render(); } }, 300);
   };
   const stream = new Stream({
     onSnapshot: (snap) => {
       live.load(snap);
-      if (view === live) { map.sync(live, null); cons.render(); }
+      if (view === live) { map.sync(live, null); cons.render(); plan.render(); }
       estran.ready = true;
     },
     onEvents: (events) => {
@@ -92,8 +96,9 @@ async function start(me) {
   document.querySelector('[data-tab="figures"]').hidden = !canStats;
   function showTab(name) {
     for (const b of document.querySelectorAll(".tabs button")) b.classList.toggle("active", b.dataset.tab === name);
-    for (const t of ["incidents", "log", "figures"]) $(`tab-${t}`).hidden = t !== name;
+    for (const t of ["incidents", "log", "figures", "plan"]) $(`tab-${t}`).hidden = t !== name;
     if (name === "figures" && canStats) figures.refresh(view);
+    if (name === "plan") plan.refresh();
   }
   for (const b of document.querySelectorAll(".tabs button")) b.onclick = () => showTab(b.dataset.tab);
   setInterval(() => { if (!$("tab-figures").hidden && view === live) figures.refresh(live); }, 20000);
@@ -171,6 +176,7 @@ async function start(me) {
       case "i": showTab("incidents"); break;
       case "l": showTab("log"); break;
       case "f": if (canStats) showTab("figures"); break;
+      case "p": showTab("plan"); break;
       case "n": showTab("log"); if (!$("log-form").hidden) { e.preventDefault(); $("log-text").focus(); } break;
       case "a": if (canReplay) $("replay-toggle").click(); break;
       case "t": $("theme").click(); break;

@@ -12,6 +12,7 @@ export const LAYERS = [
   { key: "incidents", label: "Incidents", hotkey: "6" },
   { key: "tasks", label: "Tasks and routes", hotkey: "7" },
   { key: "sites", label: "Launch sites", hotkey: "8" },
+  { key: "plan", label: "Tonight's plan", hotkey: "9" },
   { key: "rescue", label: "Rescue cases", locked: true },
 ];
 
@@ -20,6 +21,8 @@ const STATUS_COLOURS = { available: "#5fae6a", tasked: "#d9a441", en_route: "#e0
 const CLASS_COLOURS = { group_of_people: "#f2c14e", boat: "#ff6b5a", vehicle: "#b48ef0", equipment: "#6fd3c8" };
 const TASK_COLOURS = { proposed: "#9aa5b1", sent: "#d9a441", acknowledged: "#e0a84a", will_comply: "#e0a84a", en_route: "#e0862f", on_scene: "#4aa3e0" };
 const GLYPHS = { group_sighted: "G", boat_being_prepared: "P", launch_attempt: "L", boat_launched: "B", boat_at_sea: "S", persons_in_water: "W", abandoned_boat_or_equipment: "A" };
+const LIVE_POST = new Set(["proposed", "accepted"]);
+const POST_GLYPHS = { foot_patrol: "F", dune_buggy: "B", four_by_four: "4", drone: "U" };
 const ACTIVE_TASK = new Set(["proposed", "sent", "acknowledged", "will_comply", "en_route", "on_scene"]);
 const TRAIL = 30;
 const DETAIL_ZOOM = 13;
@@ -49,7 +52,7 @@ export class CoastMap {
     this.groups = {};
     for (const layer of LAYERS) this.groups[layer.key] = L.layerGroup().addTo(this.map);
     this.errorRings = L.layerGroup();
-    this.markers = { unit: new Map(), detection: new Map(), ring: new Map(), track: new Map(), incident: new Map(), rescue_case: new Map(), task: new Map(), sector: new Map(), trail: new Map() };
+    this.markers = { unit: new Map(), detection: new Map(), ring: new Map(), track: new Map(), incident: new Map(), rescue_case: new Map(), task: new Map(), sector: new Map(), trail: new Map(), post: new Map() };
     this.trails = new Map();
     this.onSelectIncident = onSelectIncident;
     this.selected = null;
@@ -94,7 +97,7 @@ export class CoastMap {
   // Brings the map in line with the store: every record when ``changed`` is null (a snapshot,
   // a replayed moment), else only the changed ids of each kind.
   sync(store, changed) {
-    const kinds = ["sector", "unit", "detection", "track", "incident", "rescue_case", "task"];
+    const kinds = ["sector", "unit", "detection", "track", "incident", "rescue_case", "task", "post"];
     for (const kind of kinds) {
       const ids = changed ? changed[kind] : null;
       if (changed && !ids) continue;
@@ -105,6 +108,7 @@ export class CoastMap {
     if (changed && changed.unit) {
       // Tasks follow their unit.
       for (const t of store.all("task")) if (changed.unit.has(t.unit_id)) this.draw("task", t.id, t, store);
+      for (const p of store.all("post")) if (changed.unit.has(p.unit_id)) this.draw("post", p.id, p, store);
     }
     this.ageDetections();
   }
@@ -282,6 +286,38 @@ export class CoastMap {
     this.markers.task.set(id, line);
   }
 
+  // A planned post: where the plan puts a unit tonight (dashed while proposed), and a line
+  // from the unit to it. Withdrawn and declined posts leave the map.
+  draw_post(id, r, store) {
+    this.remove("post", id);
+    if (!LIVE_POST.has(r.status)) return;
+    const unit = store.get("unit", r.unit_id);
+    const g = L.layerGroup();
+    const html = `<div class="post ${esc(r.status)}" data-id="${esc(id)}"><span>${POST_GLYPHS[unit ? unit.kind : ""] || "?"}</span></div>`;
+    L.marker(ll(r.position), { keyboard: false, icon: L.divIcon({ className: "", html, iconSize: null, iconAnchor: [9, 9] }) })
+      .bindTooltip(() => postTip(r, unit)).addTo(g);
+    if (unit && unit.position) {
+      L.polyline([ll(unit.position), ll(r.position)], { renderer: this.canvas.dots, color: r.status === "accepted" ? "#7fd0ff" : "#9aa5b1",
+        weight: 1.5, dashArray: r.status === "accepted" ? null : "2 5", interactive: false }).addTo(g);
+    }
+    g.addTo(this.groups.plan);
+    this.markers.post.set(id, g);
+  }
+
+  // Every launch site coloured by the latest plan's coverage (the chance an attempt there is
+  // intercepted), sized by the share of attempts the plan expects there.
+  setPlan(plan) {
+    if (this.planSites) this.planSites.remove();
+    this.planSites = L.layerGroup().addTo(this.groups.plan);
+    if (!plan) return;
+    for (const s of plan.sites || []) {
+      L.circleMarker([s.lat, s.lon], { renderer: this.canvas.dots, radius: 3 + Math.sqrt(s.attack_probability) * 30,
+        color: coverageColour(s.coverage), weight: 1, fillColor: coverageColour(s.coverage), fillOpacity: 0.55 })
+        .bindTooltip(`${esc(s.name)} · coverage ${Math.round(s.coverage * 100)}% · ${(s.attack_probability * 100).toFixed(1)}% of attempts expected`)
+        .addTo(this.planSites);
+    }
+  }
+
   // The routes of the units recommended for the selected incident.
   showRoutes(units) {
     if (this.routes) this.routes.remove();
@@ -312,6 +348,18 @@ export function marking(r) {
   const m = r.marking || {};
   const rel = (m.releasable_to || []).join("/");
   return `<span class="marking">${esc(m.classification || "UNMARKED")}${rel ? " · REL " + esc(rel) : ""}</span>`;
+}
+
+function postTip(r, unit) {
+  const who = unit ? `${esc(unit.callsign)} · ${esc(unit.kind.replace(/_/g, " "))}` : esc(r.unit_id);
+  return `<b>Post: ${who}</b> · ${esc(r.status)}<br>manned on ${Math.round((r.manned_share || 0) * 100)}% of nights · ${esc(r.plan_id)}<div class="why">${esc(r.why)}</div>${marking(r)}`;
+}
+
+// Red (thin) through amber to green (well covered).
+export function coverageColour(c) {
+  const x = Math.max(0, Math.min(1, c));
+  const hue = Math.round(120 * Math.max(0, (x - 0.3) / 0.7));
+  return `hsl(${hue}, 70%, 50%)`;
 }
 
 function detTip(r) {

@@ -1,0 +1,66 @@
+"""Tonight's deployment plan over HTTP.
+
+POST /api/v1/plans          compute tonight's plan and publish its posts as proposals
+GET  /api/v1/plans/latest   the latest plan: every launch site's coverage, every post's why
+
+Publishing is a proposal (commanders and operators); accepting a post is tasking, through
+``PATCH /api/v1/posts/{id}`` or an event, decided by the server like any task.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from estran.adapters.web.auth import require, who
+from estran.adapters.web.common import JSONBytes, services
+from estran.domain.errors import NotReadyError
+from estran.domain.policy import Action, enforce
+
+__all__ = ["build_plan_router"]
+
+
+class PlanRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    method: Literal["qr", "sse"] = Field(
+        "qr", description="qr: against a boundedly rational adversary; sse: a perfect one."
+    )
+    seed: int | None = Field(
+        None, ge=0, le=2**63 - 1, description="Seed for tonight's draw (default: fresh)."
+    )
+
+
+def build_plan_router() -> APIRouter:
+    router = APIRouter(prefix="/api/v1", tags=["planning"])
+
+    @router.post("/plans", status_code=201, summary="Compute and publish tonight's plan")
+    async def publish(request: Request, body: PlanRequest) -> JSONBytes:
+        svc = services(request)
+        principal = who(request)
+        # Publishing proposes posts: refused up front to whoever may not create one.
+        enforce(svc.access.decide(principal, Action.PROPOSE, kind="post"))
+        if svc.plans is None:
+            raise NotReadyError("planning (terrain is switched off)", progress=0.0, elapsed_s=0.0)
+        client = request.client.host if request.client else "unknown"
+        plan = await svc.plans.publish(
+            principal,
+            svc.access.predicate(principal),
+            method=body.method,
+            seed=body.seed,
+            source=f"http:{client}",
+        )
+        return JSONBytes(plan, status_code=201)
+
+    @router.get("/plans/latest", summary="The latest plan: site coverage and posts explained")
+    async def latest(request: Request) -> JSONBytes:
+        svc = services(request)
+        require(request, Action.READ)
+        if svc.plans is None:
+            raise NotReadyError("planning (terrain is switched off)", progress=0.0, elapsed_s=0.0)
+        principal = who(request)
+        return JSONBytes(svc.plans.last(svc.access.predicate(principal)))
+
+    return router

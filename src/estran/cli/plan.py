@@ -1,0 +1,326 @@
+"""``estran plan``: tonight's deployment, its evaluation by simulation, and the frontier."""
+
+from __future__ import annotations
+
+import csv
+import json
+import multiprocessing as mp
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+import numpy as np
+
+from estran.cli.options import data_option, settings_from
+from estran.cli.simulate import load_scenario
+from estran.cli.terrain import _Bar
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from estran.adapters.terrain_store import PreparedTerrain
+    from estran.config import Settings
+    from estran.services.planning import Planner, PostSet
+    from estran.sim.scenario import Scenario
+
+__all__ = ["plan", "read_history", "simulation_options"]
+
+F = TypeVar("F", bound="Callable[..., Any]")
+
+MAX_HISTORY_BYTES = 4 * 1024 * 1024
+
+scenario_option = click.option(
+    "--scenario",
+    "scenario_path",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    default=None,
+    help="Scenario TOML (default: the shipped baseline).",
+)
+history_option = click.option(
+    "--history",
+    "history_path",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    default=None,
+    help="CSV of attempts seen per launch site (columns site_id,attempts): site values lean "
+    "towards where attempts were seen.",
+)
+out_option = click.option(
+    "-o",
+    "--out",
+    type=click.Path(path_type=Path),
+    default=Path("plan"),
+    show_default=True,
+    help="Folder for the report and its plots.",
+)
+
+
+def simulation_options(*, nights: int, replications: int) -> Callable[[F], F]:
+    """The options of a judgement by simulation: how long, how many seasons, which seeds."""
+
+    def wrap(func: F) -> F:
+        for option in reversed([
+            click.option("--nights", type=click.IntRange(1, 3650), default=nights,
+                         show_default=True, help="Nights in each simulated season."),
+            click.option("--replications", type=click.IntRange(2, 1000), default=replications,
+                         show_default=True, help="Seasons per policy (seeds seed, seed+1, ...)."),
+            click.option("--seed", type=int, default=1, show_default=True),
+            click.option("--workers", type=click.IntRange(1, 256), default=None,
+                         help="Processes (default: one per core)."),
+        ]):  # fmt: skip
+            func = option(func)
+        return func
+
+    return wrap
+
+
+@click.group()
+def plan() -> None:
+    """Deployment plans against an adversary who watches and adapts."""
+
+
+def read_history(path: Path, site_ids: list[str]) -> np.ndarray:
+    """Attempts per site from a CSV (site_id,attempts); unknown ids and bad counts refused."""
+    if path.stat().st_size > MAX_HISTORY_BYTES:
+        raise click.ClickException(f"{path.name} is larger than {MAX_HISTORY_BYTES} bytes")
+    index = {s: i for i, s in enumerate(site_ids)}
+    counts = np.zeros(len(site_ids))
+    try:
+        with path.open(newline="", encoding="utf-8") as f:
+            for line, row in enumerate(csv.DictReader(f), start=2):
+                sid, raw = row.get("site_id"), row.get("attempts")
+                if sid not in index:
+                    raise click.ClickException(f"{path.name} line {line}: unknown site {sid!r}")
+                try:
+                    n = float(raw or "")
+                except ValueError:
+                    n = -1.0
+                if not (0 <= n <= 1e6):
+                    raise click.ClickException(
+                        f"{path.name} line {line}: attempts must be a count, not {raw!r}"
+                    )
+                counts[index[sid]] += n
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise click.ClickException(f"{path.name}: not a CSV of site_id,attempts ({exc})") from exc
+    return counts
+
+
+def _setup(
+    data_dir: Path | None, scenario_path: Path | None, history_path: Path | None, bar: _Bar
+) -> tuple[Settings, Scenario, PreparedTerrain, PostSet, np.ndarray | None]:
+    from estran.adapters.plan_store import load_posts
+    from estran.adapters.terrain_store import prepare_terrain
+
+    scenario = load_scenario(scenario_path)
+    settings = settings_from(data_dir=data_dir)
+    terrain = prepare_terrain(settings, bar)
+    posts = load_posts(terrain, settings, bar)
+    history = read_history(history_path, [s.id for s in terrain.sites]) if history_path else None
+    return settings, scenario, terrain, posts, history
+
+
+def _workers(requested: int | None, jobs: int) -> int:
+    return max(1, min(jobs, requested or mp.cpu_count()))
+
+
+@plan.command("tonight")
+@data_option
+@scenario_option
+@history_option
+@click.option(
+    "--method",
+    type=click.Choice(["qr", "sse"]),
+    default="qr",
+    show_default=True,
+    help="qr: against the scenario's boundedly rational adversary; sse: a perfect one.",
+)
+@click.option("--seed", type=int, default=None, help="Seed for tonight's draw (default: fresh).")
+@out_option
+def tonight_cmd(
+    data_dir: Path | None,
+    scenario_path: Path | None,
+    history_path: Path | None,
+    method: str,
+    seed: int | None,
+    out: Path,
+) -> None:
+    """Tonight's deployment: drawn from the randomised plan, each post explained."""
+    from estran.cli.plan_plots import coverage_map
+    from estran.services.planning import Planner, tonight
+    from estran.services.simulate import coast_from
+
+    bar = _Bar()
+    _, scenario, terrain, posts, history = _setup(data_dir, scenario_path, history_path, bar)
+    planner = Planner(scenario, coast_from(terrain), posts, history=history)
+    bar("solving the game", 0.9)
+    strategy = planner.plan(method)
+    result = tonight(planner, strategy, np.random.default_rng(seed), terrain.projector.to_lonlat)
+    bar.close()
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "tonight.json").write_text(json.dumps(result, indent=1))
+    coverage_map(planner, strategy.x, terrain, out / "coverage-map.png", "Tonight's plan")
+    click.echo(f"plan ({strategy.method}): model proportion {result['model_proportion']:.1%}")
+    for post in result["posts"]:
+        where = f"{post['lat']:.4f},{post['lon']:.4f}" if post.get("post") is not None else "-"
+        click.echo(f"  {post['unit_id']:<20} {where:<18} {post['why']}")
+    click.echo(f"written to {out}/")
+
+
+def _policies(planner: Planner, seed: int) -> list[Any]:
+    return [None, *planner.policies(seed)]
+
+
+@plan.command("evaluate")
+@data_option
+@scenario_option
+@history_option
+@simulation_options(nights=60, replications=10)
+@out_option
+def evaluate_cmd(
+    data_dir: Path | None,
+    scenario_path: Path | None,
+    history_path: Path | None,
+    nights: int,
+    replications: int,
+    seed: int,
+    workers: int | None,
+    out: Path,
+) -> None:
+    """The plan against uniform, hot-spot and best-fixed baselines in the simulator."""
+    from estran.cli.plan_plots import adversary_shift, coverage_map, proportions
+    from estran.services.plan_eval import evaluate, paired
+    from estran.services.planning import Planner
+    from estran.services.simulate import coast_from
+
+    bar = _Bar()
+    settings, scenario, terrain, posts, history = _setup(data_dir, scenario_path, history_path, bar)
+    coast = coast_from(terrain)
+    planner = Planner(scenario, coast, posts, history=history)
+    bar("solving the game", 0.0)
+    policies = _policies(planner, seed)
+    results = evaluate(
+        scenario, coast, policies, nights=nights, replications=replications, seed=seed,
+        workers=_workers(workers, len(policies) * replications),
+        settings_raw=settings.model_dump(mode="json"), progress=bar,
+    )  # fmt: skip
+    bar.close()
+    by = {r.name: r for r in results}
+    planned = by["planned"]
+    report: dict[str, Any] = {
+        "scenario": scenario.name,
+        "nights": nights,
+        "replications": replications,
+        "seed": seed,
+        "policies": [r.as_dict() for r in results],
+        "plan_model_proportion": planner.expected(policies[-1].x),
+    }
+    verdicts: dict[str, dict[str, Any]] = {}
+    for r in results:
+        if r.name == "planned":
+            continue
+        diff, lo, hi = paired(planned, r)
+        verdicts[r.name] = {
+            "ratio": planned.mean / r.mean if r.mean else None,
+            "separated": planned.ci95[0] > r.ci95[1],
+            "paired_difference": diff,
+            "paired_difference_ci95": [lo, hi],
+        }
+    report["planned_against"] = verdicts
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.json").write_text(json.dumps(report, indent=1))
+    proportions(results, out / "proportions.png", scenario.name)
+    coverage_map(planner, policies[-1].x, terrain, out / "coverage-map.png", "The plan")
+    adversary_shift(results, planner, out / "adversary-shift.png")
+    lines = [
+        f"# Plan evaluation: {scenario.name}",
+        "",
+        f"{replications} seasons of {nights} nights per policy, seeds {seed}-"
+        f"{seed + replications - 1} shared by every policy.",
+        "",
+        "| policy | proportion intercepted | 95 % interval | attempts | planned / this | "
+        "intervals apart | planned minus this, paired (95 %) |",
+        "| --- | ---: | --- | ---: | ---: | --- | --- |",
+    ]
+    for r in results:
+        v = verdicts.get(r.name)
+        ratio = f"{v['ratio']:.2f}" if v and v["ratio"] else "-"
+        apart = ("yes" if v["separated"] else "no") if v else "-"
+        gap = "-"
+        if v:
+            d = float(v["paired_difference"])
+            dlo, dhi = (float(e) for e in v["paired_difference_ci95"])
+            gap = f"{100 * d:+.1f} pts ({100 * dlo:+.1f} to {100 * dhi:+.1f})"
+        lo, hi = r.ci95
+        lines.append(
+            f"| {r.name} | {r.mean:.1%} | {lo:.1%}-{hi:.1%} | {r.attempts} | {ratio} | {apart} "
+            f"| {gap} |"
+        )
+    lines += ["", "![proportions](proportions.png)", "![coverage](coverage-map.png)",
+              "![shift](adversary-shift.png)", ""]  # fmt: skip
+    (out / "report.md").write_text("\n".join(lines))
+    click.echo("\n".join(lines[4 : 6 + len(results)]))
+    click.echo(f"report in {out}/")
+
+
+@plan.command("frontier")
+@data_option
+@scenario_option
+@history_option
+@click.option(
+    "--baseline",
+    type=click.Choice(["current", "uniform"]),
+    default="current",
+    show_default=True,
+    help="Whose proportion to multiply: today's posts or uniform.",
+)
+@click.option("--factor", type=click.FloatRange(1.0, 10.0), default=2.0, show_default=True)
+@click.option("--max-added", type=click.IntRange(1, 200), default=20, show_default=True)
+@simulation_options(nights=40, replications=6)
+@out_option
+def frontier_cmd(
+    data_dir: Path | None,
+    scenario_path: Path | None,
+    history_path: Path | None,
+    baseline: str,
+    factor: float,
+    max_added: int,
+    nights: int,
+    replications: int,
+    seed: int,
+    workers: int | None,
+    out: Path,
+) -> None:
+    """What it takes to multiply the proportion intercepted (double it by default)."""
+    from estran.cli.plan_plots import frontier_plot
+    from estran.services.plan_eval import frontier
+    from estran.services.simulate import coast_from
+
+    bar = _Bar()
+    settings, scenario, terrain, posts, history = _setup(data_dir, scenario_path, history_path, bar)
+    result = frontier(
+        scenario, coast_from(terrain), posts, nights=nights, replications=replications,
+        seed=seed, baseline=baseline, factor=factor, max_added=max_added,
+        workers=_workers(workers, 2 * replications),
+        settings_raw=settings.model_dump(mode="json"), progress=bar, history=history,
+    )  # fmt: skip
+    bar.close()
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "frontier.json").write_text(json.dumps(result.as_dict(), indent=1))
+    frontier_plot(result, out / "frontier.png", scenario.name)
+    lo, hi = result.baseline.ci95
+    click.echo(
+        f"baseline ({baseline}): {result.baseline.mean:.1%} ({lo:.1%}-{hi:.1%}); "
+        f"target x{factor:g}: {result.target:.1%}; the plan with today's resources: "
+        f"{result.today.mean:.1%}"
+    )
+    if result.mix is None:
+        click.echo(f"no mix within +{max_added} of each kind reaches the target")
+    else:
+        checked = result.mix_result
+        assert checked is not None  # noqa: S101 (a mix is only found once checked)
+        clo, chi = checked.ci95
+        added = ", ".join(f"+{v} {k}" for k, v in result.mix.items() if v) or "nothing"
+        click.echo(
+            f"cheapest mix found: {added} ({result.mix_cost:,.0f} EUR a night): "
+            f"{checked.mean:.1%} in the simulator ({clo:.1%}-{chi:.1%})"
+        )
+    click.echo(f"frontier in {out}/")

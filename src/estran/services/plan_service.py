@@ -1,0 +1,182 @@
+"""Tonight's plan in the command centre: computed from the live picture, published as
+proposed posts for the commander.
+
+The planner works with the units the caller can see that are available now (a unit on a task,
+above all a rescue task, is left out: life at sea first), the scenario's adversary and sensor
+models, and the attempts seen on recent nights (incidents near each launch site). Each
+unit's post becomes a ``post`` record, proposed, with its explanation; a commander accepting
+one is tasking (their own agency's units only). A new plan withdraws the last plan's posts
+still proposed. Posts stand on the beaches and dunes or over them: a plan never proposes
+acting at sea.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from estran.domain.errors import NotFoundError, ValidationFailedError
+from estran.domain.events import CommandIn
+from estran.domain.timefmt import parse_stamp
+from estran.services.planning import KINDS, Planner, Resources, tonight
+from estran.services.simulate import coast_from
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from datetime import datetime
+
+    from estran.adapters.terrain_store import PreparedTerrain
+    from estran.domain.picture import Picture
+    from estran.domain.policy import Principal
+    from estran.services.ledger import Ledger
+    from estran.services.planning import PostSet
+    from estran.services.terrain import TerrainService
+    from estran.sim.scenario import Scenario
+
+__all__ = ["ATTEMPT_TYPES", "PlanService"]
+
+ATTEMPT_TYPES = frozenset({"group_sighted", "boat_being_prepared", "launch_attempt",
+                           "boat_launched"})  # fmt: skip
+HISTORY_DAYS = 30
+HISTORY_RADIUS_M = 2000.0
+HISTORY_MIN = 5  # fewer attempts than this tell nothing about the sites' values
+
+
+class PlanService:
+    def __init__(
+        self,
+        terrain: TerrainService,
+        picture: Picture,
+        ledger: Ledger,
+        scenario: Scenario,
+        posts_for: Callable[[PreparedTerrain], PostSet],
+        now: Callable[[], datetime],
+    ) -> None:
+        self.terrain = terrain
+        self.picture = picture
+        self.ledger = ledger
+        self.scenario = scenario
+        self.posts_for = posts_for
+        self.now = now
+        self.latest: dict[str, Any] | None = None
+        self._lock = asyncio.Lock()
+
+    def resources(
+        self, terrain: PreparedTerrain, visible: Callable[[Any], bool]
+    ) -> list[Resources]:
+        """Available units the caller can see, by kind (one shift: the night)."""
+        sc = self.scenario
+        busy = {t["unit_id"] for t in self.picture.records["task"].values()
+                if t.get("status") not in ("done", "failed", "cancelled", "replaced")}  # fmt: skip
+        by_kind: dict[str, list[tuple[str, tuple[float, float]]]] = {}
+        for u in self.picture.records["unit"].values():
+            if u.get("kind") not in KINDS or not visible(u) or u["id"] in busy:
+                continue
+            if u.get("status") not in (None, "available") or not u.get("position"):
+                continue
+            pos = u["position"]
+            xy = terrain.projector.to_xy(pos["lon"], pos["lat"])
+            by_kind.setdefault(u["kind"], []).append((u["id"], xy))
+        return [
+            Resources(k, sc.night_start_h, sc.night_end_h, tuple(i for i, _ in m),
+                      tuple(xy for _, xy in m))
+            for k in KINDS
+            if (m := sorted(by_kind.get(k, [])))
+        ]  # fmt: skip
+
+    def history(
+        self, terrain: PreparedTerrain, visible: Callable[[Any], bool]
+    ) -> np.ndarray | None:
+        """Attempts seen near each launch site over the last 30 days (visible incidents)."""
+        since = self.now() - timedelta(days=HISTORY_DAYS)
+        sites = np.array([[s.x, s.y] for s in terrain.sites])
+        counts = np.zeros(len(sites))
+        for inc in self.picture.records["incident"].values():
+            if inc.get("type") not in ATTEMPT_TYPES or not visible(inc):
+                continue
+            if parse_stamp(inc["observed_at"]) < since:
+                continue
+            x, y = terrain.projector.to_xy(inc["position"]["lon"], inc["position"]["lat"])
+            d = np.hypot(sites[:, 0] - x, sites[:, 1] - y)
+            if d.min() <= HISTORY_RADIUS_M:
+                counts[int(np.argmin(d))] += 1
+        return counts if counts.sum() >= HISTORY_MIN else None
+
+    async def publish(
+        self,
+        who: Principal,
+        visible: Callable[[Any], bool],
+        *,
+        method: str,
+        seed: int | None,
+        source: str,
+    ) -> dict[str, Any]:
+        """Compute tonight's plan and publish its posts as proposals, all or nothing."""
+        terrain = self.terrain.terrain()
+        async with self._lock:
+            resources = self.resources(terrain, visible)
+            if not resources:
+                raise ValidationFailedError(
+                    "no available foot patrol, buggy, 4x4 or drone that you can see to plan with"
+                )
+            history = self.history(terrain, visible)
+            posts = await asyncio.to_thread(self.posts_for, terrain)
+
+            def solve() -> tuple[Planner, dict[str, Any]]:
+                planner = Planner(self.scenario, coast_from(terrain), posts, history=history,
+                                  resources=resources)  # fmt: skip
+                strategy = planner.plan(method)
+                rng = np.random.default_rng(seed)
+                return planner, tonight(planner, strategy, rng, terrain.projector.to_lonlat)
+
+            _, plan = await asyncio.to_thread(solve)
+            stamp = self.now().strftime("%Y%m%dT%H%M%S")
+            plan_id = f"plan-{stamp}-{secrets.token_hex(3)}"
+            commands = [
+                CommandIn(type="post.updated", entity_id=p["id"], data={"status": "withdrawn"})
+                for p in self.picture.records["post"].values()
+                if p.get("status") == "proposed" and visible(p)
+            ]
+            created = []
+            for post in plan["posts"]:
+                if post.get("post") is None:
+                    continue
+                pid = f"post-{plan_id[5:]}-{post['unit_id']}"[:128]
+                post["id"] = pid
+                created.append(pid)
+                commands.append(CommandIn(type="post.created", data={
+                    "id": pid,
+                    "plan_id": plan_id,
+                    "unit_id": post["unit_id"],
+                    "position": {"lat": post["lat"], "lon": post["lon"], "error_m": 50.0},
+                    "covers": post["covers"],
+                    "coverage": post["coverage"],
+                    "manned_share": post["manned_share"],
+                    "why": post["why"][:2000],
+                }))  # fmt: skip
+            await self.ledger.submit(commands, actor=who.id, source=source, principal=who)
+            first = self.picture.get("post", created[0]) if created else None
+            marking = (first or {}).get("marking") or self.ledger.default_marking.model_dump(
+                mode="json"
+            )
+            plan.update(
+                plan_id=plan_id,
+                created_at=self.now().isoformat(),
+                by=who.id,
+                history_attempts=int(history.sum()) if history is not None else 0,
+                units=sum(len(r.ids) for r in resources),
+                marking=marking,
+            )
+            self.latest = plan
+            return plan
+
+    def last(self, visible: Callable[[Any], bool]) -> dict[str, Any]:
+        """The latest plan, for those who may see a record marked as its posts are."""
+        plan = self.latest
+        if plan is None or not visible({"entity": "post", "marking": plan["marking"]}):
+            raise NotFoundError("plan", "latest", "no plan published yet")
+        return plan

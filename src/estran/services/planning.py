@@ -1,0 +1,517 @@
+"""Planning on the real coast: posts, the coverage model, the game, plans and baselines.
+
+``build_posts`` does the expensive part once (real travel times from every candidate post to
+every launch site, by the terrain engine); ``Planner`` turns posts, a scenario and the
+resources into a security game (``domain/planning.py``) and answers with plans:
+
+- ``plan("qr")``: the best commitment against the scenario's own adversary model, who picks
+  sites by quantal response to the coverage they see (the default: organisers are not perfect
+  optimisers); ``plan("sse")``: the strong Stackelberg equilibrium (a perfect optimiser);
+- the baselines with the same resources: ``uniform`` (every post of a type equally likely),
+  ``hotspot`` (static posts at last year's busiest sites), ``best_fixed`` (the best single
+  deployment, repeated every night, against the same adaptive adversary).
+
+A ``Policy`` is what the simulator needs: for each night, where each unit and drone stands.
+Randomised policies draw tonight's posts from their marginals (``sample``, spread along the
+coast) and send each unit to the nearest drawn post of its type (an assignment problem).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+from scipy.optimize import linear_sum_assignment
+
+from estran.domain.coverage import Window, drone_hazard, patrol_hazard, shift_share, within_time
+from estran.domain.planning import Game, Strategy, sample, solve_sse, solve_suqr
+from estran.domain.travel import UnitAt
+from estran.sim.night import site_appeal
+from estran.sim.scenario import DroneSpec, UnitSpec
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    from estran.sim.night import Coast
+    from estran.sim.scenario import Scenario
+
+__all__ = [
+    "GROUND_PROFILE",
+    "KINDS",
+    "Planner",
+    "Policy",
+    "PostSet",
+    "Resources",
+    "build_posts",
+    "resources_of",
+    "weather_factor",
+    "with_extra",
+]
+
+F64 = npt.NDArray[np.float64]
+KINDS = ("foot_patrol", "dune_buggy", "four_by_four", "drone")
+GROUND_PROFILE = {"foot_patrol": "foot", "dune_buggy": "buggy", "four_by_four": "four_by_four"}
+
+
+@dataclass(frozen=True)
+class PostSet:
+    """Candidate posts and what the terrain says about them (metres, seconds).
+
+    Ground posts stand between neighbouring launch sites (a staging point that watches both
+    and, at ~350 m, does not scare a group off either); drone orbits are centred on sites.
+    ``eta_s[kind]`` is (posts of that kind, sites): the real travel time, ``inf`` where the
+    engine finds no way (or more than two hours).
+    """
+
+    site_xy: F64
+    xy: dict[str, F64]
+    site_of: dict[str, npt.NDArray[np.intp]]
+    eta_s: dict[str, F64]
+
+
+def build_posts(coast: Coast, progress: Callable[[str, float], None] | None = None) -> PostSet:
+    """Candidate posts along the coast and real travel times from each ground post to each
+    launch site (one engine call per site, every ground post at once)."""
+    site_xy = np.array([[s.x, s.y] for s in coast.sites], dtype=np.float64)
+    n = len(site_xy)
+    mid = (site_xy[:-1] + site_xy[1:]) / 2.0 if n > 1 else site_xy.copy()
+    for k, (x, y) in enumerate(mid):  # a midpoint across a bay may be at sea: come ashore
+        ashore = coast.engine.resolve(float(x), float(y))
+        if not isinstance(ashore, str) and ashore.snapped_m > 0:
+            mid[k] = (ashore.x, ashore.y)
+    mid_site = np.arange(len(mid), dtype=np.intp)
+    xy = dict.fromkeys(GROUND_PROFILE, mid) | {"drone": site_xy}
+    site_of = dict.fromkeys(GROUND_PROFILE, mid_site) | {"drone": np.arange(n, dtype=np.intp)}
+    eta = {k: np.full((len(mid), n), np.inf) for k in GROUND_PROFILE}
+    units = [
+        UnitAt(f"{k}|{p}", GROUND_PROFILE[k], float(x), float(y))
+        for k in GROUND_PROFILE
+        for p, (x, y) in enumerate(mid)
+    ]
+    for j, (sx, sy) in enumerate(site_xy):
+        target = coast.engine.resolve(float(sx), float(sy))
+        if not isinstance(target, str):
+            for e in coast.engine.eta(target, units):
+                if e.reachable and e.eta_s is not None:
+                    kind, p = e.unit_id.split("|")
+                    eta[kind][int(p), j] = e.eta_s
+        if progress is not None:
+            progress(f"travel times to site {j + 1}/{n}", (j + 1) / n)
+    return PostSet(site_xy, xy, site_of, eta)
+
+
+@dataclass(frozen=True)
+class Resources:
+    """One resource type of the game: a kind on one shift, and its members."""
+
+    kind: str
+    start_h: float
+    end_h: float
+    ids: tuple[str, ...]
+    homes: tuple[tuple[float, float], ...]
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind} {self.start_h:04.1f}-{self.end_h:04.1f}h"
+
+
+def resources_of(scenario: Scenario, coast: Coast) -> list[Resources]:
+    """The scenario's units and drones grouped by kind and shift, in a fixed order."""
+    groups: dict[tuple[str, float, float], list[tuple[str, tuple[float, float]]]] = {}
+    for u in scenario.units:
+        groups.setdefault((u.kind, u.start_h, u.end_h), []).append(
+            (u.id, coast.to_xy(u.lon, u.lat))
+        )
+    for d in scenario.drones:
+        groups.setdefault(("drone", d.start_h, d.end_h), []).append(
+            (d.id, coast.to_xy(d.lon, d.lat))
+        )
+    return [
+        Resources(k, s, e, tuple(m[0] for m in members), tuple(m[1] for m in members))
+        for (k, s, e), members in sorted(
+            groups.items(), key=lambda kv: (KINDS.index(kv[0][0]), kv[0][1], kv[0][2])
+        )
+    ]
+
+
+def with_extra(scenario: Scenario, extra: Mapping[str, int]) -> Scenario:
+    """The scenario with ``extra`` resources of each kind on the whole night, based at the
+    first of that kind (or the first unit); their posts come from the plan."""
+    units = list(scenario.units)
+    drones = list(scenario.drones)
+    for kind, more in extra.items():
+        if kind not in KINDS:
+            raise ValueError(f"unknown resource kind {kind!r}; one of {', '.join(KINDS)}")
+        if more < 0:
+            raise ValueError(f"cannot add {more} resources of {kind}")
+        if kind == "drone":
+            home = drones[0] if drones else None
+            lat, lon = (home.lat, home.lon) if home else (50.95, 1.85)
+            drones += [
+                DroneSpec(id=f"ADD-{kind}-{i + 1}", lat=lat, lon=lon,
+                          start_h=scenario.night_start_h, end_h=scenario.night_end_h)
+                for i in range(more)
+            ]  # fmt: skip
+        else:
+            first = next((u for u in units if u.kind == kind), units[0] if units else None)
+            lat, lon = (first.lat, first.lon) if first else (50.95, 1.85)
+            units += [
+                UnitSpec(id=f"ADD-{kind}-{i + 1}", kind=kind, lat=lat, lon=lon,
+                         start_h=scenario.night_start_h, end_h=scenario.night_end_h)
+                for i in range(more)
+            ]  # fmt: skip
+    return scenario.model_copy(update={"units": units, "drones": drones})
+
+
+def weather_factor(scenario: Scenario) -> float:
+    """Detection's weather factor averaged over attempts (most attempts are on calm nights)."""
+    w = scenario.weather
+    calm = w.calm_probability
+    rough = (1.0 - calm) * w.rough_attempt_factor
+    if calm + rough == 0.0:
+        return 1.0
+    return (calm + rough * w.rough_detection_factor) / (calm + rough)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Where every unit and drone stands each night: one deployment (``fixed``) or a fresh
+    draw from the marginals ``x`` every night."""
+
+    name: str
+    game: Game
+    x: F64
+    fixed: bool
+    post_xy: F64
+    types: tuple[Resources, ...]
+    seed: int = 0
+    spread: bool = True
+
+    def draw(self, rng: np.random.Generator) -> npt.NDArray[np.intp]:
+        """The posts manned tonight."""
+        if self.fixed:
+            return np.flatnonzero(self.x > 0.5)
+        return sample(self.game, self.x, rng, spread=self.spread)
+
+    def positions(self, posts: npt.NDArray[np.intp]) -> dict[str, tuple[float, float]]:
+        """Each resource sent to a manned post of its type, nearest first (assignment);
+        a resource left without a post stays at its home."""
+        out: dict[str, tuple[float, float]] = {}
+        for r, res in enumerate(self.types):
+            mine = posts[self.game.post_type[posts] == r]
+            if len(mine) == 0 or not res.ids:
+                continue
+            homes = np.asarray(res.homes, dtype=np.float64)
+            cost = np.hypot(
+                homes[:, None, 0] - self.post_xy[mine][None, :, 0],
+                homes[:, None, 1] - self.post_xy[mine][None, :, 1],
+            )
+            rows, cols = linear_sum_assignment(cost)
+            for i, j in zip(rows, cols, strict=True):
+                px, py = self.post_xy[mine[j]]
+                out[res.ids[i]] = (float(px), float(py))
+        return out
+
+    def deployer(self, stream: int) -> Callable[[int], dict[str, tuple[float, float]]]:
+        """A ``Season``'s ``deploy``: night ``n`` of replication ``stream``, reproducibly."""
+        rng = np.random.default_rng([self.seed, stream, 0x504C414E])
+
+        def deploy(night: int) -> dict[str, tuple[float, float]]:
+            del night  # one draw per night, in order
+            return self.positions(self.draw(rng))
+
+        return deploy
+
+
+@dataclass
+class Planner:
+    """The game for one scenario's resources over one coast's posts."""
+
+    scenario: Scenario
+    coast: Coast
+    posts: PostSet
+    history: F64 | None = None  # attempts seen per site recently (None: the scenario only)
+    resources: list[Resources] | None = None  # default: the scenario's units and drones
+    game: Game = field(init=False)
+    types: tuple[Resources, ...] = field(init=False)
+    post_xy: F64 = field(init=False)
+    post_site: npt.NDArray[np.intp] = field(init=False)
+    value: F64 = field(init=False)
+
+    def __post_init__(self) -> None:
+        sc = self.scenario
+        adv, sen = sc.adversary, sc.sensors
+        appeal, cover = site_appeal(self.coast.sites, sc)
+        self.value = self._values(appeal)
+        self.types = tuple(self.resources or resources_of(sc, self.coast))
+        n = len(self.posts.site_xy)
+        window = Window.of(
+            adv.prep_minutes_mean * 60.0, adv.prep_minutes_sd * 60.0, adv.launch_minutes * 60.0
+        )
+        weather = weather_factor(sc)
+        night_h = sc.night_hours
+        per_kind = self._per_kind(window, cover, weather)
+        rows: list[F64] = []
+        post_type: list[npt.NDArray[np.intp]] = []
+        xy: list[F64] = []
+        site: list[npt.NDArray[np.intp]] = []
+        for r, res in enumerate(self.types):
+            share = shift_share(res.start_h, res.end_h, sc.night_start_h, night_h)
+            q = per_kind[res.kind] * share
+            rows.append(q)
+            post_type.append(np.full(len(q), r, dtype=np.intp))
+            xy.append(self.posts.xy[res.kind])
+            site.append(self.posts.site_of[res.kind])
+        self.post_xy = np.concatenate(xy)
+        self.post_site = np.concatenate(site)
+        self.game = Game(
+            q=np.concatenate(rows),
+            post_type=np.concatenate(post_type),
+            counts=np.array([len(t.ids) for t in self.types], dtype=np.intp),
+            att_covered=self.value - adv.coverage_weight,
+            att_uncovered=self.value,
+            def_covered=np.ones(n),
+            def_uncovered=np.zeros(n),
+            base=self._base(window, cover, weather),
+        )
+        del sen
+
+    # --- the model -------------------------------------------------------------------------
+
+    def _values(self, appeal: F64) -> F64:
+        """Site values: the scenario's appeal, blended with what recent attempts reveal (under
+        quantal response, log frequency / rationality is the value up to a constant)."""
+        if self.history is None:
+            return appeal
+        h = np.asarray(self.history, dtype=np.float64)
+        if h.shape != appeal.shape or np.any(h < 0):
+            raise ValueError("history must give a non-negative count of attempts per site")
+        lam = max(self.scenario.adversary.rationality, 1e-6)
+        seen = np.log((h + 0.5) / (h.sum() + 0.5 * len(h))) / lam
+        seen += appeal.mean() - seen.mean()
+        beta = self.scenario.planning.history_weight
+        out: F64 = (1.0 - beta) * appeal + beta * seen
+        return out
+
+    def _per_kind(self, window: Window, cover: F64, weather: float) -> dict[str, F64]:
+        sc = self.scenario
+        sen, adv = sc.sensors, sc.adversary
+        sxy = self.posts.site_xy
+        out: dict[str, F64] = {}
+        for kind in GROUND_PROFILE:
+            pxy = self.posts.xy[kind]
+            dist = np.hypot(pxy[:, None, 0] - sxy[None, :, 0], pxy[:, None, 1] - sxy[None, :, 1])
+            hazard = patrol_hazard(dist, roam_m=sen.patrol_roam_m, p_minute=sen.patrol_p,
+                                   weather=weather)  # fmt: skip
+            response = sc.tasking_delay_s + self.posts.eta_s[kind]
+            q = within_time(hazard, response, window)
+            q[dist <= adv.abandon_radius_m] = 0.0  # a group this close walks away instead
+            out[kind] = q
+        dxy = self.posts.xy["drone"]
+        dist = np.hypot(dxy[:, None, 0] - sxy[None, :, 0], dxy[:, None, 1] - sxy[None, :, 1])
+        radius = min((d.radius_m for d in sc.drones), default=4000.0)
+        airborne = sen.drone_flight_min / (sen.drone_flight_min + sen.drone_swap_min)
+        hazard = drone_hazard(
+            dist, cover[None, :], p0=sen.drone_p0, range_m=sen.drone_range_m, radius_m=radius,
+            scan_s=sen.drone_scan_s, airborne=airborne, hides=sen.cover_hides, weather=weather,
+        )  # fmt: skip
+        out["drone"] = within_time(hazard, sc.planning.response_minutes * 60.0, window)
+        return out
+
+    def _base(self, window: Window, cover: F64, weather: float) -> F64:
+        """Coverage from the fixed sensors: cameras and surveillance aircraft."""
+        sc = self.scenario
+        sen = sc.sensors
+        sxy = self.posts.site_xy
+        coverage = np.zeros(len(sxy))
+        for c in sc.cameras:
+            cx, cy = self.coast.to_xy(c.lon, c.lat)
+            near = np.hypot(sxy[:, 0] - cx, sxy[:, 1] - cy) <= c.range_m
+            hazard = np.where(near, -math.log1p(-min(sen.camera_p, 1 - 1e-12)) / 60.0, 0.0)
+            coverage += within_time(hazard, sc.planning.response_minutes * 60.0, window)
+        length = float(np.hypot(*np.diff(sxy, axis=0).T).sum()) if len(sxy) > 1 else 1.0
+        for a in sc.aircraft:
+            in_swath = min(1.0, 2.0 * a.swath_m / max(length, 1.0))
+            p = a.p * weather * (1.0 - sen.cover_hides * cover)
+            hazard = in_swath * -np.log1p(-np.clip(p, 0.0, 1 - 1e-12)) / 60.0
+            share = shift_share(a.start_h, a.end_h, sc.night_start_h, sc.night_hours)
+            coverage += share * within_time(hazard, sc.planning.response_minutes * 60.0, window)
+        out: F64 = np.clip(coverage, 0.0, 0.95)
+        return out
+
+    # --- the adversary the scenario describes ----------------------------------------------
+
+    @property
+    def qr_weights(self) -> tuple[float, float, float]:
+        """SUQR weights that make it the scenario's quantal response: p ∝ exp(λ (value - w c))."""
+        adv = self.scenario.adversary
+        return (-adv.rationality * adv.coverage_weight, adv.rationality, 0.0)
+
+    def expected(self, x: F64) -> float:
+        """The model's proportion intercepted for marginals ``x`` against that adversary
+        (posts combined as independent chances)."""
+        c = self.game.coverage_independent(x)
+        return float(self.attack_probabilities(x) @ c)
+
+    def attack_probabilities(self, x: F64) -> F64:
+        c = self.game.coverage_independent(x)
+        z = self.qr_weights[0] * c + self.qr_weights[1] * self.value
+        p = np.exp(z - z.max())
+        out: F64 = p / p.sum()
+        return out
+
+    # --- plans and baselines ---------------------------------------------------------------
+
+    def plan(self, method: str = "qr") -> Strategy:
+        """The randomised plan: ``qr`` (against the scenario's adversary) or ``sse``."""
+        sse = solve_sse(self.game)
+        if method == "sse":
+            return sse
+        if method != "qr":
+            raise ValueError(f"unknown planning method {method!r}: qr or sse")
+        starts = [sse.x, self.uniform()]
+        best = max(
+            (solve_suqr(self.game, self.qr_weights, start=s, independent=True) for s in starts),
+            key=lambda st: self.expected(st.x),
+        )
+        return best
+
+    def uniform(self) -> F64:
+        """Every post of a type equally likely."""
+        x = np.zeros(self.game.posts)
+        for r, count in enumerate(self.game.counts):
+            idx = np.flatnonzero(self.game.post_type == r)
+            x[idx] = min(1.0, count / max(len(idx), 1))
+        return x
+
+    def last_year(self) -> F64:
+        """Attempts per site last year: the given history, or what the scenario's adversary
+        does facing no coverage."""
+        if self.history is not None:
+            return np.asarray(self.history, dtype=np.float64)
+        z = self.scenario.adversary.rationality * self.value
+        p = np.exp(z - z.max())
+        out: F64 = p / p.sum()
+        return out
+
+    def hotspot(self) -> F64:
+        """Static posts by last year's busiest sites: each type takes the posts whose sites saw
+        the most attempts."""
+        h = self.last_year()
+        x = np.zeros(self.game.posts)
+        for r, count in enumerate(self.game.counts):
+            idx = np.flatnonzero(self.game.post_type == r)
+            kind = self.types[r].kind
+            near = self.post_site[idx]
+            score = h[near] + (h[np.minimum(near + 1, len(h) - 1)] if kind != "drone" else 0.0)
+            x[idx[np.argsort(-score, kind="stable")[:count]]] = 1.0
+        return x
+
+    def best_fixed(self) -> F64:
+        """The best single deployment against the same adaptive adversary, built greedily
+        (each resource in turn to the post that raises the model's proportion most)."""
+        g = self.game
+        x = np.zeros(g.posts)
+        left = g.counts.astype(int).copy()
+        for _ in range(int(left.sum())):
+            free = np.flatnonzero((x == 0) & (left[g.post_type] > 0))
+            if len(free) == 0:
+                break
+            c = 1.0 - (1.0 - g.fixed) * np.exp(-(x @ g.hazard)[None, :] - g.hazard[free])
+            z = self.qr_weights[0] * c + self.qr_weights[1] * self.value[None, :]
+            p = np.exp(z - z.max(axis=1, keepdims=True))
+            p /= p.sum(axis=1, keepdims=True)
+            pick = free[int(np.argmax((p * c).sum(axis=1)))]
+            x[pick] = 1.0
+            left[g.post_type[pick]] -= 1
+        return x
+
+    def policy(
+        self, name: str, x: F64, *, fixed: bool, seed: int = 0, spread: bool = True
+    ) -> Policy:
+        return Policy(name, self.game, x, fixed, self.post_xy, self.types, seed, spread)
+
+    def policies(self, seed: int = 0) -> list[Policy]:
+        """The plans and the baselines, all with the same resources, in report order."""
+        qr = self.plan("qr")
+        sse = self.plan("sse")
+        return [
+            self.policy("uniform", self.uniform(), fixed=False, seed=seed, spread=False),
+            self.policy("evenly spaced", self.uniform(), fixed=False, seed=seed),
+            self.policy("hotspot", self.hotspot(), fixed=True, seed=seed),
+            self.policy("best fixed", self.best_fixed(), fixed=True, seed=seed),
+            self.policy("planned (SSE)", sse.x, fixed=False, seed=seed),
+            self.policy("planned", qr.x, fixed=False, seed=seed),
+        ]
+
+
+def tonight(
+    planner: Planner,
+    strategy: Strategy,
+    rng: np.random.Generator,
+    to_lonlat: Callable[[float, float], tuple[float, float]],
+) -> dict[str, Any]:
+    """Tonight's deployment drawn from ``strategy``, every post explained, every site's
+    coverage: what the command centre publishes (positions in WGS 84)."""
+    game, x = planner.game, strategy.x
+    policy = planner.policy("plan", x, fixed=False)
+    manned = policy.draw(rng)
+    where = policy.positions(manned)
+    by_pos = {(round(px, 3), round(py, 3)): int(p) for p in manned
+              for px, py in [planner.post_xy[p]]}  # fmt: skip
+    coverage = game.coverage_independent(x)
+    attack = planner.attack_probabilities(x)
+    sites = planner.coast.sites
+    posts: list[dict[str, Any]] = []
+    for res in planner.types:
+        for uid in res.ids:
+            if uid not in where:
+                reserve = "in reserve: the plan needs no more of its kind tonight"
+                posts.append({"unit_id": uid, "kind": res.kind, "post": None, "why": reserve})
+                continue
+            px, py = where[uid]
+            p = by_pos[(round(px, 3), round(py, 3))]
+            share = game.q[p] * attack
+            top = [int(i) for i in np.argsort(-share)[:3] if share[i] > 0]
+            lon, lat = to_lonlat(px, py)
+            names = ", ".join(f"{sites[i].name} ({game.q[p, i]:.0%})" for i in top)
+            posts.append({
+                "unit_id": uid,
+                "kind": res.kind,
+                "post": p,
+                "lon": round(lon, 6),
+                "lat": round(lat, 6),
+                "manned_share": round(float(x[p]), 4),
+                "covers": [sites[i].id for i in top],
+                "coverage": round(float(game.q[p].max()), 4),
+                "why": (
+                    f"{res.kind.replace('_', ' ')} post drawn tonight (manned on {x[p]:.0%} of "
+                    f"nights): best placed of its type to reach {names} before a launch; "
+                    f"these sites draw {attack[top].sum():.0%} of the attempts the plan expects"
+                    if top else "drawn tonight; it covers no site on its own"
+                ),
+            })  # fmt: skip
+    site_rows = []
+    for i, s in enumerate(sites):
+        lon, lat = to_lonlat(s.x, s.y)
+        site_rows.append({
+            "id": s.id, "name": s.name, "lon": round(lon, 6), "lat": round(lat, 6),
+            "coverage": round(float(coverage[i]), 4),
+            "attack_probability": round(float(attack[i]), 5),
+            "value": round(float(planner.value[i]), 4),
+        })  # fmt: skip
+    method = (
+        "against a perfect optimiser (strong Stackelberg equilibrium)"
+        if strategy.method.startswith("sse")
+        else "against a boundedly rational adversary (quantal response)"
+    )
+    return {
+        "method": method,
+        "solver": strategy.method,
+        "model_proportion": planner.expected(x),
+        "posts": posts,
+        "sites": site_rows,
+    }

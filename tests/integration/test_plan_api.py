@@ -1,0 +1,131 @@
+"""Tonight's plan published to the picture: posts proposed to the commander, accepted only as
+tasking (own agency), never to a unit held by a rescue, hidden from who may not see them."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.auth import seed_liaison
+
+UNITS = [  # on the coast between Wissant and Calais
+    ("gn-foot-1", "foot_patrol", "FR-GN", 50.885, 1.665),
+    ("gn-foot-2", "foot_patrol", "FR-GN", 50.944, 1.765),
+    ("gn-buggy-1", "dune_buggy", "FR-GN", 50.880, 1.668),
+    ("gn-buggy-2", "dune_buggy", "FR-GN", 50.958, 1.950),
+    ("gn-drone-1", "drone", "FR-GN", 50.940, 1.760),
+    ("paf-4x4-1", "four_by_four", "FR-PAF", 50.950, 1.860),
+    ("gn-buggy-sar", "dune_buggy", "FR-GN", 50.990, 2.040),
+]
+
+
+@pytest.fixture
+def centre(start_terrain_server, terrain_cache):
+    running = start_terrain_server()
+    running.liaison = seed_liaison(running.settings)
+    api = httpx.Client(base_url=running.http, headers=running.headers, timeout=120)
+    for uid, kind, agency, lat, lon in UNITS:
+        body = {
+            "id": uid,
+            "callsign": uid.upper(),
+            "kind": kind,
+            "agency_id": agency,
+            "position": {"lat": lat, "lon": lon},
+        }
+        assert api.post("/api/v1/units", json=body).status_code == 201
+    # A boat in distress, and a buggy tasked to it: life at sea holds that unit.
+    sar = {
+        "id": "inc-sar",
+        "type": "boat_at_sea",
+        "impact": "very_high",
+        "owner_agency_id": "FR-CROSS-GN",
+        "position": {"lat": 51.0, "lon": 2.03},
+    }
+    assert api.post("/api/v1/incidents", json=sar).status_code == 201
+    task = {"id": "task-sar", "incident_id": "inc-sar", "unit_id": "gn-buggy-sar"}
+    assert api.post("/api/v1/tasks", json=task).status_code == 201
+    assert api.patch("/api/v1/tasks/task-sar", json={"status": "sent"}).status_code == 200
+    running.api = api
+    yield running
+    api.close()
+
+
+def test_a_commander_publishes_tonight_s_plan_as_proposed_posts(centre):
+    api = centre.api
+    r = api.post("/api/v1/plans", json={"seed": 7})
+    assert r.status_code == 201, r.text
+    plan = r.json()
+    posted = {p["unit_id"]: p for p in plan["posts"] if p.get("post") is not None}
+    assert "gn-buggy-sar" not in {p["unit_id"] for p in plan["posts"]}  # held by the rescue
+    assert set(posted) <= {u[0] for u in UNITS} - {"gn-buggy-sar"}
+    assert len(posted) >= 4
+    records = api.get("/api/v1/posts", params={"limit": 100}).json()["items"]
+    assert {p["unit_id"] for p in records} == set(posted)
+    for rec in records:
+        assert rec["status"] == "proposed"
+        assert rec["plan_id"] == plan["plan_id"]
+        assert rec["why"]
+        assert 50.6 < rec["position"]["lat"] < 51.2
+        where = {"lat": rec["position"]["lat"], "lon": rec["position"]["lon"]}
+        at = api.get("/api/v1/terrain/at", params=where)
+        assert at.status_code == 200, at.text
+        assert at.json()["class"] != "sea", rec  # posts stand on land
+    assert plan["model_proportion"] > 0
+    latest = api.get("/api/v1/plans/latest").json()
+    assert latest["plan_id"] == plan["plan_id"]
+    assert len(latest["sites"]) > 50
+    assert all(0 <= s["coverage"] <= 1 for s in latest["sites"])
+    # Nothing was tasked by publishing: the rescue task is still the only task.
+    assert [t["id"] for t in api.get("/api/v1/tasks").json()["items"]] == ["task-sar"]
+
+
+def test_accepting_a_post_is_tasking_own_agency_only_and_liaison_cannot(centre):
+    api, liz, base = centre.api, centre.liaison, centre.http
+    plan = api.post("/api/v1/plans", json={"seed": 3}).json()
+    ids = {p["unit_id"]: p["id"] for p in plan["posts"] if p.get("id")}
+    ours = next(i for u, i in ids.items() if u.startswith("gn-"))
+    # The liaison desk may not publish a plan, nor see or accept the French posts.
+    assert httpx.post(f"{base}/api/v1/plans", json={}, headers=liz).status_code == 403
+    assert httpx.get(f"{base}/api/v1/plans/latest", headers=liz).status_code == 404
+    forged = httpx.patch(f"{base}/api/v1/posts/{ours}", json={"status": "accepted"}, headers=liz)
+    assert forged.status_code in (403, 404)
+    assert api.get(f"/api/v1/posts/{ours}").json()["status"] == "proposed"
+    # The gendarmerie commander accepts a gendarmerie unit's post ...
+    assert api.patch(f"/api/v1/posts/{ours}", json={"status": "accepted"}).status_code == 200
+    # ... but not a border police unit's: command of a unit stays with its agency.
+    if "paf-4x4-1" in ids:
+        r = api.patch(f"/api/v1/posts/{ids['paf-4x4-1']}", json={"status": "accepted"})
+        assert r.status_code == 403
+        assert r.json()["error"]["details"][0]["rule"] == "own_agency"
+    # A post cannot go back to proposed once accepted.
+    r = api.patch(f"/api/v1/posts/{ours}", json={"status": "proposed"})
+    assert r.status_code in (409, 422)
+
+
+def test_a_new_plan_withdraws_the_last_one_s_open_proposals(centre):
+    api = centre.api
+    first = api.post("/api/v1/plans", json={"seed": 1}).json()
+    accepted = next(p["id"] for p in first["posts"] if p.get("id"))
+    assert api.patch(f"/api/v1/posts/{accepted}", json={"status": "accepted"}).status_code == 200
+    second = api.post("/api/v1/plans", json={"seed": 2})
+    assert second.status_code == 201, second.text
+    second = second.json()
+    assert second["plan_id"] != first["plan_id"]
+    status = {
+        p["id"]: p["status"]
+        for p in api.get("/api/v1/posts", params={"limit": 100}).json()["items"]
+    }
+    for p in first["posts"]:
+        if p.get("id") and p["id"] != accepted:
+            assert status[p["id"]] == "withdrawn"
+    assert status[accepted] == "accepted"
+    assert all(status[p["id"]] == "proposed" for p in second["posts"] if p.get("id"))
+
+
+@pytest.mark.parametrize(
+    "body", [{"method": "perfect"}, {"seed": -1}, {"seed": "x"}, {"units": ["gn-foot-1"]}]
+)
+def test_a_bad_plan_request_is_refused_and_publishes_nothing(centre, body):
+    r = centre.api.post("/api/v1/plans", json=body)
+    assert r.status_code == 422
+    assert centre.api.get("/api/v1/posts").json()["total"] == 0

@@ -1,0 +1,300 @@
+"""Planning on the real Côte d'Opale: the coverage model from the terrain engine, plans and
+baselines with the scenario's resources, the simulator playing a plan, the CLI's reports."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from estran.adapters.plan_store import load_posts
+from estran.cli.main import cli
+from estran.config import Settings
+from estran.services.plan_eval import CURRENT, evaluate, play
+from estran.services.planning import KINDS, Planner, tonight, with_extra
+from estran.services.simulate import coast_from
+from estran.sim.night import Season, begin_night
+from estran.sim.scenario import DEFAULT_SCENARIO, Scenario, parse_scenario
+
+
+@pytest.fixture(scope="module")
+def baseline() -> Scenario:
+    return parse_scenario(tomllib.loads(DEFAULT_SCENARIO.read_text()), "baseline")
+
+
+@pytest.fixture(scope="module")
+def posts(opale, terrain_cache):
+    settings = Settings(data_dir=terrain_cache / "data", terrain_cache_dir=terrain_cache)
+    return load_posts(opale, settings)
+
+
+@pytest.fixture(scope="module")
+def planner(opale, posts, baseline) -> Planner:
+    return Planner(baseline, coast_from(opale), posts)
+
+
+def test_posts_are_cached_and_read_back_identically(opale, posts, terrain_cache):
+    settings = Settings(data_dir=terrain_cache / "data", terrain_cache_dir=terrain_cache)
+    again = load_posts(opale, settings)
+    assert list(again.eta_s) == ["foot_patrol", "dune_buggy", "four_by_four"]
+    for kind in posts.eta_s:
+        assert np.array_equal(again.eta_s[kind], posts.eta_s[kind])
+        assert np.array_equal(again.xy[kind], posts.xy[kind])
+
+
+def test_travel_times_are_real_a_buggy_beats_a_foot_patrol_and_grow_with_distance(posts):
+    foot, buggy = posts.eta_s["foot_patrol"], posts.eta_s["dune_buggy"]
+    near = np.arange(min(foot.shape[0], foot.shape[1]))  # post k stands by sites k and k+1
+    assert np.all(np.isfinite(foot[near, near]))
+    assert np.median(buggy[near, near]) < np.median(foot[near, near])
+    far = np.clip(near + 6, 0, foot.shape[1] - 1)
+    ok = np.isfinite(foot[near, far])
+    assert np.median(foot[near, far][ok]) > 3 * np.median(foot[near, near])
+
+
+def test_the_coverage_model_follows_terrain_and_sensors(planner, baseline):
+    g = planner.game
+    assert g.q.min() >= 0
+    assert g.q.max() <= 1
+    # Counts per resource type are the scenario's.
+    counts = {t.kind: len(t.ids) for t in planner.types}
+    assert counts == {
+        k: sum(u.kind == k for u in baseline.units) or len(baseline.drones) for k in KINDS
+    }
+    drone = next(r for r, t in enumerate(planner.types) if t.kind == "drone")
+    q = g.q[g.post_type == drone]  # orbit k is centred on site k
+    n = q.shape[1]
+    assert np.all(np.diag(q) >= q.max(axis=0) - 1e-12)  # best over the site itself
+    assert np.all(q[np.arange(n), np.arange(n)] > q[np.arange(n), (np.arange(n) + 10) % n])
+    # Woods hide: at their own orbit, covered sites are found less often than open ones.
+    cover = planner.coast.sites
+    wooded = np.array([s.woodland_fraction + s.scrub_fraction for s in cover])
+    assert np.corrcoef(np.diag(q), wooded)[0, 1] < 0
+    # A post within the abandon radius of a site scares the group off: no interception.
+    foot = next(r for r, t in enumerate(planner.types) if t.kind == "foot_patrol")
+    pxy = planner.post_xy[g.post_type == foot]
+    d = np.hypot(
+        pxy[:, None, 0] - planner.posts.site_xy[None, :, 0],
+        pxy[:, None, 1] - planner.posts.site_xy[None, :, 1],
+    )
+    assert np.all(g.q[g.post_type == foot][d <= baseline.adversary.abandon_radius_m] == 0)
+    # Fixed cameras and the aircraft give every site some base coverage.
+    assert np.all(g.fixed > 0)
+    assert np.all(g.fixed < 0.95)
+
+
+def test_plans_and_baselines_use_exactly_the_resources_there_are(planner):
+    g = planner.game
+    for policy in planner.policies(seed=1):
+        for r, count in enumerate(g.counts):
+            total = policy.x[g.post_type == r].sum()
+            assert total <= count + 1e-6, policy.name
+            if policy.fixed:
+                assert set(np.unique(policy.x)) <= {0.0, 1.0}
+        rng = np.random.default_rng(0)
+        where = policy.positions(policy.draw(rng))
+        for res in planner.types:
+            placed = [where[i] for i in res.ids if i in where]
+            assert len(placed) <= len(res.ids)
+            kind_xy = planner.posts.xy[res.kind]
+            for x, y in placed:  # every unit stands at a post of its own kind
+                assert np.min(np.hypot(kind_xy[:, 0] - x, kind_xy[:, 1] - y)) < 1e-6
+
+
+def test_the_plan_beats_every_baseline_in_its_own_model(planner):
+    pols = {p.name: p for p in planner.policies(seed=1)}
+    planned = planner.expected(pols["planned"].x)
+    for name in ("uniform", "hotspot", "best fixed", "planned (SSE)"):
+        assert planned > planner.expected(pols[name].x), name
+
+
+def test_history_moves_site_values_towards_where_attempts_were_seen(opale, posts, baseline):
+    coast = coast_from(opale)
+    plain = Planner(baseline, coast, posts)
+    seen = np.zeros(len(coast.sites))
+    seen[40] = 30
+    leaning = Planner(baseline, coast, posts, history=seen)
+    assert leaning.value[40] - plain.value[40] > 0.3
+    assert np.argmax(leaning.last_year()) == 40
+    with pytest.raises(ValueError, match="history"):
+        Planner(baseline, coast, posts, history=-np.ones(len(coast.sites)))
+
+
+def test_the_simulator_puts_every_unit_where_the_plan_says(opale, planner, baseline):
+    coast = coast_from(opale)
+    policy = planner.policies(seed=3)[-1]
+    deploy = policy.deployer(0)
+    told: list[dict] = []
+
+    def recording(n: int) -> dict:
+        told.append(deploy(n))
+        return told[-1]
+
+    season = Season(baseline, coast, 5, deploy=recording)
+    night = begin_night(season)
+    placed = {u.id: (u.x, u.y) for u in night.units}
+    for uid, xy in told[0].items():
+        if uid in placed:
+            assert placed[uid] == pytest.approx(xy)
+    assert sum(uid in placed for uid in told[0]) >= len(baseline.units) - 2
+
+
+def test_a_night_under_a_plan_is_reproducible_and_differs_from_the_current_posts(
+    opale, planner, baseline
+):
+    coast = coast_from(opale)
+    policy = planner.policies(seed=3)[-1]
+    a = play(baseline, coast, policy, 3, seed=9, stream=0)
+    b = play(baseline, coast, policy, 3, seed=9, stream=0)
+    c = play(baseline, coast, None, 3, seed=9, stream=0)
+    assert a == b
+    assert a != c
+
+
+def test_evaluate_pairs_seeds_and_counts_everything(opale, planner, baseline):
+    coast = coast_from(opale)
+    pols = [None, planner.policies(seed=2)[-1]]
+    results = evaluate(baseline, coast, pols, nights=3, replications=2, seed=4)
+    assert [r.name for r in results] == [CURRENT, "planned"]
+    for r in results:
+        assert len(r.shares) == 2
+        assert sum(r.site_attempts) == r.attempts > 0
+        lo, hi = r.ci95
+        assert lo <= r.mean <= hi
+        assert 0 <= r.intercepted <= r.attempts
+    # Common random numbers: the weather and the number of attempts a night are the same
+    # dice for every policy (only where the attempts go, and their fate, differ).
+    assert abs(results[0].attempts - results[1].attempts) <= 0.25 * results[0].attempts
+
+
+def test_tonight_explains_every_post_and_stays_on_land(opale, planner):
+    plan = tonight(planner, planner.plan("qr"), np.random.default_rng(1), opale.projector.to_lonlat)
+    posts = [p for p in plan["posts"] if p["post"] is not None]
+    assert len(posts) >= 15
+    for p in posts:
+        assert p["why"]
+        assert p["covers"]
+        at = opale.engine.resolve(*opale.projector.to_xy(p["lon"], p["lat"]))
+        assert not isinstance(at, str) or not at.startswith("outside"), p  # on the area's land
+        cls = opale.grid.classes[opale.grid.cell_of(*opale.projector.to_xy(p["lon"], p["lat"]))]
+        assert int(cls) != 0, "a post at sea"  # 0 is the sea class
+    assert len(plan["sites"]) == len(opale.sites)
+    assert all(0 <= s["coverage"] <= 1 for s in plan["sites"])
+    assert sum(s["attack_probability"] for s in plan["sites"]) == pytest.approx(1.0, abs=1e-3)
+
+
+def test_extra_resources_join_the_game_and_unknown_kinds_are_refused(opale, posts, baseline):
+    more = with_extra(baseline, {"drone": 3, "foot_patrol": 2})
+    planner = Planner(more, coast_from(opale), posts)
+    counts = {t.kind: len(t.ids) for t in planner.types}
+    assert counts["drone"] == len(baseline.drones) + 3
+    assert counts["foot_patrol"] == sum(u.kind == "foot_patrol" for u in baseline.units) + 2
+    with pytest.raises(ValueError, match="unknown resource kind"):
+        with_extra(baseline, {"submarine": 1})
+
+
+def test_the_cli_writes_tonight_an_evaluation_and_a_frontier(tmp_path, terrain_cache):
+    env = {"ESTRAN_TERRAIN_CACHE_DIR": str(terrain_cache)}
+    data = str(terrain_cache / "data")
+    runner = CliRunner()
+    out = tmp_path / "tonight"
+    res = runner.invoke(
+        cli, ["plan", "tonight", "--data", data, "--seed", "2", "-o", str(out)], env=env
+    )
+    assert res.exit_code == 0, res.output
+    assert "model proportion" in res.output
+    body = json.loads((out / "tonight.json").read_text())
+    assert body["posts"]
+    assert body["sites"]
+    assert (out / "coverage-map.png").stat().st_size > 10_000
+
+    out = tmp_path / "eval"
+    res = runner.invoke(
+        cli,
+        [
+            "plan",
+            "evaluate",
+            "--data",
+            data,
+            "--nights",
+            "2",
+            "--replications",
+            "2",
+            "--workers",
+            "1",
+            "-o",
+            str(out),
+        ],
+        env=env,
+    )
+    assert res.exit_code == 0, res.output
+    report = json.loads((out / "report.json").read_text())
+    names = [p["name"] for p in report["policies"]]
+    assert names == [
+        CURRENT,
+        "uniform",
+        "evenly spaced",
+        "hotspot",
+        "best fixed",
+        "planned (SSE)",
+        "planned",
+    ]
+    assert set(report["planned_against"]) == set(names) - {"planned"}
+    for png in ("proportions.png", "coverage-map.png", "adversary-shift.png"):
+        assert (out / png).stat().st_size > 10_000
+    assert "| planned |" in (out / "report.md").read_text()
+
+    out = tmp_path / "frontier"
+    res = runner.invoke(
+        cli,
+        [
+            "plan",
+            "frontier",
+            "--data",
+            data,
+            "--nights",
+            "2",
+            "--replications",
+            "2",
+            "--max-added",
+            "2",
+            "--workers",
+            "1",
+            "-o",
+            str(out),
+        ],
+        env=env,
+    )
+    assert res.exit_code == 0, res.output
+    front = json.loads((out / "frontier.json").read_text())
+    assert set(front["curves"]) == set(KINDS)
+    assert front["target"] == pytest.approx(2 * front["baseline"]["proportion_mean"])
+    assert front["checked"]
+    assert (out / "frontier.png").stat().st_size > 10_000
+
+
+def test_a_bad_history_file_is_refused_with_the_line(tmp_path, terrain_cache):
+    env = {"ESTRAN_TERRAIN_CACHE_DIR": str(terrain_cache)}
+    bad = tmp_path / "history.csv"
+    bad.write_text("site_id,attempts\nnowhere,3\n")
+    res = CliRunner().invoke(
+        cli,
+        [
+            "plan",
+            "tonight",
+            "--data",
+            str(terrain_cache / "data"),
+            "--history",
+            str(bad),
+            "-o",
+            str(tmp_path / "o"),
+        ],
+        env=env,
+    )
+    assert res.exit_code != 0
+    assert "line 2: unknown site 'nowhere'" in res.output
+    bad.write_text("site_id,attempts\n")
+    assert not (tmp_path / "o" / "tonight.json").exists()
