@@ -11,10 +11,9 @@ def line(
     if target is not None:
         ratio = value / target if higher_is_better else target / value if value else float("inf")
         verdict = "  PASS" if ratio >= 1 else "  MISS"
-    shown = f"{name:<58} {value:>12,.1f} {unit:<10}"
+    shown = f"{name:<58} {value:>12,.2f} {unit:<10}"
     if target is not None:
-        shown += (
-            f" target {'>=' if higher_is_better else '<='} {target:,.0f}  x{ratio:.2f}{verdict}"
-        )
+        sign = ">=" if higher_is_better else "<="
+        shown += f" target {sign} {target:,.6g}  x{ratio:.2f}{verdict}"
     print(shown, flush=True)
     return {"name": name, "value": value, "unit": unit, "target": target, "ratio": ratio}

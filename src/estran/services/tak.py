@@ -209,6 +209,37 @@ _INCIDENT_TYPES: Final = {
 }
 
 
+def _thermal_detection(entity_id: str, picture: Picture, now_ms: int) -> CotEvent | None:
+    """A drone's thermal detection as an unknown ground point (``a-u-G``) linked to the drone,
+    with the count and class, never an identity; other sensors' detections stay in Estran."""
+    rec = picture.get("detection", entity_id)
+    if rec is None:
+        return None
+    sensor = picture.get("sensor", rec["sensor_id"]) or {}
+    if sensor.get("kind") != "drone_thermal":
+        return None
+    pos = rec["position"]
+    what = rec["class"].replace("_", " ")
+    count = f" ({rec['count']} people)" if rec.get("count") else ""
+    source = sensor.get("unit_id") or rec["sensor_id"]
+    return build_event(
+        uid=f"estran.detection.{rec['id']}",
+        type="a-u-G",
+        now_ms=now_ms,
+        stale_s=600.0,
+        lat=pos["lat"],
+        lon=pos["lon"],
+        ce=pos.get("error_m", 50.0),
+        detail=detail_xml(
+            callsign=f"THERMAL {what.upper()}{count}",
+            remarks=f"{what}{count}, seen by {sensor.get('name', rec['sensor_id'])} "
+            f"(thermal), confidence {round(100 * rec.get('confidence', 0.5))} %",
+            links=[{"uid": source, "relation": "p-p"}],
+            extra=f'<__estran detection="{rec["id"]}" sensor="{rec["sensor_id"]}"/>',
+        ),
+    )
+
+
 def picture_to_cot(kind: str, entity_id: str, picture: Picture, now_ms: int) -> CotEvent | None:
     """The CoT a committed picture change sends to TAK clients, if any."""
     if kind == "incident":
@@ -236,6 +267,8 @@ def picture_to_cot(kind: str, entity_id: str, picture: Picture, now_ms: int) -> 
                 extra=f'<__estran incident="{rec["id"]}" status="{rec["status"]}"/>',
             ),
         )
+    if kind == "detection":
+        return _thermal_detection(entity_id, picture, now_ms)
     if kind == "task":
         task = picture.get("task", entity_id)
         if task is None:
@@ -368,7 +401,12 @@ class TakGateway:
 
     async def _egress_loop(self) -> None:
         sub = self.hub.subscribe(
-            100_000, 256 * 1024 * 1024, accepts=lambda e: e.kind in ("incident", "task")
+            100_000,
+            256 * 1024 * 1024,
+            accepts=lambda e: (
+                e.kind in ("incident", "task")
+                or (e.kind == "detection" and e.type == "detection.created")
+            ),
         )
         try:
             while True:

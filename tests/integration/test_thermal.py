@@ -1,0 +1,165 @@
+"""Thermal video to detections: measured on the default synthetic flight against its ground
+truth (detection, tracking, georeferencing), into the picture through the ledger, and bad
+input skipped frame by frame with a reason."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+
+from estran.domain.camera import Intrinsics
+from estran.domain.errors import ValidationFailedError
+from estran.domain.records import DetectionCreate
+from estran.protocols.cot.encode import to_xml
+from estran.protocols.cot.parse import parse_xml
+from estran.services.tak import picture_to_cot
+from estran.services.thermal import CameraProfile, LocalFrame, ThermalPipeline
+from estran.services.thermal_eval import ThermalScore, evaluate_flight
+from estran.sim.thermal_flight import FlightSpec, fly
+
+SPEC = FlightSpec()
+ORIGIN = LocalFrame(50.905, 1.690)  # the dunes west of Wissant
+PROFILE = CameraProfile(name="test 640", width=640, height=512, hfov_deg=40.0)
+
+
+@pytest.fixture(scope="module")
+def score() -> ThermalScore:
+    cam = Intrinsics.from_fov(SPEC.width, SPEC.height, SPEC.hfov_deg)
+    return evaluate_flight(fly(SPEC), cam, fps=SPEC.fps)
+
+
+def test_groups_are_found_in_the_open_and_at_the_tree_edge(score):
+    assert score.present["group (open)"] > 300
+    assert score.present["group (tree edge)"] > 80
+    assert score.recall("group (open)") >= 0.95
+    assert score.recall("group (tree edge)") >= 0.7
+    assert score.precision >= 0.85
+    # Counts, not identities: the number of people in a group, within a few percent.
+    assert np.mean(score.count_errors) < 0.1
+
+
+def test_boats_and_engines_are_told_apart_from_people(score):
+    assert score.recall("boat") >= 0.8
+    assert score.recall("engine") >= 0.8
+
+
+def test_a_group_is_one_track_across_the_flight(score):
+    assert score.idf1 >= 0.85
+    assert score.mota >= 0.8
+    assert score.switches <= 10
+
+
+def test_the_georeferencing_error_is_what_the_propagation_says(score):
+    assert len(score.errors_m) > 1000
+    assert score.cep50_measured_m == pytest.approx(score.cep50_predicted_m, rel=0.1)
+    assert 0.4 <= score.within_own_cep <= 0.6
+
+
+def _telemetry(frame: Any) -> dict[str, float]:
+    lat, lon = ORIGIN.to_latlon(frame.reported.east, frame.reported.north)
+    return {"t": frame.t, "lat": lat, "lon": lon, "alt_m": frame.reported.alt,
+            "yaw_deg": frame.reported.yaw, "pitch_deg": frame.reported.pitch,
+            "roll_deg": frame.reported.roll}  # fmt: skip
+
+
+def test_the_stream_puts_counted_groups_into_the_picture(tmp_path):
+    from estran.bootstrap import build_services
+    from estran.config import Settings
+    from estran.domain.events import CommandIn
+
+    pipeline = ThermalPipeline(PROFILE, "sim-UAS-WISSANT", emit_s=2.0, frame=ORIGIN)
+    commands: list[CommandIn] = []
+    for f in itertools.islice(fly(SPEC), 120):
+        ok, png = cv2.imencode(".png", f.pixels)
+        assert ok
+        out = pipeline.process(png.tobytes(), _telemetry(f))
+        assert out.skipped is None
+        commands += out.commands
+    assert 4 <= len(commands) <= 60  # each track every 2 s, not every frame
+    for c in commands:
+        DetectionCreate.model_validate(c.data)  # the picture's own schema
+        assert set(c.data) <= {"sensor_id", "class", "position", "ellipse", "confidence", "count"}
+    groups = [c.data for c in commands if c.data["class"] == "group_of_people"]
+    assert groups
+    assert all(g["count"] >= 1 for g in groups)
+    assert all(0 < g["position"]["error_m"] < 20 for g in groups)
+    services = build_services(Settings(data_dir=tmp_path, terrain="off", fusion=False))
+    import asyncio
+
+    async def submit() -> None:
+        await services.ledger.start()
+        sensor = {"id": "sim-UAS-WISSANT", "name": "UAS Wissant", "kind": "drone_thermal",
+                  "agency_id": "FR-GN"}  # fmt: skip
+        agency = {"id": "FR-GN", "name": "Gendarmerie", "nation": "FR", "kind": "gendarmerie"}
+        await services.ledger.submit(
+            [CommandIn(type="agency.created", data=agency),
+             CommandIn(type="sensor.created", data=sensor), *commands],
+            actor="sensor:sim-UAS-WISSANT", source="thermal",
+        )  # fmt: skip
+        await services.ledger.stop()
+
+    asyncio.run(submit())
+    stored = list(services.picture.records["detection"].values())
+    assert len(stored) == len(commands)
+    assert {d["sensor_id"] for d in stored} == {"sim-UAS-WISSANT"}
+    assert all(50.8 < d["position"]["lat"] < 51.0 for d in stored)
+    # Out to TAK clients as an unknown ground point linked to the drone, with the count.
+    group = next(d for d in stored if d["class"] == "group_of_people")
+    ev = picture_to_cot("detection", group["id"], services.picture, 1_700_000_000_000)
+    assert ev is not None
+    assert ev.type == "a-u-G"
+    assert ev.point.lat == pytest.approx(group["position"]["lat"])
+    assert f"({group['count']} people)" in ev.detail_xml
+    assert 'uid="sim-UAS-WISSANT"' in ev.detail_xml
+    assert parse_xml(to_xml(ev)).uid == f"estran.detection.{group['id']}"
+    services.store.close()
+
+
+@pytest.mark.parametrize(
+    ("frame", "telemetry", "reason"),
+    [
+        (b"\x89PNG\r\n\x1a\n garbage", {}, "corrupt or unreadable frame"),
+        (None, {"t": 0.0, "lat": 50.9, "lon": 1.69, "yaw_deg": 0, "pitch_deg": -90},
+         "bad or missing telemetry (alt_m: Field required)"),
+        (None, {"t": 0.0, "lat": 50.9, "lon": 1.69, "alt_m": float("nan"), "yaw_deg": 0,
+                "pitch_deg": -90}, "impossible pose"),
+        (None, {"t": 0.0, "lat": 50.9, "lon": 1.69, "alt_m": 90, "yaw_deg": 0,
+                "pitch_deg": -120}, "gimbal pitch -120"),
+        (np.zeros((100, 100), np.uint16), None, "frame is 100x100, the camera 640x512"),
+        (np.zeros((512, 640, 3), np.uint16), None, "one channel"),
+    ],
+)  # fmt: skip
+def test_bad_input_skips_that_frame_with_a_reason_and_the_stream_goes_on(frame, telemetry, reason):
+    first = next(iter(fly(SPEC)))
+    pipeline = ThermalPipeline(PROFILE, "uas-1", frame=ORIGIN)
+    good = _telemetry(first)
+    bad_tel = {**good, **telemetry} if telemetry else good
+    if telemetry and "alt_m" not in telemetry:
+        bad_tel.pop("alt_m")
+    out = pipeline.process(first.pixels if frame is None else frame, bad_tel)
+    assert out.skipped is not None
+    assert reason in out.skipped
+    assert out.commands == []
+    # The next good frame goes through.
+    after = pipeline.process(first.pixels, {**good, "t": good["t"] + 0.1})
+    assert after.skipped is None
+    assert after.detections > 0
+
+
+def test_time_must_go_forward_and_a_bad_profile_is_refused():
+    frames = list(itertools.islice(fly(SPEC), 2))
+    pipeline = ThermalPipeline(PROFILE, "uas-1", frame=ORIGIN)
+    assert pipeline.process(frames[1].pixels, _telemetry(frames[1])).skipped is None
+    late = pipeline.process(frames[0].pixels, _telemetry(frames[0]))
+    assert late.skipped is not None
+    assert "does not follow" in late.skipped
+    with pytest.raises(ValidationFailedError, match="hfov_deg"):
+        CameraProfile.parse({"name": "x", "width": 640, "height": 512, "hfov_deg": 400})
+    with pytest.raises(ValidationFailedError, match=r"detector\.k_sigma"):
+        CameraProfile.parse(
+            {"name": "x", "width": 640, "height": 512, "hfov_deg": 40, "detector": {"k_sigma": 0}}
+        )
