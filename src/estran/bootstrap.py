@@ -34,6 +34,7 @@ from estran.services.rescue import RescueService
 from estran.services.retention import RetentionService, rules_from
 from estran.services.tak import TakGateway
 from estran.services.terrain import TerrainService
+from estran.services.thermal_ingest import ThermalService
 
 if TYPE_CHECKING:
     from estran.config import Settings
@@ -135,6 +136,7 @@ class Services:
     rescue: RescueService | None = None
     recommender: RecommendationService | None = None
     plans: PlanService | None = None
+    thermal: ThermalService | None = None
     runcards: list[RunCard] = field(default_factory=list)
     extras: list[Any] = field(default_factory=list)
     """Things started after everything else and stopped first (the live demo driver)."""
@@ -248,6 +250,7 @@ def build_services(
         )
     if settings.terrain != "off":
         services.plans = build_plans(settings, services)
+    services.thermal = build_thermal(settings, services)
     if settings.fusion:
         services.fusion = FusionService(
             ledger,
@@ -326,6 +329,32 @@ def build_plans(settings: Settings, services: Services) -> PlanService:
         services.ledger,
         parse_scenario(raw, path.name),
         lambda terrain: load_posts(terrain, settings),
+        services.clock.now,
+    )
+
+
+DEFAULT_THERMAL_PROFILE: Final = (
+    Path(__file__).resolve().parent / "data" / "cameras" / "thermal-640.toml"
+)
+
+
+def build_thermal(settings: Settings, services: Services) -> ThermalService:
+    """Drone video into the picture, with its thumbnails under the imagery retention rule."""
+    from estran.adapters.chip_store import ChipStore
+    from estran.services.thermal import CameraProfile
+
+    path = settings.thermal_profile_file or DEFAULT_THERMAL_PROFILE
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise InvalidInputError(f"thermal camera profile {path}: {exc}") from exc
+    chips = ChipStore(settings.data_dir / "chips", settings.retention_imagery_days)
+    services.retention.chips = chips
+    return ThermalService(
+        services.ledger,
+        services.picture,
+        chips,
+        CameraProfile.parse(raw, path.name),
         services.clock.now,
     )
 

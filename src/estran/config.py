@@ -128,6 +128,11 @@ class Settings(BaseSettings):
         default=None,
         description="Run cards (TOML) for unit recommendation; unset means the shipped ones.",
     )
+    thermal_profile_file: Path | None = Field(
+        default=None,
+        description="Thermal camera profile (TOML) for drone video; unset means the shipped "
+        "640x512 profile.",
+    )
     scenario_file: Path | None = Field(
         default=None,
         description="Scenario (TOML) whose adversary, sensor and cost models the planner uses; "

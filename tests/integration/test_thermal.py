@@ -163,3 +163,121 @@ def test_time_must_go_forward_and_a_bad_profile_is_refused():
         CameraProfile.parse(
             {"name": "x", "width": 640, "height": 512, "hfov_deg": 40, "detector": {"k_sigma": 0}}
         )
+
+
+# --- over HTTP: frames in, detections and audited thumbnails out --------------------------
+
+
+def _query(frame: Any) -> dict[str, float]:
+    return _telemetry(frame)
+
+
+@pytest.fixture
+def centre(server):
+    from tests.auth import seed_liaison
+
+    running = server()
+    running.liaison = seed_liaison(running.settings)
+    import httpx
+
+    api = httpx.Client(base_url=running.http, headers=running.headers, timeout=30)
+    body = {"id": "uas-wissant", "name": "UAS Wissant", "kind": "drone_thermal",
+            "agency_id": "FR-GN"}  # fmt: skip
+    assert api.post("/api/v1/sensors", json=body).status_code == 201
+    running.api = api
+    yield running
+    api.close()
+
+
+def test_frames_posted_over_http_become_detections_with_audited_thumbnails(centre):
+    import httpx
+
+    from tests.integration.test_joint_working import audit_rows
+
+    api = centre.api
+    written: list[str] = []
+    for f in itertools.islice(fly(SPEC), 60):
+        png = cv2.imencode(".png", f.pixels)[1].tobytes()
+        r = api.post("/api/v1/sensors/uas-wissant/thermal", params=_query(f), content=png,
+                     headers={"Content-Type": "image/png"})  # fmt: skip
+        assert r.status_code == 200, r.text
+        assert r.json()["skipped"] is None
+        written += r.json()["written"]
+    assert written
+    dets = api.get("/api/v1/detections", params={"limit": 1000}).json()["items"]
+    assert {d["id"] for d in dets} == set(written)
+    assert all(d["sensor_id"] == "uas-wissant" for d in dets)
+    chip = api.get(f"/api/v1/detections/{written[0]}/chip")
+    assert chip.status_code == 200
+    assert chip.headers["content-type"] == "image/png"
+    img = cv2.imdecode(np.frombuffer(chip.content, np.uint8), cv2.IMREAD_UNCHANGED)
+    assert img.shape == (64, 64)
+    views = [r for r in audit_rows(centre) if r["action"] == "view"]
+    assert views[-1]["target"] == f"detection/{written[0]}"
+    assert views[-1]["details"]["imagery"] == "chip"
+    # The liaison desk may not feed the French picture, nor see a French-only thumbnail.
+    f = next(iter(fly(SPEC)))
+    png = cv2.imencode(".png", f.pixels)[1].tobytes()
+    base, liz = centre.http, centre.liaison
+    r = httpx.post(f"{base}/api/v1/sensors/uas-wissant/thermal", params=_query(f),
+                   content=png, headers=liz)  # fmt: skip
+    assert r.status_code == 403
+    assert httpx.get(f"{base}/api/v1/detections/{written[0]}/chip", headers=liz).status_code == 404
+
+
+def test_a_bad_frame_over_http_is_skipped_and_writes_nothing(centre):
+    api = centre.api
+    f = next(iter(fly(SPEC)))
+    r = api.post("/api/v1/sensors/uas-wissant/thermal", params=_query(f), content=b"not a png")
+    assert r.status_code == 200
+    assert "corrupt or unreadable frame" in r.json()["skipped"]
+    r = api.post("/api/v1/sensors/uas-wissant/thermal", params={**_query(f), "lat": 200},
+                 content=b"x")  # fmt: skip
+    assert r.status_code == 422
+    r = api.post("/api/v1/sensors/nowhere/thermal", params=_query(f), content=b"x")
+    assert r.status_code == 404
+    assert api.get("/api/v1/detections").json()["total"] == 0
+
+
+def test_thumbnails_are_purged_after_the_imagery_retention_period(tmp_path):
+    from datetime import UTC, datetime, timedelta
+
+    from estran.adapters.chip_store import ChipStore
+
+    store = ChipStore(tmp_path / "chips", retain_days=7)
+    now = datetime(2026, 11, 25, 12, tzinfo=UTC)
+    store.put("det-old", b"old", now - timedelta(days=8))
+    store.put("det-new", b"new", now - timedelta(days=1))
+    store.put("../../escape", b"x", now)  # ids never become paths
+    assert sorted(p.parent for p in (tmp_path / "chips").iterdir()) == [tmp_path / "chips"] * 3
+    assert store.get("det-old", now) is None  # past retention: refused and removed
+    assert store.get("det-new", now) == b"new"
+    assert store.purge(now + timedelta(days=7, seconds=1)) == 2  # det-new and the third
+    assert store.get("det-new", now) is None
+
+
+def test_a_synthetic_flight_written_by_the_cli_replays_into_a_running_centre(centre, tmp_path):
+    from click.testing import CliRunner
+
+    from estran.cli.main import cli
+
+    runner = CliRunner()
+    out = tmp_path / "flight"
+    r = runner.invoke(cli, ["thermal", "synth", "--seconds", "4", "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    assert len(list((out / "frames").glob("*.png"))) == 40
+    token = centre.headers["Authorization"].split()[1]
+    r = runner.invoke(
+        cli,
+        ["thermal", "replay", str(out / "frames"), "--telemetry", str(out / "telemetry.csv"),
+         "--sensor", "uas-wissant", "--url", centre.http, "--pace", "0"],
+        env={"ESTRAN_TOKEN": token},
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert "40 frames sent, 0 skipped" in r.output
+    assert centre.api.get("/api/v1/detections").json()["total"] > 0
+    # Without a token it says so, and sends nothing.
+    args = ["thermal", "replay", str(out / "frames"), "--telemetry", str(out / "telemetry.csv")]
+    r = runner.invoke(cli, [*args, "--sensor", "x"], env={"ESTRAN_TOKEN": ""})
+    assert r.exit_code != 0
+    assert "ESTRAN_TOKEN" in r.output

@@ -13,6 +13,7 @@ from estran.cli.replay import replay
 from estran.cli.serve import serve
 from estran.cli.simulate import simulate_cmd
 from estran.cli.terrain import terrain
+from estran.cli.thermal import thermal
 from estran.cli.users import audit, purge, users
 
 __all__ = ["cli"]
@@ -32,6 +33,7 @@ cli.add_command(certs)
 cli.add_command(simulate_cmd)
 cli.add_command(demo)
 cli.add_command(plan)
+cli.add_command(thermal)
 cli.add_command(users)
 cli.add_command(audit)
 cli.add_command(purge)

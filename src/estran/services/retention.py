@@ -16,6 +16,7 @@ from estran.domain.retention import RetentionRules, due_for_purge
 from estran.services.background import cancel_and_wait
 
 if TYPE_CHECKING:
+    from estran.adapters.chip_store import ChipStore
     from estran.config import Settings
     from estran.domain.picture import Picture
     from estran.ports import Clock
@@ -53,6 +54,7 @@ class RetentionService:
         self.interval_s = interval_s
         self._tasks: list[asyncio.Task[None]] = []
         self.runs = 0
+        self.chips: ChipStore | None = None  # thermal thumbnails, kept for the imagery period
 
     async def run_once(
         self, *, actor: str = "system:retention", justification: str | None = None
@@ -60,8 +62,17 @@ class RetentionService:
         """Purge what is due now; returns the counts by kind (nothing due: no purge record)."""
         due = due_for_purge(self.picture, self.clock.now(), self.rules)
         self.runs += 1
+        chips = self.chips.purge(self.clock.now()) if self.chips is not None else 0
+        if chips:
+            await self.audit.record(
+                self.audit.row(
+                    actor, "purge", target="chips",
+                    justification=justification or "imagery retention (scheduled)",
+                    details={"chips": chips},
+                )
+            )  # fmt: skip
         if not due:
-            return {"removed": {}, "purge_id": None}
+            return {"removed": {}, "purge_id": None, "chips": chips}
         counts = dict(Counter(kind for kind, _ in due))
         command = CommandIn(
             type="purge.created",
@@ -78,7 +89,7 @@ class RetentionService:
             )
         )
         log.info("retention purge removed %d records: %s", len(due), counts)
-        return {"removed": counts, "purge_id": event.entity_id}
+        return {"removed": counts, "purge_id": event.entity_id, "chips": chips}
 
     def start(self) -> None:
         if self.interval_s > 0:

@@ -26,7 +26,15 @@ from estran.domain.errors import ValidationFailedError
 from estran.domain.events import CommandIn
 from estran.domain.thermal import Detector, DetectorParams, GroundTracker
 
-__all__ = ["CameraProfile", "LocalFrame", "Outcome", "Telemetry", "ThermalPipeline"]
+__all__ = [
+    "CameraProfile",
+    "LocalFrame",
+    "Outcome",
+    "Telemetry",
+    "ThermalPipeline",
+    "chip",
+    "decode",
+]
 
 MAX_FRAME_BYTES = 8 * 1024 * 1024
 MAX_PIXELS = 4096 * 4096
@@ -116,6 +124,7 @@ class Outcome:
     index: int
     skipped: str | None = None
     commands: list[CommandIn] = field(default_factory=list)
+    chips: list[bytes] = field(default_factory=list)  # one PNG per command, same order
     detections: int = 0
     tracks: int = 0
 
@@ -200,6 +209,7 @@ class ThermalPipeline:
             if tr.cls in ("group", "person"):
                 data["count"] = max(1, int(tr.count))
             out.commands.append(CommandIn(type="detection.created", data=data))
+            out.chips.append(chip(pixels, last.u, last.v))
         return out
 
     def _check(self, pixels: npt.NDArray[np.generic]) -> None:
@@ -227,3 +237,24 @@ def decode(data: bytes | bytearray) -> npt.NDArray[np.generic]:
         raise ValueError("frame has too many pixels")
     out: npt.NDArray[np.generic] = img
     return out
+
+
+CHIP_PX = 64
+
+
+def chip(pixels: npt.NDArray[np.generic], u: float, v: float, size: int = CHIP_PX) -> bytes:
+    """A small PNG thumbnail around (u, v), stretched to 8 bits: what an operator needs to
+    confirm or dismiss a detection, and no more (64 x 64 pixels of heat: no face, no identity)."""
+    import cv2
+
+    h, w = pixels.shape[:2]
+    half = size // 2
+    r0 = min(max(round(v) - half, 0), max(h - size, 0))
+    c0 = min(max(round(u) - half, 0), max(w - size, 0))
+    crop = np.asarray(pixels[r0 : r0 + size, c0 : c0 + size], dtype=np.float32)
+    lo, hi = float(crop.min()), float(crop.max())
+    scaled = ((crop - lo) / (hi - lo or 1.0) * 255.0).astype(np.uint8)
+    ok, png = cv2.imencode(".png", scaled)
+    if not ok:  # pragma: no cover (an 8-bit array always encodes)
+        raise ValueError("the thumbnail could not be encoded")
+    return bytes(png.tobytes())

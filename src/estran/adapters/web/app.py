@@ -24,6 +24,7 @@ from estran.adapters.web.routes_plan import build_plan_router
 from estran.adapters.web.routes_records import build_records_router, openapi_components
 from estran.adapters.web.routes_stats import build_stats_router
 from estran.adapters.web.routes_terrain import build_terrain_router
+from estran.adapters.web.routes_thermal import build_thermal_router
 from estran.adapters.web.ui import SecurityHeaders, install_ui
 from estran.adapters.web.ws import build_stream_router
 from estran.bootstrap import Services, build_services
@@ -61,6 +62,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.include_router(build_picture_router(), dependencies=signed_in)
     app.include_router(build_terrain_router(), dependencies=signed_in)
     app.include_router(build_plan_router(), dependencies=signed_in)
+    app.include_router(build_thermal_router(), dependencies=signed_in)
     app.include_router(build_stats_router(), dependencies=signed_in)
     app.include_router(build_admin_router(), dependencies=signed_in)
     app.include_router(build_stream_router())  # signs the socket in itself

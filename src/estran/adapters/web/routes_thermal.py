@@ -1,0 +1,75 @@
+"""Drone thermal video over HTTP.
+
+POST /api/v1/sensors/{id}/thermal?t=&lat=&lon=&alt_m=&yaw_deg=&pitch_deg=&roll_deg=
+     the body is one encoded frame (PNG or TIFF, 8 or 16 bit); the query its telemetry.
+     Answer 200 with what the frame gave (or why it was skipped: a bad frame never stops the
+     stream, and changes nothing).
+GET  /api/v1/detections/{id}/chip   the detection's thumbnail (PNG), while imagery is kept;
+     every view is audited.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+
+from estran.adapters.web.auth import who
+from estran.adapters.web.common import JSONBytes, services
+from estran.domain.errors import NotFoundError, NotReadyError
+from estran.domain.policy import Action, enforce
+
+__all__ = ["build_thermal_router"]
+
+
+def build_thermal_router() -> APIRouter:
+    router = APIRouter(prefix="/api/v1", tags=["thermal"])
+
+    @router.post("/sensors/{sensor_id}/thermal", summary="One thermal frame and its telemetry")
+    async def frame(
+        request: Request,
+        sensor_id: str,
+        t: Annotated[float, Query(ge=0, description="Seconds since the flight began.")],
+        lat: Annotated[float, Query(ge=-90, le=90)],
+        lon: Annotated[float, Query(ge=-180, le=180)],
+        alt_m: Annotated[float, Query(description="Height above the ground, metres.")],
+        yaw_deg: Annotated[float, Query(description="Gimbal heading from true north.")],
+        pitch_deg: Annotated[float, Query(description="Gimbal pitch; -90 straight down.")],
+        roll_deg: Annotated[float, Query()] = 0.0,
+    ) -> JSONBytes:
+        svc = services(request)
+        principal = who(request)
+        enforce(svc.access.decide(principal, Action.CREATE, kind="detection"))
+        if svc.thermal is None:
+            raise NotReadyError("thermal video (switched off)", progress=0.0, elapsed_s=0.0)
+        body = await request.body()
+        telemetry = {"t": t, "lat": lat, "lon": lon, "alt_m": alt_m, "yaw_deg": yaw_deg,
+                     "pitch_deg": pitch_deg, "roll_deg": roll_deg}  # fmt: skip
+        client = request.client.host if request.client else "unknown"
+        result = await svc.thermal.ingest(
+            sensor_id, body, telemetry, principal, svc.access.predicate(principal),
+            source=f"thermal:{client}",
+        )  # fmt: skip
+        return JSONBytes(result)
+
+    @router.get("/detections/{detection_id}/chip", summary="A detection's thumbnail (audited)")
+    async def chip(request: Request, detection_id: str) -> Response:
+        svc = services(request)
+        principal = who(request)
+        record = svc.access.get(principal, "detection", detection_id)
+        if record is None or svc.thermal is None:
+            raise NotFoundError("detection", detection_id)
+        png = svc.thermal.chips.get(detection_id, svc.clock.now())
+        await svc.audit.record(
+            svc.audit.row(
+                principal.id,
+                "view",
+                target=f"detection/{detection_id}",
+                details={"imagery": "chip", "found": png is not None},
+            )
+        )
+        if png is None:
+            raise NotFoundError("chip", detection_id, "no thumbnail (none kept, or past retention)")
+        return Response(png, media_type="image/png", headers={"Cache-Control": "no-store"})
+
+    return router
