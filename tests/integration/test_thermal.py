@@ -211,6 +211,7 @@ def test_frames_posted_over_http_become_detections_with_audited_thumbnails(centr
     assert chip.status_code == 200
     assert chip.headers["content-type"] == "image/png"
     img = cv2.imdecode(np.frombuffer(chip.content, np.uint8), cv2.IMREAD_UNCHANGED)
+    assert img is not None
     assert img.shape == (64, 64)
     views = [r for r in audit_rows(centre) if r["action"] == "view"]
     assert views[-1]["target"] == f"detection/{written[0]}"
