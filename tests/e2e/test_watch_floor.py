@@ -347,3 +347,49 @@ def test_the_commander_publishes_tonight_s_plan_and_accepts_a_post(
     assert page.locator("#plan-publish").is_hidden()
     assert page.locator("#plan button:has-text('Accept')").count() == 0
     page.context.close()
+
+
+def test_an_operator_sees_a_thermal_thumbnail_and_confirms_the_detection(
+    browser: Any, demo: Demo, shots: Path
+):
+    import itertools
+
+    import cv2
+
+    from estran.services.thermal import LocalFrame
+    from estran.sim.thermal_flight import FlightSpec, fly
+
+    origin = LocalFrame(50.905, 1.690)
+    with demo.api() as api:
+        sensor = {"id": "uas-e2e", "name": "UAS e2e", "kind": "drone_thermal",
+                  "agency_id": "FR-GN"}  # fmt: skip
+        assert api.post("/sensors", json=sensor).status_code == 201
+        written: list[str] = []
+        for f in itertools.islice(fly(FlightSpec(seconds=4)), 40):
+            lat, lon = origin.to_latlon(f.reported.east, f.reported.north)
+            params = {"t": f.t, "lat": lat, "lon": lon, "alt_m": f.reported.alt,
+                      "yaw_deg": f.reported.yaw, "pitch_deg": f.reported.pitch}  # fmt: skip
+            png = cv2.imencode(".png", f.pixels)[1].tobytes()
+            r = api.post("/sensors/uas-e2e/thermal", params=params, content=png)
+            assert r.status_code == 200, r.text
+            written += r.json()["written"]
+        assert written
+        det = api.get(f"/detections/{written[0]}").json()
+    incident = _incident(demo, type="group_sighted", position=det["position"],
+                         detection_ids=[written[0]])  # fmt: skip
+    page = signed_in_page(browser, demo, "demo-commander")
+    row = page.locator(f"#incidents li[data-id='{incident['id']}']")
+    row.wait_for(timeout=15_000)
+    row.click()
+    _wait(page, "() => { const i = document.querySelector('#reports img.chip');"
+                " return i && i.complete && i.naturalWidth === 64; }")  # fmt: skip
+    page.locator(f"#reports button[data-review='{written[0]}'][data-act='confirmed']").click()
+    page.wait_for_selector("#toast:has-text('Detection confirmed')")
+    with demo.api() as api:
+        assert api.get(f"/detections/{written[0]}").json()["review"] == "confirmed"
+        history = api.get(f"/detections/{written[0]}/history").json()
+    assert "demo-commander" in str(history)  # the verdict is stored, and by whom
+    page.locator("#reports .badge:has-text('confirmed')").wait_for(timeout=10_000)
+    page.screenshot(path=str(shots / "thermal-review.png"))
+    assert not page.errors
+    page.context.close()

@@ -19,6 +19,7 @@ export class Console {
     const creates = (k) => me.may_create.includes("*") || me.may_create.includes(k);
     this.canTask = may("task") && creates("task");
     this.canPropose = may("propose") && creates("task");
+    this.canReview = may("update") && (me.may_update.includes("*") || me.may_update.includes("detection"));
     this.canLog = creates("log_entry") && (may("comment") || may("report") || may("create"));
     $("log-form").hidden = !this.canLog;
     $("log-form").addEventListener("submit", (e) => { e.preventDefault(); this.addLog(); });
@@ -92,7 +93,7 @@ export class Console {
     const tasks = this.store.all("task").filter((t) => t.incident_id === r.id);
     const cases = this.store.all("rescue_case").filter((c) => c.incident_id === r.id);
     const reports = [
-      ...dets.map((d) => ({ t: d.observed_at, text: `${words(d.class)} × ${d.count ?? "?"} (conf ${Math.round(d.confidence * 100)}%) from ${d.sensor_id}` })),
+      ...dets.map((d) => ({ t: d.observed_at, det: d, text: `${words(d.class)} × ${d.count ?? "?"} (conf ${Math.round(d.confidence * 100)}%) from ${d.sensor_id}` })),
       ...logs.map((l) => ({ t: l.observed_at, text: `${l.role}: ${l.text}` })),
     ].sort((a, b) => (a.t < b.t ? 1 : -1)).slice(0, 12);
     const html = `
@@ -102,7 +103,7 @@ export class Console {
       ${r.summary ? `<div>${esc(r.summary)}</div>` : ""}
       <div class="note">${r.position.lat.toFixed(5)}, ${r.position.lon.toFixed(5)} · opened ${esc(r.created_at)}</div>
       <h3>Reports</h3>
-      <table>${reports.map((x) => `<tr><td class="eta">${hhmm(x.t)}</td><td>${esc(x.text)}</td></tr>`).join("") || "<tr><td class='muted'>none</td></tr>"}</table>
+      <table id="reports">${reports.map((x) => `<tr><td class="eta">${hhmm(x.t)}</td><td>${esc(x.text)}${x.det ? this.reviewHtml(x.det) : ""}</td></tr>`).join("") || "<tr><td class='muted'>none</td></tr>"}</table>
       <h3>Tasks</h3>
       <table id="tasks">${tasks.map((t) => {
         const u = this.store.get("unit", t.unit_id);
@@ -116,6 +117,32 @@ export class Console {
     el.innerHTML = html;
     for (const b of el.querySelectorAll("button[data-unit]")) {
       b.addEventListener("click", () => this.dispatch(b.dataset.unit, b.dataset.act));
+    }
+    for (const b of el.querySelectorAll("button[data-review]")) {
+      b.addEventListener("click", () => this.review(b.dataset.review, b.dataset.act));
+    }
+    // A thumbnail past retention (or never kept) is simply not shown.
+    for (const img of el.querySelectorAll("img.chip")) img.addEventListener("error", () => img.remove());
+  }
+
+  // A drone's thermal detection: its thumbnail (fetched from the server, which audits the
+  // view and keeps it only for the imagery period) and the operator's verdict.
+  reviewHtml(d) {
+    const sensor = this.store.get("sensor", d.sensor_id);
+    if (!sensor || sensor.kind !== "drone_thermal") return "";
+    const verdict = d.review && d.review !== "unreviewed" ? `<span class="badge">${esc(d.review)}</span>` : "";
+    const buttons = this.canReview && this.live && (!d.review || d.review === "unreviewed")
+      ? ` <button data-review="${esc(d.id)}" data-act="confirmed">Confirm</button> <button data-review="${esc(d.id)}" data-act="dismissed">Dismiss</button>`
+      : "";
+    return `<div class="chip-row"><img class="chip" alt="thermal thumbnail" loading="lazy" src="/api/v1/detections/${encodeURIComponent(d.id)}/chip">${verdict}${buttons}</div>`;
+  }
+
+  async review(id, verdict) {
+    try {
+      await api(`/api/v1/detections/${encodeURIComponent(id)}`, { method: "PATCH", body: { review: verdict } });
+      this.toast(`Detection ${verdict}`);
+    } catch (err) {
+      this.toast(`Refused: ${err.message}`, true);
     }
   }
 
