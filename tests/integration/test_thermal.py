@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from estran.domain.camera import Intrinsics
-from estran.domain.errors import ValidationFailedError
+from estran.domain.errors import InvalidInputError, ValidationFailedError
 from estran.domain.records import DetectionCreate
 from estran.protocols.cot.encode import to_xml
 from estran.protocols.cot.parse import parse_xml
@@ -282,3 +282,40 @@ def test_a_synthetic_flight_written_by_the_cli_replays_into_a_running_centre(cen
     r = runner.invoke(cli, [*args, "--sensor", "x"], env={"ESTRAN_TOKEN": ""})
     assert r.exit_code != 0
     assert "ESTRAN_TOKEN" in r.output
+
+
+def test_a_dem_from_a_file_places_detections_on_the_terrain(tmp_path):
+    import rasterio
+    from rasterio.transform import from_origin
+
+    from estran.adapters.dem import dem_ground
+    from estran.domain.camera import Pose, pixel_to_ground
+
+    # A DEM in WGS 84 around the origin: flat at 20 m, then a 35 m ridge north of 50.9055.
+    path = tmp_path / "dem.tif"
+    lat0, lon0, cell = 50.910, 1.685, 0.0001
+    heights = np.full((100, 100), 20.0, dtype=np.float32)
+    ridge = int((lat0 - 50.9055) / cell)
+    heights[:ridge, :] = 35.0
+    with rasterio.open(path, "w", driver="GTiff", width=100, height=100, count=1,
+                       dtype="float32", crs="EPSG:4326",
+                       transform=from_origin(lon0, lat0, cell, cell)) as ds:  # fmt: skip
+        ds.write(heights, 1)
+    ground = dem_ground(path, ORIGIN)
+    assert ground(0.0, 0.0) == pytest.approx(20.0)
+    assert ground(0.0, 120.0) == pytest.approx(35.0)
+    # Looking north from 90 m above the ground under the drone (20 m): the ray meets the ridge
+    # before it would meet the flat ground, and where a flat 20 m plane would put it first.
+    pose = Pose(0.0, 0.0, 110.0, 0.0, -45.0, 0.0)
+    cam = Intrinsics.from_fov(640, 512, 40.0)
+    _, flat_n = pixel_to_ground(320, 256, pose, cam, 20.0)
+    assert flat_n == pytest.approx(90.0)
+    _, ridge_n = pixel_to_ground(320, 256, pose, cam, ground)
+    assert ridge_n == pytest.approx(75.0, abs=0.5)  # 110 - 35 m below the camera, at 45°
+    # The pipeline adds the ground under the drone to the height it reports.
+    pipeline = ThermalPipeline(PROFILE, "uas-1", frame=ORIGIN, dem=lambda f: dem_ground(path, f))
+    first = next(iter(fly(SPEC)))
+    assert pipeline.process(first.pixels, _telemetry(first)).skipped is None
+    (tmp_path / "bad.tif").write_bytes(b"not a tiff")
+    with pytest.raises(InvalidInputError, match="not a readable DEM"):
+        dem_ground(tmp_path / "bad.tif", ORIGIN)

@@ -24,6 +24,8 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = [
+    "GeometryError",
+    "Ground",
     "Intrinsics",
     "Pose",
     "PoseSigma",

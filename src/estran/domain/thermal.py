@@ -30,6 +30,7 @@ from scipy.optimize import linear_sum_assignment
 
 from estran.domain.camera import (
     GeometryError,
+    Ground,
     Intrinsics,
     Pose,
     PoseSigma,
@@ -152,11 +153,13 @@ def detect_blobs(frame: npt.NDArray[np.generic], params: DetectorParams) -> list
     return out
 
 
-def footprint_m2(u: float, v: float, pose: Pose, cam: Intrinsics) -> float:
+def footprint_m2(
+    u: float, v: float, pose: Pose, cam: Intrinsics, ground: Ground | float = 0.0
+) -> float:
     """The ground area one pixel covers at (u, v): |det| of the pixel-to-ground Jacobian."""
-    e0, n0 = pixel_to_ground(u, v, pose, cam)
-    e1, n1 = pixel_to_ground(u + 1.0, v, pose, cam)
-    e2, n2 = pixel_to_ground(u, v + 1.0, pose, cam)
+    e0, n0 = pixel_to_ground(u, v, pose, cam, ground)
+    e1, n1 = pixel_to_ground(u + 1.0, v, pose, cam, ground)
+    e2, n2 = pixel_to_ground(u, v + 1.0, pose, cam, ground)
     return abs((e1 - e0) * (n2 - n0) - (e2 - e0) * (n1 - n0))
 
 
@@ -167,6 +170,7 @@ class Detector:
     cam: Intrinsics
     params: DetectorParams = field(default_factory=DetectorParams)
     sigma: PoseSigma = field(default_factory=PoseSigma)
+    ground: Ground | float = 0.0  # flat, or the terrain's height at (east, north)
 
     def frame(self, frame: npt.NDArray[np.generic], pose: Pose) -> list[GroundDetection]:
         """Every person, group, engine and boat in one frame, on the ground."""
@@ -176,8 +180,8 @@ class Detector:
         out: list[GroundDetection] = []
         for b in detect_blobs(frame, p):
             try:
-                east, north = pixel_to_ground(b.u, b.v, pose, self.cam)
-                area = b.pixels * footprint_m2(b.u, b.v, pose, self.cam)
+                east, north = pixel_to_ground(b.u, b.v, pose, self.cam, self.ground)
+                area = b.pixels * footprint_m2(b.u, b.v, pose, self.cam, self.ground)
             except GeometryError:
                 continue  # above the horizon, or too far to place
             longest = b.length_px / max(1.0, b.width_px)
@@ -203,7 +207,7 @@ class Detector:
         return [self._placed(d, pose) for d in out + group(people, p.group_m)]
 
     def _placed(self, d: GroundDetection, pose: Pose) -> GroundDetection:
-        w = propagate(d.u, d.v, pose, self.cam, self.sigma)
+        w = propagate(d.u, d.v, pose, self.cam, self.sigma, self.ground)
         return replace(d, cov=w.cov, semi_major_m=w.semi_major_m, semi_minor_m=w.semi_minor_m,
                        orientation_deg=w.orientation_deg)  # fmt: skip
 

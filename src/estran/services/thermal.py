@@ -15,16 +15,19 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from estran.domain.camera import GeometryError, Intrinsics, Pose, PoseSigma, cep50
+from estran.domain.camera import GeometryError, Ground, Intrinsics, Pose, PoseSigma, cep50
 from estran.domain.errors import ValidationFailedError
 from estran.domain.events import CommandIn
 from estran.domain.thermal import Detector, DetectorParams, GroundTracker
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 __all__ = [
     "CameraProfile",
@@ -138,6 +141,7 @@ class ThermalPipeline:
     emit_s: float = 2.0
     frame: LocalFrame | None = None
     tracker: GroundTracker = field(default_factory=GroundTracker)
+    dem: Callable[[LocalFrame], Ground] | None = None  # the terrain, once the frame is known
     detector: Detector = field(init=False)
     _last_t: float | None = None
     _emitted: dict[int, float] = field(default_factory=dict)
@@ -178,8 +182,12 @@ class ThermalPipeline:
             return out
         if self.frame is None:
             self.frame = LocalFrame(tel.lat, tel.lon)
+        if self.dem is not None and not callable(self.detector.ground):
+            self.detector.ground = self.dem(self.frame)
         east, north = self.frame.to_en(tel.lat, tel.lon)
-        pose = Pose(east, north, tel.alt_m, tel.yaw_deg, tel.pitch_deg, tel.roll_deg)
+        # The drone reports its height above the ground under it: on a DEM, add that ground.
+        under = self.detector.ground(east, north) if callable(self.detector.ground) else 0.0
+        pose = Pose(east, north, tel.alt_m + under, tel.yaw_deg, tel.pitch_deg, tel.roll_deg)
         try:
             pose.check()
             dets = self.detector.frame(pixels, pose)
