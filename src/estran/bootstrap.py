@@ -350,12 +350,16 @@ def build_thermal(settings: Settings, services: Services) -> ThermalService:
         raise InvalidInputError(f"thermal camera profile {path}: {exc}") from exc
     chips = ChipStore(settings.data_dir / "chips", settings.retention_imagery_days)
     services.retention.chips = chips
+    profile = CameraProfile.parse(raw, path.name)
+    find = None
+    if profile.learned is not None:
+        from estran.adapters.learned import OnnxFinder
+
+        model = Path(profile.learned.model)
+        find = OnnxFinder(model if model.is_absolute() else path.parent / model,
+                          profile.learned.threshold)  # fmt: skip
     return ThermalService(
-        services.ledger,
-        services.picture,
-        chips,
-        CameraProfile.parse(raw, path.name),
-        services.clock.now,
+        services.ledger, services.picture, chips, profile, services.clock.now, find=find
     )
 
 

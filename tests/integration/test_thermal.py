@@ -319,3 +319,72 @@ def test_a_dem_from_a_file_places_detections_on_the_terrain(tmp_path):
     (tmp_path / "bad.tif").write_bytes(b"not a tiff")
     with pytest.raises(InvalidInputError, match="not a readable DEM"):
         dem_ground(tmp_path / "bad.tif", ORIGIN)
+
+
+# --- a learned detector in place of the hot-spot stage ---------------------------------------
+
+
+def _residual_model(path: Any, window: int = 21) -> None:
+    """A tiny ONNX model (what a user would train, in its simplest form): the frame less its
+    local mean, i.e. each pixel's contrast in kelvin."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    pad = window // 2
+    graph = helper.make_graph(
+        [
+            helper.make_node("AveragePool", ["x"], ["mean"], kernel_shape=[window, window],
+                             pads=[pad, pad, pad, pad], count_include_pad=0),
+            helper.make_node("Sub", ["x", "mean"], ["score"]),
+        ],
+        "contrast",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, None, None])],
+        [helper.make_tensor_value_info("score", TensorProto.FLOAT, [1, 1, None, None])],
+    )  # fmt: skip
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+
+
+def test_a_users_onnx_model_finds_the_groups_through_the_same_pipeline(tmp_path):
+    from estran.adapters.learned import OnnxFinder
+    from estran.domain.thermal import DetectorParams
+
+    path = tmp_path / "contrast.onnx"
+    _residual_model(path)
+    finder = OnnxFinder(path, threshold=6.0)  # kelvin of contrast
+    cam = Intrinsics.from_fov(SPEC.width, SPEC.height, SPEC.hfov_deg)
+    spec = FlightSpec(seconds=8)
+    from estran.domain.thermal import Detector
+
+    detector = Detector(cam, DetectorParams(), find=finder)
+    frames = list(fly(spec))
+    found = present = 0
+    for f in frames:
+        dets = detector.frame(f.pixels, f.reported)
+        for t in f.truth:
+            if t.cls == "group" and t.in_view and not t.edge:
+                present += 1
+                found += any(
+                    d.cls == "group"
+                    and np.hypot(d.east - t.east, d.north - t.north) <= max(6.0, 3 * d.semi_major_m)
+                    for d in dets
+                )
+    assert present > 40
+    assert found / present >= 0.9
+    # The same model behind the HTTP path's pipeline.
+    pipeline = ThermalPipeline(PROFILE, "uas-1", frame=ORIGIN, find=finder)
+    outs = [pipeline.process(f.pixels, _telemetry(f)) for f in frames[:30]]
+    assert all(o.skipped is None for o in outs)
+    assert sum(len(o.commands) for o in outs) > 0
+
+
+def test_a_bad_model_is_refused_with_a_clear_error(tmp_path):
+    from estran.adapters.learned import OnnxFinder
+
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"not a model")
+    with pytest.raises(InvalidInputError, match="not a usable ONNX model"):
+        OnnxFinder(bad)
+    with pytest.raises(InvalidInputError, match="no model file"):
+        OnnxFinder(tmp_path / "missing.onnx")

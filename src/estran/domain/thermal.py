@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -38,6 +39,9 @@ from estran.domain.camera import (
     propagate,
 )
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 __all__ = [
     "Blob",
     "Detector",
@@ -45,6 +49,7 @@ __all__ = [
     "GroundDetection",
     "GroundTracker",
     "Track",
+    "blobs_of",
     "detect_blobs",
     "footprint_m2",
     "group",
@@ -102,11 +107,7 @@ class GroundDetection:
 
 def detect_blobs(frame: npt.NDArray[np.generic], params: DetectorParams) -> list[Blob]:
     """Warm blobs in one frame (radiometric counts, 8 or 16 bit, or kelvin as floats)."""
-    if frame.ndim != 2 or frame.shape[0] < 16 or frame.shape[1] < 16:
-        raise ValueError(f"a thermal frame is one 2-D image, not {frame.shape}")
-    f = np.asarray(frame, dtype=np.float32)
-    if not np.all(np.isfinite(f[::7, ::7])):
-        raise ValueError("the frame has non-finite pixels")
+    f = _checked(frame)
     background = ndimage.uniform_filter(f, size=params.background_px, mode="nearest")
     residual = f - background
     sample = residual[::3, ::3]
@@ -114,7 +115,24 @@ def detect_blobs(frame: npt.NDArray[np.generic], params: DetectorParams) -> list
     sigma = 1.4826 * float(np.median(np.abs(sample - centre)))
     if sigma <= 0:
         sigma = float(np.std(sample)) or 1.0
-    mask = residual > centre + params.k_sigma * sigma
+    return blobs_of(residual > centre + params.k_sigma * sigma, residual, params)
+
+
+def _checked(frame: npt.NDArray[np.generic]) -> npt.NDArray[np.float32]:
+    if frame.ndim != 2 or frame.shape[0] < 16 or frame.shape[1] < 16:
+        raise ValueError(f"a thermal frame is one 2-D image, not {frame.shape}")
+    f = np.asarray(frame, dtype=np.float32)
+    if not np.all(np.isfinite(f[::7, ::7])):
+        raise ValueError("the frame has non-finite pixels")
+    return f
+
+
+def blobs_of(
+    mask: npt.NDArray[np.bool_], residual: npt.NDArray[np.float32], params: DetectorParams
+) -> list[Blob]:
+    """The connected blobs of ``mask``, measured on ``residual`` (counts above background):
+    area, heat-weighted centroid, peak in kelvin, long and short axes."""
+    f = residual
     labels, n = ndimage.label(mask)
     if n == 0:
         return []
@@ -171,6 +189,8 @@ class Detector:
     params: DetectorParams = field(default_factory=DetectorParams)
     sigma: PoseSigma = field(default_factory=PoseSigma)
     ground: Ground | float = 0.0  # flat, or the terrain's height at (east, north)
+    find: Callable[[npt.NDArray[np.generic], DetectorParams], list[Blob]] | None = None
+    """What finds the blobs: the hot-spot detector by default, or a learned model's."""
 
     def frame(self, frame: npt.NDArray[np.generic], pose: Pose) -> list[GroundDetection]:
         """Every person, group, engine and boat in one frame, on the ground."""
@@ -178,7 +198,7 @@ class Detector:
         p = self.params
         people: list[GroundDetection] = []
         out: list[GroundDetection] = []
-        for b in detect_blobs(frame, p):
+        for b in (self.find or detect_blobs)(frame, p):
             try:
                 east, north = pixel_to_ground(b.u, b.v, pose, self.cam, self.ground)
                 area = b.pixels * footprint_m2(b.u, b.v, pose, self.cam, self.ground)

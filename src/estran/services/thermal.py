@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from estran.domain.camera import GeometryError, Ground, Intrinsics, Pose, PoseSigma, cep50
 from estran.domain.errors import ValidationFailedError
 from estran.domain.events import CommandIn
-from estran.domain.thermal import Detector, DetectorParams, GroundTracker
+from estran.domain.thermal import Blob, Detector, DetectorParams, GroundTracker
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -83,6 +83,11 @@ class SigmaSpec(_Spec):
     pixel: float = Field(1.0, ge=0.0, le=50.0)
 
 
+class LearnedSpec(_Spec):
+    model: str = Field(min_length=1, max_length=4096, description="Path to the ONNX model.")
+    threshold: float = Field(0.5, description="Scores above this are warm things.")
+
+
 class CameraProfile(_Spec):
     """A thermal camera: geometry, radiometry, the detector's rules, telemetry accuracy."""
 
@@ -92,6 +97,7 @@ class CameraProfile(_Spec):
     hfov_deg: float = Field(gt=1.0, lt=170.0)
     detector: DetectorSpec = DetectorSpec()
     sigma: SigmaSpec = SigmaSpec()
+    learned: LearnedSpec | None = None  # a user's model in place of the hot-spot stage
 
     @classmethod
     def parse(cls, raw: dict[str, Any], source: str = "camera profile") -> CameraProfile:
@@ -142,6 +148,7 @@ class ThermalPipeline:
     frame: LocalFrame | None = None
     tracker: GroundTracker = field(default_factory=GroundTracker)
     dem: Callable[[LocalFrame], Ground] | None = None  # the terrain, once the frame is known
+    find: Callable[[npt.NDArray[np.generic], DetectorParams], list[Blob]] | None = None
     detector: Detector = field(init=False)
     _last_t: float | None = None
     _emitted: dict[int, float] = field(default_factory=dict)
@@ -154,6 +161,7 @@ class ThermalPipeline:
             self.profile.intrinsics(),
             DetectorParams(**d.model_dump()),
             PoseSigma(s.horizontal_m, s.vertical_m, s.yaw_deg, s.pitch_deg, s.roll_deg, s.pixel),
+            find=self.find,
         )
 
     def process(self, frame: bytes | npt.NDArray[np.generic], telemetry: Any) -> Outcome:

@@ -36,12 +36,14 @@ class ThermalService:
         chips: ChipStore,
         profile: CameraProfile,
         now: Callable[[], datetime],
+        find: Any = None,
     ) -> None:
         self.ledger = ledger
         self.picture = picture
         self.chips = chips
         self.profile = profile
         self.now = now
+        self.find = find  # a learned model's blob finder, if the profile names one
         self.pipelines: dict[str, ThermalPipeline] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self.skipped = 0
@@ -65,7 +67,9 @@ class ThermalService:
         async with lock:
             pipeline = self.pipelines.get(sensor_id)
             if pipeline is None:
-                pipeline = self.pipelines[sensor_id] = ThermalPipeline(self.profile, sensor_id)
+                pipeline = self.pipelines[sensor_id] = ThermalPipeline(
+                    self.profile, sensor_id, find=self.find
+                )
             out = await asyncio.to_thread(pipeline.process, frame, telemetry)
             if out.skipped:
                 self.skipped += 1
