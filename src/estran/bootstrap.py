@@ -42,15 +42,19 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_AGENCIES",
+    "DEFAULT_THERMAL_PROFILE",
     "Services",
     "agency_nation",
+    "build_plans",
     "build_services",
     "build_terrain",
+    "build_thermal",
     "load_policy",
     "load_runcards",
     "open_identity",
     "open_security_store",
     "open_store",
+    "read_toml",
     "rebuild",
 ]
 
@@ -313,16 +317,21 @@ def load_runcards(path: Path | None) -> list[RunCard]:
         raise InvalidInputError(f"run cards {path}: {exc}") from exc
 
 
+def read_toml(path: Path, what: str) -> dict[str, Any]:
+    """A TOML file's table, or a refusal naming the file and what it was for."""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise InvalidInputError(f"{what} {path}: {exc}") from exc
+
+
 def build_plans(settings: Settings, services: Services) -> PlanService:
     """The planner on the live picture, with the configured (or shipped) scenario's models."""
     from estran.adapters.plan_store import load_posts
     from estran.sim.scenario import DEFAULT_SCENARIO, parse_scenario
 
     path = settings.scenario_file or DEFAULT_SCENARIO
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise InvalidInputError(f"scenario {path}: {exc}") from exc
+    raw = read_toml(path, "scenario")
     return PlanService(
         services.terrain,
         services.picture,
@@ -344,10 +353,7 @@ def build_thermal(settings: Settings, services: Services) -> ThermalService:
     from estran.services.thermal import CameraProfile
 
     path = settings.thermal_profile_file or DEFAULT_THERMAL_PROFILE
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise InvalidInputError(f"thermal camera profile {path}: {exc}") from exc
+    raw = read_toml(path, "thermal camera profile")
     chips = ChipStore(settings.data_dir / "chips", settings.retention_imagery_days)
     services.retention.chips = chips
     profile = CameraProfile.parse(raw, path.name)
