@@ -52,7 +52,9 @@ def centre(start_terrain_server, terrain_cache):
 
 def test_a_commander_publishes_tonight_s_plan_as_proposed_posts(centre):
     api = centre.api
-    r = api.post("/api/v1/plans", json={"seed": 7})
+    # As curl -d sends it: JSON with a form content type (read as JSON, like every write).
+    r = api.post("/api/v1/plans", content=b'{"seed": 7}',
+                 headers={"Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
     assert r.status_code == 201, r.text
     plan = r.json()
     posted = {p["unit_id"]: p for p in plan["posts"] if p.get("post") is not None}

@@ -12,11 +12,12 @@ from __future__ import annotations
 from typing import Literal
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from estran.adapters.web.auth import require, who
-from estran.adapters.web.common import JSONBytes, services
-from estran.domain.errors import NotReadyError
+from estran.adapters.web.common import JSONBytes, read_json, services
+from estran.domain.commands import pydantic_details
+from estran.domain.errors import NotReadyError, ValidationFailedError
 from estran.domain.policy import Action, enforce
 
 __all__ = ["build_plan_router"]
@@ -36,8 +37,23 @@ class PlanRequest(BaseModel):
 def build_plan_router() -> APIRouter:
     router = APIRouter(prefix="/api/v1", tags=["planning"])
 
-    @router.post("/plans", status_code=201, summary="Compute and publish tonight's plan")
-    async def publish(request: Request, body: PlanRequest) -> JSONBytes:
+    @router.post(
+        "/plans",
+        status_code=201,
+        summary="Compute and publish tonight's plan",
+        openapi_extra={"requestBody": {"content": {"application/json": {
+            "schema": PlanRequest.model_json_schema()}}}},
+    )  # fmt: skip
+    async def publish(request: Request) -> JSONBytes:
+        # The body is read as JSON whatever its declared type (as every write route here),
+        # and may be empty: the defaults then.
+        raw = await request.body()
+        try:
+            body = PlanRequest.model_validate(await read_json(request) if raw.strip() else {})
+        except ValidationError as exc:
+            raise ValidationFailedError(
+                "invalid plan request", details=pydantic_details(exc, ("body",))
+            ) from exc
         svc = services(request)
         principal = who(request)
         # Publishing proposes posts: refused up front to whoever may not create one.
