@@ -6,6 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from estran.services.tak import picture_to_cot
 from tests.auth import seed_liaison
 
 UNITS = [  # on the coast between Wissant and Calais
@@ -94,6 +95,20 @@ def test_accepting_a_post_is_tasking_own_agency_only_and_liaison_cannot(centre):
     assert api.get(f"/api/v1/posts/{ours}").json()["status"] == "proposed"
     # The gendarmerie commander accepts a gendarmerie unit's post ...
     assert api.patch(f"/api/v1/posts/{ours}", json={"status": "accepted"}).status_code == 200
+    # ... which goes out to the unit's TAK screen as a marker with its why.
+    post = api.get(f"/api/v1/posts/{ours}").json()
+    unit = api.get(f"/api/v1/units/{post['unit_id']}").json()
+    records = {("post", post["id"]): post, ("unit", unit["id"]): unit}
+
+    class Seen:
+        def get(self, kind: str, rid: str) -> dict | None:
+            return records.get((kind, rid))
+
+    ev = picture_to_cot("post", ours, Seen(), 1_700_000_000_000)  # type: ignore[arg-type]
+    assert ev is not None
+    assert ev.point.lat == pytest.approx(post["position"]["lat"])
+    assert f"POST {unit['callsign']}" in ev.detail_xml
+    assert "best placed" in ev.detail_xml
     # ... but not a border police unit's: command of a unit stays with its agency.
     if "paf-4x4-1" in ids:
         r = api.patch(f"/api/v1/posts/{ids['paf-4x4-1']}", json={"status": "accepted"})

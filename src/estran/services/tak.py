@@ -240,6 +240,37 @@ def _thermal_detection(entity_id: str, picture: Picture, now_ms: int) -> CotEven
     )
 
 
+def _accepted_post(entity_id: str, picture: Picture, now_ms: int) -> CotEvent | None:
+    """An accepted post of tonight's plan, as a spot map marker for the unit's TAK screen (a
+    withdrawn one goes stale at once); proposals stay in Estran until the commander accepts."""
+    post = picture.get("post", entity_id)
+    if post is None or post["status"] not in ("accepted", "withdrawn"):
+        return None
+    unit = picture.get("unit", post["unit_id"]) or {}
+    callsign = unit.get("callsign", post["unit_id"])
+    pos = post["position"]
+    live = post["status"] == "accepted"
+    remarks = (
+        f"Tonight's post for {callsign} ({post['plan_id']}): {post.get('why', '')}"
+        if live
+        else f"Post for {callsign} withdrawn"
+    )
+    return build_event(
+        uid=f"estran.post.{post['id']}",
+        type="b-m-p-s-m",
+        now_ms=now_ms,
+        stale_s=12 * 3600.0 if live else 1.0,
+        lat=pos["lat"],
+        lon=pos["lon"],
+        detail=detail_xml(
+            callsign=f"POST {callsign}",
+            remarks=remarks,
+            extra=f'<__estran post="{post["id"]}" unit="{post["unit_id"]}" '
+            f'status="{post["status"]}"/>',
+        ),
+    )
+
+
 def picture_to_cot(kind: str, entity_id: str, picture: Picture, now_ms: int) -> CotEvent | None:
     """The CoT a committed picture change sends to TAK clients, if any."""
     if kind == "incident":
@@ -269,6 +300,8 @@ def picture_to_cot(kind: str, entity_id: str, picture: Picture, now_ms: int) -> 
         )
     if kind == "detection":
         return _thermal_detection(entity_id, picture, now_ms)
+    if kind == "post":
+        return _accepted_post(entity_id, picture, now_ms)
     if kind == "task":
         task = picture.get("task", entity_id)
         if task is None:
@@ -350,13 +383,19 @@ class TakGateway:
         return sees
 
     def welcome(self, client: Any = None) -> list[CotEvent]:
-        """The open incidents and live tasks the client may see, as it connects."""
+        """The open incidents, accepted posts and live tasks the client may see, as it
+        connects."""
         now_ms = int(self.now_s() * 1000)
         sees = self._viewer({})
         out = []
         for rec in self.picture.records["incident"].values():
             if rec["status"] != "closed" and sees(client, rec):
                 ev = picture_to_cot("incident", rec["id"], self.picture, now_ms)
+                if ev is not None:
+                    out.append(ev)
+        for rec in self.picture.records["post"].values():
+            if rec["status"] == "accepted" and sees(client, rec):
+                ev = picture_to_cot("post", rec["id"], self.picture, now_ms)
                 if ev is not None:
                     out.append(ev)
         for rec in self.picture.records["task"].values():
@@ -404,7 +443,7 @@ class TakGateway:
             100_000,
             256 * 1024 * 1024,
             accepts=lambda e: (
-                e.kind in ("incident", "task")
+                e.kind in ("incident", "task", "post")
                 or (e.kind == "detection" and e.type == "detection.created")
             ),
         )
