@@ -253,15 +253,31 @@ def frontier(
     reaches ``factor`` times the ``baseline`` policy's (``current`` or ``uniform``)."""
     costs = scenario.planning.costs.model_dump()
 
-    def planner_for(mix: Mapping[str, int]) -> Planner:
-        return Planner(with_extra(scenario, mix), coast, posts, history=history)
+    plans: dict[tuple[tuple[str, int], ...], tuple[Planner, Policy]] = {}
+
+    def plan_for(mix: Mapping[str, int]) -> tuple[Planner, Policy]:
+        """The planner and its plan for ``mix`` added, solved once per mix."""
+        key = tuple(sorted((k, v) for k, v in mix.items() if v))
+        if key not in plans:
+            planner = Planner(with_extra(scenario, mix), coast, posts, history=history)
+            x = planner.plan("qr").x
+            plans[key] = (planner, planner.policy("planned", x, fixed=False, seed=seed))
+        return plans[key]
+
+    def simulate(mix: Mapping[str, int], label: str) -> PolicyResult:
+        """The plan with ``mix`` added, in the simulator, on the same seeds."""
+        (res,) = evaluate(
+            with_extra(scenario, mix), coast, [plan_for(mix)[1]], nights=nights,
+            replications=replications, seed=seed, workers=workers, settings_raw=settings_raw,
+            progress=lambda stage, _frac: report(f"{label}: {stage}", 0.9),
+        )  # fmt: skip
+        return res
 
     def report(stage: str, frac: float) -> None:
         if progress is not None:
             progress(stage, frac)
 
-    today = planner_for({})
-    plan_today = today.policy("planned", today.plan("qr").x, fixed=False, seed=seed)
+    today, plan_today = plan_for({})
     base_policy: Policy | None = None
     if baseline == "uniform":
         base_policy = today.policy("uniform", today.uniform(), fixed=False, seed=seed,
@@ -278,8 +294,8 @@ def frontier(
     kappa = mine.mean / model_today if model_today > 0 else 1.0
 
     def predicted(mix: Mapping[str, int]) -> float:
-        planner = planner_for(mix)
-        return min(1.0, kappa * planner.expected(planner.plan("qr").x))
+        planner, policy = plan_for(mix)
+        return min(1.0, kappa * planner.expected(policy.x))
 
     # One curve per kind: that kind alone added.
     curves: dict[str, list[tuple[int, float, float]]] = {}
@@ -303,7 +319,7 @@ def frontier(
     checked: list[tuple[dict[str, int], PolicyResult]] = []
     found: dict[str, int] | None = None
     aim = target
-    for attempt in range(checks):
+    for _ in range(checks):
         while value < aim and sum(mix.values()) < max_added * len(KINDS):
             gains = []
             for kind in KINDS:
@@ -325,18 +341,8 @@ def frontier(
                 if v < aim:
                     break
                 mix, value = trial, v
-        planner = planner_for(mix)
-        policy = planner.policy("planned", planner.plan("qr").x, fixed=False, seed=seed)
-        label = _mix_label(mix)
-
-        def checking(stage: str, frac: float, a: int = attempt, name: str = label) -> None:
-            report(f"checking {name}: {stage}", 0.85 + 0.15 * (a + frac) / checks)
-
-        (result,) = evaluate(
-            with_extra(scenario, mix), coast, [policy], nights=nights,
-            replications=replications, seed=seed, workers=workers, settings_raw=settings_raw,
-            progress=checking,
-        )  # fmt: skip
+        planner, policy = plan_for(mix)
+        result = simulate(mix, f"checking {_mix_label(mix)}")
         checked.append((dict(mix), result))
         if result.ci95[0] >= target:
             found = dict(mix)
@@ -348,17 +354,8 @@ def frontier(
         if value >= aim:  # recalibrated, the model already thinks it enough: add one anyway
             value = aim - 1e-9
     if found is not None:
-
-        def simulate(m: dict[str, int]) -> PolicyResult:
-            planner = planner_for(m)
-            policy = planner.policy("planned", planner.plan("qr").x, fixed=False, seed=seed)
-            report(f"trimming: {_mix_label(m)}", 0.95)
-            (res,) = evaluate(with_extra(scenario, m), coast, [policy], nights=nights,
-                              replications=replications, seed=seed, workers=workers,
-                              settings_raw=settings_raw)  # fmt: skip
-            return res
-
-        found = _trim(found, target, checked, costs, simulate)
+        found = _trim(found, target, checked, costs,
+                      lambda m: simulate(m, f"trimming {_mix_label(m)}"))  # fmt: skip
     return FrontierResult(
         target=target,
         baseline=base,

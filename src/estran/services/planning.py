@@ -243,7 +243,7 @@ class Planner:
 
     def __post_init__(self) -> None:
         sc = self.scenario
-        adv, sen = sc.adversary, sc.sensors
+        adv = sc.adversary
         appeal, cover = site_appeal(self.coast.sites, sc)
         self.value = self._values(appeal)
         self.types = tuple(self.resources or resources_of(sc, self.coast))
@@ -277,7 +277,6 @@ class Planner:
             def_uncovered=np.zeros(n),
             base=self._base(window, cover, weather),
         )
-        del sen
 
     # --- the model -------------------------------------------------------------------------
 
