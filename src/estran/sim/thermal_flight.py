@@ -231,22 +231,14 @@ def _spaced(n: int, rng: np.random.Generator, gap: float = 0.9) -> F64:
 def _render_ground(base: npt.NDArray[np.float32], e_axis: F64, n_axis: F64, pose: Pose,
                    cam: Intrinsics) -> npt.NDArray[np.float32]:  # fmt: skip
     """The ground temperature seen through every pixel (bilinear from the scene raster)."""
-    cols, rows = np.meshgrid(np.arange(cam.width), np.arange(cam.height))
-    rays = world_from_camera(pose.yaw, pose.pitch, pose.roll) @ np.stack(
-        [(cols.ravel() - cam.cx) / cam.fx, (rows.ravel() - cam.cy) / cam.fy,
-         np.ones(cols.size)]
-    )  # fmt: skip
-    down = np.minimum(rays[2], -1e-6)
-    t = -pose.alt / down
-    east = pose.east + t * rays[0]
-    north = pose.north + t * rays[1]
+    east, north, sky = _ground_of(slice(0, cam.height), slice(0, cam.width), pose, cam)
     ci = (east - e_axis[0]) / CELL_M
     ri = (north - n_axis[0]) / CELL_M
-    sky = rays[2] >= -1e-6
-    out = ndimage.map_coordinates(base, [ri, ci], order=1, mode="nearest").astype(np.float32)
+    out: npt.NDArray[np.float32] = ndimage.map_coordinates(
+        base, [ri, ci], order=1, mode="nearest"
+    ).astype(np.float32)
     out[sky] = 265.0  # a cold night sky
-    image: npt.NDArray[np.float32] = out.reshape(cam.height, cam.width)
-    return image
+    return out
 
 
 def _footprint(
@@ -274,7 +266,7 @@ def _disc(img: npt.NDArray[np.float32], pose: Pose, cam: Intrinsics, at: F64, r_
     if box is None:
         return
     rs, cs = box
-    east, north = _ground_of(rs, cs, pose, cam)
+    east, north, _ = _ground_of(rs, cs, pose, cam)
     inside = np.hypot(east - at[0], north - at[1]) <= r_m
     if additive:
         img[rs, cs][inside] += value
@@ -293,18 +285,26 @@ def _boat(img: npt.NDArray[np.float32], pose: Pose, cam: Intrinsics, at: F64,
     if box is None:
         return
     rs, cs = box
-    east, north = _ground_of(rs, cs, pose, cam)
+    east, north, _ = _ground_of(rs, cs, pose, cam)
     de, dn = east - at[0], north - at[1]
     along, across = de * c + dn * s, -de * s + dn * c
     inside = (np.abs(along) <= 4.0) & (np.abs(across) <= 1.25)
     img[rs, cs][inside] = BOAT_K
 
 
-def _ground_of(rs: slice, cs: slice, pose: Pose, cam: Intrinsics) -> tuple[F64, F64]:
+def _ground_of(
+    rs: slice, cs: slice, pose: Pose, cam: Intrinsics
+) -> tuple[F64, F64, npt.NDArray[np.bool_]]:
+    """Where each pixel of the box (rows ``rs``, columns ``cs``) looks on flat ground, and
+    which pixels look at the sky."""
     cols, rows = np.meshgrid(np.arange(cs.start, cs.stop), np.arange(rs.start, rs.stop))
     rays = world_from_camera(pose.yaw, pose.pitch, pose.roll) @ np.stack(
         [(cols.ravel() - cam.cx) / cam.fx, (rows.ravel() - cam.cy) / cam.fy, np.ones(cols.size)]
     )
     t = -pose.alt / np.minimum(rays[2], -1e-6)
     shape = cols.shape
-    return (pose.east + t * rays[0]).reshape(shape), (pose.north + t * rays[1]).reshape(shape)
+    return (
+        (pose.east + t * rays[0]).reshape(shape),
+        (pose.north + t * rays[1]).reshape(shape),
+        (rays[2] >= -1e-6).reshape(shape),
+    )
