@@ -27,7 +27,14 @@ import numpy.typing as npt
 from scipy.optimize import linear_sum_assignment
 
 from estran.domain.coverage import Window, drone_hazard, patrol_hazard, shift_share, within_time
-from estran.domain.planning import Game, Strategy, sample, solve_sse, solve_suqr
+from estran.domain.planning import (
+    Game,
+    Strategy,
+    sample,
+    solve_sse,
+    solve_suqr,
+    suqr_probabilities,
+)
 from estran.domain.travel import UnitAt
 from estran.sim.night import site_appeal
 from estran.sim.scenario import DroneSpec, UnitSpec
@@ -353,14 +360,11 @@ class Planner:
         """The model's proportion intercepted for marginals ``x`` against that adversary
         (posts combined as independent chances)."""
         c = self.game.coverage_independent(x)
-        return float(self.attack_probabilities(x) @ c)
+        return float(suqr_probabilities(self.game, c, self.qr_weights) @ c)
 
     def attack_probabilities(self, x: F64) -> F64:
-        c = self.game.coverage_independent(x)
-        z = self.qr_weights[0] * c + self.qr_weights[1] * self.value
-        p = np.exp(z - z.max())
-        out: F64 = p / p.sum()
-        return out
+        """Where that adversary goes, facing the coverage of marginals ``x``."""
+        return suqr_probabilities(self.game, self.game.coverage_independent(x), self.qr_weights)
 
     # --- plans and baselines ---------------------------------------------------------------
 
