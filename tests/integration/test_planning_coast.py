@@ -14,7 +14,7 @@ from estran.adapters.plan_store import load_posts
 from estran.cli.main import cli
 from estran.config import Settings
 from estran.services.plan_eval import CURRENT, evaluate, play
-from estran.services.planning import KINDS, Planner, tonight, with_extra
+from estran.services.planning import KINDS, Planner, scaled, tonight, with_extra
 from estran.services.simulate import coast_from
 from estran.sim.night import Season, begin_night
 from estran.sim.scenario import DEFAULT_SCENARIO, Scenario, parse_scenario
@@ -192,8 +192,42 @@ def test_extra_resources_join_the_game_and_unknown_kinds_are_refused(opale, post
     counts = {t.kind: len(t.ids) for t in planner.types}
     assert counts["drone"] == len(baseline.drones) + 3
     assert counts["foot_patrol"] == sum(u.kind == "foot_patrol" for u in baseline.units) + 2
+    # Added units are based at their kind's stations, spread along the coast, each in turn.
+    foot = [(u.lat, u.lon) for u in baseline.units if u.kind == "foot_patrol"]
+    added = [(u.lat, u.lon) for u in more.units if u.id.startswith("ADD-foot_patrol")]
+    assert added == [foot[0], foot[len(foot) // 2]]
+    many = with_extra(baseline, {"drone": 2 * len(baseline.drones)})
+    homes = [(d.lat, d.lon) for d in many.drones if d.id.startswith("ADD-")]
+    assert sorted(homes) == sorted(2 * [(d.lat, d.lon) for d in baseline.drones])
     with pytest.raises(ValueError, match="unknown resource kind"):
         with_extra(baseline, {"submarine": 1})
+
+
+def _kinds(scenario: Scenario) -> dict[str, int]:
+    counts = {k: sum(u.kind == k for u in scenario.units) for k in KINDS[:-1]}
+    return counts | {"drone": len(scenario.drones)}
+
+
+def test_resources_scale_kind_by_kind_spread_along_the_coast(baseline):
+    today = _kinds(baseline)
+    half = scaled(baseline, 0.5)
+    assert _kinds(half) == {k: round(0.5 * n) for k, n in today.items()}
+    # The kept units are the scenario's own, in its order, spread from one end to the other.
+    foot = [u for u in baseline.units if u.kind == "foot_patrol"]
+    kept = [u for u in half.units if u.kind == "foot_patrol"]
+    assert kept[0] == foot[0]
+    assert kept[-1] == foot[-1]
+    assert [baseline.units.index(u) for u in half.units] == sorted(
+        baseline.units.index(u) for u in half.units
+    )
+    assert _kinds(scaled(baseline, 0.0)) == dict.fromkeys(today, 0)
+    assert scaled(baseline, 1.0) == baseline
+    more = scaled(baseline, 1.5)
+    assert _kinds(more) == {k: n + round(0.5 * n) for k, n in today.items()}
+    assert all(u in more.units for u in baseline.units)
+    for bad in (-0.1, 11.0, float("nan")):
+        with pytest.raises(ValueError, match="between 0 and 10"):
+            scaled(baseline, bad)
 
 
 def test_the_cli_writes_tonight_an_evaluation_and_a_frontier(tmp_path, terrain_cache):
@@ -274,6 +308,37 @@ def test_the_cli_writes_tonight_an_evaluation_and_a_frontier(tmp_path, terrain_c
     assert front["target"] == pytest.approx(2 * front["baseline"]["proportion_mean"])
     assert front["checked"]
     assert (out / "frontier.png").stat().st_size > 10_000
+
+
+def test_the_cli_sweeps_resources_and_refuses_bad_factors(tmp_path, terrain_cache, baseline):
+    env = {"ESTRAN_TERRAIN_CACHE_DIR": str(terrain_cache)}
+    data = str(terrain_cache / "data")
+    out = tmp_path / "sweep"
+    args = ["plan", "sweep", "--data", data, "--nights", "2", "--replications", "2",
+            "--workers", "1", "-o", str(out)]  # fmt: skip
+    res = CliRunner().invoke(cli, [*args, "--factors", "1,0.5"], env=env)
+    assert res.exit_code == 0, res.output
+    report = json.loads((out / "sweep.json").read_text())
+    points = report["points"]
+    assert [p["factor"] for p in points] == [0.5, 1.0]
+    assert points[1]["resources"] == _kinds(baseline)
+    assert sum(points[0]["resources"].values()) < sum(points[1]["resources"].values())
+    for p in points:
+        names = [r["name"] for r in p["policies"]]
+        assert names == [CURRENT, "uniform", "planned"]
+        attempts = {r["attempts"] for r in p["policies"]}
+        assert len(attempts) == 1  # the same nights and attempts for every policy
+        uniform, planned = p["policies"][1], p["policies"][2]
+        if uniform["proportion_mean"] > 0:
+            ratio = planned["proportion_mean"] / uniform["proportion_mean"]
+            assert p["planned_over_uniform"] == pytest.approx(ratio)
+        assert 0 < p["model"]["uniform"] < p["model"]["planned"] <= 1
+    assert (out / "sweep.png").stat().st_size > 10_000
+    assert "| x0.5 |" in (out / "report.md").read_text()
+    for bad in ("0", "a,b", "0.5,9"):
+        res = CliRunner().invoke(cli, [*args, "--factors", bad], env=env)
+        assert res.exit_code == 2
+        assert "--factors" in res.output
 
 
 def test_a_bad_history_file_is_refused_with_the_line(tmp_path, terrain_cache):

@@ -324,3 +324,85 @@ def frontier_cmd(
             f"{checked.mean:.1%} in the simulator ({clo:.1%}-{chi:.1%})"
         )
     click.echo(f"frontier in {out}/")
+
+
+def _factors(_ctx: click.Context, _param: click.Parameter, value: str) -> list[float]:
+    try:
+        factors = [float(v) for v in value.split(",") if v.strip()]
+    except ValueError:
+        raise click.BadParameter(f"a comma-separated list of numbers, not {value!r}") from None
+    if not factors or len(factors) > 20 or not all(0.05 <= f <= 5.0 for f in factors):
+        raise click.BadParameter("1 to 20 factors, each between 0.05 and 5")
+    return sorted(set(factors))
+
+
+@plan.command("sweep")
+@data_option
+@scenario_option
+@history_option
+@click.option(
+    "--factors",
+    callback=_factors,
+    default="0.25,0.5,0.75,1,1.5",
+    show_default=True,
+    help="Multiples of the scenario's resources of each kind (0.5: a short-staffed night).",
+)
+@simulation_options(nights=60, replications=6)
+@out_option
+def sweep_cmd(
+    data_dir: Path | None,
+    scenario_path: Path | None,
+    history_path: Path | None,
+    factors: list[float],
+    nights: int,
+    replications: int,
+    seed: int,
+    workers: int | None,
+    out: Path,
+) -> None:
+    """The plan against uniform and today's posts as the resources on duty change."""
+    from estran.cli.plan_plots import sweep_plot
+    from estran.services.plan_eval import ratio, sweep
+    from estran.services.simulate import coast_from
+
+    bar = _Bar()
+    settings, scenario, terrain, posts, history = _setup(data_dir, scenario_path, history_path, bar)
+    points = sweep(
+        scenario, coast_from(terrain), posts, factors, nights=nights,
+        replications=replications, seed=seed, workers=_workers(workers, 3 * replications),
+        settings_raw=settings.model_dump(mode="json"), progress=bar, history=history,
+    )  # fmt: skip
+    bar.close()
+    out.mkdir(parents=True, exist_ok=True)
+    report = {
+        "scenario": scenario.name,
+        "nights": nights,
+        "replications": replications,
+        "seed": seed,
+        "points": [p.as_dict() for p in points],
+    }
+    (out / "sweep.json").write_text(json.dumps(report, indent=1))
+    sweep_plot(points, out / "sweep.png", scenario.name)
+    lines = [
+        f"# The plan's advantage as resources change: {scenario.name}",
+        "",
+        f"{replications} seasons of {nights} nights per policy and resource level, seeds "
+        f"{seed}-{seed + replications - 1} shared by every policy.",
+        "",
+        "| resources | on duty | today's posts | uniform | planned | planned / uniform | "
+        "planned / today's posts |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for p in points:
+        cells = [f"x{p.factor:g}", str(sum(p.resources.values()))]
+        for r in (p.current, p.uniform, p.planned):
+            lo, hi = (min(1.0, max(0.0, v)) for v in r.ci95)
+            cells.append(f"{r.mean:.1%} ({lo:.1%}-{hi:.1%})")
+        for base in (p.uniform, p.current):
+            mid, lo, hi = ratio(p.planned, base)
+            cells.append(f"{mid:.2f} ({lo:.2f}-{hi:.2f})")
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "![sweep](sweep.png)", ""]
+    (out / "report.md").write_text("\n".join(lines))
+    click.echo("\n".join(lines[4:]))
+    click.echo(f"report in {out}/")

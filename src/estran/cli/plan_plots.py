@@ -11,10 +11,10 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from estran.adapters.terrain_store import PreparedTerrain
-    from estran.services.plan_eval import FrontierResult, PolicyResult
+    from estran.services.plan_eval import FrontierResult, PolicyResult, SweepPoint
     from estran.services.planning import Planner
 
-__all__ = ["adversary_shift", "coverage_map", "frontier_plot", "proportions"]
+__all__ = ["adversary_shift", "coverage_map", "frontier_plot", "proportions", "sweep_plot"]
 
 MARKERS = {"foot_patrol": "o", "dune_buggy": "s", "four_by_four": "D", "drone": "^"}
 COLOURS = {"foot_patrol": "tab:blue", "dune_buggy": "tab:orange", "four_by_four": "tab:brown",
@@ -168,3 +168,45 @@ def getattr_cost(result: FrontierResult, kind: str) -> float:
         if added:
             return cost / added
     return 0.0
+
+
+def sweep_plot(points: list[SweepPoint], path: Path, title: str, target: float = 1.5) -> None:
+    """Left: each policy's proportion against the resources on duty, with 95 % bands; right:
+    the plan over uniform and over today's posts, with intervals, and the ``target`` ratio."""
+    from estran.services.plan_eval import ratio
+
+    plt = _pyplot()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.8), layout="constrained")
+    total = [sum(p.resources.values()) for p in points]
+    series = (("current", "today's posts", "tab:red"), ("uniform", "uniform", "0.45"),
+              ("planned", "planned", "tab:green"))  # fmt: skip
+    for attr, label, colour in series:
+        res = [getattr(p, attr) for p in points]
+        mean = [r.mean for r in res]
+        left.plot(total, mean, marker="o", color=colour, label=label)
+        left.fill_between(total, [r.ci95[0] for r in res], [r.ci95[1] for r in res],
+                          color=colour, alpha=0.15, lw=0)  # fmt: skip
+    left.set_xlabel("resources on duty (units and drones)")
+    left.set_ylabel("proportion of attempts intercepted")
+    left.set_ylim(0, 1)
+    left.legend(fontsize=8, loc="upper left")
+    left.set_title("same resources for every policy (95 % bands over seasons)")
+    for base, label, colour in (("uniform", "planned / uniform", "0.45"),
+                                ("current", "planned / today's posts", "tab:red")):  # fmt: skip
+        r = np.array([ratio(p.planned, getattr(p, base)) for p in points])
+        shown = np.isfinite(r[:, 0])  # nothing intercepted by the baseline: no ratio to draw
+        mid, bounds = r[shown, 0], r[shown, 1:]
+        bounds = np.where(np.isfinite(bounds), bounds, mid[:, None])  # unbounded: no bar
+        err = np.clip(np.abs(bounds - mid[:, None]).T, 0.0, None)
+        right.errorbar(np.asarray(total)[shown], mid, yerr=err, marker="o", capsize=4,
+                       color=colour, label=label)  # fmt: skip
+    right.axhline(1.0, color="0.7", lw=0.8)
+    right.axhline(target, color="tab:blue", ls="--", label=f"x{target:g}")
+    right.set_xlabel("resources on duty (units and drones)")
+    right.set_ylabel("ratio of proportions intercepted")
+    right.set_ylim(0.5, None)
+    right.legend(fontsize=8)
+    right.set_title("the plan's advantage (95 % intervals, paired seasons)")
+    fig.suptitle(f"{title}: the plan's advantage as resources change")
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy import stats
 
-from estran.services.planning import KINDS, Planner, Policy, with_extra
+from estran.services.planning import KINDS, Planner, Policy, scaled, with_extra
 from estran.services.simulate import wilson
 from estran.sim.night import Season, run_night
 
@@ -32,7 +32,17 @@ if TYPE_CHECKING:
     from estran.sim.night import Coast
     from estran.sim.scenario import Scenario
 
-__all__ = ["CURRENT", "FrontierResult", "PolicyResult", "evaluate", "frontier", "paired"]
+__all__ = [
+    "CURRENT",
+    "FrontierResult",
+    "PolicyResult",
+    "SweepPoint",
+    "evaluate",
+    "frontier",
+    "paired",
+    "ratio",
+    "sweep",
+]
 
 CURRENT = "current posts"
 """The scenario's own deployment (every unit at its station, every night): today's practice."""
@@ -88,6 +98,19 @@ def paired(a: PolicyResult, b: PolicyResult) -> tuple[float, float, float]:
         return (float(d.mean()) if len(d) else 0.0, -1.0, 1.0)
     half = float(stats.t.ppf(0.975, len(d) - 1) * np.std(d, ddof=1) / math.sqrt(len(d)))
     return (float(d.mean()), float(d.mean()) - half, float(d.mean()) + half)
+
+
+def ratio(a: PolicyResult, b: PolicyResult) -> tuple[float, float, float]:
+    """``a``'s proportion over ``b``'s, with a 95 % interval: Student's t on the log of the
+    per-replication ratios (replications that shared their seeds), back-transformed."""
+    pairs = [(x, y) for x, y in zip(a.shares, b.shares, strict=True) if x > 0 and y > 0]
+    whole = a.mean / b.mean if b.mean > 0 else math.inf
+    if len(pairs) < 2:
+        return (whole, 0.0, math.inf)
+    logs = np.log([x / y for x, y in pairs])
+    half = float(stats.t.ppf(0.975, len(logs) - 1) * np.std(logs, ddof=1) / math.sqrt(len(logs)))
+    centre = float(logs.mean())
+    return (whole, math.exp(centre - half), math.exp(centre + half))
 
 
 # --- workers ---------------------------------------------------------------------------------
@@ -186,6 +209,80 @@ def evaluate(
             res.site_attempts = [a + b for a, b in zip(res.site_attempts, sites, strict=True)]
         results.append(res)
     return results
+
+
+# --- the plan's advantage as resources change --------------------------------------------------
+
+
+@dataclass
+class SweepPoint:
+    """One resource level: today's posts, uniform and the plan, all with those resources."""
+
+    factor: float
+    resources: dict[str, int]
+    current: PolicyResult
+    uniform: PolicyResult
+    planned: PolicyResult
+    model: dict[str, float]  # the model's proportion for uniform and for the plan
+
+    def as_dict(self) -> dict[str, Any]:
+        over_uniform = ratio(self.planned, self.uniform)
+        over_current = ratio(self.planned, self.current)
+        return {
+            "factor": self.factor,
+            "resources": self.resources,
+            "policies": [r.as_dict() for r in (self.current, self.uniform, self.planned)],
+            "planned_over_uniform": over_uniform[0],
+            "planned_over_uniform_ci95": list(over_uniform[1:]),
+            "planned_over_current": over_current[0],
+            "planned_over_current_ci95": list(over_current[1:]),
+            "model": self.model,
+        }
+
+
+def sweep(
+    scenario: Scenario,
+    coast: Coast,
+    posts: PostSet,
+    factors: list[float],
+    *,
+    nights: int,
+    replications: int,
+    seed: int,
+    workers: int = 1,
+    settings_raw: dict[str, Any] | None = None,
+    progress: Callable[[str, float], None] | None = None,
+    history: np.ndarray | None = None,
+) -> list[SweepPoint]:
+    """Today's posts, uniform and the plan with ``factor`` times the scenario's resources, for
+    each factor, in the simulator on the same seeds: how the plan's advantage changes on a
+    short-staffed night or a better-staffed one."""
+    out: list[SweepPoint] = []
+    for k, factor in enumerate(factors):
+        sc = scaled(scenario, factor)
+        planner = Planner(sc, coast, posts, history=history)
+        x = planner.plan("qr").x
+        uniform = planner.uniform()
+        policies: list[Policy | None] = [
+            None,
+            planner.policy("uniform", uniform, fixed=False, seed=seed, spread=False),
+            planner.policy("planned", x, fixed=False, seed=seed),
+        ]
+
+        def step(stage: str, frac: float, k: int = k, factor: float = factor) -> None:
+            if progress is not None:
+                progress(f"x{factor:g} resources: {stage}", (k + frac) / len(factors))
+
+        current, uni, planned = evaluate(
+            sc, coast, policies, nights=nights, replications=replications, seed=seed,
+            workers=workers, settings_raw=settings_raw, progress=step,
+        )  # fmt: skip
+        counts = {r.kind: 0 for r in planner.types}
+        for r in planner.types:
+            counts[r.kind] += len(r.ids)
+        model = {"uniform": planner.expected(uniform), "planned": planner.expected(x)}
+        out.append(SweepPoint(factor, counts, current, uni, planned, model))
+    return out
 
 
 # --- the frontier -----------------------------------------------------------------------------

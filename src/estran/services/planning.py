@@ -54,6 +54,7 @@ __all__ = [
     "Resources",
     "build_posts",
     "resources_of",
+    "scaled",
     "weather_factor",
     "with_extra",
 ]
@@ -146,7 +147,10 @@ def resources_of(scenario: Scenario, coast: Coast) -> list[Resources]:
 
 def with_extra(scenario: Scenario, extra: Mapping[str, int]) -> Scenario:
     """The scenario with ``extra`` resources of each kind on the whole night, based at the
-    first of that kind (or the first unit); their posts come from the plan."""
+    stations of that kind spread along the coast (each station in turn once there are more
+    than stations; the first unit's, or Calais, where the kind has none): standing there
+    every night, they are more of today's practice; under a plan, their posts are the
+    plan's."""
     units = list(scenario.units)
     drones = list(scenario.drones)
     for kind, more in extra.items():
@@ -154,23 +158,50 @@ def with_extra(scenario: Scenario, extra: Mapping[str, int]) -> Scenario:
             raise ValueError(f"unknown resource kind {kind!r}; one of {', '.join(KINDS)}")
         if more < 0:
             raise ValueError(f"cannot add {more} resources of {kind}")
+        mine = list(scenario.drones) if kind == "drone" else [
+            u for u in scenario.units if u.kind == kind]  # fmt: skip
+        fallback = (units[0].lat, units[0].lon) if units else (50.95, 1.85)
+        stations = [(m.lat, m.lon) for m in mine] or [fallback]
+        homes = [stations[(i * len(stations)) // more] for i in range(more)] if more else []
+        night = {"start_h": scenario.night_start_h, "end_h": scenario.night_end_h}
         if kind == "drone":
-            home = drones[0] if drones else None
-            lat, lon = (home.lat, home.lon) if home else (50.95, 1.85)
-            drones += [
-                DroneSpec(id=f"ADD-{kind}-{i + 1}", lat=lat, lon=lon,
-                          start_h=scenario.night_start_h, end_h=scenario.night_end_h)
-                for i in range(more)
-            ]  # fmt: skip
+            drones += [DroneSpec(id=f"ADD-{kind}-{i + 1}", lat=lat, lon=lon, **night)
+                       for i, (lat, lon) in enumerate(homes)]  # fmt: skip
         else:
-            first = next((u for u in units if u.kind == kind), units[0] if units else None)
-            lat, lon = (first.lat, first.lon) if first else (50.95, 1.85)
-            units += [
-                UnitSpec(id=f"ADD-{kind}-{i + 1}", kind=kind, lat=lat, lon=lon,
-                         start_h=scenario.night_start_h, end_h=scenario.night_end_h)
-                for i in range(more)
-            ]  # fmt: skip
+            units += [UnitSpec(id=f"ADD-{kind}-{i + 1}", kind=kind, lat=lat, lon=lon, **night)
+                      for i, (lat, lon) in enumerate(homes)]  # fmt: skip
     return scenario.model_copy(update={"units": units, "drones": drones})
+
+
+def scaled(scenario: Scenario, factor: float) -> Scenario:
+    """The scenario with ``factor`` times its resources of each kind (rounded): below 1, the
+    units and drones kept are spread evenly through the scenario's list (it runs along the
+    coast), the first and last always among them when two or more are kept; above 1, the
+    extra ones join as in ``with_extra``. A short-staffed night, or a better-staffed one."""
+    if not (0.0 <= factor <= 10.0) or not math.isfinite(factor):
+        raise ValueError(f"a resource factor must lie between 0 and 10, not {factor}")
+    if factor >= 1.0:
+        extra = {k: round((factor - 1.0) * n) for k, n in _counts(scenario).items()}
+        return with_extra(scenario, {k: v for k, v in extra.items() if v})
+
+    def keep(members: list[Any]) -> list[Any]:
+        n = round(factor * len(members))
+        if n == 0:
+            return []
+        if n == 1:
+            return [members[(len(members) - 1) // 2]]
+        return [members[int(i)] for i in np.linspace(0, len(members) - 1, n).round()]
+
+    units: list[UnitSpec] = []
+    for kind in KINDS[:-1]:
+        units += keep([u for u in scenario.units if u.kind == kind])
+    units.sort(key=scenario.units.index)
+    return scenario.model_copy(update={"units": units, "drones": keep(list(scenario.drones))})
+
+
+def _counts(scenario: Scenario) -> dict[str, int]:
+    counts = {k: sum(u.kind == k for u in scenario.units) for k in KINDS[:-1]}
+    return counts | {"drone": len(scenario.drones)}
 
 
 def weather_factor(scenario: Scenario) -> float:
