@@ -74,6 +74,8 @@ def test_a_commander_publishes_tonight_s_plan_as_proposed_posts(centre):
         assert at.status_code == 200, at.text
         assert at.json()["class"] != "sea", rec  # posts stand on land
     assert plan["model_proportion"] > 0
+    # The figure to quote is the average over nights drawn from the plan, below the model's.
+    assert 0 < plan["drawn_proportion"] < plan["model_proportion"]
     latest = api.get("/api/v1/plans/latest").json()
     assert latest["plan_id"] == plan["plan_id"]
     assert len(latest["sites"]) > 50

@@ -14,6 +14,7 @@ from estran.domain.planning import (
     SUQR_WEIGHTS,
     Game,
     best_responses,
+    drawn_coverage,
     sample,
     solve_sse,
     solve_sse_milp,
@@ -173,6 +174,37 @@ def test_sampled_deployments_reproduce_the_coverage_probabilities():
     # And the expected coverage is the coverage of the expected deployment where no site's
     # posts sum past certainty.
     assert cover / n == pytest.approx(game.coverage(x), abs=0.01)
+
+
+def test_drawn_coverage_is_the_average_over_the_nights_a_plan_gives():
+    # One drone, three orbits; its orbit sees site j with q[p, j]; the fixed sensors see 10 %.
+    q = np.array([[0.9, 0.3, 0.0], [0.2, 0.9, 0.2], [0.0, 0.3, 0.9]])
+    game = Game(
+        q=q,
+        post_type=np.zeros(3, dtype=np.intp),
+        counts=np.array([1]),
+        att_covered=-np.ones(3),
+        att_uncovered=np.ones(3),
+        def_covered=np.zeros(3),
+        def_uncovered=-np.ones(3),
+        base=np.full(3, 0.1),
+    )
+    x = np.array([0.5, 0.3, 0.2])
+    # By hand: one orbit flown a night, orbit p with probability x[p].
+    exact = 1 - 0.9 * (x @ (1 - q))
+    rng = np.random.default_rng(11)
+    drawn = drawn_coverage(game, x, rng, draws=20_000, spread=False)
+    assert drawn == pytest.approx(exact, abs=0.01)
+    # The optimiser's smooth model weighs each orbit's hazard by its share of nights: higher,
+    # since an orbit is flown all night or not at all.
+    assert np.all(game.coverage_independent(x) > drawn + 0.05)
+    # A pure plan is the same either way.
+    pure = np.array([0.0, 1.0, 0.0])
+    assert drawn_coverage(game, pure, rng, draws=3) == pytest.approx(
+        game.coverage_independent(pure)
+    )
+    with pytest.raises(ValueError, match="at least 1"):
+        drawn_coverage(game, x, rng, draws=0)
 
 
 def test_bad_games_are_refused_with_a_clear_error():

@@ -158,7 +158,10 @@ def tonight_cmd(
     out.mkdir(parents=True, exist_ok=True)
     (out / "tonight.json").write_text(json.dumps(result, indent=1))
     coverage_map(planner, strategy.x, terrain, out / "coverage-map.png", "Tonight's plan")
-    click.echo(f"plan ({strategy.method}): model proportion {result['model_proportion']:.1%}")
+    click.echo(
+        f"plan ({strategy.method}): expected proportion {result['drawn_proportion']:.1%} over "
+        f"nights drawn from it (model proportion {result['model_proportion']:.1%})"
+    )
     for post in result["posts"]:
         where = f"{post['lat']:.4f},{post['lon']:.4f}" if post.get("post") is not None else "-"
         click.echo(f"  {post['unit_id']:<20} {where:<18} {post['why']}")

@@ -45,8 +45,10 @@ def coverage_map(
 ) -> None:
     """Sites coloured by the plan's coverage; posts sized by how often they are manned."""
     plt = _pyplot()
+    from estran.domain.planning import drawn_coverage
+
     g = planner.game
-    cov = g.coverage_independent(x)
+    cov = drawn_coverage(g, x, np.random.default_rng(0), draws=1000)
     attack = planner.attack_probabilities(x)
     sxy = planner.posts.site_xy / 1000
     fig, ax = plt.subplots(figsize=(11, 6.5), layout="constrained")
@@ -64,7 +66,7 @@ def coverage_map(
         ax.scatter(pxy[:, 0], pxy[:, 1] + off[res.kind], s=8 + 120 * x[idx],
                    marker=MARKERS[res.kind], color=COLOURS[res.kind], alpha=0.8, zorder=4,
                    label=label)  # fmt: skip
-    fig.colorbar(sc, ax=ax, label="chance an attempt at the site is intercepted (model)")
+    fig.colorbar(sc, ax=ax, label="chance an attempt there is intercepted (over nights drawn)")
     ax.set_title(
         f"{title}: coverage per launch site (dot size: share of attempts expected);\n"
         "posts by type, drawn offset below (ground) and above (drones) the coast"

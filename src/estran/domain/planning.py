@@ -35,6 +35,7 @@ __all__ = [
     "Game",
     "Strategy",
     "best_responses",
+    "drawn_coverage",
     "sample",
     "solve_sse",
     "solve_sse_milp",
@@ -459,3 +460,20 @@ def sample(
         picks = np.searchsorted(cum, teeth, side="right") - 1
         chosen.extend(int(order[k]) for k in picks)
     return np.array(sorted(chosen), dtype=np.intp)
+
+
+def drawn_coverage(
+    game: Game, x: F64, rng: np.random.Generator, *, draws: int = 1000, spread: bool = True
+) -> F64:
+    """Each site's coverage averaged over ``draws`` deployments drawn by ``sample``: what the
+    plan's nights give on average. A post is manned all night or not at all, so a randomised
+    plan covers less than ``coverage_independent`` says (which weighs each post's hazard by
+    how often it is manned; the gap is Jensen's); a pure one exactly as much."""
+    if draws < 1:
+        raise ValueError("draws must be at least 1")
+    log_miss = np.log1p(-np.minimum(game.q, 0.999))
+    missed = np.zeros(game.sites)
+    for _ in range(draws):
+        missed += np.exp(log_miss[sample(game, x, rng, spread=spread)].sum(axis=0))
+    out: F64 = 1.0 - (1.0 - game.fixed) * missed / draws
+    return out

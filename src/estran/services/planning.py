@@ -30,6 +30,7 @@ from estran.domain.coverage import Window, drone_hazard, patrol_hazard, shift_sh
 from estran.domain.planning import (
     Game,
     Strategy,
+    drawn_coverage,
     sample,
     solve_sse,
     solve_suqr,
@@ -496,7 +497,9 @@ def tonight(
     where = policy.positions(manned)
     by_pos = {(round(px, 3), round(py, 3)): int(p) for p in manned
               for px, py in [planner.post_xy[p]]}  # fmt: skip
-    coverage = game.coverage_independent(x)
+    # What the plan's nights give on average (each post manned all night or not at all), not
+    # the optimiser's smoother model, which is some points higher for a randomised plan.
+    coverage = drawn_coverage(game, x, np.random.default_rng(0), draws=1000)
     attack = planner.attack_probabilities(x)
     sites = planner.coast.sites
     posts: list[dict[str, Any]] = []
@@ -546,6 +549,7 @@ def tonight(
         "method": method,
         "solver": strategy.method,
         "model_proportion": planner.expected(x),
+        "drawn_proportion": float(attack @ coverage),
         "posts": posts,
         "sites": site_rows,
     }

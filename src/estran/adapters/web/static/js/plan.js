@@ -63,7 +63,7 @@ export class PlanPanel {
     const posts = this.store.all("post").filter((p) => (planId ? p.plan_id === planId : p.status === "proposed" || p.status === "accepted"));
     const head = this.latest
       ? `<div class="plan-head"><b>${esc(this.latest.plan_id)}</b> · ${esc(this.latest.method)}<br>
-         expected proportion intercepted (model): <b>${Math.round(this.latest.model_proportion * 100)}%</b> · ${esc(this.latest.units)} units ·
+         expected proportion intercepted: <b>${Math.round((this.latest.drawn_proportion ?? this.latest.model_proportion) * 100)}%</b> over the plan's nights · ${esc(this.latest.units)} units ·
          ${this.latest.history_attempts ? esc(this.latest.history_attempts) + " recent attempts weighed" : "site values from the scenario"}</div>`
       : `<div class="note">No plan yet${this.canPlan ? ": publish tonight's." : "."}</div>`;
     const rows = posts.sort((a, b) => a.unit_id.localeCompare(b.unit_id)).map((p) => {
