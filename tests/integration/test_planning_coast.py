@@ -14,7 +14,7 @@ from estran.adapters.plan_store import load_posts
 from estran.cli.main import cli
 from estran.config import Settings
 from estran.services.plan_eval import CURRENT, evaluate, play
-from estran.services.planning import KINDS, Planner, scaled, tonight, with_extra
+from estran.services.planning import KINDS, NIGHTLY, Planner, scaled, tonight, with_extra
 from estran.services.simulate import coast_from
 from estran.sim.night import Season, begin_night
 from estran.sim.scenario import DEFAULT_SCENARIO, Scenario, parse_scenario
@@ -140,6 +140,44 @@ def test_the_simulator_puts_every_unit_where_the_plan_says(opale, planner, basel
         if uid in placed:
             assert placed[uid] == pytest.approx(xy)
     assert sum(uid in placed for uid in told[0]) >= len(baseline.units) - 2
+
+
+def test_the_nightly_plan_goes_where_the_organisers_remember_nothing(planner, baseline):
+    n = planner.game.sites
+    west = np.arange(n) < n // 2
+    # A memory of units standing at the western half's sites on one night, as remembered.
+    memory = planner.seen([planner.posts.site_xy[west]])
+    assert memory[west].min() == pytest.approx(1 - baseline.adversary.memory)
+    assert memory[n // 2 + 5 :].max() == 0  # far from the west, nothing seen
+    plain = planner.plan_ahead(np.zeros(n))
+    ahead = planner.plan_ahead(memory)
+    # They expect the organisers in the east: coverage moves east, attempts too.
+    shift = ahead.coverage[~west].mean() - ahead.coverage[west].mean()
+    assert shift > plain.coverage[~west].mean() - plain.coverage[west].mean() + 0.01
+    assert ahead.attack_probabilities[~west].sum() > plain.attack_probabilities[~west].sum()
+    g = planner.game
+    for r, count in enumerate(g.counts):
+        assert ahead.x[g.post_type == r].sum() == pytest.approx(count, abs=1e-6)
+
+
+def test_the_nightly_policy_plans_from_what_stood_on_the_coast_each_night(planner, opale):
+    policy = planner.nightly(seed=3)
+    first, again = policy.deployer(0), policy.deployer(0)
+    nights = [first(k) for k in range(4)]
+    assert nights == [again(k) for k in range(4)]  # reproducible per season
+    assert len({tuple(sorted(n.items())) for n in nights}) > 1  # and not the same each night
+    kinds = {uid: t.kind for t in planner.types for uid in t.ids}
+    for night in nights:
+        assert set(night) == set(kinds)  # every unit and drone has a post
+        for uid, xy in night.items():
+            mine = [r for r, t in enumerate(planner.types) if t.kind == kinds[uid]]
+            posts = planner.post_xy[np.isin(planner.game.post_type, mine)]
+            assert np.min(np.hypot(*(posts - np.asarray(xy)).T)) < 1e-6
+    # It goes through the simulator like any policy.
+    (res,) = evaluate(planner.scenario, coast_from(opale), [policy], nights=3, replications=2,
+                      seed=1)  # fmt: skip
+    assert res.name == NIGHTLY
+    assert res.attempts > 0
 
 
 def test_a_night_under_a_plan_is_reproducible_and_differs_from_the_current_posts(
@@ -275,8 +313,10 @@ def test_the_cli_writes_tonight_an_evaluation_and_a_frontier(tmp_path, terrain_c
         "best fixed",
         "planned (SSE)",
         "planned",
+        NIGHTLY,
     ]
     assert set(report["planned_against"]) == set(names) - {"planned"}
+    assert set(report["nightly_against"]) == set(names) - {NIGHTLY}
     for png in ("proportions.png", "coverage-map.png", "adversary-shift.png"):
         assert (out / png).stat().st_size > 10_000
     assert "| planned |" in (out / "report.md").read_text()

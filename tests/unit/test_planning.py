@@ -15,11 +15,14 @@ from estran.domain.planning import (
     Game,
     best_responses,
     drawn_coverage,
+    presence,
+    remember,
     sample,
     solve_sse,
     solve_sse_milp,
     solve_suqr,
     suqr_probabilities,
+    with_memory,
 )
 
 
@@ -205,6 +208,36 @@ def test_drawn_coverage_is_the_average_over_the_nights_a_plan_gives():
     )
     with pytest.raises(ValueError, match="at least 1"):
         drawn_coverage(game, x, rng, draws=0)
+
+
+def test_the_organisers_memory_saturates_decays_and_lowers_what_a_site_is_worth():
+    sites = np.array([[0.0, 0.0], [1000.0, 0.0], [5000.0, 0.0]])
+    seen = np.array([[100.0, 0.0], [900.0, 0.0], [950.0, 50.0]])
+    # Within 2 km, half a chance of being caught per unit seen, at most certainty.
+    p = presence(sites, seen, radius_m=2000.0, weight=0.5)
+    assert p == pytest.approx([1.0, 1.0, 0.0])
+    p = presence(sites, seen[:1], radius_m=2000.0, weight=0.5)
+    assert p == pytest.approx([0.5, 0.5, 0.0])
+    assert presence(sites, np.zeros((0, 2)), radius_m=2000.0, weight=0.5).sum() == 0
+    # Older nights weigh 0.7 each: two nights seen, then three quiet ones.
+    m = np.zeros(3)
+    for tonight in ([1.0, 0, 0], [1.0, 0, 0], [0, 0, 0], [0, 0, 0], [0, 0, 0]):
+        m = remember(m, np.array(tonight), 0.7)
+    assert m[0] == pytest.approx((0.3 * 0.7 + 0.3) * 0.7**3)
+    with pytest.raises(ValueError, match="decay"):
+        remember(m, m, 1.5)
+    # With memory, a site the organisers remember is worth less to them, covered or not, and
+    # their quantal response moves away from it.
+    g = two_sites()
+    remembered = with_memory(g, np.array([1.0, 0.0]), 2.0)
+    assert remembered.att_uncovered == pytest.approx(g.att_uncovered - [2.0, 0.0])
+    assert remembered.att_covered == pytest.approx(g.att_covered - [2.0, 0.0])
+    c = np.array([0.5, 0.5])
+    before = suqr_probabilities(g, c, (-3.0, 1.0, 0.0))
+    after = suqr_probabilities(remembered, c, (-3.0, 1.0, 0.0))
+    assert after[0] < before[0]
+    with pytest.raises(ValueError, match="one value per site"):
+        with_memory(g, np.zeros(3), 1.0)
 
 
 def test_bad_games_are_refused_with_a_clear_error():

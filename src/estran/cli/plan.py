@@ -191,7 +191,7 @@ def evaluate_cmd(
     """The plan against uniform, hot-spot and best-fixed baselines in the simulator."""
     from estran.cli.plan_plots import adversary_shift, coverage_map, proportions
     from estran.services.plan_eval import evaluate, paired
-    from estran.services.planning import Planner
+    from estran.services.planning import NIGHTLY, Planner
     from estran.services.simulate import coast_from
 
     bar = _Bar()
@@ -207,31 +207,35 @@ def evaluate_cmd(
     )  # fmt: skip
     bar.close()
     by = {r.name: r for r in results}
-    planned = by["planned"]
+    plan_x = next(p.x for p in policies if p is not None and p.name == "planned")
     report: dict[str, Any] = {
         "scenario": scenario.name,
         "nights": nights,
         "replications": replications,
         "seed": seed,
         "policies": [r.as_dict() for r in results],
-        "plan_model_proportion": planner.expected(policies[-1].x),
+        "plan_model_proportion": planner.expected(plan_x),
     }
-    verdicts: dict[str, dict[str, Any]] = {}
-    for r in results:
-        if r.name == "planned":
-            continue
-        diff, lo, hi = paired(planned, r)
-        verdicts[r.name] = {
-            "ratio": planned.mean / r.mean if r.mean else None,
-            "separated": planned.ci95[0] > r.ci95[1],
-            "paired_difference": diff,
-            "paired_difference_ci95": [lo, hi],
-        }
-    report["planned_against"] = verdicts
+    plans = ("planned", NIGHTLY)
+    verdicts: dict[str, dict[str, dict[str, Any]]] = {}
+    for mine in plans:
+        verdicts[mine] = {}
+        for r in results:
+            if r.name == mine:
+                continue
+            diff, lo, hi = paired(by[mine], r)
+            verdicts[mine][r.name] = {
+                "ratio": by[mine].mean / r.mean if r.mean else None,
+                "separated": by[mine].ci95[0] > r.ci95[1],
+                "paired_difference": diff,
+                "paired_difference_ci95": [lo, hi],
+            }
+    report["planned_against"] = verdicts["planned"]
+    report["nightly_against"] = verdicts[NIGHTLY]
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(json.dumps(report, indent=1))
     proportions(results, out / "proportions.png", scenario.name)
-    coverage_map(planner, policies[-1].x, terrain, out / "coverage-map.png", "The plan")
+    coverage_map(planner, plan_x, terrain, out / "coverage-map.png", "The plan")
     adversary_shift(results, planner, out / "adversary-shift.png")
     lines = [
         f"# Plan evaluation: {scenario.name}",
@@ -240,23 +244,25 @@ def evaluate_cmd(
         f"{seed + replications - 1} shared by every policy.",
         "",
         "| policy | proportion intercepted | 95 % interval | attempts | planned / this | "
-        "intervals apart | planned minus this, paired (95 %) |",
-        "| --- | ---: | --- | ---: | ---: | --- | --- |",
+        "intervals apart | planned minus this, paired (95 %) | re-planned nightly / this | "
+        "intervals apart | re-planned nightly minus this, paired (95 %) |",
+        "| --- | ---: | --- | ---: | ---: | --- | --- | ---: | --- | --- |",
     ]
     for r in results:
-        v = verdicts.get(r.name)
-        ratio = f"{v['ratio']:.2f}" if v and v["ratio"] else "-"
-        apart = ("yes" if v["separated"] else "no") if v else "-"
-        gap = "-"
-        if v:
+        cells = [r.name, f"{r.mean:.1%}", "{:.1%}-{:.1%}".format(*r.ci95), str(r.attempts)]
+        for mine in plans:
+            v = verdicts[mine].get(r.name)
+            if not v:
+                cells += ["-", "-", "-"]
+                continue
             d = float(v["paired_difference"])
             dlo, dhi = (float(e) for e in v["paired_difference_ci95"])
-            gap = f"{100 * d:+.1f} pts ({100 * dlo:+.1f} to {100 * dhi:+.1f})"
-        lo, hi = r.ci95
-        lines.append(
-            f"| {r.name} | {r.mean:.1%} | {lo:.1%}-{hi:.1%} | {r.attempts} | {ratio} | {apart} "
-            f"| {gap} |"
-        )
+            cells += [
+                f"{v['ratio']:.2f}" if v["ratio"] else "-",
+                "yes" if v["separated"] else "no",
+                f"{100 * d:+.1f} pts ({100 * dlo:+.1f} to {100 * dhi:+.1f})",
+            ]
+        lines.append("| " + " | ".join(cells) + " |")
     lines += ["", "![proportions](proportions.png)", "![coverage](coverage-map.png)",
               "![shift](adversary-shift.png)", ""]  # fmt: skip
     (out / "report.md").write_text("\n".join(lines))

@@ -87,7 +87,7 @@ def proportions(results: list[PolicyResult], path: Path, title: str) -> None:
     means = np.array([r.mean for r in results])
     low = means - np.clip([r.ci95[0] for r in results], 0.0, 1.0)
     high = np.clip([r.ci95[1] for r in results], 0.0, 1.0) - means
-    colours = ["tab:green" if n == "planned" else "0.55" for n in names]
+    colours = ["tab:green" if n.startswith("planned") and "SSE" not in n else "0.55" for n in names]
     ax.bar(names, means, color=colours, yerr=[low, high], capsize=6)
     for i, m in enumerate(means):
         ax.text(i, min(m + high[i] + 0.01, 0.95), f"{m:.0%}", ha="center", fontsize=9)
@@ -112,7 +112,7 @@ def adversary_shift(results: list[PolicyResult], planner: Planner, path: Path) -
     for ax, r in zip(axes[:, 0], shown, strict=True):
         counts = np.asarray(r.site_attempts, dtype=float)
         ax.fill_between(range(len(prior)), prior, color="0.85", lw=0)
-        colour = "tab:green" if r.name == "planned" else "tab:red"
+        colour = "tab:green" if r.name.startswith("planned") else "tab:red"
         ax.plot(np.convolve(counts / counts.sum(), kernel, mode="same"), color=colour, lw=1.6)
         ax.text(0.01, 0.8, r.name, transform=ax.transAxes, fontsize=9, weight="bold")
         ax.set_ylim(0, None)

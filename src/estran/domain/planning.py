@@ -22,7 +22,7 @@ never together exceed 1, an upper bound on ``1 - prod(1 - Q x)`` otherwise).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 import numpy as np
@@ -36,11 +36,14 @@ __all__ = [
     "Strategy",
     "best_responses",
     "drawn_coverage",
+    "presence",
+    "remember",
     "sample",
     "solve_sse",
     "solve_sse_milp",
     "solve_suqr",
     "suqr_probabilities",
+    "with_memory",
 ]
 
 F64 = npt.NDArray[np.float64]
@@ -477,3 +480,35 @@ def drawn_coverage(
         missed += np.exp(log_miss[sample(game, x, rng, spread=spread)].sum(axis=0))
     out: F64 = 1.0 - (1.0 - game.fixed) * missed / draws
     return out
+
+
+def presence(site_xy: F64, seen_xy: F64, *, radius_m: float, weight: float) -> F64:
+    """What organisers at each site make of the units and drones they saw within ``radius_m``
+    (metres, both arrays (n, 2)): ``weight`` for each one, at most 1."""
+    if len(seen_xy) == 0:
+        return np.zeros(len(site_xy))
+    d = np.hypot(
+        site_xy[:, None, 0] - seen_xy[None, :, 0], site_xy[:, None, 1] - seen_xy[None, :, 1]
+    )
+    out: F64 = np.minimum(1.0, weight * (d < radius_m).sum(axis=1))
+    return out
+
+
+def remember(seen: F64, tonight: F64, decay: float) -> F64:
+    """The organisers' memory after one more night: older nights weigh ``decay`` each."""
+    if not 0.0 <= decay <= 1.0:
+        raise ValueError("decay must lie in [0, 1]")
+    out: F64 = decay * seen + (1.0 - decay) * tonight
+    return out
+
+
+def with_memory(game: Game, seen: F64, weight: float) -> Game:
+    """The game against organisers who remember: each site is worth ``weight`` times what they
+    remember seeing there less to them, covered or not (their quantal response then weighs
+    memory and tonight's coverage separately)."""
+    if seen.shape != (game.sites,) or weight < 0:
+        raise ValueError("memory must give one value per site, and a non-negative weight")
+    shift = weight * seen
+    return replace(
+        game, att_uncovered=game.att_uncovered - shift, att_covered=game.att_covered - shift
+    )

@@ -31,10 +31,13 @@ from estran.domain.planning import (
     Game,
     Strategy,
     drawn_coverage,
+    presence,
+    remember,
     sample,
     solve_sse,
     solve_suqr,
     suqr_probabilities,
+    with_memory,
 )
 from estran.domain.travel import UnitAt
 from estran.sim.night import site_appeal
@@ -49,6 +52,8 @@ if TYPE_CHECKING:
 __all__ = [
     "GROUND_PROFILE",
     "KINDS",
+    "NIGHTLY",
+    "NightlyPolicy",
     "Planner",
     "Policy",
     "PostSet",
@@ -62,6 +67,7 @@ __all__ = [
 
 F64 = npt.NDArray[np.float64]
 KINDS = ("foot_patrol", "dune_buggy", "four_by_four", "drone")
+NIGHTLY = "planned, re-planned nightly"
 GROUND_PROFILE = {"foot_patrol": "foot", "dune_buggy": "buggy", "four_by_four": "four_by_four"}
 
 
@@ -265,6 +271,51 @@ class Policy:
         return deploy
 
 
+@dataclass(frozen=True)
+class NightlyPolicy(Policy):
+    """A plan re-solved every night against the organisers' memory of the nights before:
+    the policy keeps, per season, where its units stood (what the organisers saw) and plans
+    tonight with ``Planner.plan_ahead``'s model (kept here in plain arrays, so that a policy
+    travels to worker processes)."""
+
+    planner_game: Game | None = None
+    site_xy: F64 | None = None
+    adversary: tuple[float, float, float, float, float] = (3.0, 2.0, 2000.0, 0.5, 0.7)
+    memory_weight: float = 0.5
+    stations: tuple[tuple[float, float], ...] = ()
+
+    def tonight(self, seen: F64, start: F64) -> F64:
+        """Tonight's marginals, given the organisers' memory."""
+        assert self.planner_game is not None  # noqa: S101 (set by Planner.nightly)
+        lam, w, *_ = self.adversary
+        game = with_memory(self.planner_game, seen, w * self.memory_weight)
+        weights = (-lam * w * (1.0 - self.memory_weight), lam, 0.0)
+        return solve_suqr(game, weights, start=start, iterations=150, independent=True).x
+
+    def deployer(self, stream: int) -> Callable[[int], dict[str, tuple[float, float]]]:
+        assert self.site_xy is not None  # noqa: S101 (set by Planner.nightly)
+        site_xy = self.site_xy
+        rng = np.random.default_rng([self.seed, stream, 0x504C414E])
+        _, _, radius, weight, decay = self.adversary
+        state = {"seen": np.zeros(len(site_xy)), "x": self.x}
+
+        def deploy(night: int) -> dict[str, tuple[float, float]]:
+            del night  # one plan per night, in order
+            x = self.tonight(state["seen"], state["x"])
+            where = self.positions(sample(self.game, x, rng, spread=self.spread))
+            homes = [h for uid, h in zip(self._ids(), self.stations, strict=True)
+                     if uid not in where]  # fmt: skip
+            stood = np.array([*where.values(), *homes], dtype=np.float64).reshape(-1, 2)
+            tonight = presence(site_xy, stood, radius_m=radius, weight=weight)
+            state["seen"], state["x"] = remember(state["seen"], tonight, decay), x
+            return where
+
+        return deploy
+
+    def _ids(self) -> list[str]:
+        return [uid for t in self.types for uid in t.ids]
+
+
 @dataclass
 class Planner:
     """The game for one scenario's resources over one coast's posts."""
@@ -414,6 +465,52 @@ class Planner:
         )
         return best
 
+    def plan_ahead(self, seen: F64, start: F64 | None = None) -> Strategy:
+        """Tonight's plan against organisers who remember what they saw on past nights
+        (``seen``: their memory per site, 0..1, as ``remember`` keeps it): they weigh it with
+        ``planning.memory_weight`` and tonight's coverage with the rest (re-planned each night,
+        in the spirit of green security games' planning against a lagging adversary)."""
+        adv = self.scenario.adversary
+        share = self.scenario.planning.memory_weight
+        game = with_memory(self.game, seen, adv.coverage_weight * share)
+        lam, w = adv.rationality, adv.coverage_weight * (1.0 - share)
+        x0 = self.plan("qr").x if start is None else start
+        st = solve_suqr(game, (-lam * w, lam, 0.0), start=x0, iterations=150, independent=True)
+        c = self.game.coverage_independent(st.x)
+        return Strategy(
+            x=st.x,
+            coverage=c,
+            defender_utility=st.defender_utility,
+            attacker_utility=st.attacker_utility,
+            target=None,
+            method="suqr-gradient, re-planned against the organisers' memory",
+            attack_probabilities=st.attack_probabilities,
+        )
+
+    def seen(self, nights: list[F64]) -> F64:
+        """The organisers' memory after ``nights`` (oldest first), each the positions (metres,
+        (n, 2)) of the units and drones that stood on the coast that night."""
+        adv = self.scenario.adversary
+        memory = np.zeros(self.game.sites)
+        for xy in nights:
+            tonight = presence(self.posts.site_xy, np.asarray(xy, dtype=np.float64).reshape(-1, 2),
+                               radius_m=adv.watch_radius_m, weight=adv.presence_weight)  # fmt: skip
+            memory = remember(memory, tonight, adv.memory)
+        return memory
+
+    def nightly(self, name: str = NIGHTLY, seed: int = 0) -> NightlyPolicy:
+        """The plan re-solved each night against what the organisers saw of the last ones."""
+        adv = self.scenario.adversary
+        x = self.plan("qr").x
+        return NightlyPolicy(
+            name, self.game, x, False, self.post_xy, self.types, seed, True,
+            planner_game=self.game, site_xy=self.posts.site_xy,
+            adversary=(adv.rationality, adv.coverage_weight, adv.watch_radius_m,
+                       adv.presence_weight, adv.memory),
+            memory_weight=self.scenario.planning.memory_weight,
+            stations=tuple(h for t in self.types for h in t.homes),
+        )  # fmt: skip
+
     def uniform(self) -> F64:
         """Every post of a type equally likely."""
         x = np.zeros(self.game.posts)
@@ -480,6 +577,7 @@ class Planner:
             self.policy("best fixed", self.best_fixed(), fixed=True, seed=seed),
             self.policy("planned (SSE)", sse.x, fixed=False, seed=seed),
             self.policy("planned", qr.x, fixed=False, seed=seed),
+            self.nightly(NIGHTLY, seed=seed),
         ]
 
 

@@ -143,6 +143,11 @@ class PlanningSpec(_Spec):
     history_weight: Prob = Field(
         0.5, description="How much where attempts were seen weighs against the scenario."
     )
+    memory_weight: Prob = Field(
+        0.5,
+        description="Re-planning each night: how much the organisers go by what they remember "
+        "seeing on past nights, against tonight's coverage (1: memory alone).",
+    )
     costs: CostSpec = CostSpec()
 
 
