@@ -160,6 +160,20 @@ def test_the_nightly_plan_goes_where_the_organisers_remember_nothing(planner, ba
         assert ahead.x[g.post_type == r].sum() == pytest.approx(count, abs=1e-6)
 
 
+def test_the_server_re_plans_against_what_was_seen_and_falls_back_without_it(planner):
+    from estran.services.plan_service import strategy_for
+
+    n = planner.game.sites
+    west = planner.posts.site_xy[np.arange(n) < n // 2]
+    quiet = [np.zeros((0, 2))] * 7
+    plain = strategy_for(planner, "ahead", quiet)
+    assert np.allclose(plain.x, planner.plan("qr").x)  # nothing seen: the static plan
+    ahead = strategy_for(planner, "ahead", [*quiet[:6], west])
+    assert "memory" in ahead.method
+    assert np.allclose(ahead.x, planner.plan_ahead(planner.seen([west])).x)
+    assert strategy_for(planner, "sse", quiet).method.startswith("sse")
+
+
 def test_the_nightly_policy_plans_from_what_stood_on_the_coast_each_night(planner, opale):
     policy = planner.nightly(seed=3)
     first, again = policy.deployer(0), policy.deployer(0)

@@ -3,7 +3,9 @@ proposed posts for the commander.
 
 The planner works with the units the caller can see that are available now (a unit on a task,
 above all a rescue task, is left out: life at sea first), the scenario's adversary and sensor
-models, and the attempts seen on recent nights (incidents near each launch site). Each
+models, the attempts seen on recent nights (incidents near each launch site), and, re-planning
+(``ahead``, the default), where the accepted posts of the last 7 nights stood: what the
+organisers saw of us, which they remember and avoid. Each
 unit's post becomes a ``post`` record, proposed, with its explanation; a commander accepting
 one is tasking (their own agency's units only). A new plan withdraws the last plan's posts
 still proposed. Posts stand on the beaches and dunes or over them: a plan never proposes
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -26,24 +28,67 @@ from estran.services.planning import KINDS, Planner, Resources, tonight
 from estran.services.simulate import coast_from
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-    from datetime import datetime
+    from collections.abc import Callable, Iterable
 
     from estran.adapters.terrain_store import PreparedTerrain
     from estran.domain.picture import Picture
+    from estran.domain.planning import Strategy
     from estran.domain.policy import Principal
     from estran.services.ledger import Ledger
     from estran.services.planning import PostSet
     from estran.services.terrain import TerrainService
     from estran.sim.scenario import Scenario
 
-__all__ = ["ATTEMPT_TYPES", "PlanService"]
+__all__ = ["ATTEMPT_TYPES", "PlanService", "night_of", "posts_by_night", "strategy_for"]
 
 ATTEMPT_TYPES = frozenset({"group_sighted", "boat_being_prepared", "launch_attempt",
                            "boat_launched"})  # fmt: skip
 HISTORY_DAYS = 30
 HISTORY_RADIUS_M = 2000.0
 HISTORY_MIN = 5  # fewer attempts than this tell nothing about the sites' values
+MEMORY_NIGHTS = 7  # the organisers' memory fades by 0.7 a night: a week is 92 % of it
+
+
+def night_of(t: datetime) -> date:
+    """The night a moment belongs to, named by the evening's date (noon to noon, UTC)."""
+    return (t.astimezone(UTC) - timedelta(hours=12)).date()
+
+
+def posts_by_night(
+    posts: Iterable[dict[str, Any]],
+    now: datetime,
+    to_xy: Callable[[float, float], tuple[float, float]],
+    nights: int = MEMORY_NIGHTS,
+) -> list[np.ndarray]:
+    """Where accepted posts stood on each of the ``nights`` nights before tonight, oldest
+    first (metres, (n, 2) each; empty for a night with none): what the organisers saw. A
+    post's night is its plan's (the plan id carries the moment it was made)."""
+    tonight = night_of(now)
+    by: dict[date, list[tuple[float, float]]] = {
+        tonight - timedelta(days=k): [] for k in range(nights, 0, -1)
+    }
+    for p in posts:
+        pos = p.get("position")
+        if p.get("status") != "accepted" or not pos:
+            continue
+        try:
+            made = datetime.strptime(str(p.get("plan_id", ""))[5:20], "%Y%m%dT%H%M%S")
+        except ValueError:
+            continue
+        night = night_of(made.replace(tzinfo=UTC))
+        if night in by:
+            by[night].append(to_xy(pos["lon"], pos["lat"]))
+    return [np.array(v, dtype=np.float64).reshape(-1, 2) for v in by.values()]
+
+
+def strategy_for(planner: Planner, method: str, nights: list[np.ndarray]) -> Strategy:
+    """The plan for ``method``: ``ahead`` re-plans against the organisers' memory of
+    ``nights`` (the static ``qr`` plan when they saw nothing of us); ``qr`` or ``sse``."""
+    if method != "ahead":
+        return planner.plan(method)
+    if not any(len(n) for n in nights):
+        return planner.plan("qr")
+    return planner.plan_ahead(planner.seen(nights))
 
 
 class PlanService:
@@ -126,10 +171,16 @@ class PlanService:
             history = self.history(terrain, visible)
             posts = await asyncio.to_thread(self.posts_for, terrain)
 
+            seen = posts_by_night(
+                (p for p in self.picture.records["post"].values() if visible(p)),
+                self.now(),
+                terrain.projector.to_xy,
+            )
+
             def solve() -> tuple[Planner, dict[str, Any]]:
                 planner = Planner(self.scenario, coast_from(terrain), posts, history=history,
                                   resources=resources)  # fmt: skip
-                strategy = planner.plan(method)
+                strategy = strategy_for(planner, method, seen)
                 rng = np.random.default_rng(seed)
                 return planner, tonight(planner, strategy, rng, terrain.projector.to_lonlat)
 
@@ -168,6 +219,7 @@ class PlanService:
                 created_at=self.now().isoformat(),
                 by=who.id,
                 history_attempts=int(history.sum()) if history is not None else 0,
+                posts_remembered=sum(len(n) for n in seen),
                 units=sum(len(r.ids) for r in resources),
                 marking=marking,
             )

@@ -641,6 +641,8 @@ def tonight(
     method = (
         "against a perfect optimiser (strong Stackelberg equilibrium)"
         if strategy.method.startswith("sse")
+        else "against organisers who remember where our units stood on recent nights"
+        if "memory" in strategy.method
         else "against a boundedly rational adversary (quantal response)"
     )
     return {

@@ -26,8 +26,11 @@ __all__ = ["build_plan_router"]
 class PlanRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    method: Literal["qr", "sse"] = Field(
-        "qr", description="qr: against a boundedly rational adversary; sse: a perfect one."
+    method: Literal["ahead", "qr", "sse"] = Field(
+        "ahead",
+        description="ahead: re-planned against what the organisers saw of the last 7 nights' "
+        "accepted posts (qr when none); qr: against a boundedly rational adversary; sse: a "
+        "perfect one.",
     )
     seed: int | None = Field(
         None, ge=0, le=2**63 - 1, description="Seed for tonight's draw (default: fresh)."

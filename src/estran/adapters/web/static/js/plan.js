@@ -36,7 +36,7 @@ export class PlanPanel {
     b.disabled = true;
     b.textContent = "Planning…";
     try {
-      this.latest = await api("/api/v1/plans", { method: "POST", body: { method: "qr" } });
+      this.latest = await api("/api/v1/plans", { method: "POST", body: { method: "ahead" } });
       this.map.setPlan(this.latest);
       this.toast(`Plan published: ${this.latest.posts.filter((p) => p.id).length} posts proposed`);
     } catch (err) {

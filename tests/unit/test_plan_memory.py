@@ -1,0 +1,48 @@
+"""What the organisers saw of us: accepted posts grouped by night, for re-planning."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import numpy as np
+
+from estran.services.plan_service import night_of, posts_by_night
+
+
+def _post(plan_stamp: str, status: str = "accepted", lon: float = 1.0, lat: float = 2.0) -> dict:
+    return {
+        "id": f"post-{plan_stamp}-x",
+        "plan_id": f"plan-{plan_stamp}-abc123",
+        "status": status,
+        "position": {"lon": lon, "lat": lat},
+    }
+
+
+def test_a_night_runs_from_noon_to_noon():
+    assert night_of(datetime(2026, 11, 25, 21, 0, tzinfo=UTC)) == date(2026, 11, 25)
+    assert night_of(datetime(2026, 11, 26, 4, 0, tzinfo=UTC)) == date(2026, 11, 25)
+    assert night_of(datetime(2026, 11, 26, 12, 0, tzinfo=UTC)) == date(2026, 11, 26)
+
+
+def test_accepted_posts_of_the_last_nights_are_what_the_organisers_saw():
+    now = datetime(2026, 11, 25, 22, 0, tzinfo=UTC)  # tonight: the evening of the 25th
+    posts = [
+        _post("20261124T213000", lon=1.0),  # last night
+        _post("20261125T030000", lon=2.0),  # also last night, after midnight
+        _post("20261122T200000", lon=3.0),  # three nights ago
+        _post("20261124T213000", status="declined", lon=9.0),  # never stood there
+        _post("20261124T213000", status="proposed", lon=9.0),
+        _post("20261125T200000", lon=9.0),  # tonight's own: not yet seen
+        _post("20261110T200000", lon=9.0),  # older than a week
+        {"plan_id": "plan-garbage", "status": "accepted", "position": {"lon": 9, "lat": 9}},
+        {"plan_id": "plan-20261124T213000-x", "status": "accepted"},  # no position
+    ]
+    nights = posts_by_night(posts, now, lambda lon, lat: (lon * 1000, lat * 1000))
+    assert len(nights) == 7  # oldest first, the last one is last night
+    assert sorted(nights[-1][:, 0].tolist()) == [1000.0, 2000.0]
+    assert nights[-3][:, 0].tolist() == [3000.0]
+    assert all(len(n) == 0 for k, n in enumerate(nights) if k not in (4, 6))
+    assert not any(9000.0 in n[:, 0] for n in nights if len(n))
+    assert all(n.shape[1] == 2 for n in nights)
+    assert posts_by_night([], now, lambda lon, lat: (lon, lat))[0].shape == (0, 2)
+    assert np.isfinite(np.concatenate(nights)).all()
