@@ -39,6 +39,7 @@ __all__ = [
     "presence",
     "remember",
     "sample",
+    "solve_against_memory",
     "solve_sse",
     "solve_sse_milp",
     "solve_suqr",
@@ -512,3 +513,22 @@ def with_memory(game: Game, seen: F64, weight: float) -> Game:
     return replace(
         game, att_uncovered=game.att_uncovered - shift, att_covered=game.att_covered - shift
     )
+
+
+def solve_against_memory(
+    game: Game,
+    seen: F64,
+    *,
+    rationality: float,
+    coverage_weight: float,
+    memory_weight: float,
+    start: F64,
+) -> Strategy:
+    """The best commitment against organisers who go by what they remember (``seen``, per
+    site) with ``memory_weight`` of their aversion to being caught, and by tonight's coverage
+    with the rest: a quantal response to both (``solve_suqr`` on ``with_memory``'s game)."""
+    remembered = with_memory(game, seen, coverage_weight * memory_weight)
+    w = coverage_weight * (1.0 - memory_weight)
+    st = solve_suqr(remembered, (-rationality * w, rationality, 0.0), start=start,
+                    iterations=150, independent=True)  # fmt: skip
+    return replace(st, method="suqr-gradient, re-planned against the organisers' memory")

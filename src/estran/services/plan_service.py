@@ -46,6 +46,7 @@ ATTEMPT_TYPES = frozenset({"group_sighted", "boat_being_prepared", "launch_attem
 HISTORY_DAYS = 30
 HISTORY_RADIUS_M = 2000.0
 HISTORY_MIN = 5  # fewer attempts than this tell nothing about the sites' values
+PLAN_STAMP = "%Y%m%dT%H%M%S"  # the moment a plan was made, in its id
 MEMORY_NIGHTS = 7  # the organisers' memory fades by 0.7 a night: a week is 92 % of it
 
 
@@ -72,7 +73,7 @@ def posts_by_night(
         if p.get("status") != "accepted" or not pos:
             continue
         try:
-            made = datetime.strptime(str(p.get("plan_id", ""))[5:20], "%Y%m%dT%H%M%S")
+            made = datetime.strptime(str(p.get("plan_id", ""))[5:20], PLAN_STAMP)
         except ValueError:
             continue
         night = night_of(made.replace(tzinfo=UTC))
@@ -185,7 +186,7 @@ class PlanService:
                 return planner, tonight(planner, strategy, rng, terrain.projector.to_lonlat)
 
             _, plan = await asyncio.to_thread(solve)
-            stamp = self.now().strftime("%Y%m%dT%H%M%S")
+            stamp = self.now().strftime(PLAN_STAMP)
             plan_id = f"plan-{stamp}-{secrets.token_hex(3)}"
             commands = [
                 CommandIn(type="post.updated", entity_id=p["id"], data={"status": "withdrawn"})

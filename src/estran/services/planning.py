@@ -34,14 +34,14 @@ from estran.domain.planning import (
     presence,
     remember,
     sample,
+    solve_against_memory,
     solve_sse,
     solve_suqr,
     suqr_probabilities,
-    with_memory,
 )
 from estran.domain.travel import UnitAt
 from estran.sim.night import site_appeal
-from estran.sim.scenario import DroneSpec, UnitSpec
+from estran.sim.scenario import AdversarySpec, DroneSpec, UnitSpec
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -271,49 +271,38 @@ class Policy:
         return deploy
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class NightlyPolicy(Policy):
     """A plan re-solved every night against the organisers' memory of the nights before:
-    the policy keeps, per season, where its units stood (what the organisers saw) and plans
-    tonight with ``Planner.plan_ahead``'s model (kept here in plain arrays, so that a policy
-    travels to worker processes)."""
+    the policy keeps, per season, where its units stood (what the organisers saw; a unit
+    without a post stands at its home) and plans tonight as ``Planner.plan_ahead`` does
+    (from plain arrays, so that a policy travels to worker processes)."""
 
-    planner_game: Game | None = None
-    site_xy: F64 | None = None
-    adversary: tuple[float, float, float, float, float] = (3.0, 2.0, 2000.0, 0.5, 0.7)
-    memory_weight: float = 0.5
-    stations: tuple[tuple[float, float], ...] = ()
-
-    def tonight(self, seen: F64, start: F64) -> F64:
-        """Tonight's marginals, given the organisers' memory."""
-        assert self.planner_game is not None  # noqa: S101 (set by Planner.nightly)
-        lam, w, *_ = self.adversary
-        game = with_memory(self.planner_game, seen, w * self.memory_weight)
-        weights = (-lam * w * (1.0 - self.memory_weight), lam, 0.0)
-        return solve_suqr(game, weights, start=start, iterations=150, independent=True).x
+    site_xy: F64
+    adversary: AdversarySpec
+    memory_weight: float
 
     def deployer(self, stream: int) -> Callable[[int], dict[str, tuple[float, float]]]:
-        assert self.site_xy is not None  # noqa: S101 (set by Planner.nightly)
-        site_xy = self.site_xy
         rng = np.random.default_rng([self.seed, stream, 0x504C414E])
-        _, _, radius, weight, decay = self.adversary
-        state = {"seen": np.zeros(len(site_xy)), "x": self.x}
+        adv = self.adversary
+        homes = [(uid, home) for t in self.types for uid, home in zip(t.ids, t.homes, strict=True)]
+        state = {"seen": np.zeros(len(self.site_xy)), "x": self.x}
 
         def deploy(night: int) -> dict[str, tuple[float, float]]:
             del night  # one plan per night, in order
-            x = self.tonight(state["seen"], state["x"])
+            x = solve_against_memory(
+                self.game, state["seen"], rationality=adv.rationality,
+                coverage_weight=adv.coverage_weight, memory_weight=self.memory_weight,
+                start=state["x"],
+            ).x  # fmt: skip
             where = self.positions(sample(self.game, x, rng, spread=self.spread))
-            homes = [h for uid, h in zip(self._ids(), self.stations, strict=True)
-                     if uid not in where]  # fmt: skip
-            stood = np.array([*where.values(), *homes], dtype=np.float64).reshape(-1, 2)
-            tonight = presence(site_xy, stood, radius_m=radius, weight=weight)
-            state["seen"], state["x"] = remember(state["seen"], tonight, decay), x
+            stood = np.array([where.get(uid, home) for uid, home in homes], dtype=np.float64)
+            tonight = presence(self.site_xy, stood.reshape(-1, 2), radius_m=adv.watch_radius_m,
+                               weight=adv.presence_weight)  # fmt: skip
+            state["seen"], state["x"] = remember(state["seen"], tonight, adv.memory), x
             return where
 
         return deploy
-
-    def _ids(self) -> list[str]:
-        return [uid for t in self.types for uid in t.ids]
 
 
 @dataclass
@@ -471,21 +460,11 @@ class Planner:
         ``planning.memory_weight`` and tonight's coverage with the rest (re-planned each night,
         in the spirit of green security games' planning against a lagging adversary)."""
         adv = self.scenario.adversary
-        share = self.scenario.planning.memory_weight
-        game = with_memory(self.game, seen, adv.coverage_weight * share)
-        lam, w = adv.rationality, adv.coverage_weight * (1.0 - share)
-        x0 = self.plan("qr").x if start is None else start
-        st = solve_suqr(game, (-lam * w, lam, 0.0), start=x0, iterations=150, independent=True)
-        c = self.game.coverage_independent(st.x)
-        return Strategy(
-            x=st.x,
-            coverage=c,
-            defender_utility=st.defender_utility,
-            attacker_utility=st.attacker_utility,
-            target=None,
-            method="suqr-gradient, re-planned against the organisers' memory",
-            attack_probabilities=st.attack_probabilities,
-        )
+        return solve_against_memory(
+            self.game, seen, rationality=adv.rationality, coverage_weight=adv.coverage_weight,
+            memory_weight=self.scenario.planning.memory_weight,
+            start=self.plan("qr").x if start is None else start,
+        )  # fmt: skip
 
     def seen(self, nights: list[F64]) -> F64:
         """The organisers' memory after ``nights`` (oldest first), each the positions (metres,
@@ -498,18 +477,25 @@ class Planner:
             memory = remember(memory, tonight, adv.memory)
         return memory
 
-    def nightly(self, name: str = NIGHTLY, seed: int = 0) -> NightlyPolicy:
-        """The plan re-solved each night against what the organisers saw of the last ones."""
-        adv = self.scenario.adversary
-        x = self.plan("qr").x
+    def nightly(
+        self, name: str = NIGHTLY, seed: int = 0, start: F64 | None = None
+    ) -> NightlyPolicy:
+        """The plan re-solved each night against what the organisers saw of the last ones,
+        from ``start`` (default: the static quantal-response plan) on the first night."""
+        x = self.plan("qr").x if start is None else start
         return NightlyPolicy(
-            name, self.game, x, False, self.post_xy, self.types, seed, True,
-            planner_game=self.game, site_xy=self.posts.site_xy,
-            adversary=(adv.rationality, adv.coverage_weight, adv.watch_radius_m,
-                       adv.presence_weight, adv.memory),
+            name=name,
+            game=self.game,
+            x=x,
+            fixed=False,
+            post_xy=self.post_xy,
+            types=self.types,
+            seed=seed,
+            spread=True,
+            site_xy=self.posts.site_xy,
+            adversary=self.scenario.adversary,
             memory_weight=self.scenario.planning.memory_weight,
-            stations=tuple(h for t in self.types for h in t.homes),
-        )  # fmt: skip
+        )
 
     def uniform(self) -> F64:
         """Every post of a type equally likely."""
@@ -577,7 +563,7 @@ class Planner:
             self.policy("best fixed", self.best_fixed(), fixed=True, seed=seed),
             self.policy("planned (SSE)", sse.x, fixed=False, seed=seed),
             self.policy("planned", qr.x, fixed=False, seed=seed),
-            self.nightly(NIGHTLY, seed=seed),
+            self.nightly(NIGHTLY, seed=seed, start=qr.x),
         ]
 
 
