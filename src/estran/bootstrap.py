@@ -6,6 +6,7 @@ import logging
 import tomllib
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -22,6 +23,7 @@ from estran.domain.markings import Classification, Marking
 from estran.domain.picture import Picture
 from estran.domain.policy import Policy, Principal, Role, parse_policy
 from estran.domain.runcards import RunCard, parse_runcards
+from estran.domain.timefmt import stamp
 from estran.services.access import Access
 from estran.services.audit import AuditTrail
 from estran.services.fusion import FusionService
@@ -216,6 +218,7 @@ def build_services(
         max_future_skew_s=settings.max_future_skew_s,
         new_id=lambda: uuid.uuid4().hex,
         policy=policy,
+        retention_days=rules_from(settings).days_for,
     )
     services = Services(
         settings,
@@ -280,28 +283,48 @@ def build_services(
             default_agency=settings.cot_default_agency,
             now_s=lambda: clock.now().timestamp(),
             access=services.access,
-            principal_for=lambda subject: cot_principal(settings, security, subject),
+            principal_for=lambda subject: cot_principal(settings, security, subject, clock.now()),
+            audit=audit,
+            default_marking=settings.default_marking(),
         )
     return services
 
 
-def cot_principal(settings: Settings, security: SecurityStore, subject: str | None) -> Principal:
-    """Whose rights a TAK client has: the active account named by its certificate's CN, or a
-    field device of the default agency (plain TCP, device certificates), cleared to
-    ``cot_clearance``."""
-    if subject:
-        names = [
-            part.split("=", 1)[1]
-            for part in subject.split(",")
-            if part.startswith(("CN=", "commonName="))
-        ]
-        user = security.get_user(names[0]) if names else None
-        if user is not None and not user["disabled"]:
-            return principal_of(user)
+def cot_principal(
+    settings: Settings, security: SecurityStore, subject: str | None, now: datetime | None = None
+) -> Principal | None:
+    """Whose rights a TAK client has:
+
+    - no certificate (plain TCP): the anonymous principal, unclassified data only;
+    - a certificate whose CN names an account: that account, if it is active; None (refused,
+      or disconnected) if it is disabled, locked or its access has expired: a disabled account
+      never falls back to a device's rights;
+    - a certificate naming no account: a field device of ``cot_default_agency``, cleared to
+      ``cot_clearance``.
+    """
+    from estran.services.tak import anonymous_principal
+
     nation = agency_nation(settings.cot_default_agency) or "FR"
+    if not subject:
+        return anonymous_principal(nation)
+    names = [
+        part.split("=", 1)[1]
+        for part in subject.split(",")
+        if part.startswith(("CN=", "commonName="))
+    ]
+    if not names:
+        return None
+    user = security.get_user(names[0])
+    if user is not None:
+        moment = stamp(now or datetime.now(UTC))
+        locked = user["locked_until"] is not None and user["locked_until"] > moment
+        expired = user["access_until"] is not None and user["access_until"] <= moment
+        if user["disabled"] or locked or expired:
+            return None
+        return principal_of(user)
     return Principal(
-        f"tak:{settings.cot_default_agency}",
-        Role.SERVICE,
+        f"device:{names[0][:64]}",
+        Role.DEVICE,
         agency_id=settings.cot_default_agency,
         nation=nation,
         clearance=settings.cot_clearance,

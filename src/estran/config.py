@@ -78,9 +78,18 @@ class Settings(BaseSettings):
         default=True, description="Register the Côte d'Opale agencies on first start."
     )
     log_level: str = Field(default="info", description="Server log level.")
-    cot_host: str = Field(default="127.0.0.1", description="Address the CoT listeners bind.")
+    cot_host: str = Field(default="127.0.0.1", description="Address the CoT TLS listener binds.")
+    cot_plain_host: str = Field(
+        default="127.0.0.1",
+        description="Address plain (unauthenticated) CoT over TCP and UDP binds: loopback unless "
+        "set; refused on any other address in production.",
+    )
     cot_tcp_port: int | None = Field(
-        default=8087, ge=0, le=65535, description="CoT over plain TCP (TAK streaming); unset: off."
+        default=None,
+        ge=0,
+        le=65535,
+        description="CoT over plain TCP (opt-in, e.g. 8087): anonymous clients, unclassified data "
+        "only; unset: off.",
     )
     cot_tls_port: int | None = Field(
         default=8089,
@@ -221,16 +230,24 @@ class Settings(BaseSettings):
     )
     cot_clearance: Classification = Field(
         default=Classification.OFFICIAL,
-        description="Clearance of TAK clients that are not signed-in users (plain TCP, device "
-        "certificates): they receive records released to their agency's nation up to it.",
+        description="Clearance of TAK field devices (certificates naming no account): they "
+        "receive records released to their agency's nation up to it. Plain TCP/UDP clients are "
+        "anonymous and get unclassified records only.",
     )
 
     @model_validator(mode="after")
     def _safe_in_production(self) -> Settings:
-        if self.environment == "production" and self.host not in ("127.0.0.1", "::1", "localhost"):
+        loopback = ("127.0.0.1", "::1", "localhost")
+        if self.environment == "production" and self.host not in loopback:
             raise ValueError(
                 "production on a non-loopback address needs a TLS-terminating proxy in front; "
                 "bind to loopback and put one there"
+            )
+        plain = self.cot_tcp_port is not None or self.cot_udp_port is not None
+        if self.environment == "production" and plain and self.cot_plain_host not in loopback:
+            raise ValueError(
+                "production refuses plain (unauthenticated) CoT on a non-loopback address: "
+                "field devices connect over TLS with client certificates"
             )
         return self
 

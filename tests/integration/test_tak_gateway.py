@@ -23,6 +23,9 @@ from estran.protocols.cot.encode import encode_varint, stream_frame, takp_reques
 from estran.protocols.cot.parse import parse_xml
 from tests.auth import AUTH
 
+# Plain TCP clients are anonymous: they receive unclassified records only.
+UNCLASSIFIED = {"classification": "UNCLASSIFIED", "releasable_to": ["FR"]}
+
 
 def now_iso(offset_s: float = 0.0) -> str:
     moment = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=offset_s)
@@ -102,9 +105,11 @@ class Client:
         raise AssertionError("expected CoT did not arrive")
 
     async def nothing(self, predicate, wait: float = 0.7) -> None:
-        with contextlib.suppress(AssertionError):
+        try:
             await self.expect(predicate, wait)
-            raise AssertionError("CoT arrived that should not have")
+        except AssertionError:
+            return  # nothing matching arrived, as it should be
+        raise AssertionError("CoT arrived that should not have")
 
 
 @pytest.fixture
@@ -178,6 +183,7 @@ async def test_an_incident_created_over_rest_reaches_the_pytak_client_as_cot(gat
                     "position": {"lat": 50.97, "lon": 1.80},
                     "count": 12,
                     "summary": "people in the water off Sangatte",
+                    "marking": UNCLASSIFIED,
                 },
             )
             assert r.status_code == 201, r.text
@@ -213,10 +219,17 @@ async def test_a_drone_point_of_interest_becomes_a_detection_with_a_count(gatewa
         assert sensor["kind"] == "drone_thermal"
 
 
-async def test_a_task_reaches_the_patrol_and_its_chat_ack_acknowledges_it(gateway):
-    running, ports = gateway()
+async def test_a_sent_task_reaches_the_patrol_device_and_its_chat_ack_acknowledges_it(
+    server, pki
+):
+    data, folder = pki
+    issue_client(
+        folder, "patrol-dev", server_host="127.0.0.1", tls_port=8089, out_dir=folder / "clients"
+    )
+    running = server(data_dir=data, cot_tcp_port=None, cot_tls_port=0)
     base = running.http
-    async with Client(f"tcp://127.0.0.1:{ports['tcp']}") as patrol:
+    url = f"tls://127.0.0.1:{running.app.state.services.cot.ports['tls']}"
+    async with Client(url, tls_cfg(folder, "patrol-dev")) as patrol:
         await patrol.send(sa("ANDROID-p", "PATROL-1", 50.95, 1.85))
         await poll(f"{base}/api/v1/units/tak-ANDROID-p", lambda u: True)
         async with httpx.AsyncClient(headers=AUTH) as http:
@@ -234,7 +247,14 @@ async def test_a_task_reaches_the_patrol_and_its_chat_ack_acknowledges_it(gatewa
                 "instructions": "check the dunes",
             }
             assert (await http.post(f"{base}/api/v1/tasks", json=task)).status_code == 201
-        got = await patrol.expect(lambda d: b"estran.task.task-7" in d)
+            # Proposed: the patrol's ACK changes nothing (only a commander sends a task).
+            await patrol.send(marker("GeoChat.ANDROID-p.All.0", "ACK task-7", kind="b-t-f"))
+            await asyncio.sleep(0.5)
+            r = await http.get(f"{base}/api/v1/tasks/task-7")
+            assert r.json()["status"] == "proposed"
+            r = await http.patch(f"{base}/api/v1/tasks/task-7", json={"status": "sent"})
+            assert r.status_code == 200, r.text
+        got = await patrol.expect(lambda d: b"estran.task.task-7" in d and b"[sent]" in d)
         assert b"ACK task-7" in got
         await patrol.send(marker("GeoChat.ANDROID-p.All.1", "ACK task-7", kind="b-t-f"))
         await poll(f"{base}/api/v1/tasks/task-7", lambda t: t["status"] == "acknowledged")
@@ -495,6 +515,7 @@ async def test_a_client_that_connects_later_is_sent_the_open_incidents(gateway):
             "type": "boat_being_prepared",
             "owner_agency_id": "FR-GN",
             "position": {"lat": 51.0, "lon": 2.1},
+            "marking": UNCLASSIFIED,
         }
         assert (await http.post(f"{running.http}/api/v1/incidents", json=body)).status_code == 201
     async with Client(f"tcp://127.0.0.1:{ports['tcp']}") as late:

@@ -157,8 +157,14 @@ class CotServer:
         self.settings = settings
         self.is_revoked = is_revoked
         self.welcome: Callable[[CotClient], list[CotEvent]] | None = None
-        self.principal_for: Callable[[str | None], Any] | None = None
         """What a newly connected client is sent first (the open incidents and tasks)."""
+        self.principal_for: Callable[[str | None], Any] | None = None
+        """Whose rights a client has, from its certificate's subject (None: plain TCP); a
+        None answer refuses the client (a disabled, locked or expired account)."""
+        self.relay_allows: Callable[[CotClient | None, CotClient], bool] | None = None
+        """Whether what ``sender`` sends may be relayed to ``receiver`` (the policy)."""
+        self.anonymous: Any = None
+        """The principal of UDP datagrams (nobody in particular)."""
         self.ingest = ingest
         self.now_ms = now_ms or (lambda: int(time.time() * 1000))
         self.clients: set[CotClient] = set()
@@ -174,7 +180,7 @@ class CotServer:
         s = self.settings
         host = s.cot_host
         if s.cot_tcp_port is not None:
-            server = await asyncio.start_server(self._handle, host, s.cot_tcp_port)
+            server = await asyncio.start_server(self._handle, s.cot_plain_host, s.cot_tcp_port)
             self._servers.append(server)
             self.ports["tcp"] = server.sockets[0].getsockname()[1]
         if tls is not None and s.cot_tls_port is not None:
@@ -184,7 +190,7 @@ class CotServer:
         if s.cot_udp_port is not None:
             loop = asyncio.get_running_loop()
             transport, _ = await loop.create_datagram_endpoint(
-                lambda: _Mesh(self), local_addr=(host, s.cot_udp_port)
+                lambda: _Mesh(self), local_addr=(s.cot_plain_host, s.cot_udp_port)
             )
             self._udp = transport
             self.ports["udp"] = transport.get_extra_info("sockname")[1]
@@ -228,6 +234,17 @@ class CotServer:
         client = CotClient(peer, writer, s.cot_max_queue_messages, s.cot_max_queue_bytes, subject)
         if self.principal_for is not None:
             client.principal = await asyncio.to_thread(self.principal_for, subject)
+            if client.principal is None:
+                self.stats.rejected += 1
+                log.warning(
+                    "CoT client %s refused: its account (%s) is disabled, locked or expired",
+                    peer,
+                    subject,
+                )
+                writer.close()
+                if task is not None:
+                    self._tasks.discard(task)
+                return
         self.clients.add(client)
         self.stats.connected += 1
         log.info("CoT client %s connected%s", peer, f" ({subject})" if subject else "")
@@ -300,8 +317,13 @@ class CotServer:
             await self.ingest(ev, client)
 
     def relay(self, out: _Outgoing, sender: CotClient | None) -> None:
+        """What a client sent, to every other client of its group that the policy lets
+        receive it (``relay_allows``); nothing is relayed where no policy is wired."""
+        allows = self.relay_allows
         for other in list(self.clients):
             if other is sender or (sender is not None and not other.sees(sender)):
+                continue
+            if allows is not None and not allows(sender, other):
                 continue
             if other.offer(out.for_client(other.protobuf)):
                 self.stats.relayed += 1
@@ -313,6 +335,37 @@ class CotServer:
         for client in list(self.clients):
             if (sees is None or sees(client)) and client.offer(out.for_client(client.protobuf)):
                 self.stats.relayed += 1
+
+    def send_to(self, client: CotClient, ev: CotEvent) -> None:
+        """Send one event Estran rendered for this client's principal."""
+        if client.offer(self._encode(ev, client)):
+            self.stats.relayed += 1
+
+    async def recheck(self) -> None:
+        """Ask again whose rights each certificate client has: one whose account has been
+        disabled, locked or has expired since it connected is disconnected at once."""
+        if self.principal_for is None:
+            return
+        subjects = {c.tls_subject for c in self.clients if c.tls_subject is not None}
+        answers = {}
+        for subject in subjects:
+            answers[subject] = await asyncio.to_thread(self.principal_for, subject)
+        for client in list(self.clients):
+            if client.tls_subject is None or client.tls_subject not in answers:
+                continue
+            principal = answers[client.tls_subject]
+            if principal is None:
+                log.warning(
+                    "CoT client %s disconnected: its account (%s) is no longer active",
+                    client.peer,
+                    client.tls_subject,
+                )
+                client.failed = "account no longer active"
+                client.wake.set()
+                if client.writer is not None:
+                    client.writer.transport.abort()
+            else:
+                client.principal = principal
 
     def _encode(self, ev: CotEvent, client: CotClient) -> bytes:
         return stream_frame(to_proto(ev)) if client.protobuf else to_xml(ev)
@@ -351,8 +404,7 @@ class _Mesh(asyncio.DatagramProtocol):
         out = _Outgoing(got.event, got.raw, "none")  # re-encode: datagram framing differs
         self.server.relay(out, None)
         if self.server.ingest is not None:
-            task = asyncio.ensure_future(
-                self.server.ingest(got.event, CotClient(str(addr), None, 0, 0))
-            )
+            anonymous = CotClient(str(addr), None, 0, 0, principal=self.server.anonymous)
+            task = asyncio.ensure_future(self.server.ingest(got.event, anonymous))
             self.server._tasks.add(task)
             task.add_done_callback(self.server._tasks.discard)

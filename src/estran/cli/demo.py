@@ -51,6 +51,9 @@ def demo(
         database_url=database_url,
         http_port=http_port,
         terrain="background",
+        # Plain CoT on loopback, for a TAK client on this machine (anonymous: unclassified
+        # data only); phones connect over TLS with certificates (`estran certs`).
+        cot_tcp_port=8087,
         # The demo centre shares its picture with the British liaison desk, as the
         # arrangement intends; the product default is French-only until released.
         default_releasable_to=["FR", "GB"],

@@ -46,7 +46,8 @@ def run_server(settings: Settings, services: Services | None = None) -> None:
     )
     if settings.cot_tcp_port is not None:
         click.echo(
-            f"TAK clients: CoT on tcp://{settings.cot_host}:{settings.cot_tcp_port or '(any)'}"
+            f"TAK clients: plain CoT (anonymous) on "
+            f"tcp://{settings.cot_plain_host}:{settings.cot_tcp_port or '(any)'}"
             + (
                 f", TLS on {settings.cot_tls_port} (needs `estran certs init`)"
                 if settings.cot_tls_port is not None
@@ -64,7 +65,10 @@ def run_server(settings: Settings, services: Services | None = None) -> None:
 @click.option("--host", default=None, help="Bind address (default 127.0.0.1).")
 @click.option("--http-port", type=int, default=None, help="HTTP port (default 8080; 0 = any).")
 @click.option(
-    "--cot-port", type=int, default=None, help="CoT over TCP for TAK clients (default 8087)."
+    "--cot-port",
+    type=int,
+    default=None,
+    help="Plain CoT over TCP on loopback (opt-in, e.g. 8087): anonymous, unclassified only.",
 )
 def serve(
     data_dir: str | None,

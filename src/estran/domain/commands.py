@@ -19,10 +19,12 @@ from estran.domain.errors import (
     InvalidTransitionError,
     NotFoundError,
     PermissionDeniedError,
+    TimeOutOfRangeError,
     UnknownReferenceError,
     ValidationFailedError,
 )
 from estran.domain.events import CommandIn, Event
+from estran.domain.marking_rules import check_marking_change
 from estran.domain.markings import Marking
 from estran.domain.policy import (
     SYSTEM,
@@ -38,7 +40,7 @@ from estran.domain.policy import (
 )
 from estran.domain.records import KINDS, KindSpec
 from estran.domain.rescue import check_life_at_sea
-from estran.domain.timefmt import stamp
+from estran.domain.timefmt import EARLIEST, stamp
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -63,6 +65,8 @@ class Context:
     principal: Principal = SYSTEM
     policy: Policy | None = None
     """None only where every command comes from Estran itself (the system principal)."""
+    retention_days: Callable[[str], float] | None = None
+    """The legal retention period of a kind of record, in days (no marking may shorten it)."""
 
 
 def pydantic_details(
@@ -138,6 +142,7 @@ class _Guard:
         if spec.name in ("task", "post"):
             unit_id = (current or data).get("unit_id")
             unit = self.view.get("unit", unit_id) if unit_id else None
+        sector = self._sector(spec.name, current, data)
         for action in action_for(spec.name, verb, data, marking_changed):
             enforce(
                 authorize(
@@ -150,8 +155,21 @@ class _Guard:
                     scope=self.scope,
                     unit=unit,
                     justification=cmd.justification,
+                    sector=sector,
                 )
             )
+
+    def _sector(self, kind: str, current: Record | None, data: Record) -> str | None:
+        """The sector an action falls in: the record's own, else its incident's (a task, a
+        post, a log line, a rescue case), so a sector-restricted user is held to their sectors
+        on every write, not only on incidents."""
+        if kind == "incident":
+            return (current or {}).get("sector_id") or data.get("sector_id")
+        incident_id = (current or {}).get("incident_id") or data.get("incident_id")
+        if incident_id is None:
+            return None
+        incident = self.view.get("incident", incident_id)
+        return None if incident is None else incident.get("sector_id")
 
     def marking_for_create(self, cmd: CommandIn) -> Marking:
         if self.trusted:
@@ -199,6 +217,12 @@ def decide(view: RecordView, cmd: CommandIn, ctx: Context) -> Event:
     """Validate ``cmd`` against the picture ``view`` and return the event it makes."""
     spec = KINDS[cmd.kind]
     observed = cmd.observed_at or ctx.received_at
+    if observed < EARLIEST:
+        raise TimeOutOfRangeError(
+            f"observed_at {observed.isoformat()} is before {EARLIEST.isoformat()}: "
+            "refused as not a time Estran can have observed",
+            field="observed_at",
+        )
     if observed - ctx.received_at > timedelta(seconds=ctx.max_future_skew_s):
         raise FutureTimeError(
             f"observed_at {stamp(observed)} is more than {ctx.max_future_skew_s:g} s "
@@ -253,6 +277,11 @@ def decide(view: RecordView, cmd: CommandIn, ctx: Context) -> Event:
                 details=[{"loc": ["data"], "msg": "empty update", "type": "value_error"}],
             )
         changed = cmd.marking is not None and not _same_marking(cmd.marking, current["marking"])
+        if changed and not guard.trusted:
+            assert cmd.marking is not None  # noqa: S101 (changed)
+            check_marking_change(
+                spec.name, current, cmd.marking, ctx.received_at, ctx.retention_days
+            )
         guard.check(spec, "updated", cmd, current, data, marking_changed=changed)
         _check_transitions(spec, entity_id, current, data)
         marking = Marking.model_validate(current["marking"])
@@ -264,6 +293,14 @@ def decide(view: RecordView, cmd: CommandIn, ctx: Context) -> Event:
                     "originator_nation": marking.originator_nation,
                 }
             )
+            if changed and not guard.trusted:
+                after = {**current, "marking": marking.as_event()}
+                if not guard.sees(after):
+                    raise ValidationFailedError(
+                        "this marking would hide the record from its own releaser: a release "
+                        "may never leave a record visible to nobody on duty",
+                        details=[{"loc": ["marking"], "msg": "hidden", "type": "marking_rule"}],
+                    )
     _check_references(view, spec, data, guard.sees)
     check_life_at_sea(view, spec.name, cmd.verb, entity_id, current, data)
     return Event(

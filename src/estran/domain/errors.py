@@ -4,6 +4,7 @@
     ├── InvalidInputError (ValueError)        bad input: nothing is written
     │   ├── ValidationFailedError             a record or command breaks its schema
     │   ├── FutureTimeError                   an observation time too far ahead of the clock
+    │   ├── TimeOutOfRangeError               a time outside the sane window (before 2000...)
     │   ├── ProtocolError                     a CoT message (or stream) that breaks the protocol
     │   ├── OutsideAreaError                  a location off the terrain of the area of interest
     │   └── UnreachableLocationError          a location no unit can stand on, nothing near
@@ -54,6 +55,7 @@ __all__ = [
     "SlowConsumerError",
     "StorageError",
     "StreamError",
+    "TimeOutOfRangeError",
     "UnknownReferenceError",
     "UnreachableLocationError",
     "ValidationFailedError",
@@ -86,6 +88,17 @@ class FutureTimeError(InvalidInputError):
         super().__init__(message, details=[{"observed_at": observed_at, "max_skew_s": limit_s}])
         self.observed_at = observed_at
         self.limit_s = limit_s
+
+
+class TimeOutOfRangeError(InvalidInputError):
+    """A time outside the window Estran accepts (2000-01-01 to the clock plus its skew, or to
+    2200 for a retention date)."""
+
+    code = "time_out_of_range"
+
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(message, details=[{"loc": [field], "msg": message, "type": self.code}])
+        self.field = field
 
 
 class ProtocolError(InvalidInputError):

@@ -6,13 +6,11 @@ with every event and carries them onto every record, so no record is ever unmark
 
 from __future__ import annotations
 
+from datetime import datetime  # noqa: TC003 (pydantic reads the annotation at run time)
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
-
-if TYPE_CHECKING:
-    from datetime import datetime
 
 __all__ = ["Classification", "Marking", "Purpose"]
 
@@ -42,6 +40,14 @@ def _nations(values: list[str]) -> list[str]:
     return cleaned
 
 
+def _sane_until(value: datetime | None) -> datetime | None:
+    from estran.domain.timefmt import EARLIEST, LATEST
+
+    if value is not None and not (EARLIEST <= value < LATEST):
+        raise ValueError("retain_until must lie between 2000-01-01 and 2200-01-01")
+    return value
+
+
 class Marking(BaseModel):
     """How a record may be handled. Frozen: a change of marking is a new event."""
 
@@ -58,8 +64,10 @@ class Marking(BaseModel):
     personal_data: bool = Field(
         default=False, description="True where the record relates to identifiable people."
     )
-    retain_until: AwareDatetime | None = Field(
-        default=None, description="When the record is due for purge; none means the default rule."
+    retain_until: Annotated[AwareDatetime | None, AfterValidator(_sane_until)] = Field(
+        default=None,
+        description="Keep the record at least until then (2000 to 2200); it never shortens the "
+        "legal retention period of its kind.",
     )
     originator_agency: str | None = Field(
         default=None,

@@ -18,6 +18,9 @@ Rules, in the order they are checked (the names appear in decisions and the audi
 ``originator_only``  a release by anyone but the originating agency
 ``own_agency``       tasking a unit of another agency
 ``sector``           acting on an incident outside the principal's sectors
+``own_records``      an unauthenticated source changing a record it did not originate
+``own_unit``         a field device reporting on a task of another unit
+``rescue_centre``    acknowledging, closing or changing a rescue case another centre owns
 ``granted``          allowed
 """
 
@@ -62,6 +65,8 @@ class Role(StrEnum):
     RESCUE_LIAISON = "rescue_liaison"
     ADMIN = "admin"
     SERVICE = "service"
+    DEVICE = "device"
+    ANONYMOUS = "anonymous"
     SYSTEM = "system"
 
 
@@ -117,6 +122,10 @@ class RolePolicy(BaseModel):
     rescue_cases: bool = False
     own_agency_tasking: bool = False
     choose_ids: bool = False
+    own_records: bool = False
+    """May change only records its own agency originated (an unauthenticated source)."""
+    own_unit_reports: bool = False
+    """May report progress only on tasks of the unit it is (a field device)."""
 
     def may_create(self, kind: str) -> bool:
         return "*" in self.create or kind in self.create
@@ -321,11 +330,14 @@ def authorize(
     scope: frozenset[tuple[str, str]] | None = None,
     unit: Record | None = None,
     justification: str | None = None,
+    sector: str | None = None,
 ) -> Decision:
     """Decide whether ``who`` may do ``action`` (on ``record``, of ``kind``), and why.
 
     ``record`` is the existing record acted on (none for a create: pass ``kind``); ``unit``
-    the unit a task is for (tasking); ``scope`` the observer's (``observer_scope``).
+    the unit a task is for (tasking); ``scope`` the observer's (``observer_scope``);
+    ``sector`` the sector the action falls in where the record does not say it itself (a
+    task's or a log line's incident, a new incident's ``sector_id``).
     """
     target = _target(record) if record is not None else kind
 
@@ -371,12 +383,35 @@ def authorize(
             if origin is not None and origin != who.agency_id:
                 return deny("originator_only", f"only {origin}, the originator, may release it")
         if (
-            who.sectors is not None
+            rules.own_records
             and action != Action.READ
-            and record.get("sector_id") is not None
-            and record["sector_id"] not in who.sectors
+            and (record.get("marking") or {}).get("originator_agency") != who.agency_id
         ):
-            return deny("sector", f"sector {record['sector_id']} is not one of the principal's")
+            return deny("own_records", f"{who.id} may change only the records it originated")
+        if kind == "rescue_case" and action != Action.READ and rules.sees != "all":
+            centre = record.get("centre_agency_id")
+            if centre != who.agency_id:
+                return deny(
+                    "rescue_centre",
+                    f"only {centre}, the rescue centre that owns the case, may change it "
+                    "(others comment in its incident's log)",
+                )
+        if rules.own_unit_reports and action != Action.READ:
+            # A field device is one unit: it reports on that unit's tasks and moves that unit.
+            mine = who.attached_unit
+            if kind == "task" and (mine is None or record.get("unit_id") != mine):
+                return deny("own_unit", f"the task is for {record.get('unit_id')}, not this unit")
+            if kind == "unit" and (mine is None or record.get("id") != mine):
+                return deny("own_unit", f"unit {record.get('id')} is not this device's unit")
+    where = sector if sector is not None else (record or {}).get("sector_id")
+    if (
+        who.sectors is not None
+        and action != Action.READ
+        and rules.sees != "all"
+        and where is not None
+        and where not in who.sectors
+    ):
+        return deny("sector", f"sector {where} is not one of the principal's")
     if (
         action == Action.TASK
         and rules.own_agency_tasking

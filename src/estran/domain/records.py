@@ -44,7 +44,8 @@ __all__ = [
     "UnitStatus",
 ]
 
-Id = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@/-]*$")]
+Id = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]*$")]
+"""Record ids: letters, digits and ``._:@-``; never ``/``, which would split a URL path."""
 Text = Annotated[str, Field(max_length=2000)]
 Confidence = Annotated[float, Field(ge=0.0, le=1.0)]
 
@@ -254,6 +255,10 @@ class UnitCreate(_Schema):
     agency_id: Id
     status: UnitStatus = UnitStatus.AVAILABLE
     position: Position | None = None
+    unverified: bool = Field(
+        default=False,
+        description="Reported by an unauthenticated source (plain CoT): shown as such.",
+    )
 
 
 class UnitPatch(_Patch):
@@ -288,6 +293,11 @@ class DetectionCreate(_Schema):
     )
     confidence: Confidence = 0.5
     track_id: Id | None = None
+    unverified: bool = Field(
+        default=False,
+        description="From an unauthenticated source (plain CoT): low confidence, shown as "
+        "such, never alone the ground for an incident.",
+    )
 
     model_config = ConfigDict(
         frozen=True, extra="forbid", use_enum_values=True, populate_by_name=True

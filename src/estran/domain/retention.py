@@ -1,9 +1,10 @@
 """Retention: which records are due for deletion now (pure; the ledger carries it out).
 
-A record's own ``marking.retain_until`` wins; otherwise its kind's rule, counted from when it
-was observed (detections, tracks) or last changed (everything else). Reference data (agencies,
-units, sensors, sectors) is not subject to it, and nothing still open is ever purged: an open
-incident, a live task or an unclosed rescue case stays whatever its age.
+Each kind's legal rule, counted from when the record was observed (detections, tracks) or last
+changed (everything else); a record's ``marking.retain_until`` may keep it longer, never
+shorter. A record whose times cannot be read is kept and skipped, never stops the purge.
+Reference data (agencies, units, sensors, sectors) is not subject to it, and nothing still open
+is ever purged: an open incident, a live task or an unclosed rescue case stays whatever its age.
 """
 
 from __future__ import annotations
@@ -54,11 +55,13 @@ class RetentionRules:
 
 
 def _due_at(kind: str, record: dict[str, Any], rules: RetentionRules) -> datetime:
-    explicit = (record.get("marking") or {}).get("retain_until")
-    if explicit:
-        return parse_stamp(explicit)
+    """The legal period of its kind, or later where its marking keeps it longer: a marking
+    never makes a record go sooner (a rescue case, a life-at-sea incident, another user's log
+    line least of all)."""
     start = record["observed_at"] if kind in ("detection", "track") else record["updated_at"]
-    return parse_stamp(start) + timedelta(days=rules.days_for(kind))
+    legal = parse_stamp(start) + timedelta(days=rules.days_for(kind))
+    explicit = (record.get("marking") or {}).get("retain_until")
+    return max(legal, parse_stamp(explicit)) if explicit else legal
 
 
 def due_for_purge(picture: Picture, now: datetime, rules: RetentionRules) -> list[tuple[str, str]]:
@@ -71,7 +74,13 @@ def due_for_purge(picture: Picture, now: datetime, rules: RetentionRules) -> lis
         for rid, record in table.items():
             if record.get("status") in live:
                 continue
-            if _due_at(kind, record, rules) <= now:
+            try:
+                due_at = _due_at(kind, record, rules)
+            except (ValueError, KeyError, TypeError, OverflowError):
+                # One unreadable record must not stop every later purge: it is kept (and
+                # reported by ``unreadable``), the rest are purged.
+                continue
+            if due_at <= now:
                 due.append((kind, rid))
     due.sort()
     return due

@@ -9,19 +9,27 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import NewType
 
-__all__ = ["Stamp", "from_epoch_us", "parse_stamp", "stamp", "to_epoch_us"]
+__all__ = ["EARLIEST", "LATEST", "Stamp", "from_epoch_us", "parse_stamp", "stamp", "to_epoch_us"]
 
 Stamp = NewType("Stamp", str)
 """A timestamp in the canonical form ``YYYY-MM-DDTHH:MM:SS.ffffffZ``."""
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+"""No input may carry a time before this: Estran observed nothing then (a year-999 time once
+broke every later purge)."""
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+"""No stored time (a retention date included) lies beyond this."""
 
 
 def stamp(moment: datetime) -> Stamp:
     """Canonical text of an aware datetime; naive datetimes are refused."""
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError("timestamp must carry a time zone (e.g. 2026-11-24T22:00:00Z)")
-    return Stamp(moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+    utc = moment.astimezone(UTC)
+    # The year zero-padded to four digits: strftime's %Y writes year 999 as "999", which
+    # neither sorts nor parses back.
+    return Stamp(f"{utc.year:04d}" + utc.strftime("-%m-%dT%H:%M:%S.%fZ"))
 
 
 def parse_stamp(text: str) -> datetime:

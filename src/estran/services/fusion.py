@@ -164,7 +164,7 @@ class FusionService:
                 if t.count is not None:
                     patch["count"] = max(t.count, inc.get("count") or 0)
                 commands.append(CommandIn(type="incident.updated", entity_id=linked, data=patch))
-        elif upd.incident is not None:
+        elif upd.incident is not None and self._verified(detections):
             rule = upd.incident
             inc_id = f"inc-{t.id}"
             t.incident_id = inc_id
@@ -184,6 +184,14 @@ class FusionService:
                 data["count"] = t.count
             commands.append(CommandIn(type="incident.created", data=data))
         return commands
+
+    def _verified(self, detections: list[str]) -> bool:
+        """True when at least one report comes from an authenticated source: an unverified
+        contact alone (plain CoT, anyone on the network) never opens an incident, or a rescue
+        case, by itself; it stays on the map, marked unverified, for an operator to judge."""
+        return any(
+            not (self.picture.get("detection", d) or {}).get("unverified") for d in detections
+        )
 
     def _incident_citing(self, det_id: str) -> str | None:
         for inc in self.picture.records["incident"].values():

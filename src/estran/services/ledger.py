@@ -61,7 +61,9 @@ class Ledger:
         max_future_skew_s: float,
         new_id: Callable[[], str],
         policy: Policy | None = None,
+        retention_days: Callable[[str], float] | None = None,
     ) -> None:
+        self.retention_days = retention_days
         self.store = store
         self.picture = picture
         self.hub = hub
@@ -171,6 +173,7 @@ class Ledger:
             self.new_id,
             req.principal,
             self.policy,
+            self.retention_days,
         )
 
     def _take_group(self) -> list[_Request]:

@@ -28,13 +28,19 @@ if TYPE_CHECKING:
 
     from estran.domain.picture import Picture
 
-__all__ = ["RescueService"]
+__all__ = ["LIFE_SAVING_DESCRIPTION", "RESCUE_MARKING", "RescueService"]
 
 log = logging.getLogger(__name__)
 
 RESCUE_MARKING: Final = Marking(
     releasable_to=["FR", "GB"], purpose=Purpose.SEARCH_AND_RESCUE, personal_data=False
 )
+
+LIFE_SAVING_DESCRIPTION: Final = {
+    "persons_in_water": "persons in the water / personnes à l'eau",
+    "boat_at_sea": "small boat at sea / embarcation en mer",
+}
+"""A derived case's description: the incident's type in both languages, never its summary."""
 
 _NEXT_PHASE: Final = {"uncertainty": "alert", "alert": "distress", "distress": "distress"}
 _DEFAULT_CENTRE: Final = "FR-CROSS-GN"
@@ -89,8 +95,12 @@ class RescueService:
             "incident_id": incident_id,
             "centre_agency_id": centre,
             "phase": "distress" if in_water else "alert",
-            "position": inc["position"],
-            "description": (inc.get("summary") or inc["type"].replace("_", " "))[:2000],
+            "position": {
+                k: inc["position"][k] for k in ("lat", "lon", "error_m") if k in inc["position"]
+            },
+            # Only what saving life needs crosses to the other rescue centre: never the
+            # incident's own free text, which stays behind the incident's marking.
+            "description": LIFE_SAVING_DESCRIPTION[inc["type"]],
             "distress_factors": ["persons_in_water"] if in_water else [],
         }
         if inc.get("count") is not None:
