@@ -314,16 +314,18 @@ def test_the_retention_purge_removes_what_is_due_and_nothing_else(centre):
     assert r.json()["error"]["code"] == "justification_required"
     r = httpx.post(f"{centre.http}/api/v1/purge", headers={**admin, "X-Justification": "nightly"})
     assert r.status_code == 200
-    assert r.json()["removed"] == {"detection": 2, "incident": 1}
+    # A marking's retain_until never makes a record go sooner than its kind's legal period
+    # (issue 17, item 3): the closed incident stays; the old detections go.
+    assert r.json()["removed"] == {"detection": 2}
     detections = api.get("/api/v1/detections").json()["items"]
     assert [d["id"] for d in detections] == ["det-2"]
-    assert api.get("/api/v1/incidents/inc-closed").status_code == 404
+    assert api.get("/api/v1/incidents/inc-closed").status_code == 200
     assert api.get("/api/v1/incidents/inc-open").status_code == 200  # still open: kept
     assert api.get("/api/v1/log_entries").json()["total"] == 1
     events = api.get("/api/v1/events", params={"entity_id": "det-0"}).json()["events"]
     assert events == []
     row = [x for x in audit_rows(centre) if x["action"] == "purge"][-1]
-    assert row["details"]["removed"] == {"detection": 2, "incident": 1}
+    assert row["details"]["removed"] == {"detection": 2}
     again = httpx.post(f"{centre.http}/api/v1/purge", headers={**admin, "X-Justification": "x"})
     assert again.json()["removed"] == {}
     store = SecurityStore.for_data_dir(centre.settings.data_dir)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.auth import AUTH
+from estran.domain.policy import Role
+from tests.auth import AUTH, seed_user
 
 
 @pytest.fixture
@@ -134,20 +135,33 @@ def test_a_life_at_sea_incident_opens_a_rescue_case_at_once(base):
     assert [c["incident_id"] for c in cases["items"]] == ["sar-1"]
 
 
-def test_a_rescue_case_cannot_be_closed_before_the_centre_acknowledges_it(base):
+def test_a_rescue_case_cannot_be_closed_before_the_centre_acknowledges_it(server):
+    running = server()
+    base = running.http
+    cross = seed_user(
+        running.settings, "cross", role=Role.RESCUE_LIAISON, agency_id="FR-CROSS-GN",
+        token="est_cross-token",  # noqa: S106 (a test account)
+    )  # fmt: skip
+    sar = {
+        "id": "sar-1",
+        "type": "persons_in_water",
+        "owner_agency_id": "FR-CROSS-GN",
+        "position": {"lat": 50.97, "lon": 1.80},
+    }
+    assert httpx.post(headers=AUTH, url=f"{base}/api/v1/incidents", json=sar).status_code == 201
     wait(f"{base}/api/v1/rescue_cases/sar-sar-1", lambda c: True)
-    r = httpx.patch(
-        headers=AUTH, url=f"{base}/api/v1/rescue_cases/sar-sar-1", json={"status": "closed"}
-    )
+    url = f"{base}/api/v1/rescue_cases/sar-sar-1"
+    # The French commander is not the rescue centre: neither acknowledging nor closing.
+    for status in ("acknowledged", "closed"):
+        r = httpx.patch(headers=AUTH, url=url, json={"status": status})
+        assert r.status_code == 403
+        assert r.json()["error"]["details"][0]["rule"] == "rescue_centre"
+    r = httpx.patch(headers=cross, url=url, json={"status": "closed"})
     assert r.status_code == 409
     assert r.json()["error"]["code"] == "invalid_transition"
-    ok = httpx.patch(
-        headers=AUTH, url=f"{base}/api/v1/rescue_cases/sar-sar-1", json={"status": "acknowledged"}
-    )
+    ok = httpx.patch(headers=cross, url=url, json={"status": "acknowledged"})
     assert ok.status_code == 200
-    done = httpx.patch(
-        headers=AUTH, url=f"{base}/api/v1/rescue_cases/sar-sar-1", json={"status": "closed"}
-    )
+    done = httpx.patch(headers=cross, url=url, json={"status": "closed"})
     assert done.status_code == 200
 
 
@@ -167,12 +181,18 @@ def test_an_unacknowledged_rescue_case_escalates_until_acknowledged(server):
     case = wait(f"{b}/api/v1/rescue_cases/sar-boat-9", lambda c: True)
     assert case["phase"] == "alert"
     assert case["count"] == 48
-    assert case["description"] == "overcrowded dinghy"
+    # Only what saves life crosses to the other centre: never the incident's own text.
+    assert "overcrowded dinghy" not in str(case)
     escalated = wait(f"{b}/api/v1/rescue_cases/sar-boat-9", lambda c: c["escalations"] >= 1)
     assert escalated["phase"] == "distress"
-    httpx.patch(
-        headers=AUTH, url=f"{b}/api/v1/rescue_cases/sar-boat-9", json={"status": "acknowledged"}
+    cross = seed_user(
+        running.settings, "cross", role=Role.RESCUE_LIAISON, agency_id="FR-CROSS-GN",
+        token="est_cross-token",  # noqa: S106 (a test account)
+    )  # fmt: skip
+    r = httpx.patch(
+        headers=cross, url=f"{b}/api/v1/rescue_cases/sar-boat-9", json={"status": "acknowledged"}
     )
+    assert r.status_code == 200, r.text
     count = httpx.get(headers=AUTH, url=f"{b}/api/v1/rescue_cases/sar-boat-9").json()["escalations"]
     import time
 

@@ -219,9 +219,7 @@ async def test_a_drone_point_of_interest_becomes_a_detection_with_a_count(gatewa
         assert sensor["kind"] == "drone_thermal"
 
 
-async def test_a_sent_task_reaches_the_patrol_device_and_its_chat_ack_acknowledges_it(
-    server, pki
-):
+async def test_a_sent_task_reaches_the_patrol_device_and_its_chat_ack_acknowledges_it(server, pki):
     data, folder = pki
     issue_client(
         folder, "patrol-dev", server_host="127.0.0.1", tls_port=8089, out_dir=folder / "clients"

@@ -553,7 +553,10 @@ class KindSpec:
     id_prefix: str = ""
 
     def validate_create(self, data: dict[str, Any]) -> dict[str, Any]:
-        return self.create.model_validate(data).model_dump(mode="json", by_alias=True)
+        out = self.create.model_validate(data).model_dump(mode="json", by_alias=True)
+        if out.get("unverified") is False:
+            del out["unverified"]  # only an unverified record says so; records stay as they were
+        return out
 
     def validate_patch(self, data: dict[str, Any]) -> dict[str, Any]:
         return self.patch.model_validate(data).model_dump(
