@@ -497,7 +497,10 @@ def test_a_client_data_package_holds_what_atak_imports(pki):
         assert "10.0.0.5:8089:ssl" in pref
         from cryptography.hazmat.primitives.serialization import pkcs12
 
-        key, cert, chain = pkcs12.load_key_and_certificates(z.read("cert/phone-1.p12"), b"atakatak")
+        p12 = z.read("cert/phone-1.p12")
+        key, cert, chain = pkcs12.load_key_and_certificates(p12, package.password.encode())
+        assert package.password not in pref  # typed on import, never in the package
+        assert len(package.password) >= 16
         assert key is not None
         assert cert is not None
         assert "phone-1" in cert.subject.rfc4514_string()

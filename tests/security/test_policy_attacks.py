@@ -69,12 +69,12 @@ def coast() -> Picture:
     picture = Picture()
     shared = Marking(classification=Classification.UNCLASSIFIED, releasable_to=["FR", "GB"])
     for aid, nation, kind in AGENCIES:
-        run(picture, CommandIn(type="agency.created", marking=shared,
-                               data={"id": aid, "name": aid, "nation": nation, "kind": kind}))  # fmt: skip
+        data = {"id": aid, "name": aid, "nation": nation, "kind": kind}
+        run(picture, CommandIn(type="agency.created", marking=shared, data=data))
     return picture
 
 
-SECRET = "informant X says the boat leaves from the bunker at 03:00"
+SECRET = "informant X says the boat leaves from the bunker at 03:00"  # noqa: S105 (text)
 MARKINGS = list(
     itertools.product(Classification, (["FR"], ["GB"], ["FR", "GB"]), Purpose, (False, True))
 )
@@ -127,7 +127,7 @@ def _open_case(picture: Picture) -> dict[str, Any]:
     }))  # fmt: skip
     command = RescueService(None, picture, None, ack_s=60, now_s=lambda: 0.0).open_command("pw-1")
     assert command is not None
-    return run(picture, command)  # type: ignore[no-any-return]
+    return run(picture, command)
 
 
 @pytest.mark.parametrize("who", [COMMANDER, OPERATOR, DOVER], ids=lambda p: p.id)
@@ -160,7 +160,8 @@ def test_3_no_marking_change_shortens_a_records_retention():
         run(picture, CommandIn(type="incident.updated", entity_id="inc-r", data={}, marking=soon,
                                justification="tidy"), COMMANDER)  # fmt: skip
     later = Marking(releasable_to=["FR"], retain_until=NOW + timedelta(days=4000))
-    kept = run(picture, CommandIn(type="incident.updated", entity_id="inc-r", data={}, marking=later,
+    kept = run(picture, CommandIn(type="incident.updated", entity_id="inc-r", data={},
+                                  marking=later,
                                   justification="legal hold"), COMMANDER)  # fmt: skip
     assert kept["marking"]["retain_until"].startswith("2037")
 

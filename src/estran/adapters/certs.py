@@ -11,12 +11,15 @@ connect against ``revoked.json``).
 from __future__ import annotations
 
 import datetime as dt
+import io
 import ipaddress
 import json
+import secrets
 import ssl
 import uuid
 import zipfile
-from typing import TYPE_CHECKING, Final
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -24,6 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from estran.adapters.private_files import private_dir, write_private
 from estran.domain.errors import InvalidInputError
 
 if TYPE_CHECKING:
@@ -32,7 +36,7 @@ if TYPE_CHECKING:
     from estran.config import Settings
 
 __all__ = [
-    "DEFAULT_P12_PASSWORD",
+    "IssuedClient",
     "certs_dir",
     "init_ca",
     "is_revoked",
@@ -41,8 +45,18 @@ __all__ = [
     "tls_context",
 ]
 
-DEFAULT_P12_PASSWORD: Final = "atakatak"  # noqa: S105 (ATAK's documented default; the p12 is
-# protected by the phone's storage, the password only satisfies the import dialog)
+
+@dataclass(frozen=True)
+class IssuedClient:
+    """A client's data package and the random password of its PKCS#12 files, to be shown to
+    the user once (it is not in the package: ATAK asks for it on import)."""
+
+    package: Path
+    password: str
+    serial: str
+
+    def __fspath__(self) -> str:
+        return str(self.package)
 
 
 def certs_dir(settings: Settings) -> Path:
@@ -63,14 +77,14 @@ def _key() -> rsa.RSAPrivateKey:
 
 
 def _write_key(path: Path, key: rsa.RSAPrivateKey) -> None:
-    path.write_bytes(
+    write_private(
+        path,
         key.private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
-        )
+        ),
     )
-    path.chmod(0o600)
 
 
 def _now() -> dt.datetime:
@@ -79,7 +93,7 @@ def _now() -> dt.datetime:
 
 def init_ca(folder: Path, hosts: list[str], days: int = 3650, force: bool = False) -> Path:
     """Make the CA and the server certificate (for ``hosts``: names or IP addresses)."""
-    folder.mkdir(parents=True, exist_ok=True)
+    private_dir(folder)
     if (folder / "ca.pem").exists() and not force:
         raise InvalidInputError(f"{folder} already has a CA; pass --force to replace it")
     ca_key = _key()
@@ -155,10 +169,13 @@ def issue_client(
     tls_port: int,
     out_dir: Path,
     days: int = 365,
-    password: str = DEFAULT_P12_PASSWORD,
+    password: str | None = None,
     valid_from: dt.datetime | None = None,
-) -> Path:
-    """A client certificate for ``name`` and its data package (zip) for ATAK/iTAK/WinTAK."""
+) -> IssuedClient:
+    """A client certificate for ``name`` and its data package (zip) for ATAK/iTAK/WinTAK,
+    protected by a random password (``IssuedClient.password``) unless one is given. Every
+    serial issued to ``name`` is kept, so ``revoke`` revokes them all."""
+    password = password or secrets.token_urlsafe(12)
     if not name or len(name) > 64 or not all(c.isalnum() or c in "-_." for c in name):
         raise InvalidInputError("a client name is 1-64 letters, digits, '-', '_' or '.'")
     ca, ca_key = _load_ca(folder)
@@ -178,12 +195,13 @@ def issue_client(
     enc = serialization.BestAvailableEncryption(password.encode())
     client_p12 = pkcs12.serialize_key_and_certificates(name.encode(), key, cert, [ca], enc)
     trust_p12 = pkcs12.serialize_key_and_certificates(b"estran-ca", None, None, [ca], enc)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / f"{name}.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    private_dir(out_dir)
+    write_private(out_dir / f"{name}.pem", cert.public_bytes(serialization.Encoding.PEM))
     _write_key(out_dir / f"{name}.key", key)
-    issued = json.loads((folder / "issued.json").read_text() or "{}")
-    issued[name] = format(cert.serial_number, "X")
-    (folder / "issued.json").write_text(json.dumps(issued, indent=1))
+    serial = format(cert.serial_number, "X")
+    issued = _issued(folder)
+    issued[name] = [*issued.get(name, []), serial]
+    write_private(folder / "issued.json", json.dumps(issued, indent=1).encode())
     pref = f"""<?xml version='1.0' encoding='ASCII' standalone='yes'?>
 <preferences>
   <preference version="1" name="cot_streams">
@@ -195,9 +213,7 @@ def issue_client(
   <preference version="1" name="com.atakmap.app_preferences">
     <entry key="displayServerConnectionWidget" class="class java.lang.Boolean">true</entry>
     <entry key="caLocation" class="class java.lang.String">cert/truststore-estran.p12</entry>
-    <entry key="caPassword" class="class java.lang.String">{password}</entry>
     <entry key="certificateLocation" class="class java.lang.String">cert/{name}.p12</entry>
-    <entry key="clientPassword" class="class java.lang.String">{password}</entry>
   </preference>
 </preferences>
 """
@@ -215,23 +231,33 @@ def issue_client(
 </MissionPackageManifest>
 """
     package = out_dir / f"{name}-datapackage.zip"
-    with zipfile.ZipFile(package, "w", zipfile.ZIP_DEFLATED) as z:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr("MANIFEST/manifest.xml", manifest)
         z.writestr("cert/server.pref", pref)
         z.writestr("cert/truststore-estran.p12", trust_p12)
         z.writestr(f"cert/{name}.p12", client_p12)
-    return package
+    write_private(package, buffer.getvalue())
+    return IssuedClient(package, password, serial)
 
 
-def revoke(folder: Path, name: str) -> str:
-    issued = json.loads((folder / "issued.json").read_text() or "{}")
-    serial = issued.get(name)
-    if serial is None:
+def _issued(folder: Path) -> dict[str, list[str]]:
+    """Serials by client name (an older file held one serial per name)."""
+    path = folder / "issued.json"
+    raw = json.loads(path.read_text() or "{}") if path.exists() else {}
+    return {name: [s] if isinstance(s, str) else list(s) for name, s in raw.items()}
+
+
+def revoke(folder: Path, name: str) -> list[str]:
+    """Revoke every certificate ever issued to ``name``; returns their serials."""
+    serials = _issued(folder).get(name)
+    if not serials:
         raise InvalidInputError(f"no certificate was issued to {name!r}")
-    revoked = set(json.loads((folder / "revoked.json").read_text() or "[]"))
-    revoked.add(serial)
-    (folder / "revoked.json").write_text(json.dumps(sorted(revoked)))
-    return str(serial)
+    path = folder / "revoked.json"
+    revoked = set(json.loads(path.read_text() or "[]")) if path.exists() else set()
+    revoked.update(serials)
+    write_private(path, json.dumps(sorted(revoked)).encode())
+    return serials
 
 
 def is_revoked(folder: Path, serial_hex: str) -> bool:

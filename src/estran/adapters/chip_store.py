@@ -13,6 +13,8 @@ import tempfile
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from estran.adapters.private_files import private_dir
+
 __all__ = ["ChipStore"]
 
 
@@ -26,7 +28,7 @@ class ChipStore:
         return self.folder / f"{hashlib.sha256(detection_id.encode()).hexdigest()[:32]}.png"
 
     def put(self, detection_id: str, png: bytes, now: datetime) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
+        private_dir(self.folder)  # thermal thumbnails: personal-data adjacent, 0700
         fd, tmp = tempfile.mkstemp(dir=self.folder, suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as f:

@@ -18,6 +18,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from estran.adapters.private_files import private_file
 from estran.domain.audit import GENESIS, AuditRow, audit_hash
 from estran.domain.errors import StorageError
 
@@ -118,7 +119,7 @@ class SecurityStore:
 
     @classmethod
     def for_data_dir(cls, data_dir: Path) -> SecurityStore:
-        data_dir.mkdir(parents=True, exist_ok=True)
+        private_file(data_dir / "security.sqlite3")  # accounts, sessions, audit: 0600
         return cls(f"sqlite:///{data_dir / 'security.sqlite3'}")
 
     @classmethod

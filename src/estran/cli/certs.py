@@ -64,7 +64,12 @@ def client_cmd(data_dir: Path | None, name: str, host: str, days: int, out: Path
         )
     except EstranError as exc:
         raise click.ClickException(exc.message) from exc
-    click.echo(str(package))
+    click.echo(str(package.package))
+    click.echo(
+        f"password for {name}'s certificate (shown once; type it when the phone imports the "
+        f"package): {package.password}",
+        err=True,
+    )
 
 
 @certs.command("revoke")
@@ -74,7 +79,7 @@ def revoke_cmd(data_dir: Path | None, name: str) -> None:
     """Revoke a client's certificate: the TLS listener refuses it from the next connection."""
     settings = settings_from(data_dir=data_dir)
     try:
-        serial = revoke(certs_dir(settings), name)
+        serials = revoke(certs_dir(settings), name)
     except EstranError as exc:
         raise click.ClickException(exc.message) from exc
-    click.echo(f"revoked {name} (serial {serial})", err=True)
+    click.echo(f"revoked every certificate of {name} (serials {', '.join(serials)})", err=True)

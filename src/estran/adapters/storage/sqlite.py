@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 
+from estran.adapters.private_files import private_file
 from estran.adapters.storage.migrations import SCHEMA_VERSION, migrate
 from estran.domain.errors import StorageError
 from estran.domain.events import Event
@@ -38,7 +39,7 @@ class SqliteEventStore:
 
     def __init__(self, path: Path, *, migrate_up_to: int = SCHEMA_VERSION) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_file(path)  # 0600: its WAL and shared-memory files take the same mode
         try:
             self._writer = self._connect()
             self._writer.execute("PRAGMA journal_mode=WAL")
