@@ -78,6 +78,11 @@ class Settings(BaseSettings):
         default=True, description="Register the Côte d'Opale agencies on first start."
     )
     log_level: str = Field(default="info", description="Server log level.")
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Addresses of reverse proxies whose X-Forwarded-For is believed; none by "
+        "default (the client address is the socket's peer).",
+    )
     cot_host: str = Field(default="127.0.0.1", description="Address the CoT TLS listener binds.")
     cot_plain_host: str = Field(
         default="127.0.0.1",
@@ -197,10 +202,17 @@ class Settings(BaseSettings):
         description="How long a sign-in lasts (a watch, by default) before signing in again.",
     )
     max_failed_logins: int = Field(
-        default=5, ge=1, le=100, description="Failed sign-ins in a row that lock an account."
+        default=5,
+        ge=1,
+        le=100,
+        description="Failed sign-ins in a row, from one source for one name, before that source "
+        "is held back (never a hard lock of the account, which anyone could cause).",
     )
     lockout_s: float = Field(
-        default=900.0, ge=1, le=86_400, description="How long a locked account stays locked."
+        default=900.0,
+        ge=1,
+        le=86_400,
+        description="How long a source is first held back; it doubles each time (up to 1 h).",
     )
     retention_detection_days: float = Field(
         default=7.0,

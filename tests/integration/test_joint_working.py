@@ -70,9 +70,10 @@ def test_sign_in_wrong_credentials_and_lockout_are_audited(centre):
     for _ in range(5):
         bad = httpx.post(f"{base}/api/v1/auth/login", json={"username": "liz", "password": "x"})
         assert bad.status_code == 401
-    locked = httpx.post(f"{base}/api/v1/auth/login", json={"username": "liz", "password": PASSWORD})
-    assert locked.status_code == 423
-    assert locked.json()["error"]["code"] == "account_locked"
+    held = httpx.post(f"{base}/api/v1/auth/login", json={"username": "liz", "password": PASSWORD})
+    assert held.status_code == 429
+    assert held.json()["error"]["code"] == "sign_in_throttled"
+    assert int(held.headers["Retry-After"]) >= 1
     logins = [r for r in audit_rows(centre) if r["action"] == "login"]
     assert [r["allowed"] for r in logins] == [True] + [False] * 6
     httpx.post(f"{base}/api/v1/auth/logout", headers={"Authorization": f"Bearer {token}"})

@@ -9,7 +9,7 @@ import pytest
 
 from estran.adapters.clock import FixedClock
 from estran.adapters.security_store import SecurityStore
-from estran.domain.errors import AccountLockedError, AuthenticationError, InvalidInputError
+from estran.domain.errors import AuthenticationError, InvalidInputError, SignInThrottledError
 from estran.domain.markings import Classification
 from estran.domain.policy import Role
 from estran.services.audit import AuditTrail, verify
@@ -54,16 +54,17 @@ def test_a_wrong_password_and_an_unknown_user_get_the_same_refusal(world):
     assert wrong.value.message == unknown.value.message == "wrong username or password"
 
 
-def test_repeated_failures_lock_the_account_then_it_opens_again(world):
-    store, identity, clock = world
+def test_repeated_failures_hold_back_that_source_then_it_may_try_again(world):
+    _store, identity, clock = world
     for _ in range(3):
         with pytest.raises(AuthenticationError):
-            identity.login("amelie", "guess")
-    with pytest.raises(AccountLockedError):
-        identity.login("amelie", PASSWORD)  # even the right password, while locked
+            identity.login("amelie", "guess", source="10.0.0.9")
+    with pytest.raises(SignInThrottledError):
+        identity.login("amelie", PASSWORD, source="10.0.0.9")  # even the right one, for now
+    # The account is not locked: Amélie signs in from her own terminal meanwhile.
+    assert identity.login("amelie", PASSWORD, source="10.0.0.1").principal.role == Role.COMMANDER
     clock.current += timedelta(seconds=601)
-    assert identity.login("amelie", PASSWORD).principal.role == Role.COMMANDER
-    assert store.get_user("amelie")["failed_logins"] == 0
+    assert identity.login("amelie", PASSWORD, source="10.0.0.9").principal.role == Role.COMMANDER
 
 
 def test_expired_forged_revoked_and_disabled_tokens_are_refused(world):

@@ -37,6 +37,11 @@ def run_server(settings: Settings, services: Services | None = None) -> None:
         access_log=False,
         lifespan="on",
         loop="uvloop",
+        # X-Forwarded-For is believed only from the proxies named in ESTRAN_TRUSTED_PROXIES;
+        # uvicorn's own default trusts any client on 127.0.0.1, who could then pose as any
+        # address (and dodge the sign-in throttle, or forge the audit trail's client).
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=list(settings.trusted_proxies) or None,
     )
     server = uvicorn.Server(config)
     click.echo(

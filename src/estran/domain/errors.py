@@ -17,7 +17,7 @@
     ├── PayloadTooLargeError                  a body or batch over its limit
     ├── NotReadyError                         a capability still being prepared (terrain)
     ├── AuthenticationError                   no, wrong, expired or forged credentials (401)
-    │   └── AccountLockedError                too many failed sign-ins: locked for a while
+    │   └── SignInThrottledError              too many failed sign-ins from a source: back off
     ├── PermissionDeniedError                 the policy refuses the action (403, audited)
     │   └── JustificationRequiredError        a sensitive action without its justification
     ├── StreamError
@@ -35,7 +35,6 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
-    "AccountLockedError",
     "AlreadyExistsError",
     "AuthenticationError",
     "ConflictError",
@@ -52,6 +51,7 @@ __all__ = [
     "ProtocolError",
     "ResumeError",
     "SchemaVersionError",
+    "SignInThrottledError",
     "SlowConsumerError",
     "StorageError",
     "StreamError",
@@ -209,12 +209,14 @@ class AuthenticationError(EstranError):
     code = "unauthenticated"
 
 
-class AccountLockedError(AuthenticationError):
-    code = "account_locked"
+class SignInThrottledError(AuthenticationError):
+    """Too many failed sign-ins from one source (for one name, or in all): wait and retry."""
 
-    def __init__(self, message: str, *, until: str) -> None:
-        super().__init__(message, details=[{"locked_until": until}])
-        self.until = until
+    code = "sign_in_throttled"
+
+    def __init__(self, message: str, *, retry_after_s: float) -> None:
+        super().__init__(message, details=[{"retry_after_s": round(retry_after_s, 1)}])
+        self.retry_after_s = retry_after_s
 
 
 class PermissionDeniedError(EstranError):

@@ -23,9 +23,10 @@ import orjson
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from estran.domain.errors import AccountLockedError, AuthenticationError, InvalidInputError
+from estran.domain.errors import AuthenticationError, InvalidInputError, SignInThrottledError
 from estran.domain.markings import Classification
 from estran.domain.policy import Principal, Role
+from estran.domain.throttle import SignInThrottle
 from estran.domain.timefmt import parse_stamp, stamp
 
 if TYPE_CHECKING:
@@ -118,6 +119,7 @@ class Identity:
         self.session_ttl_s = session_ttl_s
         self.max_failed_logins = max_failed_logins
         self.lockout_s = lockout_s
+        self.throttle = SignInThrottle(per_name=max_failed_logins, base_s=lockout_s)
         self.service_key_days = service_key_days
         self._cache: dict[str, tuple[float, Principal, str]] = {}
 
@@ -190,30 +192,35 @@ class Identity:
         self.store.add_session(hash_token(token), username, kind, stamp(now), expires)
         return Session(token, principal_of(user), expires)
 
-    def login(self, username: str, password: str) -> Session:
-        """A session for the right password; the same refusal for every wrong guess."""
-        user = self.store.get_user(username) if len(username) <= 64 else None
+    def login(self, username: str, password: str, source: str = "unknown") -> Session:
+        """A session for the right password; the same refusal for every wrong guess, known
+        name or not. Failures are throttled per source and per (source, name), with back-off
+        (``domain/throttle.py``): never a hard lock anyone could put on someone else."""
         now = self.now()
+        verdict = self.throttle.begin(source, username[:64], now.timestamp())
+        if not verdict.allowed:
+            raise SignInThrottledError(
+                f"too many failed sign-ins from {source}: try again in "
+                f"{verdict.retry_after_s:.0f} s",
+                retry_after_s=verdict.retry_after_s,
+            )
+        ok = False
+        try:
+            session = self._login(username, password)
+            ok = True
+            return session
+        finally:
+            self.throttle.end(source, username[:64], self.now().timestamp(), success=ok)
+
+    def _login(self, username: str, password: str) -> Session:
+        user = self.store.get_user(username) if len(username) <= 64 else None
         if user is None or user["service"] or user["password_hash"] is None:
             _verify(_DUMMY_HASH, password)  # the same work as for a real account
             raise AuthenticationError(_BAD_CREDENTIALS)
-        if user["locked_until"] is not None and parse_stamp(user["locked_until"]) > now:
-            raise AccountLockedError(
-                f"too many failed sign-ins: locked until {user['locked_until']}",
-                until=user["locked_until"],
-            )
         if not _verify(user["password_hash"], password):
-            failed = int(user["failed_logins"]) + 1
-            changes: dict[str, Any] = {"failed_logins": failed}
-            if failed >= self.max_failed_logins:
-                changes["locked_until"] = stamp(now + timedelta(seconds=self.lockout_s))
-                changes["failed_logins"] = 0
-            self.store.update_user(username, **changes)
             raise AuthenticationError(_BAD_CREDENTIALS)
         if user["disabled"]:
             raise AuthenticationError("this account is disabled")
-        if user["failed_logins"] or user["locked_until"]:
-            self.store.update_user(username, failed_logins=0, locked_until=None)
         if _hasher.check_needs_rehash(user["password_hash"]):
             self.store.update_user(username, password_hash=_hasher.hash(password))
         return self.issue(username)

@@ -51,13 +51,24 @@ class _Spec(BaseModel):
 class Telemetry(_Spec):
     """One frame's telemetry, as a ground station logs it."""
 
-    t: float = Field(ge=0.0, description="Seconds since the flight began.")
+    t: float = Field(
+        ge=0.0,
+        le=7 * 86_400.0,
+        description="Seconds since the flight began (a week at most: a later time would hold "
+        "every later frame back as 'time going backwards').",
+    )
     lat: float = Field(ge=-90.0, le=90.0)
     lon: float = Field(ge=-180.0, le=180.0)
-    alt_m: float = Field(description="Height above the ground under the drone, metres.")
-    yaw_deg: float = Field(description="Gimbal heading, clockwise from true north.")
-    pitch_deg: float = Field(description="Gimbal pitch from the horizon; -90 is straight down.")
-    roll_deg: float = 0.0
+    alt_m: float = Field(
+        ge=-500.0, le=20_000.0, description="Height above the ground under the drone, metres."
+    )
+    yaw_deg: float = Field(
+        ge=-360.0, le=360.0, description="Gimbal heading, clockwise from true north."
+    )
+    pitch_deg: float = Field(
+        ge=-180.0, le=180.0, description="Gimbal pitch from the horizon; -90 is straight down."
+    )
+    roll_deg: float = Field(default=0.0, ge=-180.0, le=180.0)
 
 
 class DetectorSpec(_Spec):

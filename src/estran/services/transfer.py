@@ -26,7 +26,7 @@ from estran.domain.events import EVENT_TYPES, MAX_EVENT_BYTES, Event
 from estran.domain.markings import Marking
 from estran.domain.picture import Picture, Staged
 from estran.domain.records import KINDS
-from estran.domain.timefmt import parse_stamp, stamp
+from estran.domain.timefmt import EARLIEST, LATEST, parse_stamp, stamp
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -73,10 +73,11 @@ def _check(view: Staged, line: _Line, number: int) -> Event:
         raise InvalidInputError(f"line {number}: unknown event type {line.type!r}")
     spec = KINDS[line.kind]
     try:
-        observed, received = (
-            stamp(parse_stamp(line.observed_at)),
-            stamp(parse_stamp(line.received_at)),
-        )
+        moments = parse_stamp(line.observed_at), parse_stamp(line.received_at)
+        for name, moment in zip(("observed_at", "received_at"), moments, strict=True):
+            if not EARLIEST <= moment < LATEST:
+                raise ValueError(f"{name} {stamp(moment)} is outside 2000 to 2200")
+        observed, received = stamp(moments[0]), stamp(moments[1])
         if line.type.endswith(".created"):
             data = spec.validate_create({**line.data, "id": line.entity_id})
             data.pop("id", None)

@@ -19,13 +19,18 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from estran.adapters.web.common import JSONBytes, read_json, services
 from estran.domain.commands import pydantic_details
-from estran.domain.errors import AuthenticationError, ValidationFailedError
+from estran.domain.errors import (
+    AuthenticationError,
+    PermissionDeniedError,
+    ValidationFailedError,
+)
 from estran.domain.policy import Action, Principal, enforce
 
 __all__ = [
     "COOKIE",
     "authenticated",
     "build_auth_router",
+    "check_cookie_write",
     "justification",
     "require",
     "who",
@@ -64,10 +69,43 @@ async def resolve(app_services: Any, headers: Any, cookies: Any) -> Principal:
     return principal
 
 
+_SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def check_cookie_write(request: Request) -> None:
+    """A write authenticated by the session cookie alone must come from the watch floor's own
+    origin, as JSON: a page on another origin (another local port included) cannot make the
+    operator's browser write in their name. Bearer-token clients are not affected: no
+    browser attaches a bearer token by itself."""
+    if request.method in _SAFE_METHODS or request.headers.get("authorization"):
+        return
+    if not request.cookies.get(COOKIE):
+        return
+    origin = request.headers.get("origin")
+    host = request.headers.get("host", "")
+    if origin is None or origin.split("://", 1)[-1].rstrip("/") != host:
+        raise PermissionDeniedError(
+            "a cookie-authenticated write must come from this server's own page "
+            f"(Origin {origin or 'missing'} is not {host})",
+            rule="origin",
+            action="write",
+        )
+    has_body = request.headers.get("content-length", "0") not in ("", "0")
+    kind = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if has_body and kind != "application/json":
+        raise PermissionDeniedError(
+            f"a cookie-authenticated write is sent as application/json, not {kind or 'nothing'}",
+            rule="origin",
+            action="write",
+        )
+
+
 async def authenticated(request: Request) -> Principal:
-    """Router dependency: establishes ``request.state.principal`` or refuses with 401."""
+    """Router dependency: establishes ``request.state.principal`` or refuses with 401; a
+    cookie-authenticated write from another origin is refused (403)."""
     principal = await resolve(services(request), request.headers, request.cookies)
     request.state.principal = principal
+    check_cookie_write(request)
     return principal
 
 
@@ -111,7 +149,9 @@ def build_auth_router() -> APIRouter:
             ) from exc
         client = request.client.host if request.client else "unknown"
         try:
-            session = await asyncio.to_thread(svc.identity.login, body.username, body.password)
+            session = await asyncio.to_thread(
+                svc.identity.login, body.username, body.password, client
+            )
         except AuthenticationError as exc:
             await svc.audit.record(
                 svc.audit.row(

@@ -26,6 +26,7 @@ __all__ = [
     "audit_views",
     "envelope_fields",
     "read_json",
+    "seen_then",
     "services",
     "time_param",
 ]
@@ -37,6 +38,15 @@ class JSONBytes(Response):
     def render(self, content: Any) -> bytes:
         # numpy arrays (route coordinates) serialise natively, without a list round-trip.
         return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+def seen_then(keep: Any, record: dict[str, Any], event: Event) -> bool:
+    """Whether ``keep`` (a reader's policy) lets the reader see ``record`` as ``event`` marked
+    it: history, ``/events`` and the stream's backlog never show what a record held before it
+    was released to the reader."""
+    if event.marking == record.get("marking"):
+        return True
+    return bool(keep({**record, "marking": event.marking}))
 
 
 def services(request: Request) -> Services:

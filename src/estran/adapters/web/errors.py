@@ -16,7 +16,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from estran.domain.errors import (
-    AccountLockedError,
     AuthenticationError,
     ConflictError,
     EstranError,
@@ -26,6 +25,7 @@ from estran.domain.errors import (
     PayloadTooLargeError,
     PermissionDeniedError,
     ResumeError,
+    SignInThrottledError,
     SlowConsumerError,
     StorageError,
     UnknownReferenceError,
@@ -34,7 +34,7 @@ from estran.domain.errors import (
 __all__ = ["WS_CLOSE", "error_response", "install_error_handlers", "status_for"]
 
 _STATUS: Final[list[tuple[type[EstranError], int]]] = [
-    (AccountLockedError, 423),
+    (SignInThrottledError, 429),
     (AuthenticationError, 401),
     (PermissionDeniedError, 403),
     (UnknownReferenceError, 422),
@@ -76,7 +76,9 @@ def install_error_handlers(app: FastAPI) -> None:
         if isinstance(exc, PermissionDeniedError):
             await _audit_refusal(request, exc)
         response = error_response(status_for(exc), exc.code, exc.message, exc.details)
-        if isinstance(exc, AuthenticationError) and not isinstance(exc, AccountLockedError):
+        if isinstance(exc, SignInThrottledError):
+            response.headers["Retry-After"] = str(max(1, round(exc.retry_after_s)))
+        elif isinstance(exc, AuthenticationError):
             response.headers["WWW-Authenticate"] = 'Bearer realm="estran"'
         return response
 

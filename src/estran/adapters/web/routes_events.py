@@ -9,7 +9,14 @@ from fastapi import APIRouter, Query, Request
 from pydantic import TypeAdapter, ValidationError
 
 from estran.adapters.web.auth import justification, require, who
-from estran.adapters.web.common import JSONBytes, audit_changes, read_json, services, time_param
+from estran.adapters.web.common import (
+    JSONBytes,
+    audit_changes,
+    read_json,
+    seen_then,
+    services,
+    time_param,
+)
 from estran.domain.commands import pydantic_details
 from estran.domain.errors import InvalidInputError, PayloadTooLargeError, ValidationFailedError
 from estran.domain.events import EVENT_TYPES, CommandIn, Event
@@ -92,7 +99,7 @@ def build_events_router() -> APIRouter:
     @router.get("/events", summary="Read the event log in order")
     async def read(
         request: Request,
-        after: Annotated[int, Query(ge=0, description="Events after this seq.")] = 0,
+        after: Annotated[int, Query(ge=0, le=2**62, description="Events after this seq.")] = 0,
         limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
         until: Annotated[str | None, Query(description="Received at or before.")] = None,
         entity_id: Annotated[str | None, Query(max_length=128)] = None,
@@ -116,10 +123,11 @@ def build_events_router() -> APIRouter:
         keep = svc.access.predicate(who(request))
 
         def visible(e: Event) -> bool:
-            # An event shows where its record, as it is now, may be seen: a release opens
-            # the record's history with it, and a purged record's events are gone.
+            # An event shows where its record may be seen both as it is now (a purged record's
+            # events are gone) and as the event marked it then: a release opens the record's
+            # events from the release on, never what it held before it.
             live = svc.picture.get(e.kind, e.entity_id)
-            return live is not None and bool(keep(live))
+            return live is not None and bool(keep(live)) and seen_then(keep, live, e)
 
         def page() -> tuple[list[dict[str, Any]], int]:
             scanned = after

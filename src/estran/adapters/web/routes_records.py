@@ -24,6 +24,7 @@ from estran.adapters.web.common import (
     audit_views,
     envelope_fields,
     read_json,
+    seen_then,
     services,
     time_param,
 )
@@ -157,9 +158,12 @@ def _make_handlers(spec: KindSpec) -> dict[str, Callable[..., Awaitable[Any]]]:
         require(request, Action.REPLAY, record)
         await audit_views(request, [record])
         types = [f"{spec.name}.created", f"{spec.name}.updated"]
+        keep = svc.access.predicate(who(request))
         events = await asyncio.to_thread(
             lambda: [
-                e.to_dict() for e in svc.store.read(entity_id=entity_id, types=types, limit=limit)
+                e.to_dict()
+                for e in svc.store.read(entity_id=entity_id, types=types, limit=limit)
+                if e.kind == spec.name and seen_then(keep, record, e)
             ]
         )
         return JSONBytes({"events": events})

@@ -10,16 +10,19 @@ GET  /api/v1/detections/{id}/chip   the detection's thumbnail (PNG), while image
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Final
 
 from fastapi import APIRouter, Query, Request, Response
 
 from estran.adapters.web.auth import who
 from estran.adapters.web.common import JSONBytes, services
-from estran.domain.errors import NotFoundError, NotReadyError
+from estran.domain.errors import InvalidInputError, NotFoundError, NotReadyError
 from estran.domain.policy import Action, enforce
 
 __all__ = ["build_thermal_router"]
+
+
+MAX_FLIGHT_S: Final = 7 * 86_400.0
 
 
 def build_thermal_router() -> APIRouter:
@@ -29,13 +32,27 @@ def build_thermal_router() -> APIRouter:
     async def frame(
         request: Request,
         sensor_id: str,
-        t: Annotated[float, Query(ge=0, description="Seconds since the flight began.")],
+        t: Annotated[
+            float,
+            Query(
+                ge=0,
+                le=MAX_FLIGHT_S,
+                description="Seconds since the flight began (a week "
+                "at most: a later time would hold the drone's frames back for ever).",
+            ),
+        ],
         lat: Annotated[float, Query(ge=-90, le=90)],
         lon: Annotated[float, Query(ge=-180, le=180)],
-        alt_m: Annotated[float, Query(description="Height above the ground, metres.")],
-        yaw_deg: Annotated[float, Query(description="Gimbal heading from true north.")],
-        pitch_deg: Annotated[float, Query(description="Gimbal pitch; -90 straight down.")],
-        roll_deg: Annotated[float, Query()] = 0.0,
+        alt_m: Annotated[
+            float, Query(ge=-500, le=20_000, description="Height above the ground, metres.")
+        ],
+        yaw_deg: Annotated[
+            float, Query(ge=-360, le=360, description="Gimbal heading from true north.")
+        ],
+        pitch_deg: Annotated[
+            float, Query(ge=-180, le=180, description="Gimbal pitch; -90 straight down.")
+        ],
+        roll_deg: Annotated[float, Query(ge=-180, le=180)] = 0.0,
     ) -> JSONBytes:
         svc = services(request)
         principal = who(request)
@@ -43,6 +60,8 @@ def build_thermal_router() -> APIRouter:
         if svc.thermal is None:
             raise NotReadyError("thermal video (switched off)", progress=0.0, elapsed_s=0.0)
         body = await request.body()
+        if not body:
+            raise InvalidInputError("the request body is empty: one encoded frame expected")
         telemetry = {"t": t, "lat": lat, "lon": lon, "alt_m": alt_m, "yaw_deg": yaw_deg,
                      "pitch_deg": pitch_deg, "roll_deg": roll_deg}  # fmt: skip
         client = request.client.host if request.client else "unknown"

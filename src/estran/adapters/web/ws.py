@@ -64,7 +64,7 @@ class _Filter:
         self.everything = svc.access.sees_everything(principal)
         self.observer = svc.policy.roles[principal.role].sees == "attached_unit"
         self._keep: Any = None
-        self._memo: dict[tuple[int, str, bool], bool] = {}
+        self._memo: dict[tuple[Any, ...], bool] = {}
         self._fresh_until = 0.0
 
     def _sees(self, record: dict[str, Any]) -> bool:
@@ -84,6 +84,25 @@ class _Filter:
             hit = self._memo[key] = bool(self._keep(record))
         return hit
 
+    def _saw_then(self, record: dict[str, Any], event: Event) -> bool:
+        """Whether the record, as marked by ``event`` (its marking then), was for this reader:
+        an event from before a release never shows what the record held before it."""
+        if event.marking is record.get("marking") or event.marking == record.get("marking"):
+            return True
+        then = {**record, "marking": event.marking}
+        if self.observer:
+            return bool(self._keep(then))
+        m = event.marking
+        key = (
+            "then", m.get("classification"), tuple(m.get("releasable_to") or ()),
+            m.get("purpose"), bool(m.get("personal_data")), record["entity"],
+            bool(record.get("life_at_sea")),
+        )  # fmt: skip
+        hit = self._memo.get(key)
+        if hit is None:
+            hit = self._memo[key] = bool(self._keep(then))
+        return hit
+
     def __call__(self, event: Event, frame: bytes) -> bytes | None:
         if self.everything:
             return frame
@@ -98,6 +117,8 @@ class _Filter:
             return b",".join(notices) if notices else None
         record = self.svc.picture.get(*key)
         visible = record is not None and self._sees(record)
+        if visible and record is not None and not self._saw_then(record, event):
+            return None  # released later: what it was before the release is not shown
         if visible:
             if key in self.shown or event.verb == "created":
                 self.shown.add(key)

@@ -5,6 +5,7 @@ Times come in as arguments (milliseconds since the epoch): nothing here reads a 
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final
 from xml.sax.saxutils import escape, quoteattr
@@ -40,13 +41,24 @@ __all__ = [
     "takp_response",
     "to_proto",
     "to_xml",
+    "xml_text",
 ]
 
 _KNOWN: Final = ("contact", "__group", "precisionlocation", "status", "takv", "track")
 
 
+_XML_ILLEGAL: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+"""Characters XML 1.0 forbids: they would make a TAK client drop (or choke on) the event."""
+
+
+def xml_text(value: str) -> str:
+    """``value`` escaped as XML character data, with XML-illegal characters (NUL and other
+    controls) replaced: Estran's records may hold any text, TAK clients must get valid XML."""
+    return escape(_XML_ILLEGAL.sub("\ufffd", value))
+
+
 def _attr(value: str) -> str:
-    return quoteattr(value)
+    return quoteattr(_XML_ILLEGAL.sub("\ufffd", value))
 
 
 def _num(value: float) -> str:
@@ -192,7 +204,7 @@ def detail_xml(
         body = " ".join(f"{k}={_attr(v)}" for k, v in link.items())
         parts.append(f"<link {body}/>")
     if remarks:
-        parts.append(f"<remarks>{escape(remarks)}</remarks>")
+        parts.append(f"<remarks>{xml_text(remarks)}</remarks>")
     return "".join(parts) + extra
 
 
