@@ -13,6 +13,7 @@ import pytest
 import uvicorn
 
 from estran.adapters.web.app import create_app
+from estran.cli.serve import server_config
 from estran.config import Settings
 from tests.auth import AUTH, seed_user
 from tests.marks import POSTGRES_URL, needs_postgres
@@ -83,14 +84,7 @@ class RunningServer:
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
         self.app = create_app(settings, services)
-        config = uvicorn.Config(
-            self.app,
-            ws="websockets-sansio",
-            log_level="warning",
-            lifespan="on",
-            ws_max_size=64 * 1024,
-            loop="uvloop",
-        )
+        config = server_config(settings, self.app, log_level="warning")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(
             target=lambda: self.server.run(sockets=[self.sock]), daemon=True

@@ -93,7 +93,9 @@ def open_store(settings: Settings) -> EventStore:
 def open_security_store(settings: Settings) -> SecurityStore:
     """Accounts, sessions and the audit trail: beside the events (SQLite or PostgreSQL)."""
     if settings.database_url:
-        return SecurityStore.for_postgres(settings.database_url, settings.database_schema)
+        return SecurityStore.for_postgres(
+            settings.database_url, settings.database_schema, settings.data_dir
+        )
     return SecurityStore.for_data_dir(settings.data_dir)
 
 

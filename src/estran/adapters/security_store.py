@@ -18,7 +18,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from estran.adapters.private_files import private_file
+from estran.adapters.private_files import private_file, write_private
 from estran.domain.audit import GENESIS, AuditRow, audit_hash
 from estran.domain.errors import StorageError
 
@@ -26,7 +26,9 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
-__all__ = ["SecurityStore"]
+ANCHOR_FILE = "audit-anchor.json"
+
+__all__ = ["ANCHOR_FILE", "SecurityStore"]
 
 _meta = sa.MetaData()
 
@@ -91,8 +93,11 @@ audit_head = sa.Table(
 class SecurityStore:
     """Users, sessions and the audit trail behind one SQLAlchemy engine."""
 
-    def __init__(self, url: str, *, schema: str | None = None) -> None:
+    def __init__(self, url: str, *, schema: str | None = None, anchor: Path | None = None) -> None:
         self.url = url
+        self.anchor = anchor
+        """A file outside the database holding the chain's latest head (``audit-anchor.json``):
+        deleting every row, or moving the head back, no longer passes ``verify``."""
         connect_args: dict[str, Any] = {}
         if url.startswith("sqlite"):
             connect_args = {"check_same_thread": False, "timeout": 10}
@@ -120,12 +125,36 @@ class SecurityStore:
     @classmethod
     def for_data_dir(cls, data_dir: Path) -> SecurityStore:
         private_file(data_dir / "security.sqlite3")  # accounts, sessions, audit: 0600
-        return cls(f"sqlite:///{data_dir / 'security.sqlite3'}")
+        return cls(f"sqlite:///{data_dir / 'security.sqlite3'}", anchor=data_dir / ANCHOR_FILE)
 
     @classmethod
-    def for_postgres(cls, database_url: str, schema: str) -> SecurityStore:
+    def for_postgres(
+        cls, database_url: str, schema: str, data_dir: Path | None = None
+    ) -> SecurityStore:
         url = database_url.replace("postgresql://", "postgresql+psycopg://", 1)
-        return cls(url, schema=schema)
+        anchor = None if data_dir is None else data_dir / f"{schema}-{ANCHOR_FILE}"
+        return cls(url, schema=schema, anchor=anchor)
+
+    def read_anchor(self) -> tuple[int, str] | None:
+        """The head as last written outside the database (None: no anchor kept, or none yet)."""
+        if self.anchor is None or not self.anchor.exists():
+            return None
+        try:
+            body = orjson.loads(self.anchor.read_bytes())
+            return int(body["seq"]), str(body["hash"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return (-1, "unreadable")
+
+    def _write_anchor(self, seq: int, digest: str) -> None:
+        if self.anchor is None:
+            return
+        # Only ever forward: a process that committed earlier never moves the anchor back.
+        current = self.read_anchor()
+        if current is not None and current[0] >= seq:
+            return
+        tmp = self.anchor.with_suffix(".tmp")
+        write_private(tmp, orjson.dumps({"seq": seq, "hash": digest}))
+        tmp.replace(self.anchor)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -224,6 +253,9 @@ class SecurityStore:
                             .where(audit_head.c.id == 1)
                             .values(seq=seq, hash=prev)
                         )
+                if stored:
+                    with self._lock:
+                        self._write_anchor(stored[-1].seq, stored[-1].hash)
                 return stored
             except IntegrityError:
                 # Another process (the CLI beside a running server) appended first: re-chain.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import socket
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 import uvicorn
@@ -16,7 +16,26 @@ if TYPE_CHECKING:
     from estran.bootstrap import Services
     from estran.config import Settings
 
-__all__ = ["run_server", "serve"]
+__all__ = ["run_server", "serve", "server_config"]
+
+
+def server_config(settings: Settings, app: Any, **overrides: Any) -> uvicorn.Config:
+    """The HTTP server's configuration (the tests' servers use it too)."""
+    options: dict[str, Any] = {
+        "log_level": settings.log_level,
+        "ws": "websockets-sansio",
+        "ws_max_size": 64 * 1024,
+        "access_log": False,
+        "lifespan": "on",
+        "loop": "uvloop",
+        # X-Forwarded-For is believed only from the proxies named in ESTRAN_TRUSTED_PROXIES;
+        # uvicorn's own default trusts any client on 127.0.0.1, who could then pose as any
+        # address (and dodge the sign-in throttle, or forge the audit trail's client).
+        "proxy_headers": bool(settings.trusted_proxies),
+        "forwarded_allow_ips": list(settings.trusted_proxies) or None,
+        **overrides,
+    }
+    return uvicorn.Config(app, **options)
 
 
 def run_server(settings: Settings, services: Services | None = None) -> None:
@@ -29,20 +48,7 @@ def run_server(settings: Settings, services: Services | None = None) -> None:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((settings.host, settings.http_port))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        create_app(settings, services),
-        log_level=settings.log_level,
-        ws="websockets-sansio",
-        ws_max_size=64 * 1024,
-        access_log=False,
-        lifespan="on",
-        loop="uvloop",
-        # X-Forwarded-For is believed only from the proxies named in ESTRAN_TRUSTED_PROXIES;
-        # uvicorn's own default trusts any client on 127.0.0.1, who could then pose as any
-        # address (and dodge the sign-in throttle, or forge the audit trail's client).
-        proxy_headers=bool(settings.trusted_proxies),
-        forwarded_allow_ips=list(settings.trusted_proxies) or None,
-    )
+    config = server_config(settings, create_app(settings, services))
     server = uvicorn.Server(config)
     click.echo(
         f"Estran listening on http://{settings.host}:{port}  "

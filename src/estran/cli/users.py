@@ -209,10 +209,23 @@ def audit() -> None:
 
 @audit.command("verify")
 @store_options
-def verify_cmd(data_dir: Path | None, database_url: str | None) -> None:
-    """Check every row's hash and link; exit 1 naming each break found."""
+@click.option(
+    "--anchor",
+    default=None,
+    metavar="SEQ:HASH",
+    help="A head kept outside the database (a handover's audit_head): the chain must hold it.",
+)
+def verify_cmd(data_dir: Path | None, database_url: str | None, anchor: str | None) -> None:
+    """Check every row's hash and link, and the head kept outside the database (the anchor
+    file beside it, or --anchor); exit 1 naming each break found."""
+    given = None
+    if anchor is not None:
+        seq, _, digest = anchor.partition(":")
+        if not seq.isdigit() or len(digest) != 64:
+            raise click.BadParameter("SEQ:HASH, as a handover prints it", param_hint="--anchor")
+        given = (int(seq), digest)
     with _admin(data_dir, database_url) as admin:
-        result = verify(admin.store)
+        result = verify(admin.store, given)
     if result.ok:
         click.echo(f"audit trail intact: {result.rows} rows, chain and head agree")
         return

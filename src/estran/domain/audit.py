@@ -70,13 +70,28 @@ class Verification:
         return not self.problems
 
 
-def verify_chain(rows: Iterable[AuditRow], head: tuple[int, str]) -> Verification:
-    """Walk the chain from the start; every break is reported with the row where it shows."""
+def verify_chain(
+    rows: Iterable[AuditRow], head: tuple[int, str], anchor: tuple[int, str] | None = None
+) -> Verification:
+    """Walk the chain from the start; every break is reported with the row where it shows.
+
+    ``anchor`` is a head kept *outside* the database (a file, a handover report): the chain
+    must still hold that row with that hash, so deleting every row, or cutting the tail and
+    moving the head back to match, is found too."""
     result = Verification()
     expected_seq = 1
     prev = GENESIS
+    anchored = anchor is None or anchor[0] == 0
     for row in rows:
         result.rows += 1
+        if anchor is not None and row.seq == anchor[0]:
+            anchored = row.hash == anchor[1]
+            if not anchored:
+                result.problems.append(
+                    f"row {row.seq} is not the row the anchor outside the database recorded "
+                    "(the chain was rewritten from there)"
+                )
+                anchored = True  # reported once
         if row.seq != expected_seq:
             result.problems.append(
                 f"rows {expected_seq}..{row.seq - 1} are missing (deleted)"
@@ -96,5 +111,10 @@ def verify_chain(rows: Iterable[AuditRow], head: tuple[int, str]) -> Verificatio
         result.problems.append(
             f"the chain ends at row {expected_seq - 1} but its head says row {head_seq}: "
             "rows were cut off the end, or the head was altered"
+        )
+    if not anchored and anchor is not None:
+        result.problems.append(
+            f"the anchor outside the database records row {anchor[0]}, but the chain ends at "
+            f"row {expected_seq - 1}: rows were deleted and the head moved back"
         )
     return result

@@ -115,6 +115,7 @@ class AuditTrail:
         self._writer.shutdown(wait=True)
 
 
-def verify(store: SecurityStore) -> Verification:
-    """Walk the stored chain from the start (``domain/audit.py``)."""
-    return verify_chain(store.read_audit(), store.audit_head())
+def verify(store: SecurityStore, anchor: tuple[int, str] | None = None) -> Verification:
+    """Walk the stored chain from the start (``domain/audit.py``), against the head kept
+    outside the database (the store's anchor file, or one given: a handover's ``audit_head``)."""
+    return verify_chain(store.read_audit(), store.audit_head(), anchor or store.read_anchor())

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -57,6 +58,12 @@ def build_stats_router() -> APIRouter:
         assert start is not None  # noqa: S101 (a required parameter)
         require(request, Action.READ)
         view = svc.access.visible_picture(who(request))
-        return JSONBytes(handover(view, since=start, now=stamp(now)))
+        report = handover(view, since=start, now=stamp(now))
+        # The audit trail's head, printed in every handover: kept on paper or in the next
+        # watch's log, it lets `estran audit verify --anchor SEQ:HASH` find a chain that was
+        # cut back, or emptied, later.
+        seq, digest = await asyncio.to_thread(svc.security.audit_head)
+        report["audit_head"] = {"seq": seq, "hash": digest, "anchor": f"{seq}:{digest}"}
+        return JSONBytes(report)
 
     return router
