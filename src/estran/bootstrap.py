@@ -32,6 +32,7 @@ from estran.services.identity import Identity, principal_of
 from estran.services.ledger import Ledger
 from estran.services.plan_service import PlanService
 from estran.services.recommend import RecommendationService
+from estran.services.replay import Replay
 from estran.services.rescue import RescueService
 from estran.services.retention import RetentionService, rules_from
 from estran.services.tak import TakGateway
@@ -145,6 +146,7 @@ class Services:
     recommender: RecommendationService | None = None
     plans: PlanService | None = None
     thermal: ThermalService | None = None
+    replay: Replay | None = None
     runcards: list[RunCard] = field(default_factory=list)
     extras: list[Any] = field(default_factory=list)
     """Things started after everything else and stopped first (the live demo driver)."""
@@ -245,6 +247,7 @@ def build_services(
         ),
     )
     services.runcards = load_runcards(settings.runcards_file)
+    services.replay = Replay(store, picture)
     services.rescue = RescueService(
         ledger,
         picture,

@@ -135,6 +135,15 @@ class Picture:
     def get(self, kind: str, entity_id: str) -> Record | None:
         return self.records[kind].get(entity_id)
 
+    def copy(self) -> Picture:
+        """An independent picture at the same seq: records are never changed in place
+        (``evolve`` makes a new one), so each table is copied shallowly."""
+        out = Picture()
+        out.records = {kind: dict(table) for kind, table in self.records.items()}
+        out.seq, out.as_of = self.seq, self.as_of
+        out._markings = dict(self._markings)
+        return out
+
     def apply(self, event: Event) -> None:
         if event.seq <= self.seq:
             raise ValueError(f"event {event.seq} applied out of order (picture at {self.seq})")

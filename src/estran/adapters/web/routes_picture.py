@@ -10,10 +10,10 @@ from fastapi import APIRouter, Query, Request
 from estran import __version__
 from estran.adapters.web.auth import authenticated, require, who
 from estran.adapters.web.common import JSONBytes, audit_views, services, time_param
-from estran.bootstrap import rebuild
 from estran.domain.errors import AuthenticationError, ValidationFailedError
 from estran.domain.policy import Action
 from estran.domain.records import KINDS, KINDS_BY_PLURAL
+from estran.services.replay import Replay
 
 __all__ = ["build_health_router", "build_picture_router"]
 
@@ -52,7 +52,10 @@ def build_picture_router() -> APIRouter:
             )
         else:
             require(request, Action.REPLAY)
-            past = await asyncio.to_thread(rebuild, svc.store, until_received=at_stamp)
+            replay = svc.replay
+            if replay is None:
+                replay = svc.replay = Replay(svc.store, svc.picture)
+            past = await asyncio.to_thread(replay.at, at_stamp)
             view = svc.access.visible_picture(principal, past)
             snap = view.snapshot(KINDS_BY_PLURAL[k].name for k in chosen)
         await audit_views(request, [r for records in snap.values() for r in records])
