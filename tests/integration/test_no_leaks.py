@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import random
+import time
 import types
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -34,6 +35,7 @@ from estran.domain.picture import Picture, Staged
 from estran.domain.policy import Role
 from estran.domain.records import KINDS
 from estran.domain.timefmt import stamp
+from estran.services.rescue import RescueService
 from estran.services.stats import figures
 from estran.services.tak import TakGateway
 from tests.auth import seed_user
@@ -59,7 +61,10 @@ USERS = {
     "fr-auditor": ("auditor", "FR-GN", "FR", "DIFFUSION RESTREINTE", {}),
 }
 PATHS = ("list", "get", "layer", "picture", "picture_at", "events", "stream", "export",
-         "stats", "cot")  # fmt: skip
+         "stats", "cot", "cot_relay", "rescue_derived")  # fmt: skip
+SECRET = "SECRET-"  # noqa: S105 (text, not a password)
+"""Each incident's summary holds this and its id: no derived record may carry it to a reader
+who may not see the incident."""
 
 
 def _marking(rng: random.Random) -> Marking:
@@ -74,7 +79,9 @@ def _marking(rng: random.Random) -> Marking:
 
 def _commands(rng: random.Random) -> list[CommandIn]:
     cmds: list[CommandIn] = []
-    for agency, nation in (("FR-GN", "FR"), ("UK-BF", "GB"), ("UK-MRCC-DOVER", "GB")):
+    for agency, nation in (
+        ("FR-GN", "FR"), ("UK-BF", "GB"), ("UK-MRCC-DOVER", "GB"), ("FR-CROSS-GN", "FR"),
+    ):  # fmt: skip
         cmds.append(
             CommandIn(
                 type="agency.created",
@@ -83,8 +90,13 @@ def _commands(rng: random.Random) -> list[CommandIn]:
             )
         )
     pos = {"lat": 50.9, "lon": 1.7}
-    for i in range(12):
+    for i in range(12):  # each unit and incident at its own place: a leaked position shows
         cmds.append(CommandIn(type="unit.created", data={"id": f"u{i}", "callsign": f"U{i}",
+                    "kind": "foot_patrol", "agency_id": "FR-GN",
+                    "position": {"lat": _unit_lat(i), "lon": 1.7}},
+                    marking=_marking(rng)))  # fmt: skip
+    for i in range(6):  # TAK clients' units: what they send is relayed under these markings
+        cmds.append(CommandIn(type="unit.created", data={"id": f"tak-r{i}", "callsign": f"R{i}",
                     "kind": "foot_patrol", "agency_id": "FR-GN", "position": pos},
                     marking=_marking(rng)))  # fmt: skip
     cmds.append(CommandIn(type="sensor.created", data={"id": "s0", "name": "d",
@@ -92,8 +104,9 @@ def _commands(rng: random.Random) -> list[CommandIn]:
     types_ = ["group_sighted", "boat_being_prepared", "launch_attempt", "persons_in_water"]
     for i in range(16):
         cmds.append(CommandIn(type="incident.created", data={"id": f"i{i}",
-                    "type": types_[i % 4], "owner_agency_id": "FR-GN", "position": pos},
-                    marking=_marking(rng)))  # fmt: skip
+                    "type": types_[i % 4], "owner_agency_id": "FR-GN",
+                    "position": {"lat": _incident_lat(i), "lon": 1.7},
+                    "summary": f"{SECRET}i{i}"}, marking=_marking(rng)))  # fmt: skip
     on_land = [i for i in range(16) if types_[i % 4] != "persons_in_water"]
     for i in range(10):  # one task per unit (a unit has one live task at a time)
         cmds.append(CommandIn(type="task.created", data={"id": f"t{i}", "incident_id":
@@ -102,14 +115,20 @@ def _commands(rng: random.Random) -> list[CommandIn]:
         cmds.append(CommandIn(type="detection.created", data={"id": f"d{i}", "sensor_id": "s0",
                     "class": "group_of_people", "count": 3, "position": pos},
                     marking=_marking(rng)))  # fmt: skip
-    for i in (3, 7, 11):
-        cmds.append(CommandIn(type="rescue_case.created", data={"id": f"sar{i}",
-                    "incident_id": f"i{i}", "centre_agency_id": "UK-MRCC-DOVER",
-                    "position": pos}, marking=_marking(rng)))  # fmt: skip
+    # Rescue cases are derived by the rescue service from the (restricted) incidents: see
+    # the world fixture, which opens them as the server would.
     for i in range(6):
         cmds.append(CommandIn(type="log_entry.created", data={"id": f"l{i}", "log": "duty",
                     "role": "duty officer", "text": "note"}, marking=_marking(rng)))  # fmt: skip
     return cmds
+
+
+def _unit_lat(i: int) -> float:
+    return round(50.80 + i * 0.001, 6)
+
+
+def _incident_lat(i: int) -> float:
+    return round(50.95 + i * 0.001, 6)
 
 
 def _visible(user: str, record: dict[str, Any], observer_scope: set[tuple[str, str]]) -> bool:
@@ -172,6 +191,15 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     events = []
     for cmd in _commands(random.Random(20261125)):  # noqa: S311 (test data)
         event = decide(staged, cmd, ctx)
+        staged.stage(event)
+        events.append(event)
+    # The rescue service derives a case from each life-at-sea incident, whatever its marking.
+    rescue = RescueService(None, staged, None, ack_s=60, now_s=lambda: 0.0)  # type: ignore[arg-type]
+    rescue.case_for = lambda _incident_id: None  # type: ignore[method-assign,assignment]
+    for i in (3, 7, 11, 15):  # every persons-in-water incident (the server opens none more)
+        command = rescue.open_command(f"i{i}")
+        assert command is not None
+        event = decide(staged, command, ctx)
         staged.stage(event)
         events.append(event)
     picture.apply_all(store.append(events))
@@ -255,17 +283,51 @@ def _read(world: World, user: str, path: str, kind: str, rid: str) -> set[tuple[
         for key in ("attempts_detected", "attempts_intercepted", "launches", "rescue_referrals"):
             assert body[key] == expected[key], key  # a hidden incident moves no number
         return set()
-    assert path == "cot"
     svc = world.running.app.state.services
+    principal = svc.identity.authenticate(f"est_{user}")
+    if path == "rescue_derived":
+        # Whatever a reader gets of rescue cases, it never holds a hidden incident's text.
+        r = httpx.get(f"{base}/api/v1/rescue_cases", headers=h)
+        if r.status_code == 403:
+            return None
+        visible = {rid for k, rid in world.oracle(user) if k == "incident"}
+        for n in range(16):
+            if f"i{n}" not in visible:
+                assert f'{SECRET}i{n}"' not in r.text, f"{user} got incident i{n}'s text"
+        return {("rescue_case", x["id"]) for x in r.json()["items"]}
     gateway = TakGateway(
         types.SimpleNamespace(), None, svc.picture, None,
-        default_agency="FR-GN", now_s=lambda: 0.0, access=svc.access,
+        default_agency="FR-GN", now_s=time.time, access=svc.access,
     )  # fmt: skip
-    client = types.SimpleNamespace(principal=svc.identity.authenticate(f"est_{user}"))
+    client = types.SimpleNamespace(principal=principal, uid=None)
+    if path == "cot_relay":
+        # What each TAK client's unit sends reaches this user's client only where the unit's
+        # record may be seen (the relay filter is the picture's policy).
+        assert gateway.relay_filter is not None
+        out = set()
+        for n in range(6):
+            sender = types.SimpleNamespace(principal=principal, uid=f"r{n}")
+            if gateway.relay_filter.allows(sender, client):
+                out.add(("unit", f"tak-r{n}"))
+        return out
+    assert path == "cot"
+    allowed = world.oracle(user)
     out = set()
     for ev in gateway.welcome(client):
         _, what, ident = ev.uid.split(".", 2)
         out.add((what, ident))
+        if what == "task":
+            # A task drawn for this user names and places only records it may see.
+            task = svc.picture.get("task", ident)
+            unit_ok = ("unit", task["unit_id"]) in allowed
+            inc_ok = ("incident", task["incident_id"]) in allowed
+            callsign = svc.picture.get("unit", task["unit_id"])["callsign"]
+            assert unit_ok or f"TASK {callsign}" not in ev.detail_xml
+            lat = round(ev.point.lat, 6)
+            n_unit, n_inc = int(task["unit_id"][1:]), int(task["incident_id"][1:])
+            assert (inc_ok and lat == _incident_lat(n_inc)) or (
+                unit_ok and lat == _unit_lat(n_unit)
+            ), (user, ident, lat)
     return out
 
 
@@ -282,8 +344,8 @@ def _read(world: World, user: str, path: str, kind: str, rid: str) -> set[tuple[
 )
 def test_no_read_path_returns_a_record_its_caller_may_not_see(world, user, path, kind, index):
     rid = {"unit": "u", "incident": "i", "task": "t", "detection": "d", "log_entry": "l"}.get(
-        kind, "sar"
-    ) + str(index if kind != "rescue_case" else (3, 7, 11)[index % 3])
+        kind, "sar-i"
+    ) + str(index if kind != "rescue_case" else (3, 7, 11, 15)[index % 4])
     got = _read(world, user, path, kind, rid)
     if got is None:
         return
