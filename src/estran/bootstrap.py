@@ -26,6 +26,7 @@ from estran.domain.runcards import RunCard, parse_runcards
 from estran.domain.timefmt import stamp
 from estran.services.access import Access
 from estran.services.audit import AuditTrail
+from estran.services.eventchain import EventChain
 from estran.services.fusion import FusionService
 from estran.services.hub import Hub
 from estran.services.identity import Identity, principal_of
@@ -187,6 +188,11 @@ class Services:
         for extra in self.extras:
             await extra.stop()
         await self.retention.stop()
+        if self.retention.chain is not None:
+            try:  # the last checkpoint pins everything written up to the stop
+                await self.retention.chain.checkpoint()
+            except Exception:
+                log.exception("the event log's last checkpoint could not be written")
         if self.fusion is not None:
             await self.fusion.stop()
         if self.rescue is not None:
@@ -246,6 +252,7 @@ def build_services(
             settings.purge_interval_s,
         ),
     )
+    services.retention.chain = EventChain(store, audit)
     services.runcards = load_runcards(settings.runcards_file)
     services.replay = Replay(store, picture)
     services.rescue = RescueService(

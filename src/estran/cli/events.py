@@ -1,4 +1,4 @@
-"""``estran events export|import``: the event log as JSON Lines."""
+"""``estran events export|import|verify``: the event log as JSON Lines, and its hash chain."""
 
 from __future__ import annotations
 
@@ -68,3 +68,29 @@ def import_cmd(data_dir: Path | None, database_url: str | None, source: Path) ->
     click.echo(
         f"imported {result.imported} events, skipped {result.skipped} already present", err=True
     )
+
+
+@events.command("verify")
+@store_options
+def verify_cmd(data_dir: Path | None, database_url: str | None) -> None:
+    """Recompute the event log's hash chain and check it against every checkpoint the audit
+    trail holds since the latest purge; exit 1 naming each break found."""
+    from estran.bootstrap import open_security_store
+    from estran.services.eventchain import verify_events
+
+    settings = settings_from(data_dir=data_dir, database_url=database_url)
+    store = open_store(settings)
+    security = open_security_store(settings)
+    try:
+        result = verify_events(store, security.read_audit())
+    finally:
+        security.close()
+        store.close()
+    if result.ok:
+        click.echo(
+            f"event log intact: {result.events} events, {result.checkpoints} checkpoints agree"
+        )
+        return
+    for problem in result.problems:
+        click.echo(f"BROKEN: {problem}", err=True)
+    raise SystemExit(1)

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from estran.domain.picture import Picture
     from estran.ports import Clock
     from estran.services.audit import AuditTrail
+    from estran.services.eventchain import EventChain
     from estran.services.ledger import Ledger
 
 __all__ = ["RetentionService", "rules_from"]
@@ -55,6 +56,7 @@ class RetentionService:
         self._tasks: list[asyncio.Task[None]] = []
         self.runs = 0
         self.chips: ChipStore | None = None  # thermal thumbnails, kept for the imagery period
+        self.chain: EventChain | None = None  # the event log's checkpoints, on every run
 
     async def run_once(
         self, *, actor: str = "system:retention", justification: str | None = None
@@ -72,6 +74,8 @@ class RetentionService:
                 )
             )  # fmt: skip
         if not due:
+            if self.chain is not None:
+                await self.chain.checkpoint()
             return {"removed": {}, "purge_id": None, "chips": chips}
         counts = dict(Counter(kind for kind, _ in due))
         command = CommandIn(
@@ -88,6 +92,8 @@ class RetentionService:
                 details={"removed": counts, "records": len(due), "seq": event.seq},
             )
         )
+        if self.chain is not None:
+            await self.chain.checkpoint(after_purge=True)
         log.info("retention purge removed %d records: %s", len(due), counts)
         return {"removed": counts, "purge_id": event.entity_id, "chips": chips}
 
