@@ -61,8 +61,8 @@ async def test_low_an_intact_log_verifies_against_its_checkpoints(world):
         "UPDATE events SET body = CAST(replace(CAST(body AS TEXT), 'line 7', 'line 8') AS BLOB)"
         " WHERE seq = 7",
         "DELETE FROM events WHERE seq = 20",
-        "UPDATE events SET body = CAST(replace(CAST(body AS TEXT), '\"actor\":\"t\"', "
-        "'\"actor\":\"x\"') AS BLOB) WHERE seq = 3",
+        'UPDATE events SET body = CAST(replace(CAST(body AS TEXT), \'"actor":"t"\', '
+        '\'"actor":"x"\') AS BLOB) WHERE seq = 3',
         "DELETE FROM events WHERE seq = 50",
     ],
 )

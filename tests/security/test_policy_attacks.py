@@ -336,3 +336,53 @@ def test_ids_containing_a_slash_are_refused(bad):
     with pytest.raises(ValidationFailedError):
         run(picture, CommandIn(type="unit.created", data={
             "id": bad, "callsign": "U", "kind": "foot_patrol", "agency_id": "FR-GN"}))  # fmt: skip
+
+
+def test_13_plain_cot_is_off_by_default_loopback_when_on_and_refused_off_loopback_in_production(
+    tmp_path,
+):
+    from estran.config import Settings
+
+    default = Settings(data_dir=tmp_path)
+    assert default.cot_tcp_port is None
+    assert default.cot_udp_port is None
+    assert default.cot_plain_host == "127.0.0.1"
+    with pytest.raises(ValueError, match="plain"):
+        Settings(data_dir=tmp_path, environment="production", cot_tcp_port=8087,
+                 cot_plain_host="0.0.0.0")  # noqa: S104  # fmt: skip
+    with pytest.raises(ValueError, match="plain"):
+        Settings(data_dir=tmp_path, environment="production", cot_udp_port=6969,
+                 cot_plain_host="10.0.0.1")  # fmt: skip
+    Settings(data_dir=tmp_path, environment="production", cot_tcp_port=8087)  # loopback: fine
+
+
+def test_low_nul_and_other_xml_illegal_characters_never_reach_tak_clients():
+    from estran.protocols.cot.encode import to_xml
+    from estran.protocols.cot.parse import parse_xml
+
+    picture = coast()
+    run(picture, CommandIn(type="incident.created", data={
+        "id": "inc-nul", "type": "group_sighted", "owner_agency_id": "FR-GN",
+        "position": {"lat": 51.0, "lon": 1.8}, "summary": "a\x00b\x07c\x1bd \ufffe end",
+    }), COMMANDER)  # fmt: skip
+    ev = picture_to_cot("incident", "inc-nul", picture, int(NOW.timestamp() * 1000))
+    assert ev is not None
+    raw = to_xml(ev)
+    for bad in (b"\x00", b"\x07", b"\x1b", "\ufffe".encode()):
+        assert bad not in raw
+    parsed = parse_xml(raw)  # a strict XML parser (as a TAK client's) takes it
+    assert parsed.remarks is not None
+    assert "end" in parsed.remarks
+
+
+def test_6_a_cot_event_from_year_999_is_refused_at_the_parser():
+    from estran.domain.errors import ProtocolError
+    from estran.protocols.cot.parse import parse_xml
+
+    old = (
+        b'<event version="2.0" uid="x" type="a-f-G" how="m-g" time="0999-01-01T00:00:00Z" '
+        b'start="0999-01-01T00:00:00Z" stale="0999-01-01T00:05:00Z"><point lat="50.9" '
+        b'lon="1.7" hae="0" ce="9" le="9"/><detail/></event>'
+    )
+    with pytest.raises(ProtocolError, match="outside 2000"):
+        parse_xml(old)

@@ -91,7 +91,19 @@ def _time(value: str | None, what: str) -> str:
         raise ProtocolError(f"event {what} is not an ISO 8601 time: {value[:40]!r}") from None
     if moment.tzinfo is None:
         raise ProtocolError(f"event {what} has no time zone")
+    _in_window(moment, what)
     return value
+
+
+_EARLIEST: Final = datetime(2000, 1, 1, tzinfo=UTC)
+_LATEST: Final = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def _in_window(moment: datetime, what: str) -> None:
+    """Times outside 2000-2200 are refused at the door (a year-999 time once broke every
+    later purge when it reached the store)."""
+    if not _EARLIEST <= moment < _LATEST:
+        raise ProtocolError(f"event {what} {moment.isoformat()} is outside 2000 to 2200")
 
 
 def _point(lat: float, lon: float, hae: float, ce: float, le: float) -> Point:
@@ -220,6 +232,7 @@ def ms_to_iso(ms: int) -> str:
         moment = datetime.fromtimestamp(ms / 1000, UTC)
     except (OverflowError, OSError, ValueError):
         raise ProtocolError(f"time {ms} ms is out of range") from None
+    _in_window(moment, "time")
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
