@@ -126,7 +126,7 @@ def test_the_stream_puts_counted_groups_into_the_picture(tmp_path):
         (None, {"t": 0.0, "lat": 50.9, "lon": 1.69, "yaw_deg": 0, "pitch_deg": -90},
          "bad or missing telemetry (alt_m: Field required)"),
         (None, {"t": 0.0, "lat": 50.9, "lon": 1.69, "alt_m": float("nan"), "yaw_deg": 0,
-                "pitch_deg": -90}, "impossible pose"),
+                "pitch_deg": -90}, "bad or missing telemetry (alt_m"),
         (None, {"t": 0.0, "lat": 50.9, "lon": 1.69, "alt_m": 90, "yaw_deg": 0,
                 "pitch_deg": -120}, "gimbal pitch -120"),
         (np.zeros((100, 100), np.uint16), None, "frame is 100x100, the camera 640x512"),
