@@ -107,12 +107,13 @@ def verify_chain(
         prev = row.hash
         expected_seq = row.seq + 1
     head_seq, head_hash = head
-    if (head_seq, head_hash) != (expected_seq - 1, prev):
+    head_agrees = (head_seq, head_hash) == (expected_seq - 1, prev)
+    if not head_agrees:
         result.problems.append(
             f"the chain ends at row {expected_seq - 1} but its head says row {head_seq}: "
             "rows were cut off the end, or the head was altered"
         )
-    if not anchored and anchor is not None:
+    if not anchored and anchor is not None and head_agrees:
         result.problems.append(
             f"the anchor outside the database records row {anchor[0]}, but the chain ends at "
             f"row {expected_seq - 1}: rows were deleted and the head moved back"
