@@ -511,11 +511,13 @@ class RelayFilter:
         epoch = int(self.now_s())
         if epoch != self._epoch:
             self._epoch, self._cache, self._predicates = epoch, {}, {}
-        frm = getattr(sender, "principal", None) or self.anonymous
         uid = getattr(sender, "uid", None)
-        key = (frm, uid, to)
+        # Keyed by the client objects themselves (hashed by identity: cheap), their principals
+        # being re-read each second when the cache is emptied.
+        key = (sender, uid, receiver)
         found = self._cache.get(key)
         if found is None:
+            frm = getattr(sender, "principal", None) or self.anonymous
             found = self._cache[key] = bool(self._predicate(to)(self.record_of(frm, uid)))
         return found
 
