@@ -123,6 +123,13 @@ def _commands(rng: random.Random) -> list[CommandIn]:
     return cmds
 
 
+class _Client:
+    """A TAK client as the gateway sees one: its principal and uid (hashed by identity)."""
+
+    def __init__(self, principal: Any, uid: str | None) -> None:
+        self.principal, self.uid = principal, uid
+
+
 def _unit_lat(i: int) -> float:
     return round(50.80 + i * 0.001, 6)
 
@@ -299,14 +306,14 @@ def _read(world: World, user: str, path: str, kind: str, rid: str) -> set[tuple[
         types.SimpleNamespace(), None, svc.picture, None,
         default_agency="FR-GN", now_s=time.time, access=svc.access,
     )  # fmt: skip
-    client = types.SimpleNamespace(principal=principal, uid=None)
+    client = _Client(principal, None)
     if path == "cot_relay":
         # What each TAK client's unit sends reaches this user's client only where the unit's
         # record may be seen (the relay filter is the picture's policy).
         assert gateway.relay_filter is not None
         out = set()
         for n in range(6):
-            sender = types.SimpleNamespace(principal=principal, uid=f"r{n}")
+            sender = _Client(principal, f"r{n}")
             if gateway.relay_filter.allows(sender, client):
                 out.add(("unit", f"tak-r{n}"))
         return out
