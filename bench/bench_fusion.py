@@ -97,13 +97,10 @@ def main() -> None:
             )
         )
     service = FusionService(
-        None,
         picture,
-        None,
         place_of=lambda lat, lon: "ashore",
         new_id=lambda: f"t{next(ids)}",
         owner_agency="FR-GN",
-        now_s=time.time,
     )
     t0 = time.perf_counter()
     made = 0

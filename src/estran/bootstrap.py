@@ -36,6 +36,7 @@ from estran.services.recommend import RecommendationService
 from estran.services.replay import Replay
 from estran.services.rescue import RescueService
 from estran.services.retention import RetentionService, rules_from
+from estran.services.runtime import Runtime
 from estran.services.tak import TakGateway
 from estran.services.terrain import TerrainService
 from estran.services.thermal_ingest import ThermalService
@@ -148,6 +149,7 @@ class Services:
     plans: PlanService | None = None
     thermal: ThermalService | None = None
     replay: Replay | None = None
+    runtime: Runtime = field(default=None)  # type: ignore[assignment]  # set by build_services
     runcards: list[RunCard] = field(default_factory=list)
     extras: list[Any] = field(default_factory=list)
     """Things started after everything else and stopped first (the live demo driver)."""
@@ -155,13 +157,6 @@ class Services:
     async def start(self) -> None:
         self.terrain.start()
         await self.ledger.start()
-        self.retention.start()
-        if self.rescue is not None:
-            self.rescue.start()
-        if self.recommender is not None:
-            self.recommender.start()
-        if self.fusion is not None:
-            self.fusion.start()
         if self.settings.seed_agencies:
             missing = [a for a in DEFAULT_AGENCIES if self.picture.get("agency", a["id"]) is None]
             if missing:
@@ -177,9 +172,17 @@ class Services:
                     actor="system:bootstrap",
                     source="estran",
                 )
-
+        runtime = self.runtime
+        for reactor in (self.rescue, self.recommender, self.fusion):
+            if reactor is not None:
+                runtime.add(reactor)
+        if self.retention.interval_s > 0:
+            runtime.supervise("retention", self.retention.run_forever)
         if self.cot is not None and self.tak is not None:
-            await self.tak.start()
+            for name, run in self.tak.loops().items():
+                runtime.supervise(name, run)
+        await runtime.start()
+        if self.cot is not None and self.tak is not None:
             await self.cot.start(tls_context(self.settings))
         for extra in self.extras:
             extra.start()
@@ -187,21 +190,14 @@ class Services:
     async def stop(self) -> None:
         for extra in self.extras:
             await extra.stop()
-        await self.retention.stop()
+        if self.cot is not None:
+            await self.cot.stop()
+        await self.runtime.stop()
         if self.retention.chain is not None:
             try:  # the last checkpoint pins everything written up to the stop
                 await self.retention.chain.checkpoint()
             except Exception:
                 log.exception("the event log's last checkpoint could not be written")
-        if self.fusion is not None:
-            await self.fusion.stop()
-        if self.rescue is not None:
-            await self.rescue.stop()
-        if self.recommender is not None:
-            await self.recommender.stop()
-        if self.cot is not None and self.tak is not None:
-            await self.cot.stop()
-            await self.tak.stop()
         await self.ledger.stop()
         self.audit.close()
         self.security.close()
@@ -253,32 +249,25 @@ def build_services(
         ),
     )
     services.retention.chain = EventChain(store, audit)
+    services.runtime = Runtime(ledger, picture, hub, store, clock)
     services.runcards = load_runcards(settings.runcards_file)
     services.replay = Replay(store, picture)
     services.rescue = RescueService(
-        ledger,
-        picture,
-        hub,
-        ack_s=settings.rescue_ack_s,
-        task_ack_s=settings.task_ack_s,
-        now_s=lambda: clock.now().timestamp(),
+        picture, ack_s=settings.rescue_ack_s, task_ack_s=settings.task_ack_s
     )
     if settings.recommend and settings.terrain != "off":
         services.recommender = RecommendationService(
-            ledger, picture, hub, services.terrain, services.runcards, clock.now
+            picture, services.terrain, services.runcards, clock.now
         )
     if settings.terrain != "off":
         services.plans = build_plans(settings, services)
     services.thermal = build_thermal(settings, services)
     if settings.fusion:
         services.fusion = FusionService(
-            ledger,
             picture,
-            hub,
             place_of=services.terrain.place,
             new_id=lambda: f"trk-{uuid.uuid4().hex[:12]}",
             owner_agency=settings.fusion_owner_agency,
-            now_s=lambda: clock.now().timestamp(),
         )
     if settings.cot_tcp_port is not None or settings.cot_tls_port is not None:
         folder = certs_dir(settings)

@@ -201,8 +201,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         staged.stage(event)
         events.append(event)
     # The rescue service derives a case from each life-at-sea incident, whatever its marking.
-    rescue = RescueService(None, staged, None, ack_s=60, now_s=lambda: 0.0)  # type: ignore[arg-type]
-    rescue.case_for = lambda _incident_id: None  # type: ignore[method-assign,assignment]
+    rescue = RescueService(staged, ack_s=60)  # type: ignore[arg-type]
+    rescue.case_for = lambda _incident_id, _view=None: None  # type: ignore[method-assign,assignment]
     for i in (3, 7, 11, 15):  # every persons-in-water incident (the server opens none more)
         command = rescue.open_command(f"i{i}")
         assert command is not None

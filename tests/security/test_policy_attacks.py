@@ -96,7 +96,7 @@ def test_2_a_rescue_case_derived_from_any_marking_carries_only_life_saving_field
         "id": "inc-1", "type": "boat_at_sea", "owner_agency_id": "FR-GN", "count": 40,
         "position": {"lat": 51.0, "lon": 1.8, "error_m": 30}, "summary": SECRET,
     }))  # fmt: skip
-    service = RescueService(None, picture, None, ack_s=60, now_s=lambda: 0.0)
+    service = RescueService(picture, ack_s=60)
     command = service.open_command("inc-1")
     assert command is not None
     assert set(command.data) <= {
@@ -125,7 +125,7 @@ def _open_case(picture: Picture) -> dict[str, Any]:
         "id": "pw-1", "type": "persons_in_water", "owner_agency_id": "FR-CROSS-GN",
         "position": {"lat": 51.0, "lon": 1.8},
     }))  # fmt: skip
-    command = RescueService(None, picture, None, ack_s=60, now_s=lambda: 0.0).open_command("pw-1")
+    command = RescueService(picture, ack_s=60).open_command("pw-1")
     assert command is not None
     return run(picture, command)
 

@@ -7,20 +7,18 @@ its track; later reports of the same group extend the same incident instead of m
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
-
-import orjson
 
 from estran.domain.events import CommandIn
 from estran.domain.fusion import LocalPlane, Tracker
 from estran.domain.timefmt import parse_stamp
-from estran.services.background import cancel_and_wait
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from datetime import datetime
 
+    from estran.domain.events import Event
     from estran.domain.fusion import FusionUpdate
     from estran.domain.picture import Picture
 
@@ -32,71 +30,48 @@ _LIFE_AT_SEA_OWNER = "FR-CROSS-GN"
 
 
 class FusionService:
+    """Fusion as a reactor of the supervised runtime (``services/runtime``): each committed
+    detection through the tracker (``react``), tracks aged every ``age_every_s`` (``tick``),
+    on the event loop against the live picture (the tracker's state is this reactor's own)."""
+
+    name = "fusion"
+    actor = "system:fusion"
+    source = "fusion"
+    critical = False
+    off_loop = False
+
     def __init__(
         self,
-        ledger: Any,
         picture: Picture,
-        hub: Any,
         *,
         place_of: Callable[[float, float], str],
         new_id: Callable[[], str],
         owner_agency: str,
-        now_s: Callable[[], float],
         age_every_s: float = 30.0,
     ) -> None:
-        self.ledger = ledger
         self.picture = picture
-        self.hub = hub
         self.owner_agency = owner_agency
-        self.now_s = now_s
-        self.age_every_s = age_every_s
+        self.tick_every_s = age_every_s
         self.tracker = Tracker(LocalPlane(50.95, 1.95), place_of=place_of, new_id=new_id)
-        self._tasks: list[asyncio.Task[None]] = []
         self.processed = 0
-        self.refused = 0
 
-    def start(self) -> None:
-        self._tasks = [
-            asyncio.create_task(self._loop(), name="estran-fusion"),
-            asyncio.create_task(self._ageing(), name="estran-fusion-ageing"),
+    def accepts(self, event: Event) -> bool:
+        return event.type == "detection.created"
+
+    def react(self, event: Event, view: Picture, now: datetime) -> list[CommandIn]:
+        self.processed += 1
+        return self.commands_for(event.entity_id)
+
+    def on_start(self, view: Picture, now: datetime) -> list[CommandIn]:
+        return []
+
+    def tick(self, view: Picture, now: datetime) -> list[CommandIn]:
+        changed = self.tracker.age(now.timestamp())
+        return [
+            CommandIn(type="track.updated", entity_id=t.id, data={"status": t.status})
+            for t in changed
+            if view.get("track", t.id) is not None
         ]
-
-    async def stop(self) -> None:
-        await cancel_and_wait(self._tasks)
-
-    async def _loop(self) -> None:
-        sub = self.hub.subscribe(
-            1_000_000, 1024 * 1024 * 1024, accepts=lambda e: e.type == "detection.created"
-        )
-        try:
-            while True:
-                for _, frame in await sub.take():
-                    det_id = orjson.loads(frame)["entity_id"]
-                    commands = self.commands_for(det_id)
-                    if commands:
-                        await self._submit(commands)
-                    self.processed += 1
-        finally:
-            self.hub.unsubscribe(sub)
-
-    async def _ageing(self) -> None:
-        while True:
-            await asyncio.sleep(self.age_every_s)
-            changed = self.tracker.age(self.now_s())
-            commands = [
-                CommandIn(type="track.updated", entity_id=t.id, data={"status": t.status})
-                for t in changed
-                if self.picture.get("track", t.id) is not None
-            ]
-            if commands:
-                await self._submit(commands)
-
-    async def _submit(self, commands: list[CommandIn]) -> None:
-        try:
-            await self.ledger.submit(commands, actor="system:fusion", source="fusion")
-        except Exception as exc:  # a refused conclusion must not stop fusion
-            self.refused += 1
-            log.warning("fusion: %s refused: %s", [c.type for c in commands], exc)
 
     def commands_for(self, det_id: str) -> list[CommandIn]:
         det = self.picture.get("detection", det_id)

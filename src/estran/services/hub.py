@@ -94,7 +94,17 @@ class Subscriber:
 class Hub:
     def __init__(self) -> None:
         self._subscribers: set[Subscriber] = set()
+        self._listeners: list[Callable[[Sequence[Event]], None]] = []
         self.published = 0
+
+    def listen(self, callback: Callable[[Sequence[Event]], None]) -> None:
+        """Call ``callback`` with each committed group of events, as objects (the runtime's
+        one subscription: nothing is encoded or decoded for it). It must be quick."""
+        self._listeners.append(callback)
+
+    def unlisten(self, callback: Callable[[Sequence[Event]], None]) -> None:
+        if callback in self._listeners:
+            self._listeners.remove(callback)
 
     def subscribe(
         self,
@@ -117,6 +127,8 @@ class Hub:
         return len(self._subscribers)
 
     def publish(self, events: Sequence[Event]) -> None:
+        for listener in self._listeners:
+            listener(events)
         if not self._subscribers:
             return
         frames = [(e.seq, e.to_json(), e) for e in events]

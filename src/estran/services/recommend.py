@@ -7,21 +7,18 @@ console sees it on the stream. It proposes; it never tasks.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
 from estran.domain.errors import EstranError
 from estran.domain.events import CommandIn
-from estran.services.background import cancel_and_wait
 from estran.services.dispatch import recommend
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from datetime import datetime
 
+    from estran.domain.events import Event
     from estran.domain.picture import Picture
     from estran.domain.runcards import RunCard
     from estran.services.terrain import TerrainService
@@ -32,36 +29,53 @@ log = logging.getLogger(__name__)
 
 
 class RecommendationService:
+    """Recommendations as a reactor of the supervised runtime: *off the event loop*, in a
+    thread, against an immutable snapshot of the picture (route computations take tens of
+    milliseconds; the live picture is never read from a thread). A burst of changes to one
+    incident is one recomputation, the latest."""
+
+    name = "recommend"
+    actor = "system:dispatch"
+    source = "eta"
+    critical = False
+    off_loop = True
+    tick_every_s: float | None = None
+
     def __init__(
         self,
-        ledger: Any,
         picture: Picture,
-        hub: Any,
         terrain: TerrainService,
         cards: list[RunCard],
         now: Callable[[], datetime],
     ) -> None:
-        self.ledger = ledger
         self.picture = picture
-        self.hub = hub
         self.terrain = terrain
         self.cards = cards
         self.now = now
-        self._task: asyncio.Task[None] | None = None
         self.written = 0
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="estran-recommend")
+    def accepts(self, event: Event) -> bool:
+        return event.kind == "incident" and (event.verb == "created" or "position" in event.data)
 
-    async def stop(self) -> None:
-        await cancel_and_wait([self._task])
+    def react(self, event: Event, view: Picture, now: datetime) -> list[CommandIn]:
+        command = self.command_for(event.entity_id, view, now)
+        return [] if command is None else [command]
 
-    def command_for(self, incident_id: str) -> CommandIn | None:
-        inc = self.picture.get("incident", incident_id)
+    def on_start(self, view: Picture, now: datetime) -> list[CommandIn]:
+        return []
+
+    def tick(self, view: Picture, now: datetime) -> list[CommandIn]:
+        return []
+
+    def command_for(
+        self, incident_id: str, view: Picture | None = None, now: datetime | None = None
+    ) -> CommandIn | None:
+        picture = view if view is not None else self.picture
+        inc = picture.get("incident", incident_id)
         if inc is None or inc["status"] == "closed":
             return None
         try:
-            result = recommend(self.terrain, self.picture, self.cards, incident_id, self.now())
+            result = recommend(self.terrain, picture, self.cards, incident_id, now or self.now())
         except EstranError as exc:  # terrain not ready, or a place no unit can reach
             log.info("no recommendation for %s: %s", incident_id, exc.message)
             return None
@@ -79,34 +93,9 @@ class RecommendationService:
             "unfilled": [u["kind"] for u in result["unfilled"]],
         }
         rec_id = f"rec-{incident_id}"[:128]
-        if self.picture.get("recommendation", rec_id) is None:
+        if picture.get("recommendation", rec_id) is None:
             return CommandIn(
                 type="recommendation.created",
                 data={"id": rec_id, "incident_id": incident_id, **data},
             )
         return CommandIn(type="recommendation.updated", entity_id=rec_id, data=data)
-
-    async def _loop(self) -> None:
-        sub = self.hub.subscribe(
-            100_000,
-            512 * 1024 * 1024,
-            accepts=lambda e: (
-                e.kind == "incident" and (e.verb == "created" or "position" in e.data)
-            ),
-        )
-        try:
-            while True:
-                frames = await sub.take()
-                # Several changes to one incident in a burst: one recommendation, the latest.
-                ids = list(dict.fromkeys(orjson.loads(f)["entity_id"] for _, f in frames))
-                for incident_id in ids:
-                    command = await asyncio.to_thread(self.command_for, incident_id)
-                    if command is None:
-                        continue
-                    try:
-                        await self.ledger.submit([command], actor="system:dispatch", source="eta")
-                        self.written += 1
-                    except EstranError as exc:
-                        log.warning("recommendation for %s refused: %s", incident_id, exc)
-        finally:
-            self.hub.unsubscribe(sub)

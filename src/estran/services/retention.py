@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 from estran.domain.events import CommandIn
 from estran.domain.retention import RetentionRules, due_for_purge
-from estran.services.background import cancel_and_wait
 
 if TYPE_CHECKING:
     from estran.adapters.chip_store import ChipStore
@@ -53,7 +52,6 @@ class RetentionService:
         self.clock = clock
         self.rules = rules
         self.interval_s = interval_s
-        self._tasks: list[asyncio.Task[None]] = []
         self.runs = 0
         self.chips: ChipStore | None = None  # thermal thumbnails, kept for the imagery period
         self.chain: EventChain | None = None  # the event log's checkpoints, on every run
@@ -97,17 +95,12 @@ class RetentionService:
         log.info("retention purge removed %d records: %s", len(due), counts)
         return {"removed": counts, "purge_id": event.entity_id, "chips": chips}
 
-    def start(self) -> None:
-        if self.interval_s > 0:
-            self._tasks = [asyncio.create_task(self._loop(), name="estran-retention")]
-
-    async def stop(self) -> None:
-        await cancel_and_wait(self._tasks)
-
-    async def _loop(self) -> None:
+    async def run_forever(self) -> None:
+        """The schedule (the supervised runtime runs it): a run every ``interval_s``; a failed
+        run is logged and retried at the next interval; it never ends by itself."""
         while True:
             try:
                 await self.run_once()
-            except Exception:  # a failed run is logged and retried at the next interval
+            except Exception:
                 log.exception("the scheduled retention purge failed")
             await asyncio.sleep(self.interval_s)

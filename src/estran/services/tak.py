@@ -46,7 +46,7 @@ from estran.protocols.cot.encode import build_event, detail_xml
 from estran.services.background import cancel_and_wait
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Coroutine
 
     from estran.domain.picture import Picture
     from estran.protocols.cot.messages import CotEvent
@@ -664,13 +664,19 @@ class TakGateway:
         except Exception:  # the audit store failing is logged; the refusal stands
             log.exception("CoT refusal from %s could not be audited", label)
 
-    async def start(self) -> None:
-        self._tasks = [
-            asyncio.create_task(self._write_loop(), name="tak-ingest"),
-            asyncio.create_task(self._egress_loop(), name="tak-egress"),
-        ]
+    def loops(self) -> dict[str, Callable[[], Coroutine[Any, Any, None]]]:
+        """The gateway's background loops, for the supervised runtime to run and restart."""
+        out: dict[str, Callable[[], Coroutine[Any, Any, None]]] = {
+            "tak-ingest": self._write_loop,
+            "tak-egress": self._egress_loop,
+        }
         if self.recheck_s > 0 and getattr(self.server, "principal_for", None) is not None:
-            self._tasks.append(asyncio.create_task(self._recheck_loop(), name="tak-recheck"))
+            out["tak-recheck"] = self._recheck_loop
+        return out
+
+    async def start(self) -> None:
+        """Run the loops unsupervised (tools and tests; the server supervises them)."""
+        self._tasks = [asyncio.create_task(run(), name=name) for name, run in self.loops().items()]
 
     async def stop(self) -> None:
         await cancel_and_wait(self._tasks)

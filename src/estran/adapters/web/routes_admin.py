@@ -21,7 +21,7 @@ from starlette.responses import Response
 
 from estran.adapters.web.auth import justification, require, who
 from estran.adapters.web.common import JSONBytes, services
-from estran.domain.errors import ValidationFailedError
+from estran.domain.errors import NotFoundError, ValidationFailedError
 from estran.domain.policy import Action
 from estran.domain.records import KINDS, KINDS_BY_PLURAL
 from estran.services.audit import verify
@@ -150,5 +150,32 @@ def build_admin_router() -> APIRouter:
         why = justification(request)
         require(request, Action.PURGE, why=why)
         return JSONBytes(await svc.retention.run_once(actor=who(request).id, justification=why))
+
+    @router.post(
+        "/runtime/{name}/drill",
+        tags=["health"],
+        summary="A supervision drill: make one background worker fail (administrators)",
+    )
+    async def drill(request: Request, name: str, times: int = 1) -> JSONBytes:
+        """The named reactor or loop raises ``times`` times, is restarted by the supervisor and
+        catches up; meanwhile health reports it and, for the rescue watch, every watch floor
+        shows the red banner. Audited, with its justification."""
+        svc = services(request)
+        why = justification(request)
+        require(request, Action.MANAGE_USERS, why=why)
+        if not 1 <= times <= 20:
+            raise ValidationFailedError(
+                "times is 1 to 20",
+                details=[{"loc": ["query", "times"], "msg": "1 to 20", "type": "range"}],
+            )
+        try:
+            svc.runtime.inject_fault(name, times)
+        except KeyError:
+            raise NotFoundError("reactor", name) from None
+        await svc.audit.record(
+            svc.audit.row(who(request).id, "drill", target=f"runtime/{name}",
+                          justification=why, details={"times": times})
+        )  # fmt: skip
+        return JSONBytes({"drill": name, "times": times})
 
     return router

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from starlette.responses import Response
 
 from estran import __version__
 from estran.adapters.web.auth import authenticated, require, who
@@ -71,22 +72,49 @@ def build_picture_router() -> APIRouter:
     return router
 
 
+def _problems(svc: Any) -> list[str]:
+    """Why the centre is not fully working (empty: it is)."""
+    runtime = getattr(svc, "runtime", None)
+    return runtime.problems() if runtime is not None else []
+
+
 def build_health_router() -> APIRouter:
-    """``/health`` answers anyone (liveness); what the server holds needs a signed-in user."""
+    """``/health`` answers anyone (liveness and, signed in, what the server holds);
+    ``/livez`` and ``/readyz`` are for a load balancer."""
     router = APIRouter(prefix="/api/v1")
+
+    @router.get("/livez", tags=["health"], summary="The process answers (a load balancer's check)")
+    async def livez() -> JSONBytes:
+        return JSONBytes({"status": "alive", "version": __version__})
+
+    @router.get(
+        "/readyz",
+        tags=["health"],
+        summary="Ready for traffic: 503 while life-critical background work is down",
+    )
+    async def readyz(request: Request) -> Response:
+        svc = services(request)
+        runtime = getattr(svc, "runtime", None)
+        critical = runtime.critical_problems() if runtime is not None else []
+        body = {"status": "ready" if not critical else "not_ready", "problems": critical}
+        return JSONBytes(body, status_code=200 if not critical else 503)
 
     @router.get("/health", tags=["health"], summary="Liveness and what the server holds")
     async def health(request: Request) -> JSONBytes:
         svc = services(request)
+        problems = _problems(svc)
+        status = "degraded" if problems else "ok"
         try:
             principal = await authenticated(request)
         except AuthenticationError:
-            return JSONBytes({"status": "ok", "version": __version__})
+            return JSONBytes({"status": status, "version": __version__})
         if svc.policy.roles[principal.role].sees == "none":
-            return JSONBytes({"status": "ok", "version": __version__})
+            return JSONBytes({"status": status, "version": __version__})
+        runtime = getattr(svc, "runtime", None)
         return JSONBytes(
             {
-                "status": "ok",
+                "status": status,
+                "problems": problems,
                 "version": __version__,
                 "store": svc.store.name,
                 "seq": svc.picture.seq,
@@ -94,6 +122,11 @@ def build_health_router() -> APIRouter:
                 "records": svc.access.visible_picture(principal).count(),
                 "subscribers": svc.hub.subscriber_count,
                 "terrain": svc.terrain.status(),
+                "reactors": runtime.status() if runtime is not None else {},
+                "rescue_watch": {
+                    "ok": not (runtime.critical_problems() if runtime is not None else []),
+                    "problems": runtime.critical_problems() if runtime is not None else [],
+                },
                 "cot": None
                 if svc.cot is None
                 else {

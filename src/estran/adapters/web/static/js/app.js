@@ -89,6 +89,26 @@ async function start(me) {
     onClosed: () => { toast("Signed out or access ended", true); setTimeout(() => location.reload(), 1500); },
   });
   stream.start();
+  // The rescue watch: a red banner, which no one can close, while the server reports it
+  // down or lagging (or cannot be asked), because then a case may not be raised.
+  const alarm = $("rescue-alarm");
+  async function watchRescue() {
+    let text = "";
+    try {
+      const h = await api("/api/v1/health");
+      if (h.rescue_watch && !h.rescue_watch.ok) {
+        text = "VEILLE SAUVETAGE EN PANNE / RESCUE WATCH DOWN — " + h.rescue_watch.problems.join("; ") +
+          " — signaler tout cas de vie humaine en mer directement au CROSS / report any life-at-sea case to the MRCC directly";
+      }
+    } catch (e) {
+      text = "SERVEUR INJOIGNABLE / SERVER UNREACHABLE — la veille sauvetage n'est pas vérifiée / the rescue watch cannot be checked";
+    }
+    alarm.textContent = text;
+    alarm.hidden = !text;
+    estran.rescueAlarm = text;
+  }
+  watchRescue();
+  setInterval(watchRescue, 2000);
   setInterval(() => { $("clock").textContent = new Date().toISOString().slice(11, 19) + "Z"; map.ageDetections(); }, 1000);
 
   // Tabs
