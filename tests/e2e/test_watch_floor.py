@@ -393,3 +393,24 @@ def test_an_operator_sees_a_thermal_thumbnail_and_confirms_the_detection(
     page.screenshot(path=str(shots / "thermal-review.png"))
     assert not page.errors
     page.context.close()
+
+
+def test_the_rescue_watch_down_shows_a_red_banner_no_one_can_close(
+    browser: Any, demo: Demo, shots: Path
+):
+    page = signed_in_page(browser, demo, "demo-liaison")
+    assert page.locator("#rescue-alarm").is_hidden()
+    with demo.api("demo-admin") as api:
+        r = api.post("/runtime/rescue/drill", params={"times": 5},
+                     headers={"X-Justification": "watch floor drill"})  # fmt: skip
+        assert r.status_code == 200, r.text
+    banner = page.locator("#rescue-alarm")
+    banner.wait_for(state="visible", timeout=10_000)
+    assert "RESCUE WATCH DOWN" in banner.inner_text()
+    assert banner.locator("button").count() == 0  # nothing to close it with
+    page.keyboard.press("Escape")
+    assert banner.is_visible()
+    page.screenshot(path=str(shots / "rescue-watch-down.png"))
+    banner.wait_for(state="hidden", timeout=20_000)  # the watch is back: so is the all-clear
+    assert not page.errors
+    page.context.close()

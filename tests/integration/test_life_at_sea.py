@@ -201,3 +201,29 @@ def test_an_unacknowledged_rescue_case_escalates_until_acknowledged(server):
         httpx.get(headers=AUTH, url=f"{b}/api/v1/rescue_cases/sar-boat-9").json()["escalations"]
         == count
     )
+
+
+def test_a_rescue_watch_drill_shows_in_health_and_no_case_is_lost_or_doubled(server):
+    """The reactor crash test: a fault injected into the rescue watch (an administrator's
+    drill) takes it down for a few seconds; health and /readyz say so; an incident of people
+    in the water raised meanwhile gets exactly one case once the watch is back."""
+    running = server()
+    b = running.http
+    admin = seed_user(running.settings, "ada", role=Role.ADMIN, token="est_admin-token")  # noqa: S106
+    r = httpx.post(f"{b}/api/v1/runtime/rescue/drill", params={"times": 5},
+                   headers={**admin, "X-Justification": "monthly drill"})  # fmt: skip
+    assert r.status_code == 200, r.text
+    down = wait(f"{b}/api/v1/health", lambda h: not h["rescue_watch"]["ok"])
+    assert down["status"] == "degraded"
+    assert any("rescue is down" in p for p in down["problems"])
+    assert httpx.get(f"{b}/api/v1/readyz").status_code == 503
+    body = {"id": "pw-drill", "type": "persons_in_water", "owner_agency_id": "FR-CROSS-GN",
+            "position": {"lat": 50.97, "lon": 1.80}, "count": 3}  # fmt: skip
+    assert httpx.post(headers=AUTH, url=f"{b}/api/v1/incidents", json=body).status_code == 201
+    wait(f"{b}/api/v1/rescue_cases/sar-pw-drill", lambda c: True, within_s=15)
+    up = wait(f"{b}/api/v1/health", lambda h: h["rescue_watch"]["ok"], within_s=10)
+    assert up["reactors"]["rescue"]["restarts"] == 5
+    assert up["reactors"]["rescue"]["skipped"] == 0
+    assert httpx.get(f"{b}/api/v1/readyz").status_code == 200
+    cases = httpx.get(headers=AUTH, url=f"{b}/api/v1/rescue_cases").json()["items"]
+    assert [c["incident_id"] for c in cases].count("pw-drill") == 1

@@ -349,7 +349,7 @@ class Runtime:
         while True:
             if slot.faults > 0:
                 slot.faults -= 1
-                slot.current = slot.queue[0].seq if slot.queue else None
+                slot.current = None  # a drill is no event's fault: nothing is skipped for it
                 raise InjectedFaultError(f"fault injected into {rec.name}")
             if not slot.queue:
                 slot.wake.clear()
