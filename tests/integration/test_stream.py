@@ -91,7 +91,8 @@ async def test_a_resume_point_the_server_cannot_serve_is_refused_with_4400(serve
 
 
 def _raw_stream_client(port: int) -> socket.socket:
-    """A WebSocket client that completes the handshake and then never reads."""
+    """A WebSocket client that signs in, completes the handshake and then never reads (an
+    unsigned one would be closed before it subscribed: a test of it could never fail)."""
     raw = socket.socket()
     raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     raw.connect(("127.0.0.1", port))
@@ -99,6 +100,7 @@ def _raw_stream_client(port: int) -> socket.socket:
     raw.sendall(
         f"GET /api/v1/stream HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
         f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+        f"Authorization: {AUTH['Authorization']}\r\n"
         "Sec-WebSocket-Version: 13\r\n\r\n".encode()
     )
     assert raw.recv(12) == b"HTTP/1.1 101"
@@ -119,6 +121,13 @@ async def test_a_client_that_never_reads_is_cut_off_and_others_carry_on(server):
             websockets.connect(f"{running.ws}/api/v1/stream", additional_headers=AUTH) as fast,
         ):
             await recv_json(fast)
+            # Both are subscribed before the flood: the stuck one too (it signed in).
+            for _ in range(100):
+                subscribers = (await client.get("/api/v1/health")).json()["subscribers"]
+                if subscribers == internal + 2:
+                    break
+                await asyncio.sleep(0.05)
+            assert subscribers == internal + 2, "the stuck client never subscribed"
             # The stuck client's kernel buffers fill (about 20 MB on loopback here), then its
             # bounded server-side queue overflows. Bounded: at most 60 MB is sent.
             subscribers = internal + 2

@@ -11,24 +11,30 @@ a reordering or a cut tail is found by ``verify``.
 
 from __future__ import annotations
 
+import functools
 import threading
-from typing import TYPE_CHECKING, Any
+import weakref
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from estran.adapters.private_files import private_file, write_private
+from estran.adapters.storage.watchdog import deadline
 from estran.domain.audit import GENESIS, AuditRow, audit_hash
 from estran.domain.errors import StorageError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
     from pathlib import Path
 
 ANCHOR_FILE = "audit-anchor.json"
 
 __all__ = ["ANCHOR_FILE", "SecurityStore"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 _meta = sa.MetaData()
 
@@ -90,6 +96,29 @@ audit_head = sa.Table(
 )
 
 
+_DEADLINE_S = 6.0
+
+
+def _storage(func: Callable[P, R]) -> Callable[P, R]:
+    """A database failure becomes ``StorageError`` (503, "storage_error"), never a 500; and
+    no call waits on PostgreSQL longer than ``_DEADLINE_S`` (past it, the engine's connections
+    are cut: the link is gone for all of them)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        store = args[0]
+        assert isinstance(store, SecurityStore)  # noqa: S101 (a method of the store)
+        try:
+            with deadline(lambda: list(store._conns), _DEADLINE_S):
+                return func(*args, **kwargs)
+        except StorageError:
+            raise
+        except SQLAlchemyError as exc:
+            raise StorageError(f"the security store is unreachable: {exc}") from exc
+
+    return wrapper
+
+
 class SecurityStore:
     """Users, sessions and the audit trail behind one SQLAlchemy engine."""
 
@@ -99,9 +128,26 @@ class SecurityStore:
         """A file outside the database holding the chain's latest head (``audit-anchor.json``):
         deleting every row, or moving the head back, no longer passes ``verify``."""
         connect_args: dict[str, Any] = {}
+        options: dict[str, Any] = {}
         if url.startswith("sqlite"):
             connect_args = {"check_same_thread": False, "timeout": 10}
-        engine = sa.create_engine(url, connect_args=connect_args, pool_pre_ping=True)
+        else:
+            # Every wait on the network is bounded (a reset or a silent partition answers 503
+            # within seconds, never hangs a sign-in), as for the event store.
+            connect_args = {
+                "connect_timeout": 3, "keepalives": 1, "keepalives_idle": 2,
+                "keepalives_interval": 1, "keepalives_count": 2, "tcp_user_timeout": 4000,
+                "options": "-c statement_timeout=5000",
+            }  # fmt: skip
+            options = {"pool_timeout": 4}
+        engine = sa.create_engine(url, connect_args=connect_args, pool_pre_ping=True, **options)
+        self._conns: weakref.WeakSet[Any] = weakref.WeakSet()
+        if not url.startswith("sqlite"):
+
+            @sa.event.listens_for(engine, "connect")
+            def _remember(conn: Any, _: Any) -> None:
+                self._conns.add(conn)
+
         if url.startswith("sqlite"):
 
             @sa.event.listens_for(engine, "connect")
@@ -168,17 +214,20 @@ class SecurityStore:
         except IntegrityError as exc:
             raise StorageError(f"user {row['username']!r} already exists") from exc
 
+    @_storage
     def get_user(self, username: str) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
             row = conn.execute(users.select().where(users.c.username == username)).mappings()
             found = row.first()
         return None if found is None else dict(found)
 
+    @_storage
     def list_users(self) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
             rows = conn.execute(users.select().order_by(users.c.username)).mappings().all()
         return [dict(r) for r in rows]
 
+    @_storage
     def update_user(self, username: str, **changes: Any) -> bool:
         with self.engine.begin() as conn:
             result = conn.execute(
@@ -188,6 +237,7 @@ class SecurityStore:
 
     # --- sessions -------------------------------------------------------------------------
 
+    @_storage
     def add_session(
         self, token_hash: str, username: str, kind: str, issued_at: str, expires_at: str
     ) -> None:
@@ -203,6 +253,7 @@ class SecurityStore:
                 )
             )
 
+    @_storage
     def get_session(self, token_hash: str) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
             found = (
@@ -212,6 +263,7 @@ class SecurityStore:
             )
         return None if found is None else dict(found)
 
+    @_storage
     def revoke_sessions(self, username: str, token_hash: str | None = None) -> int:
         query = sessions.update().where(sessions.c.username == username)
         if token_hash is not None:
@@ -221,6 +273,7 @@ class SecurityStore:
 
     # --- audit ----------------------------------------------------------------------------
 
+    @_storage
     def append_audit(self, rows: list[AuditRow]) -> list[AuditRow]:
         """Chain and store ``rows`` in one transaction; returns them with seq and hashes."""
         for attempt in range(20):
@@ -267,15 +320,20 @@ class SecurityStore:
         query = audit.select().where(audit.c.seq > after).order_by(audit.c.seq)
         if limit is not None:
             query = query.limit(limit)
-        with self.engine.connect() as conn:
-            for r in conn.execute(query).mappings():
-                yield AuditRow(**{**dict(r), "details": orjson.loads(r["details"])})
+        try:
+            with self.engine.connect() as conn:
+                for r in conn.execute(query).mappings():
+                    yield AuditRow(**{**dict(r), "details": orjson.loads(r["details"])})
+        except SQLAlchemyError as exc:
+            raise StorageError(f"the security store is unreachable: {exc}") from exc
 
+    @_storage
     def audit_head(self) -> tuple[int, str]:
         with self.engine.connect() as conn:
             head = conn.execute(audit_head.select().where(audit_head.c.id == 1)).first()
         return (int(head.seq), str(head.hash)) if head else (0, GENESIS)
 
+    @_storage
     def execute_raw(self, sql: str, params: dict[str, Any] | None = None) -> None:
         """Run raw SQL (tests that tamper with the trail, on purpose)."""
         with self.engine.begin() as conn:

@@ -23,7 +23,12 @@ import orjson
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from estran.domain.errors import AuthenticationError, InvalidInputError, SignInThrottledError
+from estran.domain.errors import (
+    AuthenticationError,
+    InvalidInputError,
+    SignInThrottledError,
+    StorageError,
+)
 from estran.domain.markings import Classification
 from estran.domain.policy import Principal, Role
 from estran.domain.throttle import SignInThrottle
@@ -252,7 +257,14 @@ class Identity:
             if parse_stamp(cached[2]) <= now:
                 raise AuthenticationError("the session has expired: sign in again")
             return cached[1]
-        session = self.store.get_session(digest)
+        try:
+            session = self.store.get_session(digest)
+        except StorageError:
+            # The database is unreachable: a session checked before keeps reading the picture
+            # held in memory (until it expires); a write fails on its own with 503.
+            if cached is not None and parse_stamp(cached[2]) > now:
+                return cached[1]
+            raise
         if session is None or session["revoked"]:
             raise AuthenticationError("no valid credentials")
         if parse_stamp(session["expires_at"]) <= now:

@@ -78,6 +78,8 @@ class Ledger:
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self.commits = 0
+        self.failing: str | None = None
+        """Why the last write failed, until one succeeds again (health reports it)."""
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="estran-ledger")
@@ -145,6 +147,7 @@ class Ledger:
             try:
                 await self._commit_group(group)
             except Exception as exc:  # the writer must survive anything a group does
+                self.failing = f"{type(exc).__name__}: {exc}"[:300]
                 log.exception("commit of a group failed")
                 err = exc if isinstance(exc, EstranError) else StorageError(str(exc))
                 for req in group:
@@ -230,6 +233,7 @@ class Ledger:
         if fresh:
             stored = await loop.run_in_executor(self._writer, self.store.append, fresh)
             self.commits += 1
+            self.failing = None
             for event in stored:
                 self.picture.apply(event)
             self.hub.publish(stored)

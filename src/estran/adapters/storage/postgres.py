@@ -4,10 +4,17 @@ Same contract as the SQLite store. The writer takes a transaction-scoped advisor
 several Estran nodes appending to one database still get one gap-free order; a commit with
 the server's default ``synchronous_commit=on`` is durable before ``append`` returns. Reads
 come from a small pool. Each store lives in its own PostgreSQL schema (``estran`` by default).
+
+A node survives its database: every connection has a connect timeout, a statement timeout and
+TCP keepalives with a user timeout, so a reset *or* a silent partition (TCP open, no data)
+fails within a few seconds as ``StorageError`` (503), never hangs; the writer connection is
+opened again on the next write once the link is back (a broken one is dropped, not rolled
+back), and the read pool checks and replaces dead connections.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
@@ -15,10 +22,12 @@ from typing import TYPE_CHECKING, Any, Final
 import orjson
 import psycopg
 from psycopg import sql
+from psycopg.conninfo import make_conninfo
 from psycopg.types.json import set_json_loads
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from estran.adapters.storage.migrations import SCHEMA_VERSION, migrate
+from estran.adapters.storage.watchdog import deadline
 from estran.domain.errors import StorageError
 from estran.domain.events import Event
 from estran.domain.timefmt import stamp
@@ -34,6 +43,19 @@ _INSERT: Final = (
     "VALUES (%s, %s, %s, %s, %s, %s, %s::jsonb)"
 )
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+CONNECT_TIMEOUT_S: Final = 3
+STATEMENT_TIMEOUT_MS: Final = 5000
+DEADLINE_S: Final = 6.0
+"""The longest any one store call may wait on the database before its socket is cut."""
+_LINK: Final = {
+    "connect_timeout": CONNECT_TIMEOUT_S,
+    "keepalives": 1,
+    "keepalives_idle": 2,
+    "keepalives_interval": 1,
+    "keepalives_count": 2,
+    "tcp_user_timeout": 4000,
+}
+"""libpq options that bound every wait on the network (a black hole is noticed in ~4 s)."""
 
 
 class PostgresEventStore:
@@ -45,9 +67,12 @@ class PostgresEventStore:
         if not _SCHEMA_NAME.match(schema):
             raise ValueError(f"bad PostgreSQL schema name {schema!r}")
         self.schema = schema
-        options = f"-c search_path={schema}"
+        self.dsn = dsn
+        options = f"-c search_path={schema} -c statement_timeout={STATEMENT_TIMEOUT_MS}"
+        self._options = options
+        self._writer_conn: psycopg.Connection[Any] | None = None
         try:
-            self._writer = psycopg.connect(dsn, options=options)
+            self._writer_conn = self._connect()
             self._writer.execute(
                 sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema))
             )
@@ -64,12 +89,49 @@ class PostgresEventStore:
                 dsn,
                 min_size=1,
                 max_size=4,
-                kwargs={"options": options, "autocommit": True},
+                kwargs={"options": options, "autocommit": True, **_LINK},
                 configure=lambda conn: set_json_loads(orjson.loads, conn),
+                timeout=CONNECT_TIMEOUT_S + 1,
+                reconnect_timeout=24 * 3600,
                 open=True,
             )
         except psycopg.Error as exc:
             raise StorageError(f"cannot open PostgreSQL event store: {exc}") from exc
+
+    def _connect(self) -> psycopg.Connection[Any]:
+        return psycopg.connect(make_conninfo(self.dsn, options=self._options, **_LINK))
+
+    @property
+    def _writer(self) -> psycopg.Connection[Any]:
+        """The writer connection, opened again if the last one broke."""
+        conn = self._writer_conn
+        if conn is None or conn.closed or conn.broken:
+            if conn is not None:
+                with contextlib.suppress(Exception):
+                    conn.close()
+            self._writer_conn = None
+            try:
+                conn = self._writer_conn = self._connect()
+            except psycopg.Error as exc:
+                raise StorageError(f"PostgreSQL unreachable: {exc}") from exc
+        return conn
+
+    def _after_failure(self) -> None:
+        """Roll back where the connection still works; drop it where it does not."""
+        conn = self._writer_conn
+        if conn is None:
+            return
+        if conn.broken or conn.closed:
+            with contextlib.suppress(Exception):
+                conn.close()
+            self._writer_conn = None
+            return
+        try:
+            conn.rollback()
+        except psycopg.Error:
+            with contextlib.suppress(Exception):
+                conn.close()
+            self._writer_conn = None
 
     def _run(self, statement: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         cur = self._writer.execute(statement.encode(), params)
@@ -81,13 +143,17 @@ class PostgresEventStore:
         self._writer.commit()
 
     def schema_version(self) -> int:
-        with self._pool.connection() as conn:
-            row = conn.execute("SELECT max(version) FROM estran_schema").fetchone()
+        try:
+            with self._pool.connection() as conn, deadline(lambda: conn, DEADLINE_S):
+                row = conn.execute("SELECT max(version) FROM estran_schema").fetchone()
+        except (psycopg.Error, PoolTimeout) as exc:
+            raise StorageError(f"PostgreSQL unreachable: {exc}") from exc
         return int(row[0]) if row else 0
 
     def append(self, events: Sequence[Event]) -> list[Event]:
         try:
-            with self._writer.transaction():
+            writer = self._writer
+            with deadline(lambda: writer, DEADLINE_S), self._writer.transaction():
                 self._writer.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
                 row = self._writer.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()
                 start = int(row[0]) if row else 0
@@ -108,15 +174,17 @@ class PostgresEventStore:
                             for e in stored
                         ],
                     )
-            self._writer.commit()
+            with deadline(lambda: writer, DEADLINE_S):
+                self._writer.commit()
         except psycopg.Error as exc:
-            self._writer.rollback()
+            self._after_failure()
             raise StorageError(f"append of {len(events)} events failed: {exc}") from exc
         return stored
 
     def purge(self, keys: Sequence[tuple[str, str]], record: Event) -> Event:
         try:
-            with self._writer.transaction():
+            writer = self._writer
+            with deadline(lambda: writer, DEADLINE_S), self._writer.transaction():
                 self._writer.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
                 row = self._writer.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()
                 stored = record.with_seq((int(row[0]) if row else 0) + 1)
@@ -136,17 +204,21 @@ class PostgresEventStore:
                             stored.to_json().decode(),
                         ),
                     )
-            self._writer.commit()
+            with deadline(lambda: writer, DEADLINE_S):
+                self._writer.commit()
         except psycopg.Error as exc:
-            self._writer.rollback()
+            self._after_failure()
             raise StorageError(f"purge of {len(keys)} records failed: {exc}") from exc
         return stored
 
     def find(self, event_ids: Sequence[str]) -> dict[str, Event]:
-        with self._pool.connection() as conn:
-            rows = conn.execute(
-                "SELECT body FROM events WHERE event_id = ANY(%s)", (list(event_ids),)
-            ).fetchall()
+        try:
+            with self._pool.connection() as conn, deadline(lambda: conn, DEADLINE_S):
+                rows = conn.execute(
+                    "SELECT body FROM events WHERE event_id = ANY(%s)", (list(event_ids),)
+                ).fetchall()
+        except (psycopg.Error, PoolTimeout) as exc:
+            raise StorageError(f"PostgreSQL unreachable: {exc}") from exc
         return {e.event_id: e for e in (Event.from_dict(r[0]) for r in rows)}
 
     def read(
@@ -179,16 +251,24 @@ class PostgresEventStore:
                 conn.transaction(),
                 conn.cursor(name="estran_read") as cur,
             ):
-                cur.itersize = 5000
-                cur.execute(query.encode(), params)
-                for (body,) in cur:
-                    yield Event.from_dict(body)
-        except psycopg.Error as exc:
+                with deadline(lambda: conn, DEADLINE_S):
+                    cur.execute(query.encode(), params)
+                while True:
+                    with deadline(lambda: conn, DEADLINE_S):
+                        rows = cur.fetchmany(5000)
+                    if not rows:
+                        break
+                    for (body,) in rows:
+                        yield Event.from_dict(body)
+        except (psycopg.Error, PoolTimeout) as exc:
             raise StorageError(f"read failed: {exc}") from exc
 
     def last_seq(self) -> int:
-        with self._pool.connection() as conn:
-            row = conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()
+        try:
+            with self._pool.connection() as conn, deadline(lambda: conn, DEADLINE_S):
+                row = conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()
+        except (psycopg.Error, PoolTimeout) as exc:
+            raise StorageError(f"PostgreSQL unreachable: {exc}") from exc
         return int(row[0]) if row else 0
 
     def drop(self) -> None:
@@ -200,4 +280,6 @@ class PostgresEventStore:
 
     def close(self) -> None:
         self._pool.close()
-        self._writer.close()
+        if self._writer_conn is not None:
+            with contextlib.suppress(Exception):
+                self._writer_conn.close()

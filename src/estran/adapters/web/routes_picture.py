@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -72,10 +73,26 @@ def build_picture_router() -> APIRouter:
     return router
 
 
+_MIN_FREE_BYTES = 512 * 1024 * 1024
+
+
 def _problems(svc: Any) -> list[str]:
-    """Why the centre is not fully working (empty: it is)."""
+    """Why the centre is not fully working (empty: it is): the store not taking writes, a
+    background reactor or loop down or lagging, the data disk nearly full."""
+    out = []
+    failing = getattr(svc.ledger, "failing", None)
+    if failing:
+        out.append(f"store not writable: {failing}")
     runtime = getattr(svc, "runtime", None)
-    return runtime.problems() if runtime is not None else []
+    if runtime is not None:
+        out.extend(runtime.problems())
+    try:
+        free = shutil.disk_usage(svc.settings.data_dir).free
+    except OSError:
+        free = None
+    if free is not None and free < _MIN_FREE_BYTES:
+        out.append(f"data disk nearly full: {free // (1024 * 1024)} MiB free")
+    return out
 
 
 def build_health_router() -> APIRouter:
