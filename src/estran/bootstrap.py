@@ -209,11 +209,13 @@ def build_services(
 ) -> Services:
     store = store if store is not None else open_store(settings)
     picture = rebuild(store)
+    security = open_security_store(settings)
+    if hasattr(store, "on_audit_head"):
+        store.on_audit_head = security.advance_anchor  # the audit head, kept outside the DB
     log.info("picture rebuilt from %d events (%d records)", picture.seq, picture.count())
     hub = Hub()
     clock = clock or SystemClock()
     policy = load_policy(settings.policy_file)
-    security = open_security_store(settings)
     audit = AuditTrail(security, clock.now)
     ledger = Ledger(
         store,

@@ -5,15 +5,20 @@ Adapters implement them (``adapters/``); ``bootstrap`` is the one place that pic
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Iterator
     from datetime import datetime
 
-    from estran.domain.events import Event
+from estran.domain.audit import AuditRow
+from estran.domain.events import Event
 
-__all__ = ["Clock", "EventStore"]
+__all__ = ["AuditBuilder", "Clock", "EventStore"]
+
+AuditBuilder = Callable[[list[Event]], list[AuditRow]]
+"""Makes the audit rows of events once they have their seqs (inside the store's transaction)."""
 
 
 class Clock(Protocol):
@@ -31,10 +36,13 @@ class EventStore(Protocol):
 
     name: str
 
-    def append(self, events: Sequence[Event]) -> list[Event]:
+    def append(self, events: Sequence[Event], audit: AuditBuilder | None = None) -> list[Event]:
         """Store ``events`` atomically and durably, in order; return them with their seq.
 
-        Returns only after the commit is durable: an acknowledged event survives a crash.
+        ``audit(stored)`` makes the audit rows of those events (they need the seqs): they are
+        chained into the audit trail *in the same transaction*, so a change is audited or not
+        stored at all. Returns only after the commit is durable: an acknowledged event
+        survives a crash.
         """
         ...
 

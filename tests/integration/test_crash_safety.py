@@ -8,6 +8,7 @@ import time
 import httpx
 import pytest
 
+from estran.adapters.security_store import SecurityStore
 from tests import factories
 from tests.auth import AUTH
 from tests.marks import POSTGRES_URL
@@ -32,8 +33,8 @@ def _load(url: str, acked: list[str], stop: threading.Event, batch: int, tag: st
                 acked.extend(ids)
 
 
-def _all_event_ids(url: str) -> list[str]:
-    seen: list[str] = []
+def _all_events(url: str) -> list[dict]:
+    seen: list[dict] = []
     after = 0
     with httpx.Client(headers=AUTH, base_url=url, timeout=30) as client:
         while True:
@@ -42,11 +43,11 @@ def _all_event_ids(url: str) -> list[str]:
                 return seen
             seqs = [e["seq"] for e in page["events"]]
             assert seqs == list(range(after + 1, after + 1 + len(seqs))), "gap in the log"
-            seen.extend(e["event_id"] for e in page["events"])
+            seen.extend(page["events"])
             after = page["next_after"]
 
 
-def _crash_and_check(server: ServerProcess) -> None:
+def _crash_and_check(server: ServerProcess, security) -> None:
     server.start()
     acked: list[str] = []
     stop = threading.Event()
@@ -64,9 +65,22 @@ def _crash_and_check(server: ServerProcess) -> None:
     assert len(acked) > 200, "the load never got going"
     server.start()
     try:
-        stored = set(_all_event_ids(server.url))
+        events = _all_events(server.url)
+        stored = {e["event_id"] for e in events}
         missing = [eid for eid in acked if eid not in stored]
         assert not missing, f"{len(missing)} acknowledged events lost, e.g. {missing[:3]}"
+        # Every committed change a person made has its audit row: they share a transaction.
+        store = security()
+        try:
+            audited = {
+                s for r in store.read_audit() if r.action == "change"
+                for s in range(r.details["first_seq"], r.details["last_seq"] + 1)
+            }  # fmt: skip
+        finally:
+            store.close()
+        by_people = [e["seq"] for e in events if e["actor"].startswith("user:")]
+        unaudited = [seq for seq in by_people if seq not in audited]
+        assert not unaudited, f"{len(unaudited)} committed events have no audit row"
         picture_units = httpx.get(headers=AUTH, url=f"{server.url}/api/v1/health").json()["records"]
         assert picture_units >= len(acked)  # the rebuilt picture holds them too
     finally:
@@ -75,11 +89,15 @@ def _crash_and_check(server: ServerProcess) -> None:
 
 @pytest.mark.slow
 def test_no_acknowledged_event_is_lost_when_sqlite_server_is_killed(tmp_path):
-    _crash_and_check(ServerProcess(tmp_path / "data"))
+    data = tmp_path / "data"
+    _crash_and_check(ServerProcess(data), lambda: SecurityStore.for_data_dir(data))
 
 
 @pytest.mark.slow
 @pytest.mark.postgres
 def test_no_acknowledged_event_is_lost_when_postgres_server_is_killed(tmp_path, pg_schema):
     env = {"ESTRAN_DATABASE_URL": POSTGRES_URL, "ESTRAN_DATABASE_SCHEMA": pg_schema}
-    _crash_and_check(ServerProcess(tmp_path / "data", env))
+    _crash_and_check(
+        ServerProcess(tmp_path / "data", env),
+        lambda: SecurityStore.for_postgres(POSTGRES_URL, pg_schema),
+    )

@@ -365,7 +365,7 @@ def test_the_cli_manages_accounts_and_verifies_the_audit_trail(tmp_path):
     ok = runner.invoke(cli, ["audit", "verify", "--data", data])
     assert ok.exit_code == 0
     assert "3 rows" in ok.output
-    store = SecurityStore(f"sqlite:///{tmp_path / 'd' / 'security.sqlite3'}")
+    store = SecurityStore(f"sqlite:///{tmp_path / 'd' / 'events.sqlite3'}")
     store.execute_raw("UPDATE audit SET action = 'user_enable' WHERE seq = 3")
     store.close()
     broken = runner.invoke(cli, ["audit", "verify", "--data", data])

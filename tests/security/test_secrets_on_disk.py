@@ -51,7 +51,7 @@ def test_14_the_event_store_its_wal_and_the_security_database_are_private(tmp_pa
                         {"name": "GN", "nation": "FR", "kind": "gendarmerie"})])  # fmt: skip
     security = SecurityStore.for_data_dir(data)
     try:
-        for name in ("events.sqlite3", "events.sqlite3-wal", "security.sqlite3"):
+        for name in ("events.sqlite3", "events.sqlite3-wal", "events.sqlite3-shm"):
             assert (data / name).exists(), name
             assert mode(data / name) == 0o600, (name, oct(mode(data / name)))
         assert mode(data) == 0o700

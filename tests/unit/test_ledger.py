@@ -24,10 +24,10 @@ class FailingStore(MemoryEventStore):
         super().__init__()
         self.fail = False
 
-    def append(self, events):
+    def append(self, events, audit=None):
         if self.fail:
             raise StorageError("disk full")
-        return super().append(events)
+        return super().append(events, audit)
 
 
 @pytest.fixture
@@ -134,3 +134,21 @@ async def test_subscribers_see_committed_events_before_the_caller_is_answered(le
     (event,) = await ledger.submit([AGENCY], actor="a", source="s")
     frames = await asyncio.wait_for(sub.take(), 1)
     assert Event.from_json(frames[0][1]) == event
+
+
+async def test_a_persons_change_is_audited_in_its_commit_and_estrans_own_is_not(ledger):
+    from estran.domain.markings import Classification
+    from estran.domain.policy import Principal, Role
+
+    await ledger.submit([AGENCY], actor="system:bootstrap", source="estran")
+    assert ledger.store.audit_rows == []  # Estran's own writes are not a person's change
+    who = Principal("user:amelie", Role.COMMANDER, "FR-GN", "FR", Classification.OFFICIAL)
+    (event,) = await ledger.submit(
+        [CommandIn(type="unit.created", data=factories.unit("U1", id="u1"))],
+        actor="user:amelie", source="http:127.0.0.1", principal=who,
+    )  # fmt: skip
+    (row,) = ledger.store.audit_rows
+    assert (row.actor, row.action, row.target) == ("user:amelie", "change", "unit/u1")
+    assert (row.details["first_seq"], row.details["last_seq"]) == (event.seq, event.seq)
+    assert row.seq == 1
+    assert row.hash

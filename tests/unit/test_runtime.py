@@ -32,11 +32,11 @@ class FlakyStore(MemoryEventStore):
         super().__init__()
         self.fail_conclusions = 0
 
-    def append(self, events):
+    def append(self, events, audit=None):
         if self.fail_conclusions > 0 and any(e.kind == "log_entry" for e in events):
             self.fail_conclusions -= 1
             raise StorageError("disk full")
-        return super().append(events)
+        return super().append(events, audit)
 
 
 class Echo:

@@ -12,6 +12,7 @@ a reordering or a cut tail is found by ``verify``.
 from __future__ import annotations
 
 import functools
+import sqlite3
 import threading
 import weakref
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 ANCHOR_FILE = "audit-anchor.json"
+LEGACY_FILE = "security.sqlite3"
 
 __all__ = ["ANCHOR_FILE", "SecurityStore"]
 
@@ -152,10 +154,19 @@ class SecurityStore:
 
             @sa.event.listens_for(engine, "connect")
             def _pragmas(conn: Any, _: Any) -> None:
+                conn.isolation_level = None  # transactions are begun below, not by pysqlite
                 cur = conn.cursor()
                 cur.execute("PRAGMA journal_mode=WAL")
                 cur.execute("PRAGMA synchronous=FULL")
+                cur.execute("PRAGMA busy_timeout=10000")
                 cur.close()
+
+            @sa.event.listens_for(engine, "begin")
+            def _begin(conn: Any) -> None:
+                # One database holds the events and the audit trail: take the write lock at
+                # the start, so the event writer and this store queue for it (busy_timeout)
+                # instead of one failing on a lock upgrade.
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         if schema is not None:
             with engine.begin() as conn:
@@ -170,8 +181,34 @@ class SecurityStore:
 
     @classmethod
     def for_data_dir(cls, data_dir: Path) -> SecurityStore:
-        private_file(data_dir / "security.sqlite3")  # accounts, sessions, audit: 0600
-        return cls(f"sqlite:///{data_dir / 'security.sqlite3'}", anchor=data_dir / ANCHOR_FILE)
+        """Accounts, sessions and the audit trail in the event store's own database
+        (``events.sqlite3``, 0600), so a change and its audit row share one transaction. A
+        data directory from before keeps its rows: ``security.sqlite3`` is adopted once."""
+        path = private_file(data_dir / "events.sqlite3")
+        store = cls(f"sqlite:///{path}", anchor=data_dir / ANCHOR_FILE)
+        legacy = data_dir / LEGACY_FILE
+        if legacy.exists():
+            store._adopt(legacy)
+        return store
+
+    def _adopt(self, legacy: Path) -> None:
+        """Copy a legacy ``security.sqlite3`` into this database (if this one has no rows yet)
+        and set it aside as ``security.sqlite3.adopted``."""
+        main = self.url.removeprefix("sqlite:///")
+        conn = sqlite3.connect(main, isolation_level=None, timeout=10)
+        try:
+            conn.execute("ATTACH DATABASE ? AS legacy", (str(legacy),))
+            conn.execute("BEGIN IMMEDIATE")
+            users_n = conn.execute("SELECT count(*) FROM main.users").fetchone()[0]
+            audit_n = conn.execute("SELECT count(*) FROM main.audit").fetchone()[0]
+            if users_n == 0 and audit_n == 0:
+                for table in ("users", "sessions", "audit", "audit_head"):
+                    conn.execute(f"INSERT INTO main.{table} SELECT * FROM legacy.{table}")  # noqa: S608
+            conn.execute("COMMIT")
+            conn.execute("DETACH DATABASE legacy")
+        finally:
+            conn.close()
+        legacy.rename(legacy.with_name(LEGACY_FILE + ".adopted"))
 
     @classmethod
     def for_postgres(
@@ -190,6 +227,12 @@ class SecurityStore:
             return int(body["seq"]), str(body["hash"])
         except (OSError, ValueError, KeyError, TypeError):
             return (-1, "unreadable")
+
+    def advance_anchor(self, seq: int, digest: str) -> None:
+        """Move the anchor forward to ``(seq, digest)`` (the event store calls this after a
+        commit that audited)."""
+        with self._lock:
+            self._write_anchor(seq, digest)
 
     def _write_anchor(self, seq: int, digest: str) -> None:
         if self.anchor is None:

@@ -15,7 +15,14 @@ import orjson
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-__all__ = ["GENESIS", "AuditRow", "Verification", "audit_hash", "verify_chain"]
+__all__ = [
+    "GENESIS",
+    "AuditRow",
+    "Verification",
+    "audit_hash",
+    "chain_rows",
+    "verify_chain",
+]
 
 GENESIS: Final = "0" * 64
 
@@ -58,6 +65,19 @@ def audit_hash(row: AuditRow, prev_hash: str) -> str:
         option=orjson.OPT_SORT_KEYS,
     )
     return hashlib.sha256(body).hexdigest()
+
+
+def chain_rows(rows: Iterable[AuditRow], head: tuple[int, str]) -> list[AuditRow]:
+    """``rows`` numbered and hash-chained after ``head`` (seq, hash): what a store appends."""
+    seq, prev = head
+    out = []
+    for row in rows:
+        seq += 1
+        chained = AuditRow(**{**row.as_dict(), "seq": seq, "prev_hash": prev, "hash": ""})
+        digest = audit_hash(chained, prev)
+        out.append(AuditRow(**{**chained.as_dict(), "hash": digest}))
+        prev = digest
+    return out
 
 
 @dataclass

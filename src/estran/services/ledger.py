@@ -14,12 +14,14 @@ import logging
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
+from estran.domain.audit import AuditRow
 from estran.domain.commands import Context, decide
 from estran.domain.errors import ConflictError, EstranError, StorageError
 from estran.domain.picture import Picture, Staged
-from estran.domain.policy import SYSTEM, Policy, Principal
+from estran.domain.policy import SYSTEM, Policy, Principal, Role
+from estran.domain.timefmt import stamp
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -47,6 +49,9 @@ class _Request:
     results: list[Event | None] = field(default_factory=list)
     new: list[Event] = field(default_factory=list)
     purge: list[tuple[str, str]] | None = None
+    new_commands: list[CommandIn] = field(default_factory=list)
+    before: list[dict[str, Any] | None] = field(default_factory=list)
+    """The marking of each new event's record before it (a release is a change of it)."""
 
 
 class Ledger:
@@ -220,8 +225,11 @@ class Ledger:
                             )
                         seen.add(cmd.event_id)
                     event = decide(staged, cmd, req_ctx)
+                    prior = staged.get(event.kind, event.entity_id)
                     staged.stage(event)
                     req.new.append(event)
+                    req.new_commands.append(cmd)
+                    req.before.append(None if prior is None else prior.get("marking"))
                     req.results.append(None)
             except EstranError as exc:
                 req.future.set_exception(exc)
@@ -231,7 +239,8 @@ class Ledger:
         fresh = [e for req in accepted for e in req.new]
         stored: list[Event] = []
         if fresh:
-            stored = await loop.run_in_executor(self._writer, self.store.append, fresh)
+            audit = _audit_builder(accepted, stamp(received_at))
+            stored = await loop.run_in_executor(self._writer, self.store.append, fresh, audit)
             self.commits += 1
             self.failing = None
             for event in stored:
@@ -248,3 +257,61 @@ class Ledger:
                     answer.append(result)
             if not req.future.done():
                 req.future.set_result(answer)
+
+
+_MAX_IDS: Final = 50
+
+
+def _audit_builder(accepted: list[_Request], at: str) -> Callable[[list[Event]], list[AuditRow]]:
+    """The audit rows of a group, made once the events have their seqs, inside the store's
+    transaction: every change a principal (not Estran itself) made, one row per request, and a
+    release row for each marking it changed, with its justification. So a change is audited,
+    or not committed: there is no acknowledged change without its row."""
+
+    def build(stored: list[Event]) -> list[AuditRow]:
+        rows: list[AuditRow] = []
+        position = 0
+        for req in accepted:
+            mine = stored[position : position + len(req.new)]
+            position += len(req.new)
+            who = req.principal
+            if not mine or who.role == Role.SYSTEM:
+                continue
+            details: dict[str, Any] = {
+                "seqs": [e.seq for e in mine[:_MAX_IDS]],
+                "first_seq": mine[0].seq,
+                "last_seq": mine[-1].seq,  # a request's events are contiguous in the log
+                "count": len(mine),
+                "types": sorted({e.type for e in mine}),
+                "source": req.source,
+            }
+            if req.actor != who.id:
+                details["via"] = req.actor
+            target = f"{mine[0].kind}/{mine[0].entity_id}" if len(mine) == 1 else None
+            rows.append(_row(at, who.id, "change", target, None, details))
+            for cmd, before, event in zip(req.new_commands, req.before, mine, strict=True):
+                if cmd.verb != "updated" or cmd.marking is None or before == event.marking:
+                    continue
+                rows.append(
+                    _row(
+                        at, who.id, "release", f"{event.kind}/{event.entity_id}",
+                        cmd.justification, {"marking": event.marking, "seq": event.seq},
+                    )
+                )  # fmt: skip
+        return rows
+
+    return build
+
+
+def _row(
+    at: str,
+    actor: str,
+    action: str,
+    target: str | None,
+    justification: str | None,
+    details: dict[str, Any],
+) -> AuditRow:
+    return AuditRow(
+        seq=0, at=at, actor=actor, action=action, target=target, allowed=True, rule="granted",
+        reason="", justification=justification, details=details,
+    )  # fmt: skip

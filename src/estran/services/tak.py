@@ -719,23 +719,7 @@ class TakGateway:
                     elif not isinstance(result, EstranError):
                         log.error("CoT write failed unexpectedly", exc_info=result)
                     continue
-                self.written += len(result)
-                if self.audit is not None and result:
-                    rows.append(
-                        self.audit.row(
-                            principal.id,
-                            "change",
-                            target=f"{result[0].kind}/{result[0].entity_id}"
-                            if len(result) == 1 else None,
-                            details={
-                                "seqs": [e.seq for e in result[:50]],
-                                "count": len(result),
-                                "types": sorted({e.type for e in result}),
-                                "source": "cot",
-                                "client": label,
-                            },
-                        )
-                    )  # fmt: skip
+                self.written += len(result)  # audited by the ledger, in the same transaction
             if rows:
                 try:
                     await self.audit.record(*rows)

@@ -6,12 +6,14 @@ import threading
 from typing import TYPE_CHECKING
 
 from estran.adapters.storage.migrations import SCHEMA_VERSION
+from estran.domain.audit import GENESIS, AuditRow, chain_rows
 from estran.domain.errors import StorageError
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
 
     from estran.domain.events import Event
+    from estran.ports import AuditBuilder
 
 __all__ = ["MemoryEventStore"]
 
@@ -23,8 +25,9 @@ class MemoryEventStore:
         self._events: list[Event | None] = []
         self._by_id: dict[str, Event] = {}
         self._lock = threading.Lock()
+        self.audit_rows: list[AuditRow] = []
 
-    def append(self, events: Sequence[Event]) -> list[Event]:
+    def append(self, events: Sequence[Event], audit: AuditBuilder | None = None) -> list[Event]:
         with self._lock:
             start = len(self._events)
             stored = [e.with_seq(start + i) for i, e in enumerate(events, 1)]
@@ -32,6 +35,11 @@ class MemoryEventStore:
                 stored
             ):
                 raise StorageError("duplicate event_id")
+            rows = audit(stored) if audit is not None else []
+            if rows:
+                head = self.audit_rows[-1] if self.audit_rows else None
+                chained = chain_rows(rows, (head.seq, head.hash) if head else (0, GENESIS))
+                self.audit_rows.extend(chained)
             self._events.extend(stored)
             self._by_id.update((e.event_id, e) for e in stored)
             return stored

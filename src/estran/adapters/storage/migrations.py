@@ -59,6 +59,28 @@ MIGRATIONS: Final = (
             "CREATE INDEX events_entity ON events (kind, entity_id)",
         ),
     ),
+    Migration(
+        3,
+        "the audit trail beside the events (one transaction for a change and its audit row)",
+        sqlite=(
+            "CREATE TABLE IF NOT EXISTS audit (seq INTEGER NOT NULL PRIMARY KEY, "
+            "at VARCHAR(40) NOT NULL, actor VARCHAR(160) NOT NULL, action VARCHAR(64) NOT NULL, "
+            "target VARCHAR(300), allowed BOOLEAN NOT NULL, rule VARCHAR(64) NOT NULL, "
+            "reason TEXT NOT NULL, justification TEXT, details TEXT NOT NULL, "
+            "prev_hash VARCHAR(64) NOT NULL, hash VARCHAR(64) NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS audit_head (id INTEGER NOT NULL PRIMARY KEY, "
+            "seq BIGINT NOT NULL, hash VARCHAR(64) NOT NULL)",
+        ),
+        postgres=(
+            "CREATE TABLE IF NOT EXISTS audit (seq BIGSERIAL PRIMARY KEY, "
+            "at VARCHAR(40) NOT NULL, actor VARCHAR(160) NOT NULL, action VARCHAR(64) NOT NULL, "
+            "target VARCHAR(300), allowed BOOLEAN NOT NULL, rule VARCHAR(64) NOT NULL, "
+            "reason TEXT NOT NULL, justification TEXT, details TEXT NOT NULL, "
+            "prev_hash VARCHAR(64) NOT NULL, hash VARCHAR(64) NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS audit_head (id SERIAL PRIMARY KEY, "
+            "seq BIGINT NOT NULL, hash VARCHAR(64) NOT NULL)",
+        ),
+    ),
 )
 SCHEMA_VERSION: Final = MIGRATIONS[-1].version
 

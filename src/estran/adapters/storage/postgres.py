@@ -26,6 +26,7 @@ from psycopg.conninfo import make_conninfo
 from psycopg.types.json import set_json_loads
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from estran.adapters.storage.audit_sql import append_audit_rows
 from estran.adapters.storage.migrations import SCHEMA_VERSION, migrate
 from estran.adapters.storage.watchdog import deadline
 from estran.domain.errors import StorageError
@@ -34,6 +35,9 @@ from estran.domain.timefmt import stamp
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
+
+    from estran.domain.audit import AuditRow
+    from estran.ports import AuditBuilder
 
 __all__ = ["PostgresEventStore"]
 
@@ -71,6 +75,8 @@ class PostgresEventStore:
         options = f"-c search_path={schema} -c statement_timeout={STATEMENT_TIMEOUT_MS}"
         self._options = options
         self._writer_conn: psycopg.Connection[Any] | None = None
+        self.on_audit_head: Callable[[int, str], None] | None = None
+        """Told the audit trail's new head after a commit that audited (its anchor file)."""
         try:
             self._writer_conn = self._connect()
             self._writer.execute(
@@ -150,7 +156,8 @@ class PostgresEventStore:
             raise StorageError(f"PostgreSQL unreachable: {exc}") from exc
         return int(row[0]) if row else 0
 
-    def append(self, events: Sequence[Event]) -> list[Event]:
+    def append(self, events: Sequence[Event], audit: AuditBuilder | None = None) -> list[Event]:
+        chained: list[AuditRow] = []
         try:
             writer = self._writer
             with deadline(lambda: writer, DEADLINE_S), self._writer.transaction():
@@ -174,11 +181,15 @@ class PostgresEventStore:
                             for e in stored
                         ],
                     )
+                if audit is not None:
+                    chained = append_audit_rows(self._writer, audit(stored), mark="%s")
             with deadline(lambda: writer, DEADLINE_S):
                 self._writer.commit()
         except psycopg.Error as exc:
             self._after_failure()
             raise StorageError(f"append of {len(events)} events failed: {exc}") from exc
+        if chained and self.on_audit_head is not None:
+            self.on_audit_head(chained[-1].seq, chained[-1].hash)
         return stored
 
     def purge(self, keys: Sequence[tuple[str, str]], record: Event) -> Event:

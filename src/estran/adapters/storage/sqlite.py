@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Final
 import orjson
 
 from estran.adapters.private_files import private_file
+from estran.adapters.storage.audit_sql import append_audit_rows
 from estran.adapters.storage.migrations import SCHEMA_VERSION, migrate
 from estran.domain.errors import StorageError
 from estran.domain.events import Event
@@ -24,6 +25,9 @@ from estran.domain.timefmt import stamp
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
     from pathlib import Path
+
+    from estran.domain.audit import AuditRow
+    from estran.ports import AuditBuilder
 
 __all__ = ["SqliteEventStore"]
 
@@ -58,6 +62,8 @@ class SqliteEventStore:
         self._lock = threading.Lock()
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
+        self.on_audit_head: Callable[[int, str], None] | None = None
+        """Told the audit trail's new head after a commit that audited (its anchor file)."""
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -80,7 +86,7 @@ class SqliteEventStore:
     def schema_version(self) -> int:
         return int(self._reader().execute("SELECT max(version) FROM estran_schema").fetchone()[0])
 
-    def append(self, events: Sequence[Event]) -> list[Event]:
+    def append(self, events: Sequence[Event], audit: AuditBuilder | None = None) -> list[Event]:
         with self._lock:
             start = self._seq
             stored = [e.with_seq(start + i) for i, e in enumerate(events, 1)]
@@ -88,15 +94,20 @@ class SqliteEventStore:
                 (e.seq, e.event_id, e.type, e.kind, e.entity_id, e.received_at, e.to_json())
                 for e in stored
             ]
+            chained: list[AuditRow] = []
 
             def insert() -> None:
                 self._writer.executemany(_INSERT, rows)
+                if audit is not None:
+                    chained.extend(append_audit_rows(self._writer, audit(stored), mark="?"))
 
             try:
                 self._transaction(insert)
             except sqlite3.Error as exc:
                 raise StorageError(f"append of {len(rows)} events failed: {exc}") from exc
             self._seq = start + len(stored)
+            if chained and self.on_audit_head is not None:
+                self.on_audit_head(chained[-1].seq, chained[-1].hash)
             return stored
 
     def purge(self, keys: Sequence[tuple[str, str]], record: Event) -> Event:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -18,11 +17,10 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from estran.bootstrap import Services
-    from estran.domain.events import CommandIn, Event
+    from estran.domain.events import Event
 
 __all__ = [
     "JSONBytes",
-    "audit_changes",
     "audit_views",
     "envelope_fields",
     "read_json",
@@ -123,48 +121,3 @@ async def audit_views(request: Request, records: list[dict[str, Any]]) -> None:
             },
         )
     )
-
-
-def _marking_before(store: Any, event: Event) -> dict[str, Any] | None:
-    """The record's marking just before ``event`` (None if it had none)."""
-    kind = event.kind
-    before = None
-    for e in store.read(entity_id=event.entity_id, types=[f"{kind}.created", f"{kind}.updated"]):
-        if e.seq >= event.seq:
-            break
-        before = e.marking
-    return before
-
-
-async def audit_changes(request: Request, commands: list[CommandIn], events: list[Event]) -> None:
-    """Every accepted change request is audited (one row, the event seqs); a marking change is
-    audited apart, as a release, with its justification."""
-    svc = services(request)
-    principal = request.state.principal
-    rows = [
-        svc.audit.row(
-            principal.id,
-            "change",
-            target=f"{events[0].kind}/{events[0].entity_id}" if len(events) == 1 else None,
-            details={
-                "seqs": [e.seq for e in events[:_MAX_IDS]],
-                "count": len(events),
-                "types": sorted({e.type for e in events}),
-            },
-        )
-    ]
-    for cmd, event in zip(commands, events, strict=True):
-        if cmd.verb == "updated" and cmd.marking is not None:
-            before = await asyncio.to_thread(_marking_before, svc.store, event)
-            if before == event.marking:
-                continue  # the same marking sent again: nothing was released
-            rows.append(
-                svc.audit.row(
-                    principal.id,
-                    "release",
-                    target=f"{event.kind}/{event.entity_id}",
-                    justification=cmd.justification,
-                    details={"marking": event.marking, "seq": event.seq},
-                )
-            )
-    await svc.audit.record(*rows)

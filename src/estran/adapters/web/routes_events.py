@@ -11,7 +11,6 @@ from pydantic import TypeAdapter, ValidationError
 from estran.adapters.web.auth import justification, require, who
 from estran.adapters.web.common import (
     JSONBytes,
-    audit_changes,
     read_json,
     seen_then,
     services,
@@ -79,7 +78,6 @@ def build_events_router() -> APIRouter:
         events = await svc.ledger.submit(
             commands, actor=principal.id, source=f"http:{client}", principal=principal
         )
-        await audit_changes(request, commands, events)
         return JSONBytes(
             {
                 "events": [

@@ -20,7 +20,6 @@ from pydantic import ValidationError
 from estran.adapters.web.auth import justification, require, who
 from estran.adapters.web.common import (
     JSONBytes,
-    audit_changes,
     audit_views,
     envelope_fields,
     read_json,
@@ -101,7 +100,6 @@ async def _submit_one(request: Request, cmd_fields: dict[str, Any], key: str | N
     (event,) = await svc.ledger.submit(
         [cmd], actor=principal.id, source=f"http:{client}", principal=principal
     )
-    await audit_changes(request, [cmd], [event])
     return svc.picture.get(event.kind, event.entity_id)
 
 
