@@ -74,7 +74,7 @@ def test_a_seeded_plan_for_tonight_is_the_golden_one(opale, planner):
         "plan-qr-seed1",
         {
             "posts": [
-                {k: p.get(k) for k in ("unit", "kind", "post", "lat", "lon", "covers")}
+                {k: p.get(k) for k in ("unit_id", "kind", "post", "lat", "lon", "covers")}
                 for p in plan["posts"]
             ],
             "sites": [{"coverage": s["coverage"]} for s in plan["sites"]],
