@@ -6,7 +6,7 @@ Adapters implement them (``adapters/``); ``bootstrap`` is the one place that pic
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 from estran.domain.audit import AuditRow
 from estran.domain.events import Event
 
-__all__ = ["AuditBuilder", "Clock", "EventStore"]
+__all__ = ["AuditBuilder", "Clock", "CotTransport", "EventStore"]
 
 AuditBuilder = Callable[[list[Event]], list[AuditRow]]
 """Makes the audit rows of events once they have their seqs (inside the store's transaction)."""
@@ -73,3 +73,19 @@ class EventStore(Protocol):
     def schema_version(self) -> int: ...
 
     def close(self) -> None: ...
+
+
+class CotTransport(Protocol):
+    """The CoT listeners (``adapters/cot_server.py``) as the TAK gateway service needs them:
+    the hooks it sets, the connected clients, and sending one rendered event to one client."""
+
+    ingest: Any
+    welcome: Any
+    principal_for: Any
+    relay_allows: Any
+    anonymous: Any
+    clients: set[Any]
+
+    def send_to(self, client: Any, ev: Any) -> None: ...
+
+    async def recheck(self) -> None: ...

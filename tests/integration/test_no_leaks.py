@@ -303,7 +303,7 @@ def _read(world: World, user: str, path: str, kind: str, rid: str) -> set[tuple[
                 assert f'{SECRET}i{n}"' not in r.text, f"{user} got incident i{n}'s text"
         return {("rescue_case", x["id"]) for x in r.json()["items"]}
     gateway = TakGateway(
-        types.SimpleNamespace(), None, svc.picture, None,
+        types.SimpleNamespace(), None, svc.picture, None,  # type: ignore[arg-type]
         default_agency="FR-GN", now_s=time.time, access=svc.access,
     )  # fmt: skip
     client = _Client(principal, None)

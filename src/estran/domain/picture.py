@@ -135,6 +135,32 @@ class Picture:
     def get(self, kind: str, entity_id: str) -> Record | None:
         return self.records[kind].get(entity_id)
 
+    def all(self, kind: str) -> Iterable[Record]:
+        """Every record of ``kind``. A live view: read it on the writer's side (the event
+        loop); code in a thread reads a ``copy()`` (the runtime's snapshot) instead."""
+        return self.records[kind].values()
+
+    def count_of(self, kind: str) -> int:
+        return len(self.records[kind])
+
+    def remove(self, kind: str, entity_id: str) -> None:
+        """Drop a purged record (the ledger, between two write groups)."""
+        self.records[kind].pop(entity_id, None)
+
+    def filtered(self, keep: Callable[[Record], bool], also: Picture | None = None) -> Picture:
+        """A picture holding the records ``keep`` accepts; with ``also`` (the live picture,
+        for a past one), only those that still exist there and are accepted as they are now."""
+        view = Picture()
+        view.seq, view.as_of = self.seq, self.as_of
+        for kind, table in self.records.items():
+            live = also.records[kind] if also is not None else None
+            view.records[kind] = {
+                rid: rec
+                for rid, rec in table.items()
+                if keep(rec) and (live is None or (rid in live and keep(live[rid])))
+            }
+        return view
+
     def copy(self) -> Picture:
         """An independent picture at the same seq: records are never changed in place
         (``evolve`` makes a new one), so each table is copied shallowly."""

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from estran.domain.picture import Picture
 from estran.domain.policy import Action, Decision, Policy, Principal, authorize, can_see
 from estran.domain.policy import observer_scope as _observer_scope
 from estran.domain.timefmt import stamp
 
 if TYPE_CHECKING:
+    from estran.domain.picture import Picture
     from estran.ports import Clock
 
 __all__ = ["Access"]
@@ -97,13 +97,4 @@ class Access:
         if self.sees_everything(who) and base is None:
             return source
         keep = self.predicate(who)
-        view = Picture()
-        view.seq, view.as_of = source.seq, source.as_of
-        for kind, table in source.records.items():
-            live = self.picture.records[kind]
-            view.records[kind] = {
-                rid: rec
-                for rid, rec in table.items()
-                if keep(rec) and (base is None or (rid in live and keep(live[rid])))
-            }
-        return view
+        return source.filtered(keep, also=None if base is None else self.picture)

@@ -40,14 +40,12 @@ def recommend(
     sea = bool(incident.get("life_at_sea"))
     busy = {
         t["unit_id"]
-        for t in whole.records["task"].values()
+        for t in whole.all("task")
         if t.get("status") in ACTIVE_TASK_STATUSES
         and (not sea or (whole.get("incident", t["incident_id"]) or {}).get("life_at_sea"))
     }
     units = [
-        u
-        for u in picture.records["unit"].values()
-        if u.get("status") == "available" and u["id"] not in busy
+        u for u in picture.all("unit") if u.get("status") == "available" and u["id"] not in busy
     ]
     pos = incident["position"]
     ranked = terrain.rank(pos["lat"], pos["lon"], units, limit=max(limit, len(units)))

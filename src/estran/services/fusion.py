@@ -169,7 +169,7 @@ class FusionService:
         )
 
     def _incident_citing(self, det_id: str) -> str | None:
-        for inc in self.picture.records["incident"].values():
+        for inc in self.picture.all("incident"):
             if det_id in inc.get("detection_ids", ()):
                 return str(inc["id"])
         return None

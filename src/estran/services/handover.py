@@ -16,16 +16,14 @@ __all__ = ["handover"]
 
 def handover(picture: Picture, *, since: str, now: str) -> dict[str, Any]:
     """Rescue cases first, then open incidents, live tasks, units, the logs and the figures."""
-    rescue = [c for c in picture.records["rescue_case"].values() if c["status"] != "closed"]
-    incidents = sort_by_priority(
-        [i for i in picture.records["incident"].values() if i["status"] != "closed"]
-    )
-    tasks = [t for t in picture.records["task"].values() if t["status"] in ACTIVE_TASK_STATUSES]
+    rescue = [c for c in picture.all("rescue_case") if c["status"] != "closed"]
+    incidents = sort_by_priority([i for i in picture.all("incident") if i["status"] != "closed"])
+    tasks = [t for t in picture.all("task") if t["status"] in ACTIVE_TASK_STATUSES]
     units: dict[str, int] = {}
-    for unit in picture.records["unit"].values():
+    for unit in picture.all("unit"):
         units[unit["status"]] = units.get(unit["status"], 0) + 1
     logs = sorted(
-        (e for e in picture.records["log_entry"].values() if e["created_at"] >= since),
+        (e for e in picture.all("log_entry") if e["created_at"] >= since),
         key=lambda e: (e["observed_at"], e["id"]),
     )
     lines = [f"Handover at {now} (since {since})", ""]

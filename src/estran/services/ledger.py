@@ -165,7 +165,7 @@ class Ledger:
         loop = asyncio.get_running_loop()
         stored = await loop.run_in_executor(self._writer, self.store.purge, req.purge, event)
         for kind, entity_id in req.purge:
-            self.picture.records[kind].pop(entity_id, None)
+            self.picture.remove(kind, entity_id)
         self.picture.apply(stored)
         self.hub.publish([stored])
         req.future.set_result([stored])

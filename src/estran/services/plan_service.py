@@ -116,10 +116,10 @@ class PlanService:
     ) -> list[Resources]:
         """Available units the caller can see, by kind (one shift: the night)."""
         sc = self.scenario
-        busy = {t["unit_id"] for t in self.picture.records["task"].values()
+        busy = {t["unit_id"] for t in self.picture.all("task")
                 if t.get("status") not in ("done", "failed", "cancelled", "replaced")}  # fmt: skip
         by_kind: dict[str, list[tuple[str, tuple[float, float]]]] = {}
-        for u in self.picture.records["unit"].values():
+        for u in self.picture.all("unit"):
             if u.get("kind") not in KINDS or not visible(u) or u["id"] in busy:
                 continue
             if u.get("status") not in (None, "available") or not u.get("position"):
@@ -141,7 +141,7 @@ class PlanService:
         since = self.now() - timedelta(days=HISTORY_DAYS)
         sites = np.array([[s.x, s.y] for s in terrain.sites])
         counts = np.zeros(len(sites))
-        for inc in self.picture.records["incident"].values():
+        for inc in self.picture.all("incident"):
             if inc.get("type") not in ATTEMPT_TYPES or not visible(inc):
                 continue
             if parse_stamp(inc["observed_at"]) < since:
@@ -173,7 +173,7 @@ class PlanService:
             posts = await asyncio.to_thread(self.posts_for, terrain)
 
             seen = posts_by_night(
-                (p for p in self.picture.records["post"].values() if visible(p)),
+                (p for p in self.picture.all("post") if visible(p)),
                 self.now(),
                 terrain.projector.to_xy,
             )
@@ -190,7 +190,7 @@ class PlanService:
             plan_id = f"plan-{stamp}-{secrets.token_hex(3)}"
             commands = [
                 CommandIn(type="post.updated", entity_id=p["id"], data={"status": "withdrawn"})
-                for p in self.picture.records["post"].values()
+                for p in self.picture.all("post")
                 if p.get("status") == "proposed" and visible(p)
             ]
             created = []

@@ -47,7 +47,7 @@ class Replay:
 
     def _base(self, until_received: str) -> Picture | None:
         with self._lock:
-            purges = len(self.live.records["purge"])
+            purges = self.live.count_of("purge")
             if purges != self._purges:
                 self._cache.clear()
                 self._purges = purges

@@ -70,7 +70,7 @@ class RescueService:
         self._last_alarm: dict[str, float] = {}
 
     def case_for(self, incident_id: str, view: Picture | None = None) -> dict[str, Any] | None:
-        for case in (view or self.picture).records["rescue_case"].values():
+        for case in (view or self.picture).all("rescue_case"):
             if case["incident_id"] == incident_id:
                 return case
         return None
@@ -117,7 +117,7 @@ class RescueService:
         """Cases for the life-at-sea incidents that have none (opened while the watch was
         down): one command each, so one refusal does not hold back the others."""
         out = []
-        for inc in list(view.records["incident"].values()):
+        for inc in list(view.all("incident")):
             command = self.open_command(inc["id"], view)
             if command is not None:
                 out.append(command)
@@ -128,7 +128,7 @@ class RescueService:
         up, every ``ack_s``; a task sent and not acknowledged within ``task_ack_s`` too."""
         at = now.timestamp()
         commands = []
-        for case in view.records["rescue_case"].values():
+        for case in view.all("rescue_case"):
             if case["status"] != "open":
                 continue
             since = self._last_alarm.setdefault(case["id"], at)
@@ -156,7 +156,7 @@ class RescueService:
     def _task_escalations(self, view: Picture, now: float) -> list[CommandIn]:
         """Tasks sent but not acknowledged within ``task_ack_s``: escalated, and logged."""
         out = []
-        for task in view.records["task"].values():
+        for task in view.all("task"):
             if task["status"] != "sent":
                 continue
             key = f"task:{task['id']}"

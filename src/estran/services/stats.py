@@ -122,17 +122,17 @@ def figures(
     end = until or now
     incidents = [
         i
-        for i in picture.records["incident"].values()
+        for i in picture.all("incident")
         if (since is None or _opened(i) >= since) and _opened(i) < end
     ]
     tasks: dict[str, list[Record]] = defaultdict(list)
-    for task in picture.records["task"].values():
+    for task in picture.all("task"):
         tasks[task["incident_id"]].append(task)
     out: dict[str, Any] = {
         "since": since,
         "until": end,
         **_block(incidents, tasks),
-        "units": _unit_hours(list(picture.records["unit"].values()), since, end, now),
+        "units": _unit_hours(list(picture.all("unit")), since, end, now),
     }
     if by in ("hour", "day", "sector"):
         groups: dict[str, list[Record]] = defaultdict(list)

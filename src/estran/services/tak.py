@@ -49,7 +49,12 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine
 
     from estran.domain.picture import Picture
+    from estran.ports import CotTransport
     from estran.protocols.cot.messages import CotEvent
+    from estran.services.access import Access
+    from estran.services.audit import AuditTrail
+    from estran.services.hub import Hub
+    from estran.services.ledger import Ledger
 
 __all__ = [
     "ANONYMOUS_AGENCY",
@@ -465,7 +470,7 @@ class RelayFilter:
 
     def __init__(
         self,
-        access: Any,
+        access: Access,
         picture: Picture,
         default_marking: Marking,
         anonymous: Principal,
@@ -529,17 +534,17 @@ class TakGateway:
 
     def __init__(
         self,
-        server: Any,
-        ledger: Any,
+        server: CotTransport,
+        ledger: Ledger,
         picture: Picture,
-        hub: Any,
+        hub: Hub,
         *,
         default_agency: str,
-        now_s: Any,
+        now_s: Callable[[], float],
         queue_size: int = 10_000,
-        access: Any = None,
-        principal_for: Any = None,
-        audit: Any = None,
+        access: Access | None = None,
+        principal_for: Callable[[str | None], Principal | None] | None = None,
+        audit: AuditTrail | None = None,
         default_marking: Marking | None = None,
         recheck_s: float = 2.0,
     ) -> None:
@@ -618,13 +623,13 @@ class TakGateway:
         now_ms = int(self.now_s() * 1000)
         viewer = self._viewer({})
         ids: list[tuple[str, str]] = []
-        for rec in self.picture.records["incident"].values():
+        for rec in self.picture.all("incident"):
             if rec["status"] != "closed":
                 ids.append(("incident", rec["id"]))
-        for rec in self.picture.records["post"].values():
+        for rec in self.picture.all("post"):
             if rec["status"] == "accepted":
                 ids.append(("post", rec["id"]))
-        for rec in self.picture.records["task"].values():
+        for rec in self.picture.all("task"):
             if rec["status"] not in ("done", "failed", "cancelled", "replaced"):
                 ids.append(("task", rec["id"]))
         return [
@@ -720,7 +725,7 @@ class TakGateway:
                         log.error("CoT write failed unexpectedly", exc_info=result)
                     continue
                 self.written += len(result)  # audited by the ledger, in the same transaction
-            if rows:
+            if rows and self.audit is not None:
                 try:
                     await self.audit.record(*rows)
                 except Exception:

@@ -36,7 +36,7 @@ class ThermalService:
         chips: ChipStore,
         profile: CameraProfile,
         now: Callable[[], datetime],
-        find: Any = None,
+        find: Callable[..., Any] | None = None,
     ) -> None:
         self.ledger = ledger
         self.picture = picture

@@ -63,7 +63,7 @@ def build_terrain_router() -> APIRouter:
         keep = svc.access.predicate(who(request))
         units = [
             u
-            for u in svc.picture.records["unit"].values()
+            for u in svc.picture.all("unit")
             if keep(u)
             and (wanted_status is None or u.get("status") in wanted_status)
             and (wanted_kinds is None or u.get("kind") in wanted_kinds)
