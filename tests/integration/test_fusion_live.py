@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-import time
-
 import httpx
 import pytest
 
 from tests.auth import AUTH
+from tests.polling import get_until
 
 WISSANT_DUNES = (50.8905, 1.6680)
 
 
 def wait_for(url: str, check, within_s: float = 10.0):
-    deadline = time.monotonic() + within_s
-    while time.monotonic() < deadline:
-        body = httpx.get(headers=AUTH, url=url).json()
-        if check(body):
-            return body
-        time.sleep(0.05)
-    raise AssertionError(f"{url} never matched")
+    return get_until(url, check, within_s)
 
 
 @pytest.fixture

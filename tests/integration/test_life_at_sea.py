@@ -7,6 +7,7 @@ import pytest
 
 from estran.domain.policy import Role
 from tests.auth import AUTH, seed_user
+from tests.polling import get_until
 
 
 @pytest.fixture
@@ -110,16 +111,7 @@ def test_two_tasks_for_one_unit_in_one_batch_are_refused_whole(base):
     assert httpx.get(headers=AUTH, url=f"{base}/api/v1/tasks/b-1").status_code == 404
 
 
-def wait(url: str, check, within_s: float = 5.0):
-    import time
-
-    deadline = time.monotonic() + within_s
-    while time.monotonic() < deadline:
-        r = httpx.get(headers=AUTH, url=url)
-        if r.status_code == 200 and check(r.json()):
-            return r.json()
-        time.sleep(0.05)
-    raise AssertionError(f"{url} never matched")
+wait = get_until
 
 
 def test_a_life_at_sea_incident_opens_a_rescue_case_at_once(base):

@@ -22,6 +22,7 @@ from estran.adapters.certs import init_ca, issue_client, revoke
 from estran.protocols.cot.encode import encode_varint, stream_frame, takp_request, to_proto
 from estran.protocols.cot.parse import parse_xml
 from tests.auth import AUTH
+from tests.polling import a_get_until
 
 # Plain TCP clients are anonymous: they receive unclassified records only.
 UNCLASSIFIED = {"classification": "UNCLASSIFIED", "releasable_to": ["FR"]}
@@ -123,15 +124,7 @@ def gateway(server):
     return start
 
 
-async def poll(url: str, check, within_s: float = 5.0):
-    deadline = time.monotonic() + within_s
-    async with httpx.AsyncClient(headers=AUTH) as http:
-        while time.monotonic() < deadline:
-            r = await http.get(url)
-            if r.status_code == 200 and check(r.json()):
-                return r.json()
-            await asyncio.sleep(0.05)
-    raise AssertionError(f"{url} never matched")
+poll = a_get_until
 
 
 async def test_two_pytak_clients_exchange_cot_with_unknown_detail_intact(gateway):

@@ -10,10 +10,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from estran.bootstrap import open_security_store
-from tests.auth import AUTH
+from tests.polling import a_get_until
 
 
 def now_iso(offset_s: float = 0.0) -> str:
@@ -97,15 +95,7 @@ def tls_files(folder: Path, name: str) -> tuple[Path, Path, Path]:
     return out / f"{name}.pem", out / f"{name}.key", folder / "ca.pem"
 
 
-async def poll(url: str, check: Any, within_s: float = 5.0, headers: Any = None) -> Any:
-    deadline = time.monotonic() + within_s
-    async with httpx.AsyncClient(headers=headers or AUTH) as http:
-        while time.monotonic() < deadline:
-            r = await http.get(url)
-            if r.status_code == 200 and check(r.json()):
-                return r.json()
-            await asyncio.sleep(0.05)
-    raise AssertionError(f"{url} never matched")
+poll = a_get_until
 
 
 def audit_rows(settings: Any) -> list[Any]:

@@ -4,7 +4,6 @@ storage failure is retried; no thread ever reads the live picture; health says w
 
 from __future__ import annotations
 
-import asyncio
 import sys
 import threading
 from datetime import UTC, datetime, timedelta
@@ -23,6 +22,7 @@ from estran.services.hub import Hub
 from estran.services.ledger import Ledger
 from estran.services.rescue import RescueService
 from estran.services.runtime import Runtime
+from tests.polling import a_eventually
 
 T0 = datetime(2026, 11, 25, 22, tzinfo=UTC)
 
@@ -95,11 +95,7 @@ def agency(aid: str) -> CommandIn:
     return CommandIn(type="agency.created", data={"id": aid, "name": aid, "nation": "FR"})
 
 
-async def until(check, within_s: float = 5.0) -> None:
-    deadline = asyncio.get_running_loop().time() + within_s
-    while not check():
-        assert asyncio.get_running_loop().time() < deadline, "condition never met"
-        await asyncio.sleep(0.01)
+until = a_eventually
 
 
 async def test_a_crashed_reactor_restarts_and_catches_up_without_loss_or_duplicates(world):
