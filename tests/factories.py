@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 
-def unit(callsign: str = "ALPHA-1", **extra: Any) -> dict[str, Any]:
+_callsigns = itertools.count(1)
+
+
+def unit(callsign: str | None = None, **extra: Any) -> dict[str, Any]:
+    """A unit; each gets its own callsign unless one is given (callsigns are unique among an
+    agency's active units)."""
     body: dict[str, Any] = {
-        "callsign": callsign,
+        "callsign": callsign or f"ALPHA-{next(_callsigns)}",
         "kind": "dune_buggy",
         "agency_id": "FR-GN",
         "position": {"lat": 50.87, "lon": 1.58, "error_m": 5},

@@ -161,3 +161,79 @@ def test_an_update_keeps_the_records_marking_unless_a_new_one_is_given(view, ctx
         view, CommandIn(type="unit.updated", entity_id="u1", data={"status": "tasked"}), ctx
     )
     assert event.marking["releasable_to"] == ["FR", "GB"]
+
+
+def test_a_task_is_never_created_or_sent_for_a_closed_incident():
+    from datetime import UTC, datetime
+
+    from estran.domain.commands import Context, decide
+    from estran.domain.consistency import IncidentClosedError
+    from estran.domain.events import CommandIn
+    from estran.domain.markings import Marking
+    from estran.domain.picture import Picture
+
+    picture = Picture()
+    ctx = Context(datetime(2026, 11, 25, 22, tzinfo=UTC), "t", "t", Marking(), 300, lambda: "x1")
+    seq = 0
+
+    def run(cmd: CommandIn) -> None:
+        nonlocal seq
+        event = decide(picture, cmd, ctx)
+        seq += 1
+        picture.apply(event.with_seq(seq))
+
+    run(CommandIn(type="agency.created", data={"id": "FR-GN", "name": "GN", "nation": "FR"}))
+    run(CommandIn(type="unit.created", data={"id": "u1", "callsign": "U1", "kind": "foot_patrol",
+                                             "agency_id": "FR-GN"}))  # fmt: skip
+    run(CommandIn(type="incident.created", data={"id": "i1", "type": "group_sighted",
+        "owner_agency_id": "FR-GN", "position": {"lat": 50.9, "lon": 1.7}}))  # fmt: skip
+    run(CommandIn(type="task.created", data={"id": "t1", "incident_id": "i1", "unit_id": "u1"}))
+    run(CommandIn(type="incident.updated", entity_id="i1", data={"status": "closed"}))
+    with pytest.raises(IncidentClosedError):
+        decide(picture, CommandIn(type="task.updated", entity_id="t1",
+                                  data={"status": "sent"}), ctx)  # fmt: skip
+    run(CommandIn(type="task.updated", entity_id="t1", data={"status": "cancelled"}))
+    with pytest.raises(IncidentClosedError):
+        decide(picture, CommandIn(type="task.created", data={"incident_id": "i1",
+                                                             "unit_id": "u1"}), ctx)  # fmt: skip
+
+
+def test_a_callsign_is_unique_among_an_agencys_active_units():
+    from datetime import UTC, datetime
+
+    from estran.domain.commands import Context, decide
+    from estran.domain.consistency import DuplicateCallsignError
+    from estran.domain.events import CommandIn
+    from estran.domain.markings import Marking
+    from estran.domain.picture import Picture, Staged
+
+    picture = Picture()
+    ctx = Context(datetime(2026, 11, 25, 22, tzinfo=UTC), "t", "t", Marking(), 300, lambda: "x1")
+    for seq, cmd in enumerate(
+        [
+            CommandIn(type="agency.created", data={"id": "FR-GN", "name": "GN", "nation": "FR"}),
+            CommandIn(type="agency.created", data={"id": "FR-PAF", "name": "PAF", "nation": "FR"}),
+            CommandIn(type="unit.created", data={"id": "u1", "callsign": "Wissant-2",
+                      "kind": "foot_patrol", "agency_id": "FR-GN"}),
+            CommandIn(type="unit.created", data={"id": "u2", "callsign": "Off-1",
+                      "kind": "foot_patrol", "agency_id": "FR-GN", "status": "off_duty"}),
+        ],
+        1,
+    ):  # fmt: skip
+        picture.apply(decide(picture, cmd, ctx).with_seq(seq))
+
+    def unit(uid: str, callsign: str, agency: str = "FR-GN") -> CommandIn:
+        return CommandIn(type="unit.created", data={"id": uid, "callsign": callsign,
+                         "kind": "foot_patrol", "agency_id": agency})  # fmt: skip
+
+    with pytest.raises(DuplicateCallsignError):
+        decide(picture, unit("u3", " WISSANT-2 "), ctx)  # case and spaces do not make it new
+    decide(picture, unit("u3", "WISSANT-2", "FR-PAF"), ctx)  # another agency's: fine
+    decide(picture, unit("u3", "OFF-1"), ctx)  # the off-duty unit's callsign is free
+    with pytest.raises(DuplicateCallsignError):
+        decide(picture, CommandIn(type="unit.updated", entity_id="u2",
+               data={"callsign": "wissant-2", "status": "available"}), ctx)  # fmt: skip
+    staged = Staged(picture)  # two in one batch
+    staged.stage(decide(staged, unit("u4", "NEW-1"), ctx))
+    with pytest.raises(DuplicateCallsignError):
+        decide(staged, unit("u5", "new-1"), ctx)

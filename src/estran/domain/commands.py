@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import ValidationError
 
+from estran.domain.consistency import check_consistency
 from estran.domain.errors import (
     AlreadyExistsError,
     FutureTimeError,
@@ -303,6 +304,7 @@ def decide(view: RecordView, cmd: CommandIn, ctx: Context) -> Event:
                     )
     _check_references(view, spec, data, guard.sees)
     check_life_at_sea(view, spec.name, cmd.verb, entity_id, current, data)
+    check_consistency(view, spec.name, cmd.verb, entity_id, current, data)
     return Event(
         seq=0,
         event_id=cmd.event_id or ctx.new_id(),
