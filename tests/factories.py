@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-
 _callsigns = itertools.count(1)
 
 
