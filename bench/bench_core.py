@@ -53,7 +53,7 @@ def unit_cmd(n: int, prefix: str = "u") -> dict:
         "type": "unit.created",
         "data": {
             "id": f"{prefix}{n}",
-            "callsign": f"U{n}",
+            "callsign": f"{prefix.upper()}{n}",
             "kind": "foot_patrol",
             "agency_id": "FR-GN",
             "position": {"lat": 50.8 + (n % 1000) * 1e-4, "lon": 1.6 + (n % 777) * 1e-4},

@@ -26,11 +26,9 @@ class DuplicateCallsignError(ConflictError):
     code = "duplicate_callsign"
 
 
-def _active_units(view: Any) -> list[Record]:
-    units = getattr(view, "all", None)
-    if units is None:  # a minimal view (tests' fakes) lists nothing
-        return []
-    return [u for u in units("unit") if u.get("status") != "off_duty"]
+def _holders(view: Any, key: tuple[str, str]) -> set[str]:
+    find = getattr(view, "callsign_holders", None)
+    return set() if find is None else set(find(key))  # a minimal view (tests' fakes): none
 
 
 def check_consistency(
@@ -55,12 +53,9 @@ def check_consistency(
         if (data.get("status") or (current or {}).get("status")) == "off_duty":
             return
         callsign = data.get("callsign") or (current or {}).get("callsign", "")
-        wanted = str(callsign).strip().casefold()
-        for unit in _active_units(view):
-            if unit["id"] == entity_id or unit.get("agency_id") != agency:
-                continue
-            if str(unit.get("callsign", "")).strip().casefold() == wanted:
-                raise DuplicateCallsignError(
-                    f"callsign {callsign!r} is already used by an active unit of "
-                    f"{agency}: choose another, or stand the other unit down first"
-                )
+        key = (str(agency), str(callsign).strip().casefold())
+        if _holders(view, key) - {entity_id}:
+            raise DuplicateCallsignError(
+                f"callsign {callsign!r} is already used by an active unit of "
+                f"{agency}: choose another, or stand the other unit down first"
+            )

@@ -111,6 +111,14 @@ def _in_bbox(bbox: BBox, record: Record) -> bool:
     return False
 
 
+def callsign_key(unit: Record) -> tuple[str, str] | None:
+    """How a unit answers on the radio, for uniqueness: its agency and its callsign (case and
+    spaces aside); None while it is off duty."""
+    if unit.get("status") == "off_duty":
+        return None
+    return (str(unit.get("agency_id", "")), str(unit.get("callsign", "")).strip().casefold())
+
+
 class Picture:
     """Records by kind and id, as of event ``seq``."""
 
@@ -119,6 +127,25 @@ class Picture:
         self.seq = 0
         self.as_of: str | None = None
         self._markings: dict[tuple[Any, ...], dict[str, Any]] = {}
+        self._callsigns: dict[tuple[str, str], set[str]] = {}
+        """Active units by callsign key: the uniqueness check without a scan."""
+
+    def callsign_holders(self, key: tuple[str, str]) -> set[str]:
+        return set(self._callsigns.get(key, ()))
+
+    def _index_unit(self, entity_id: str, old: Record | None, new: Record | None) -> None:
+        before = callsign_key(old) if old is not None else None
+        after = callsign_key(new) if new is not None else None
+        if before == after:
+            return
+        if before is not None:
+            holders = self._callsigns.get(before)
+            if holders is not None:
+                holders.discard(entity_id)
+                if not holders:
+                    del self._callsigns[before]
+        if after is not None:
+            self._callsigns.setdefault(after, set()).add(entity_id)
 
     def _intern(self, marking: dict[str, Any]) -> dict[str, Any]:
         key = (
@@ -145,7 +172,9 @@ class Picture:
 
     def remove(self, kind: str, entity_id: str) -> None:
         """Drop a purged record (the ledger, between two write groups)."""
-        self.records[kind].pop(entity_id, None)
+        old = self.records[kind].pop(entity_id, None)
+        if kind == "unit":
+            self._index_unit(entity_id, old, None)
 
     def filtered(self, keep: Callable[[Record], bool], also: Picture | None = None) -> Picture:
         """A picture holding the records ``keep`` accepts; with ``also`` (the live picture,
@@ -168,15 +197,17 @@ class Picture:
         out.records = {kind: dict(table) for kind, table in self.records.items()}
         out.seq, out.as_of = self.seq, self.as_of
         out._markings = dict(self._markings)
+        out._callsigns = {k: set(v) for k, v in self._callsigns.items()}
         return out
 
     def apply(self, event: Event) -> None:
         if event.seq <= self.seq:
             raise ValueError(f"event {event.seq} applied out of order (picture at {self.seq})")
         table = self.records[event.kind]
-        table[event.entity_id] = evolve(
-            table.get(event.entity_id), event, self._intern(event.marking)
-        )
+        old = table.get(event.entity_id)
+        new = table[event.entity_id] = evolve(old, event, self._intern(event.marking))
+        if event.kind == "unit":
+            self._index_unit(event.entity_id, old, new)
         self.seq = event.seq
         self.as_of = event.received_at
 
@@ -222,6 +253,21 @@ class Staged:
     def __init__(self, base: Picture | Staged) -> None:
         self._base = base
         self._records: dict[tuple[str, str], Record] = {}
+        self._unit_keys: dict[str, tuple[str, str] | None] = {}
+        """The callsign key of each unit staged here (it overrides the base's)."""
+        self._by_key: dict[tuple[str, str], set[str]] = {}
+
+    def callsign_holders(self, key: tuple[str, str]) -> set[str]:
+        holders = {u for u in self._base.callsign_holders(key) if u not in self._unit_keys}
+        return holders | self._by_key.get(key, set())
+
+    def _stage_unit(self, entity_id: str, key: tuple[str, str] | None) -> None:
+        before = self._unit_keys.get(entity_id)
+        if before is not None:
+            self._by_key.get(before, set()).discard(entity_id)
+        self._unit_keys[entity_id] = key
+        if key is not None:
+            self._by_key.setdefault(key, set()).add(entity_id)
 
     def get(self, kind: str, entity_id: str) -> Record | None:
         hit = self._records.get((kind, entity_id))
@@ -244,12 +290,16 @@ class Staged:
         return merged.values()
 
     def stage(self, event: Event) -> None:
-        self._records[(event.kind, event.entity_id)] = evolve(
+        new = self._records[(event.kind, event.entity_id)] = evolve(
             self.get(event.kind, event.entity_id), event
         )
+        if event.kind == "unit":
+            self._stage_unit(event.entity_id, callsign_key(new))
 
     def merge_into(self, parent: Staged) -> None:
         parent._records.update(self._records)
+        for entity_id, key in self._unit_keys.items():
+            parent._stage_unit(entity_id, key)
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
         return iter(self._records)
