@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from estran.domain.errors import EstranError, StorageError
+from estran.services.background import cancel_and_wait
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Sequence
@@ -110,6 +111,12 @@ class Record:
     lag_s: float = 0.0
     last_error: str | None = None
     last_error_at: float | None = None
+
+    def crashed(self, exc: BaseException) -> None:
+        self.alive = False
+        self.restarts += 1
+        self.last_error = f"{type(exc).__name__}: {exc}"[:500]
+        self.last_error_at = time.time()
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -212,17 +219,9 @@ class Runtime:
 
     async def stop(self) -> None:
         self.hub.unlisten(self._on_events)
-        tasks = [s.task for s in self._slots.values()] + [lp.task for lp in self._loops.values()]
-        live = [t for t in tasks if t is not None]
-        for task in live:
-            task.cancel()
-        for task in live:
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
-            except Exception:  # reported, never swallowed silently
-                log.exception("background work failed while stopping")
+        await cancel_and_wait(
+            [s.task for s in self._slots.values()] + [lp.task for lp in self._loops.values()]
+        )
         for slot in self._slots.values():
             slot.record.alive = False
         for loop in self._loops.values():
@@ -296,10 +295,7 @@ class Runtime:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                rec.alive = False
-                rec.restarts += 1
-                rec.last_error = f"{type(exc).__name__}: {exc}"[:500]
-                rec.last_error_at = time.time()
+                rec.crashed(exc)
                 log.error(
                     "reactor %s crashed at event %s (restart %d in %.1f s): %s",
                     rec.name, slot.current, rec.restarts, backoff, rec.last_error,
@@ -445,10 +441,7 @@ class Runtime:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                rec.alive = False
-                rec.restarts += 1
-                rec.last_error = f"{type(exc).__name__}: {exc}"[:500]
-                rec.last_error_at = time.time()
+                rec.crashed(exc)
                 log.error("%s crashed (restart %d): %s", rec.name, rec.restarts, rec.last_error,
                           exc_info=not isinstance(exc, InjectedFaultError))  # fmt: skip
             if time.monotonic() - started > 30:

@@ -1,18 +1,9 @@
 """CoT <-> the picture: what TAK clients send becomes units and detections; what changes in the
 picture (incidents, tasks, rescue cases) goes out to them as CoT.
 
-Inbound (``cot_to_commands``, in ``tak_bridge.py``), pure:
-
-- a friendly atom with a callsign (``a-f-...``, an ATAK position report) creates or moves a
-  Unit ``tak-<uid>``, its kind read from the CoT type (ground unit combat -> foot patrol, ground
-  vehicle -> 4x4, or what ``<__estran unit_kind=.../>`` says; UAV -> drone; air -> aircraft;
-  sea surface -> boat). Moves are written at most every ``min_move_s`` or ``min_move_m``.
-- an unknown or hostile atom from a sensor (a drone ground station's point of interest, a
-  patrol's marker) becomes a Detection: sea surface -> boat, vehicle -> vehicle, anything else
-  on the ground -> group of people, with the count read from the remarks ("group of 12") and
-  never an identity. Its sensor is the linked parent (the drone) or the sender.
-- a GeoChat that says ``ACK <task id>`` acknowledges that task, only when the task was already
-  *sent* to the sending client's own unit; it never sends one.
+Inbound (``cot_to_commands``, in ``tak_bridge.py``, pure): positions become units, sensor
+points detections, and a chat ``ACK`` an acknowledgement of a task already sent to the
+sender's own unit.
 
 Every write is made *as the client's principal* (``TakGateway`` submits through the ledger, so
 the policy decides it exactly as for REST) and audited: an account named by the client
