@@ -4,6 +4,7 @@ rescue layer that cannot be hidden. Each test writes a screenshot of its view.""
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import datetime
 from pathlib import Path
@@ -129,7 +130,14 @@ def test_an_incident_appears_and_is_dispatched_from_the_console(
     task_button = page.locator("#recs button:has-text('Task')").first
     task_button.wait_for(timeout=30_000)
     first_row = page.locator("#recs tr").first
-    assert ":" in first_row.locator("td.eta").inner_text()
+    assert re.fullmatch(r"\d+ s|\d+ min \d\d s|\d+ h \d\d min",
+                        first_row.locator("td.eta").inner_text())  # fmt: skip
+    # A duration is never shown as a clock time, and never with 60 seconds (was "41:60").
+    shown = page.evaluate(
+        "async () => { const {fmtEta} = await import('/static/js/map.js');"
+        " return [2519.6, 641.4, 59.6, 42, 3900, null].map(fmtEta); }"
+    )
+    assert shown == ["42 min 00 s", "10 min 41 s", "1 min 00 s", "42 s", "1 h 05 min", "—"]
     assert first_row.locator(".why").inner_text()
     unit_id = task_button.get_attribute("data-unit")
     task_button.click()

@@ -367,8 +367,12 @@ function detTip(r) {
   return `<b>${esc(r.class.replace(/_/g, " "))}</b> · ${esc(r.count ?? "?")} · conf ${Math.round((r.confidence || 0) * 100)}%<br>±${Math.round(err || 0)} m · ${esc(r.observed_at)}<br>${marking(r)}`;
 }
 
+// A duration, never to be read as a clock time: "42 s", "10 min 41 s", "1 h 05 min" (the same
+// units in French and English). Rounded once, to the second, before it is split.
 export function fmtEta(s) {
   if (s === null || s === undefined) return "—";
-  const m = Math.floor(s / 60);
-  return `${m}:${String(Math.round(s % 60)).padStart(2, "0")}`;
+  const t = Math.max(0, Math.round(s));
+  if (t < 60) return `${t} s`;
+  if (t < 3600) return `${Math.floor(t / 60)} min ${String(t % 60).padStart(2, "0")} s`;
+  return `${Math.floor(t / 3600)} h ${String(Math.floor((t % 3600) / 60)).padStart(2, "0")} min`;
 }
