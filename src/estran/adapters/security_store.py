@@ -111,6 +111,8 @@ def _storage(func: Callable[P, R]) -> Callable[P, R]:
         store = args[0]
         assert isinstance(store, SecurityStore)  # noqa: S101 (a method of the store)
         try:
+            if not store._networked:  # SQLite: no link to lose, no watchdog thread to start
+                return func(*args, **kwargs)
             with deadline(lambda: list(store._conns), _DEADLINE_S):
                 return func(*args, **kwargs)
         except StorageError:
@@ -144,6 +146,7 @@ class SecurityStore:
             options = {"pool_timeout": 4}
         engine = sa.create_engine(url, connect_args=connect_args, pool_pre_ping=True, **options)
         self._conns: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._networked = not url.startswith("sqlite")
         if not url.startswith("sqlite"):
 
             @sa.event.listens_for(engine, "connect")

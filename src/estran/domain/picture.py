@@ -281,14 +281,6 @@ class Staged:
                 by_id[entity_id] = rec
         return list(by_id.values())
 
-    def all(self, kind: str) -> Iterable[Record]:
-        """Every record of ``kind``: the base's, with this view's staged ones over them."""
-        merged = {r["id"]: r for r in self._base.all(kind)}
-        for (k, entity_id), rec in self._records.items():
-            if k == kind:
-                merged[entity_id] = rec
-        return merged.values()
-
     def stage(self, event: Event) -> None:
         new = self._records[(event.kind, event.entity_id)] = evolve(
             self.get(event.kind, event.entity_id), event
