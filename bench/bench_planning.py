@@ -58,12 +58,13 @@ def coast(replications: int, nights: int) -> None:
     baseline is ``estran plan evaluate``)."""
     import tempfile
 
-    from estran.adapters.terrain_store import prepare_terrain
+    from estran.bootstrap import CoastLoader, prepare_terrain
     from estran.cli.simulate import load_scenario
     from estran.config import Settings
     from estran.services.plan_eval import evaluate, paired
-    from estran.services.planning import Planner, build_posts
-    from estran.services.simulate import coast_from
+    from estran.services.planning import Planner
+    from estran.services.posts import build_posts
+    from estran.sim.night import coast_from
 
     cache = Path(tempfile.gettempdir()) / "estran-bench-terrain"
     settings = Settings(data_dir=cache / "data", terrain_cache_dir=cache)
@@ -87,7 +88,7 @@ def coast(replications: int, nights: int) -> None:
     started = time.perf_counter()
     results = evaluate(scenario, sea, [None, pols["uniform"], pols["planned"]],
                        nights=nights, replications=replications, seed=1, workers=2,
-                       settings_raw=settings.model_dump(mode="json"))  # fmt: skip
+                       load_coast=CoastLoader.of(settings))  # fmt: skip
     took = time.perf_counter() - started
     line("simulated nights a second, 2 processes", 3 * nights * replications / took, "nights/s")
     current, uniform, planned = results

@@ -32,7 +32,8 @@ from bench.report import line
 from estran.adapters.terrain_store import prepare_terrain
 from estran.cli.simulate import DEFAULT_SCENARIO, _replicate
 from estran.config import Settings
-from estran.services.simulate import coast_from, simulate, summarise
+from estran.services.simulate import simulate, summarise
+from estran.sim.night import coast_from
 from estran.sim.scenario import parse_scenario
 
 OUT = Path(__file__).parent / "out"
@@ -69,7 +70,7 @@ def bench_replications(settings: Settings, count: int) -> list[dict]:
 
 
 def bench_demo(settings: Settings, seconds: float, speed: float) -> list[dict]:
-    from estran.adapters.demo import DemoDriver
+    from estran.app.demo import DemoDriver
     from estran.bootstrap import build_services
 
     scenario = parse_scenario(tomllib.loads(DEFAULT_SCENARIO.read_text()))
@@ -79,13 +80,13 @@ def bench_demo(settings: Settings, seconds: float, speed: float) -> list[dict]:
         driver = DemoDriver(services, scenario, speed=speed, seed=1)
         await services.start()
         await asyncio.to_thread(services.terrain.wait, 600)
-        services.extras.append(driver)
         driver.start()
         proc = psutil.Process()
         await asyncio.sleep(5)  # set-up writes
         cpu0, t0, w0 = proc.cpu_times(), time.perf_counter(), driver.written
         await asyncio.sleep(seconds)
         cpu1, t1, w1 = proc.cpu_times(), time.perf_counter(), driver.written
+        await driver.stop()
         await services.stop()
         used = (cpu1.user + cpu1.system) - (cpu0.user + cpu0.system)
         return used / (t1 - t0), (w1 - w0) / (t1 - t0), w1

@@ -20,12 +20,15 @@ import cv2
 import numpy as np
 
 from bench.report import line
-from estran.domain.camera import Intrinsics
+from estran.adapters.frame_codec import OpenCvCodec
+from estran.domain.camera import Intrinsics, LocalFrame
 from estran.domain.events import CommandIn
-from estran.services.thermal import CameraProfile, LocalFrame, ThermalPipeline
+from estran.services.thermal import ThermalPipeline
 from estran.services.thermal_eval import evaluate_flight
+from estran.services.thermal_profile import CameraProfile
 from estran.sim.thermal_flight import FlightSpec, fly
 
+CODEC = OpenCvCodec()
 ORIGIN = LocalFrame(50.905, 1.690)
 
 
@@ -45,7 +48,7 @@ async def run(frames: int) -> None:
                           "roll_deg": f.reported.roll})  # fmt: skip
     profile = CameraProfile(name="bench 640", width=640, height=512, hfov_deg=spec.hfov_deg)
     # Frames/s: the whole chain, one frame after another, on one core.
-    pipeline = ThermalPipeline(profile, "uas-bench", frame=ORIGIN)
+    pipeline = ThermalPipeline(profile, "uas-bench", CODEC, frame=ORIGIN)
     started = time.perf_counter()
     for data, tel in zip(encoded, telemetry, strict=True):
         pipeline.process(data, tel)
@@ -70,7 +73,7 @@ async def run(frames: int) -> None:
                                                     "agency_id": "FR-GN"})],
             actor="bench", source="bench",
         )  # fmt: skip
-        pipeline = ThermalPipeline(profile, "uas-bench", frame=ORIGIN)
+        pipeline = ThermalPipeline(profile, "uas-bench", CODEC, frame=ORIGIN)
         latencies = []
         for data, tel in zip(encoded, telemetry, strict=True):
             t0 = time.perf_counter()

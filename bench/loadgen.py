@@ -106,8 +106,16 @@ async def open_loop(
 
 
 def subscriber_pool(port: int, n: int, expect_events: int, out: str, ready: str) -> None:
-    """Run in its own process: n subscribers; records now - received_at for every event."""
+    """Run in its own process: n subscribers; records now - received_at for every event.
+
+    The measuring process collects no garbage while it measures (``gc.disable``): a full
+    collection here, over the frames it keeps, would stall all fifty clients at once and
+    be counted as the server's delay."""
+    import gc
+
     import websockets
+
+    gc.disable()
 
     from estran.domain.timefmt import parse_stamp
 

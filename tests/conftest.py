@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import uvicorn
 
-from estran.adapters.web.app import create_app
+from estran.app.web.app import create_app
 from estran.cli.serve import server_config
 from estran.config import Settings
 from tests.auth import AUTH, seed_user
@@ -119,16 +119,16 @@ def server(make_settings: Callable[..., Settings]) -> Iterator[Callable[..., Run
     started: list[RunningServer] = []
 
     def start(
-        *, extras: Callable[[Any], list[Any]] | None = None, **overrides: Any
+        *, extras: list[Callable[[Any], Any]] | None = None, **overrides: Any
     ) -> RunningServer:
-        """A server; ``extras(services)`` adds things started with it (the demo driver)."""
+        """A server; each of ``extras`` makes, from the finished services, something started
+        with it (the demo driver)."""
         settings = make_settings(**overrides)
         services = None
         if extras is not None:
             from estran.bootstrap import build_services
 
-            services = build_services(settings)
-            services.extras.extend(extras(services))
+            services = build_services(settings, extras=extras)
         running = RunningServer(settings, services).__enter__()
         started.append(running)
         return running

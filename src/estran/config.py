@@ -57,8 +57,20 @@ class Settings(BaseSettings):
         ge=4096,
         description="Queued bytes per stream subscriber before cut-off.",
     )
+    gc_full_every_s: float = Field(
+        default=300.0,
+        ge=0,
+        le=86_400,
+        description="Full garbage collections on this schedule, at a quiet moment, instead of "
+        "whenever Python decides (each one stalls every stream; 0: Python's defaults).",
+    )
+    stream_compression: bool = Field(
+        default=False,
+        description="Compress stream frames (permessage-deflate), for clients on thin links: "
+        "saves bandwidth, costs the server CPU per subscriber.",
+    )
     stream_linger_ms: float = Field(
-        default=3.0,
+        default=0.0,
         ge=0,
         le=100,
         description="How long a stream sender waits for more events to share a frame with "

@@ -5,17 +5,38 @@ Adapters implement them (``adapters/``); ``bootstrap`` is the one place that pic
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from datetime import datetime
 
+    import numpy as np
+    import numpy.typing as npt
+
+    from estran.domain.planning import PostSet
+    from estran.domain.policy import Principal
+    from estran.domain.prepared import PreparedTerrain
+    from estran.domain.thermal import Blob, DetectorParams
+    from estran.protocols.cot.messages import CotEvent
+
 from estran.domain.audit import AuditRow
 from estran.domain.events import Event
 
-__all__ = ["AuditBuilder", "Clock", "CotTransport", "EventStore"]
+__all__ = [
+    "AuditBuilder",
+    "BlobFinder",
+    "ChipStore",
+    "Clock",
+    "CotClient",
+    "CotTransport",
+    "EventStore",
+    "FrameCodec",
+    "PostCache",
+    "SecurityStore",
+    "TerrainSource",
+]
 
 AuditBuilder = Callable[[list[Event]], list[AuditRow]]
 """Makes the audit rows of events once they have their seqs (inside the store's transaction)."""
@@ -75,17 +96,115 @@ class EventStore(Protocol):
     def close(self) -> None: ...
 
 
+class SecurityStore(Protocol):
+    """Accounts, sessions and the audit trail (``adapters/security_store.py`` on SQLite or
+    PostgreSQL; ``adapters/fakes.py`` in memory). Every method raises ``StorageError`` when
+    the store cannot be reached; none changes anything then."""
+
+    def add_user(self, row: dict[str, Any]) -> None:
+        """Add an account; ``StorageError`` if the name is taken."""
+        ...
+
+    def get_user(self, username: str) -> dict[str, Any] | None: ...
+
+    def list_users(self) -> list[dict[str, Any]]:
+        """Every account, by name."""
+        ...
+
+    def update_user(self, username: str, **changes: Any) -> bool:
+        """Change an account's columns; False if there is no such account."""
+        ...
+
+    def add_session(
+        self, token_hash: str, username: str, kind: str, issued_at: str, expires_at: str
+    ) -> None: ...
+
+    def get_session(self, token_hash: str) -> dict[str, Any] | None: ...
+
+    def revoke_sessions(self, username: str, token_hash: str | None = None) -> int:
+        """Revoke the account's sessions (or one); how many were changed."""
+        ...
+
+    def append_audit(self, rows: list[AuditRow]) -> list[AuditRow]:
+        """Chain ``rows`` onto the trail atomically; returns them with seq and hashes."""
+        ...
+
+    def read_audit(self, after: int = 0, limit: int | None = None) -> Iterator[AuditRow]: ...
+
+    def audit_head(self) -> tuple[int, str]:
+        """(seq, hash) of the last row, or (0, GENESIS)."""
+        ...
+
+    def read_anchor(self) -> tuple[int, str] | None:
+        """The head as last written outside the store (None: none kept)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class ChipStore(Protocol):
+    """Thermal thumbnails by detection id, kept for the imagery retention period."""
+
+    def put(self, detection_id: str, png: bytes, now: datetime) -> None: ...
+
+    def get(self, detection_id: str, now: datetime) -> bytes | None:
+        """The thumbnail, or None if absent or past retention (then it is removed)."""
+        ...
+
+    def purge(self, now: datetime) -> int:
+        """Remove every thumbnail past retention; how many."""
+        ...
+
+
+class PostCache(Protocol):
+    """The planner's posts and travel times, kept per terrain (and its site catalogue)."""
+
+    def get(self, terrain: PreparedTerrain) -> PostSet | None: ...
+
+    def put(self, terrain: PreparedTerrain, posts: PostSet) -> None: ...
+
+
+TerrainSource = Callable[[Callable[[str, float], None]], "PreparedTerrain"]
+"""Prepares (generates or loads) the terrain, reporting (stage, fraction) as it goes."""
+
+
+class FrameCodec(Protocol):
+    """Encoded thermal frames to pixels, and pixels to a detection's thumbnail."""
+
+    def decode(self, data: bytes | bytearray) -> npt.NDArray[np.generic]:
+        """Pixels, or ``ValueError`` with a reason (corrupt, too large, ...)."""
+        ...
+
+    def chip(self, pixels: npt.NDArray[np.generic], u: float, v: float) -> bytes:
+        """A small PNG around (u, v)."""
+        ...
+
+
+BlobFinder = Callable[["npt.NDArray[np.generic]", "DetectorParams"], "list[Blob]"]
+"""Finds warm blobs in a frame (the hot-spot stage, or a learned model's)."""
+
+
+class CotClient(Protocol):
+    """One connected TAK client as the gateway sees it."""
+
+    peer: str
+    uid: str | None
+    callsign: str | None
+    principal: Principal | None
+    """Whose rights apply to it (None: nobody's yet; it gets nothing from the picture)."""
+
+
 class CotTransport(Protocol):
     """The CoT listeners (``adapters/cot_server.py``) as the TAK gateway service needs them:
     the hooks it sets, the connected clients, and sending one rendered event to one client."""
 
-    ingest: Any
-    welcome: Any
-    principal_for: Any
-    relay_allows: Any
-    anonymous: Any
+    ingest: Callable[[CotEvent, Any], Awaitable[None]] | None
+    welcome: Callable[[Any], list[CotEvent]] | None
+    principal_for: Callable[[str | None], Principal | None] | None
+    relay_allows: Callable[[Any, Any], bool] | None
+    anonymous: Principal | None
     clients: set[Any]
 
-    def send_to(self, client: Any, ev: Any) -> None: ...
+    def send_to(self, client: Any, ev: CotEvent) -> None: ...
 
     async def recheck(self) -> None: ...

@@ -364,7 +364,7 @@ def test_an_operator_sees_a_thermal_thumbnail_and_confirms_the_detection(
 
     import cv2
 
-    from estran.services.thermal import LocalFrame
+    from estran.domain.camera import LocalFrame
     from estran.sim.thermal_flight import FlightSpec, fly
 
     origin = LocalFrame(50.905, 1.690)

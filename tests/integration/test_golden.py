@@ -15,11 +15,13 @@ from typing import Any
 import numpy as np
 import pytest
 
-from estran.adapters.plan_store import load_posts
+from estran.bootstrap import post_cache
 from estran.config import Settings
 from estran.services.plan_eval import evaluate
 from estran.services.planning import Planner, tonight
-from estran.services.simulate import coast_from, simulate
+from estran.services.posts import posts_for
+from estran.services.simulate import simulate
+from estran.sim.night import coast_from
 from estran.sim.scenario import DEFAULT_SCENARIO, parse_scenario
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
@@ -60,7 +62,7 @@ def baseline():
 @pytest.fixture(scope="module")
 def planner(opale, terrain_cache, baseline):
     settings = Settings(data_dir=terrain_cache / "data", terrain_cache_dir=terrain_cache)
-    return Planner(baseline, coast_from(opale), load_posts(opale, settings))
+    return Planner(baseline, coast_from(opale), posts_for(opale, post_cache(settings)))
 
 
 def test_a_seeded_season_is_the_golden_one(opale, baseline):

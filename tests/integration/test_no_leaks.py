@@ -128,6 +128,8 @@ class _Client:
 
     def __init__(self, principal: Any, uid: str | None) -> None:
         self.principal, self.uid = principal, uid
+        self.peer = "test"
+        self.callsign: str | None = None
 
 
 def _unit_lat(i: int) -> float:

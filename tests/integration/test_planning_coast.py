@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from estran.adapters.plan_store import load_posts
+from estran.adapters.plan_store import DiskPostCache
 from estran.cli.main import cli
 from estran.config import Settings
 from estran.services.plan_eval import CURRENT, evaluate, play
 from estran.services.planning import KINDS, NIGHTLY, Planner, scaled, tonight, with_extra
-from estran.services.simulate import coast_from
-from estran.sim.night import Season, begin_night
+from estran.services.posts import posts_for
+from estran.sim.night import Season, begin_night, coast_from
 from estran.sim.scenario import DEFAULT_SCENARIO, Scenario, parse_scenario
 
 
@@ -28,7 +28,7 @@ def baseline() -> Scenario:
 @pytest.fixture(scope="module")
 def posts(opale, terrain_cache):
     settings = Settings(data_dir=terrain_cache / "data", terrain_cache_dir=terrain_cache)
-    return load_posts(opale, settings)
+    return posts_for(opale, DiskPostCache.for_settings(settings))
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +38,8 @@ def planner(opale, posts, baseline) -> Planner:
 
 def test_posts_are_cached_and_read_back_identically(opale, posts, terrain_cache):
     settings = Settings(data_dir=terrain_cache / "data", terrain_cache_dir=terrain_cache)
-    again = load_posts(opale, settings)
+    again = DiskPostCache.for_settings(settings).get(opale)
+    assert again is not None
     assert list(again.eta_s) == ["foot_patrol", "dune_buggy", "four_by_four"]
     for kind in posts.eta_s:
         assert np.array_equal(again.eta_s[kind], posts.eta_s[kind])

@@ -13,8 +13,8 @@ from click.testing import CliRunner
 
 from estran.cli.main import cli
 from estran.cli.simulate import DEFAULT_SCENARIO
-from estran.services.simulate import coast_from, simulate, summarise
-from estran.sim.night import Season, run_night
+from estran.services.simulate import simulate, summarise
+from estran.sim.night import Season, coast_from, run_night
 from estran.sim.scenario import Scenario, parse_scenario
 from tests.auth import AUTH
 
@@ -113,7 +113,7 @@ def test_a_bad_scenario_file_is_refused_naming_the_field(tmp_path):
 
 
 def test_in_the_live_demo_a_boat_in_difficulty_raises_a_rescue_case(server, terrain_cache, opale):
-    from estran.adapters.demo import DemoDriver
+    from estran.app.demo import DemoDriver
 
     # Every boat that launches gets into difficulty; nobody is there to stop them.
     stormy = Scenario.model_validate(
@@ -132,7 +132,7 @@ def test_in_the_live_demo_a_boat_in_difficulty_raises_a_rescue_case(server, terr
     running = server(
         terrain="background",
         terrain_cache_dir=terrain_cache,
-        extras=lambda svc: [DemoDriver(svc, stormy, speed=3600, seed=2)],
+        extras=[lambda svc: DemoDriver(svc, stormy, speed=3600, seed=2)],
     )
     deadline = time.monotonic() + 60
     found: list[dict] = []

@@ -11,17 +11,20 @@ import cv2
 import numpy as np
 import pytest
 
-from estran.domain.camera import Intrinsics
+from estran.adapters.frame_codec import OpenCvCodec
+from estran.domain.camera import Intrinsics, LocalFrame
 from estran.domain.errors import InvalidInputError, ValidationFailedError
 from estran.domain.records import DetectionCreate
 from estran.protocols.cot.encode import to_xml
 from estran.protocols.cot.parse import parse_xml
 from estran.services.tak import picture_to_cot
-from estran.services.thermal import CameraProfile, LocalFrame, ThermalPipeline
+from estran.services.thermal import ThermalPipeline
 from estran.services.thermal_eval import ThermalScore, evaluate_flight
+from estran.services.thermal_profile import CameraProfile
 from estran.sim.thermal_flight import FlightSpec, fly
 
 SPEC = FlightSpec()
+CODEC = OpenCvCodec()
 ORIGIN = LocalFrame(50.905, 1.690)  # the dunes west of Wissant
 PROFILE = CameraProfile(name="test 640", width=640, height=512, hfov_deg=40.0)
 
@@ -71,7 +74,7 @@ def test_the_stream_puts_counted_groups_into_the_picture(tmp_path):
     from estran.config import Settings
     from estran.domain.events import CommandIn
 
-    pipeline = ThermalPipeline(PROFILE, "sim-UAS-WISSANT", emit_s=2.0, frame=ORIGIN)
+    pipeline = ThermalPipeline(PROFILE, "sim-UAS-WISSANT", CODEC, emit_s=2.0, frame=ORIGIN)
     commands: list[CommandIn] = []
     for f in itertools.islice(fly(SPEC), 120):
         ok, png = cv2.imencode(".png", f.pixels)
@@ -135,7 +138,7 @@ def test_the_stream_puts_counted_groups_into_the_picture(tmp_path):
 )  # fmt: skip
 def test_bad_input_skips_that_frame_with_a_reason_and_the_stream_goes_on(frame, telemetry, reason):
     first = next(iter(fly(SPEC)))
-    pipeline = ThermalPipeline(PROFILE, "uas-1", frame=ORIGIN)
+    pipeline = ThermalPipeline(PROFILE, "uas-1", CODEC, frame=ORIGIN)
     good = _telemetry(first)
     bad_tel = {**good, **telemetry} if telemetry else good
     if telemetry and "alt_m" not in telemetry:
@@ -152,7 +155,7 @@ def test_bad_input_skips_that_frame_with_a_reason_and_the_stream_goes_on(frame, 
 
 def test_time_must_go_forward_and_a_bad_profile_is_refused():
     frames = list(itertools.islice(fly(SPEC), 2))
-    pipeline = ThermalPipeline(PROFILE, "uas-1", frame=ORIGIN)
+    pipeline = ThermalPipeline(PROFILE, "uas-1", CODEC, frame=ORIGIN)
     assert pipeline.process(frames[1].pixels, _telemetry(frames[1])).skipped is None
     late = pipeline.process(frames[0].pixels, _telemetry(frames[0]))
     assert late.skipped is not None
@@ -313,7 +316,9 @@ def test_a_dem_from_a_file_places_detections_on_the_terrain(tmp_path):
     _, ridge_n = pixel_to_ground(320, 256, pose, cam, ground)
     assert ridge_n == pytest.approx(75.0, abs=0.5)  # 110 - 35 m below the camera, at 45°
     # The pipeline adds the ground under the drone to the height it reports.
-    pipeline = ThermalPipeline(PROFILE, "uas-1", frame=ORIGIN, dem=lambda f: dem_ground(path, f))
+    pipeline = ThermalPipeline(
+        PROFILE, "uas-1", CODEC, frame=ORIGIN, dem=lambda f: dem_ground(path, f)
+    )
     first = next(iter(fly(SPEC)))
     assert pipeline.process(first.pixels, _telemetry(first)).skipped is None
     (tmp_path / "bad.tif").write_bytes(b"not a tiff")
@@ -373,7 +378,7 @@ def test_a_users_onnx_model_finds_the_groups_through_the_same_pipeline(tmp_path)
     assert present > 40
     assert found / present >= 0.9
     # The same model behind the HTTP path's pipeline.
-    pipeline = ThermalPipeline(PROFILE, "uas-1", frame=ORIGIN, find=finder)
+    pipeline = ThermalPipeline(PROFILE, "uas-1", CODEC, frame=ORIGIN, find=finder)
     outs = [pipeline.process(f.pixels, _telemetry(f)) for f in frames[:30]]
     assert all(o.skipped is None for o in outs)
     assert sum(len(o.commands) for o in outs) > 0

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from estran.adapters.web.ui import STATIC_DIR
+from estran.app.web.ui import STATIC_DIR
 from estran.domain.terrain import NIGHT_COLOURS, TerrainClass, paint
 from tests.auth import AUTH
 

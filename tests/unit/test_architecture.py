@@ -4,6 +4,7 @@ and the pure core imports no outer layer."""
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -25,20 +26,38 @@ def test_no_module_outside_the_domain_reaches_into_the_pictures_tables():
     assert not offenders, f"use Picture.get/all/count_of/remove instead: {offenders}"
 
 
-_COLLABORATOR = re.compile(
-    r"^\s+(ledger|hub|server|access|audit|store|picture|clock|terrain|runtime|identity)"
-    r": Any\b"
-)
+def _bare_any(path: Path, root: Path = SRC) -> list[str]:
+    """Parameters and attributes annotated ``Any`` (alone or ``Any | None``), by line."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        annotated: list[tuple[str, ast.expr, int]] = []
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            args = node.args
+            for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]:
+                if a.annotation is not None:
+                    annotated.append((a.arg, a.annotation, a.lineno))
+        elif isinstance(node, ast.AnnAssign):
+            annotated.append((ast.unparse(node.target), node.annotation, node.lineno))
+        for name, annotation, line in annotated:
+            parts = {p.strip() for p in ast.unparse(annotation).strip("'\"").split("|")}
+            if "Any" in parts:
+                found.append(f"{path.relative_to(root)}:{line} {name}")
+    return found
 
 
 def test_services_type_their_collaborators():
-    offenders = [
-        f"{p.relative_to(SRC)}:{n}"
-        for p in _sources("services")
-        for n, line in enumerate(p.read_text().splitlines(), 1)
-        if _COLLABORATOR.match(line)
-    ]
+    """No parameter or attribute of a service is typed ``Any``: collaborators are ports
+    (``estran.ports``) or services, data is ``dict[str, Any]`` at most."""
+    offenders = [hit for p in _sources("services") for hit in _bare_any(p)]
     assert not offenders, offenders
+
+
+def test_the_check_for_untyped_collaborators_finds_one(tmp_path: Path):
+    """The rule above can fail: a service taking ``store: Any`` is caught."""
+    bad = tmp_path / "probe.py"
+    bad.write_text("from typing import Any\n\nclass S:\n    def __init__(self, store: Any):\n"
+                   "        self.store: Any | None = store\n")  # fmt: skip
+    assert _bare_any(bad, tmp_path) == ["probe.py:4 store", "probe.py:5 self.store"]
 
 
 def test_the_pure_core_imports_no_outer_layer():

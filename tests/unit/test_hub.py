@@ -88,3 +88,19 @@ def test_take_nowait_reports_an_overflow():
     hub.publish([_event(1), _event(2), _event(3)])
     with pytest.raises(SlowConsumerError):
         sub.take_nowait()
+
+
+async def test_a_subscribers_own_filter_runs_when_it_takes_not_when_the_writer_publishes():
+    """Issue 18: fifty readers' marking checks must not sit on the writer's publish path."""
+    hub = Hub()
+    calls: list[int] = []
+
+    def transform(event: Event, frame: bytes) -> bytes | None:
+        calls.append(event.seq)
+        return frame if event.seq % 2 else None
+
+    sub = hub.subscribe(100, 10**6, transform=transform)
+    hub.publish([_event(i) for i in range(1, 6)])
+    assert calls == []  # the writer only queued the shared frames
+    assert [s for s, _ in await sub.take()] == [1, 3, 5]
+    assert calls == [1, 2, 3, 4, 5]

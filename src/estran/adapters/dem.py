@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
 
-    from estran.services.thermal import LocalFrame
+    from estran.domain.camera import LocalFrame
 
 __all__ = ["MAX_DEM_CELLS", "dem_ground"]
 

@@ -258,7 +258,9 @@ class SecurityStore:
             with self.engine.begin() as conn:
                 conn.execute(users.insert().values(**row))
         except IntegrityError as exc:
-            raise StorageError(f"user {row['username']!r} already exists") from exc
+            if self.get_user(row["username"]) is not None:
+                raise StorageError(f"user {row['username']!r} already exists") from exc
+            raise StorageError(f"user {row['username']!r} refused: {exc.orig}") from exc
 
     @_storage
     def get_user(self, username: str) -> dict[str, Any] | None:

@@ -16,7 +16,6 @@ import threading
 import time
 import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -38,13 +37,12 @@ from estran.domain.costgraph import CoarseLevel, Graph
 from estran.domain.errors import InvalidInputError
 from estran.domain.launch_sites import LaunchSite, generate_sites
 from estran.domain.mobility import Mobility, parse_mobility
+from estran.domain.prepared import PreparedTerrain
 from estran.domain.terrain import Grid
 from estran.domain.terrain_gen import generate
 from estran.domain.travel import TravelEngine
 
 if TYPE_CHECKING:
-    from shapely.geometry.base import BaseGeometry
-
     from estran.config import Settings
     from estran.domain.area import AreaSpec
 
@@ -72,21 +70,6 @@ Progress = Callable[[str, float], None]
 
 _memo: dict[str, PreparedTerrain] = {}
 _memo_lock = threading.Lock()
-
-
-@dataclass(frozen=True, eq=False)
-class PreparedTerrain:
-    area: AreaSpec
-    grid: Grid
-    engine: TravelEngine
-    projector: Projector
-    sites: list[LaunchSite]  # metres
-    bunkers: list[tuple[float, float]]
-    coastline: BaseGeometry
-    source: str
-    key: str
-    prepared_s: float
-    from_cache: bool
 
 
 def load_mobility(path: Path | None) -> Mobility:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from estran.adapters.certs import certs_dir, init_ca, issue_client, revoke
+from estran.bootstrap import CertAuthority
 from estran.cli.options import data_option, settings_from
 from estran.domain.errors import EstranError
 
@@ -33,7 +33,7 @@ def init_cmd(data_dir: Path | None, hosts: tuple[str, ...], force: bool) -> None
     """Make the CA and the server certificate."""
     settings = settings_from(data_dir=data_dir)
     try:
-        folder = init_ca(certs_dir(settings), list(hosts), force=force)
+        folder = CertAuthority(settings).init(list(hosts), force=force)
     except EstranError as exc:
         raise click.ClickException(exc.message) from exc
     click.echo(f"CA and server certificate in {folder}", err=True)
@@ -52,16 +52,8 @@ def init_cmd(data_dir: Path | None, hosts: tuple[str, ...], force: bool) -> None
 def client_cmd(data_dir: Path | None, name: str, host: str, days: int, out: Path | None) -> None:
     """Issue a client certificate and write its data package (zip) to import on a phone."""
     settings = settings_from(data_dir=data_dir)
-    folder = certs_dir(settings)
     try:
-        package = issue_client(
-            folder,
-            name,
-            server_host=host,
-            tls_port=settings.cot_tls_port or 8089,
-            out_dir=out or folder / "clients",
-            days=days,
-        )
+        package = CertAuthority(settings).issue(name, server_host=host, out_dir=out, days=days)
     except EstranError as exc:
         raise click.ClickException(exc.message) from exc
     click.echo(str(package.package))
@@ -79,7 +71,7 @@ def revoke_cmd(data_dir: Path | None, name: str) -> None:
     """Revoke a client's certificate: the TLS listener refuses it from the next connection."""
     settings = settings_from(data_dir=data_dir)
     try:
-        serials = revoke(certs_dir(settings), name)
+        serials = CertAuthority(settings).revoke(name)
     except EstranError as exc:
         raise click.ClickException(exc.message) from exc
     click.echo(f"revoked every certificate of {name} (serials {', '.join(serials)})", err=True)

@@ -40,7 +40,7 @@ def demo(
     seed: int,
 ) -> None:
     """Serve Estran and feed it a simulated night on the Côte d'Opale, accelerated."""
-    from estran.adapters.demo import DemoDriver
+    from estran.app.demo import DemoDriver
     from estran.bootstrap import build_services
 
     scenario = load_scenario(scenario_path)
@@ -57,11 +57,11 @@ def demo(
         # The demo centre shares its picture with the British liaison desk, as the
         # arrangement intends; the product default is French-only until released.
         default_releasable_to=["FR", "GB"],
+        scenario_file=scenario_path,  # the planner models the night being played
     )
-    services = build_services(settings)
-    services.extras.append(DemoDriver(services, scenario, speed=speed, seed=seed))
-    if services.plans is not None:
-        services.plans.scenario = scenario  # the planner models the night being played
+    services = build_services(
+        settings, extras=[lambda svc: DemoDriver(svc, scenario, speed=speed, seed=seed)]
+    )
     foot = next((u.id for u in scenario.units if u.kind == "foot_patrol"), None)
     accounts = make_demo_accounts(services.identity, None if foot is None else f"sim-{foot}")
     click.echo(

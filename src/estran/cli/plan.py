@@ -18,9 +18,10 @@ from estran.cli.terrain import _Bar
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from estran.adapters.terrain_store import PreparedTerrain
     from estran.config import Settings
-    from estran.services.planning import Planner, PostSet
+    from estran.domain.planning import PostSet
+    from estran.domain.prepared import PreparedTerrain
+    from estran.services.planning import Planner
     from estran.sim.scenario import Scenario
 
 __all__ = ["plan", "read_history", "simulation_options"]
@@ -107,13 +108,12 @@ def read_history(path: Path, site_ids: list[str]) -> np.ndarray:
 def _setup(
     data_dir: Path | None, scenario_path: Path | None, history_path: Path | None, bar: _Bar
 ) -> tuple[Settings, Scenario, PreparedTerrain, PostSet, np.ndarray | None]:
-    from estran.adapters.plan_store import load_posts
-    from estran.adapters.terrain_store import prepare_terrain
+    from estran.bootstrap import planning_kit
 
     scenario = load_scenario(scenario_path)
     settings = settings_from(data_dir=data_dir)
-    terrain = prepare_terrain(settings, bar)
-    posts = load_posts(terrain, settings, bar)
+    kit = planning_kit(settings, bar)
+    terrain, posts = kit.terrain, kit.posts
     history = read_history(history_path, [s.id for s in terrain.sites]) if history_path else None
     return settings, scenario, terrain, posts, history
 
@@ -146,7 +146,7 @@ def tonight_cmd(
     """Tonight's deployment: drawn from the randomised plan, each post explained."""
     from estran.cli.plan_plots import coverage_map
     from estran.services.planning import Planner, tonight
-    from estran.services.simulate import coast_from
+    from estran.sim.night import coast_from
 
     bar = _Bar()
     _, scenario, terrain, posts, history = _setup(data_dir, scenario_path, history_path, bar)
@@ -189,10 +189,11 @@ def evaluate_cmd(
     out: Path,
 ) -> None:
     """The plan against uniform, hot-spot and best-fixed baselines in the simulator."""
+    from estran.bootstrap import CoastLoader
     from estran.cli.plan_plots import adversary_shift, coverage_map, proportions
     from estran.services.plan_eval import evaluate, paired
     from estran.services.planning import NIGHTLY, Planner
-    from estran.services.simulate import coast_from
+    from estran.sim.night import coast_from
 
     bar = _Bar()
     settings, scenario, terrain, posts, history = _setup(data_dir, scenario_path, history_path, bar)
@@ -203,7 +204,7 @@ def evaluate_cmd(
     results = evaluate(
         scenario, coast, policies, nights=nights, replications=replications, seed=seed,
         workers=_workers(workers, len(policies) * replications),
-        settings_raw=settings.model_dump(mode="json"), progress=bar,
+        load_coast=CoastLoader.of(settings), progress=bar,
     )  # fmt: skip
     bar.close()
     by = {r.name: r for r in results}
@@ -299,9 +300,10 @@ def frontier_cmd(
     out: Path,
 ) -> None:
     """What it takes to multiply the proportion intercepted (double it by default)."""
+    from estran.bootstrap import CoastLoader
     from estran.cli.plan_plots import frontier_plot
     from estran.services.plan_eval import frontier
-    from estran.services.simulate import coast_from
+    from estran.sim.night import coast_from
 
     bar = _Bar()
     settings, scenario, terrain, posts, history = _setup(data_dir, scenario_path, history_path, bar)
@@ -309,7 +311,7 @@ def frontier_cmd(
         scenario, coast_from(terrain), posts, nights=nights, replications=replications,
         seed=seed, baseline=baseline, factor=factor, max_added=max_added,
         workers=_workers(workers, 2 * replications),
-        settings_raw=settings.model_dump(mode="json"), progress=bar, history=history,
+        load_coast=CoastLoader.of(settings), progress=bar, history=history,
     )  # fmt: skip
     bar.close()
     out.mkdir(parents=True, exist_ok=True)
@@ -370,16 +372,17 @@ def sweep_cmd(
     out: Path,
 ) -> None:
     """The plan against uniform and today's posts as the resources on duty change."""
+    from estran.bootstrap import CoastLoader
     from estran.cli.plan_plots import sweep_plot
     from estran.services.plan_eval import ratio, sweep
-    from estran.services.simulate import coast_from
+    from estran.sim.night import coast_from
 
     bar = _Bar()
     settings, scenario, terrain, posts, history = _setup(data_dir, scenario_path, history_path, bar)
     points = sweep(
         scenario, coast_from(terrain), posts, factors, nights=nights,
         replications=replications, seed=seed, workers=_workers(workers, 3 * replications),
-        settings_raw=settings.model_dump(mode="json"), progress=bar, history=history,
+        load_coast=CoastLoader.of(settings), progress=bar, history=history,
     )  # fmt: skip
     bar.close()
     out.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,7 @@ import numpy as np
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from estran.adapters.terrain_store import PreparedTerrain
+    from estran.domain.prepared import PreparedTerrain
     from estran.services.plan_eval import FrontierResult, PolicyResult, SweepPoint
     from estran.services.planning import Planner
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 import uvicorn
 
-from estran.adapters.web.app import create_app
+from estran.app.web.app import create_app
 from estran.cli.options import settings_from, store_options
 
 if TYPE_CHECKING:
@@ -25,6 +25,10 @@ def server_config(settings: Settings, app: Any, **overrides: Any) -> uvicorn.Con
         "log_level": settings.log_level,
         "ws": "websockets-sansio",
         "ws_max_size": 64 * 1024,
+        # Compressing each stream frame once per subscriber cost more of the server's CPU
+        # than anything else at 50 subscribers (issue 18's profile); on by choice for thin
+        # links (a liaison office over a VPN), off by default.
+        "ws_per_message_deflate": settings.stream_compression,
         "access_log": False,
         "lifespan": "on",
         "loop": "uvloop",

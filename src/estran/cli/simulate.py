@@ -36,9 +36,10 @@ def load_scenario(path: Path | None) -> Scenario:
 
 def _replicate(job: tuple[dict[str, Any], Path, int, int]) -> list[dict[str, Any]]:
     """One replication, in a worker process (the terrain comes from the disk cache)."""
-    from estran.adapters.terrain_store import prepare_terrain
+    from estran.bootstrap import prepare_terrain
     from estran.config import Settings
-    from estran.services.simulate import coast_from, simulate
+    from estran.services.simulate import simulate
+    from estran.sim.night import coast_from
 
     scenario_raw, data_dir, nights, seed = job
     scenario = Scenario.model_validate(scenario_raw)
@@ -81,9 +82,9 @@ def simulate_cmd(
     out: Path,
 ) -> None:
     """Run simulated nights offline and write the figures the agreement is judged by."""
-    from estran.adapters.terrain_store import prepare_terrain
-    from estran.services.simulate import coast_from, simulate, summarise, wilson
-    from estran.sim.night import NightResult
+    from estran.bootstrap import prepare_terrain
+    from estran.services.simulate import simulate, summarise, wilson
+    from estran.sim.night import NightResult, coast_from
 
     scenario = load_scenario(scenario_path)
     settings = settings_from(data_dir=data_dir)

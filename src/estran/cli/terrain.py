@@ -10,12 +10,7 @@ from typing import Any
 
 import click
 
-from estran.adapters.terrain_io import render_png
-from estran.adapters.terrain_store import (
-    import_landcover_file,
-    import_sites_file,
-    prepare_terrain,
-)
+from estran.bootstrap import TerrainKit
 from estran.cli.options import data_option, settings_from
 from estran.domain.errors import EstranError
 
@@ -56,7 +51,7 @@ def prepare_cmd(data_dir: Path | None) -> None:
     settings = settings_from(data_dir=data_dir)
     bar = _Bar()
     try:
-        t = prepare_terrain(settings, bar)
+        t = TerrainKit(settings).prepare(bar)
     except EstranError as exc:
         bar.close()
         raise click.ClickException(exc.message) from exc
@@ -90,7 +85,7 @@ def import_cmd(data_dir: Path | None, file: Path, mapping: str) -> None:
     settings = settings_from(data_dir=data_dir)
     bar = _Bar()
     try:
-        summary = import_landcover_file(settings, file, mapping, bar)  # type: ignore[arg-type]
+        summary = TerrainKit(settings).import_landcover(file, mapping, bar)
     except EstranError as exc:
         bar.close()
         raise click.ClickException(exc.message) from exc
@@ -105,7 +100,7 @@ def sites_cmd(data_dir: Path | None, file: Path) -> None:
     """Import a catalogue of launch sites (GeoJSON points) in place of the generated one."""
     settings = settings_from(data_dir=data_dir)
     try:
-        count = import_sites_file(settings, file)
+        count = TerrainKit(settings).import_sites(file)
     except EstranError as exc:
         raise click.ClickException(exc.message) from exc
     click.echo(f"{count} launch sites imported", err=True)
@@ -127,7 +122,6 @@ def render_cmd(data_dir: Path | None, output: Path, step: int) -> None:
     """Draw the terrain classes to a PNG (legend colours as on the web map)."""
     settings = settings_from(data_dir=data_dir)
     bar = _Bar()
-    t = prepare_terrain(settings, bar)
+    TerrainKit(settings).render(output, step, bar)
     bar.close()
-    render_png(t.grid, output, step=step)
     click.echo(str(output), file=sys.stdout)

@@ -39,7 +39,7 @@ def synth_cmd(seconds: float, seed: int, lat: float, lon: float, out: Path) -> N
     """Write a synthetic flight: 16-bit PNG frames, telemetry.csv, and truth.json."""
     import cv2
 
-    from estran.services.thermal import LocalFrame
+    from estran.domain.camera import LocalFrame
     from estran.sim.thermal_flight import FlightSpec, fly
 
     origin = LocalFrame(lat, lon)

@@ -15,8 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from estran.adapters.clock import SystemClock
-from estran.bootstrap import agency_nation, open_identity, open_security_store
+from estran.bootstrap import admin_kit, agency_nation
 from estran.cli.options import settings_from, store_options
 from estran.domain.errors import EstranError
 from estran.domain.markings import Classification
@@ -29,7 +28,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
-    from estran.adapters.security_store import SecurityStore
+    from estran.ports import SecurityStore
 
 __all__ = ["audit", "purge", "users"]
 
@@ -60,16 +59,11 @@ class _Admin:
 def _admin(data_dir: Path | None, database_url: str | None) -> Iterator[_Admin]:
     """Open the accounts and audit trail; refusals become clean CLI errors; always closed."""
     settings = settings_from(data_dir=data_dir, database_url=database_url)
-    store = open_security_store(settings)
-    clock = SystemClock()
-    trail = AuditTrail(store, clock.now)
     try:
-        yield _Admin(store, open_identity(settings, store, clock), trail)
+        with admin_kit(settings) as kit:
+            yield _Admin(kit.store, kit.identity, kit.trail)
     except EstranError as exc:
         raise click.ClickException(exc.message) from exc
-    finally:
-        trail.close()
-        store.close()
 
 
 def _password(from_stdin: bool) -> str:

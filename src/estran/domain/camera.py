@@ -27,6 +27,7 @@ __all__ = [
     "GeometryError",
     "Ground",
     "Intrinsics",
+    "LocalFrame",
     "Pose",
     "PoseSigma",
     "Uncertain",
@@ -244,3 +245,19 @@ def cep50(cov: F64) -> float:
         else:
             hi = mid
     return (lo + hi) / 2
+
+
+@dataclass(frozen=True)
+class LocalFrame:
+    """East-north metres around a point (a local tangent plane: centimetres over kilometres)."""
+
+    lat0: float
+    lon0: float
+
+    def to_en(self, lat: float, lon: float) -> tuple[float, float]:
+        k = math.cos(math.radians(self.lat0))
+        return (lon - self.lon0) * 111_320.0 * k, (lat - self.lat0) * 110_574.0
+
+    def to_latlon(self, east: float, north: float) -> tuple[float, float]:
+        k = math.cos(math.radians(self.lat0))
+        return self.lat0 + north / 110_574.0, self.lon0 + east / (111_320.0 * k)

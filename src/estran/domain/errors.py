@@ -26,7 +26,7 @@
     └── StorageError (OSError)                the event store failed; the write was not acknowledged
         └── SchemaVersionError                a data directory newer than this Estran
 
-Errors carry fields, not just text; ``adapters/web/errors.py`` maps them to HTTP and
+Errors carry fields, not just text; ``app/web/errors.py`` maps them to HTTP and
 WebSocket close codes and nothing else does.
 """
 

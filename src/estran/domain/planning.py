@@ -33,6 +33,7 @@ from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 __all__ = [
     "SUQR_WEIGHTS",
     "Game",
+    "PostSet",
     "Strategy",
     "best_responses",
     "drawn_coverage",
@@ -51,6 +52,22 @@ F64 = npt.NDArray[np.float64]
 
 SUQR_WEIGHTS = (-9.85, 0.37, 0.15)
 """SUQR weights (coverage, reward, penalty) fitted on human subjects by Nguyen et al. (2013)."""
+
+
+@dataclass(frozen=True)
+class PostSet:
+    """Candidate posts and what the terrain says about them (metres, seconds).
+
+    Ground posts stand between neighbouring launch sites (a staging point that watches both
+    and, at ~350 m, does not scare a group off either); drone orbits are centred on sites.
+    ``eta_s[kind]`` is (posts of that kind, sites): the real travel time, ``inf`` where the
+    engine finds no way (or more than two hours).
+    """
+
+    site_xy: F64
+    xy: dict[str, F64]
+    site_of: dict[str, npt.NDArray[np.intp]]
+    eta_s: dict[str, F64]
 
 
 @dataclass(frozen=True)

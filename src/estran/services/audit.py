@@ -19,8 +19,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from datetime import datetime
 
-    from estran.adapters.security_store import SecurityStore
     from estran.domain.policy import Decision
+    from estran.ports import SecurityStore
 
 __all__ = ["AuditTrail", "verify"]
 

@@ -3,6 +3,10 @@
 Each event is encoded once and shared. Every subscriber has a queue bounded by message count
 and bytes; one that overflows is cut off with ``SlowConsumerError`` (which says where to
 resume) and never slows the writer or the other subscribers (as nats-core's subscriptions).
+
+The writer's publish only appends the shared frame to each queue: a subscriber's own filter
+(``transform``: the stream's per-principal marking check) runs when *it* takes its frames, in
+its own task, so fifty readers' policies never sit between a commit and the next one.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ if TYPE_CHECKING:
 __all__ = ["Hub", "Subscriber"]
 
 Frame = tuple[int, bytes]
+_Queued = tuple[int, bytes, "Event"]
 
 
 class Subscriber:
@@ -36,8 +41,9 @@ class Subscriber:
         self.max_bytes = max_bytes
         self.accepts = accepts
         self.transform = transform
-        """Per-subscriber rewrite of an event's frame (None drops it): the stream's filter."""
-        self._queue: deque[Frame] = deque()
+        """Per-subscriber rewrite of an event's frame (None drops it): the stream's filter,
+        applied as the subscriber takes its frames (off the writer's path)."""
+        self._queue: deque[_Queued] = deque()
         self._bytes = 0
         self._ready = asyncio.Event()
         self._failed = asyncio.Event()
@@ -49,7 +55,7 @@ class Subscriber:
     def pending(self) -> int:
         return len(self._queue)
 
-    def offer(self, seq: int, frame: bytes) -> None:
+    def offer(self, seq: int, frame: bytes, event: Event) -> None:
         if self.failure is not None:
             return
         if len(self._queue) + 1 > self.max_messages or self._bytes + len(frame) > self.max_bytes:
@@ -62,7 +68,7 @@ class Subscriber:
             self._bytes = 0
             self._failed.set()
         else:
-            self._queue.append((seq, frame))
+            self._queue.append((seq, frame, event))
             self._bytes += len(frame)
         self._ready.set()
 
@@ -73,7 +79,8 @@ class Subscriber:
         return self.failure
 
     async def take(self) -> list[Frame]:
-        """Everything pending (at least one frame); raises once the subscriber overflowed."""
+        """Everything pending, once something is (what the ``transform`` keeps of it: maybe
+        nothing); raises once the subscriber overflowed."""
         while not self._queue and self.failure is None:
             self._ready.clear()
             await self._ready.wait()
@@ -82,13 +89,22 @@ class Subscriber:
         return self.take_nowait()
 
     def take_nowait(self) -> list[Frame]:
-        """Everything pending now (maybe nothing); raises once the subscriber overflowed."""
+        """Everything pending now (maybe nothing), through the subscriber's ``transform``;
+        raises once the subscriber overflowed."""
         if self.failure is not None:
             raise self.failure
-        frames = list(self._queue)
+        queued = list(self._queue)
         self._queue.clear()
         self._bytes = 0
-        return frames
+        transform = self.transform
+        if transform is None:
+            return [(seq, frame) for seq, frame, _ in queued]
+        out = []
+        for seq, frame, event in queued:
+            shown = transform(event, frame)
+            if shown is not None:
+                out.append((seq, shown))
+        return out
 
 
 class Hub:
@@ -133,11 +149,8 @@ class Hub:
             return
         frames = [(e.seq, e.to_json(), e) for e in events]
         for sub in list(self._subscribers):
+            accepts = sub.accepts
             for seq, frame, event in frames:
-                if sub.transform is not None:
-                    out = sub.transform(event, frame)
-                    if out is not None:
-                        sub.offer(seq, out)
-                elif sub.accepts is None or sub.accepts(event):
-                    sub.offer(seq, frame)
+                if accepts is None or accepts(event):
+                    sub.offer(seq, frame, event)
         self.published += len(frames)

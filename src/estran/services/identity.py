@@ -37,7 +37,7 @@ from estran.domain.timefmt import parse_stamp, stamp
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from estran.adapters.security_store import SecurityStore
+    from estran.ports import SecurityStore
 
 __all__ = ["MIN_PASSWORD_LENGTH", "Identity", "NewUser", "hash_token", "principal_of"]
 

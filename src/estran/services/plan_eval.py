@@ -28,7 +28,7 @@ from estran.sim.night import Season, run_night
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-    from estran.services.planning import PostSet
+    from estran.domain.planning import PostSet
     from estran.sim.night import Coast
     from estran.sim.scenario import Scenario
 
@@ -118,14 +118,11 @@ def ratio(a: PolicyResult, b: PolicyResult) -> tuple[float, float, float]:
 _COAST: Coast | None = None
 
 
-def _init_worker(settings_raw: dict[str, Any]) -> None:
-    """Load the terrain once per worker process (from the disk cache)."""
+def _init_worker(load_coast: Callable[[], Coast]) -> None:
+    """Load the terrain once per worker process (``load_coast`` comes from the composition
+    root, ``bootstrap.CoastLoader``: picklable, and reads the disk cache)."""
     global _COAST
-    from estran.adapters.terrain_store import prepare_terrain
-    from estran.config import Settings
-    from estran.services.simulate import coast_from
-
-    _COAST = coast_from(prepare_terrain(Settings.model_validate(settings_raw)))
+    _COAST = load_coast()
 
 
 def _season(job: tuple[Scenario, Policy | None, int, int, int]) -> tuple[int, int, list[int]]:
@@ -157,12 +154,12 @@ def _run(
     jobs: list[tuple[Scenario, Policy | None, int, int, int]],
     coast: Coast,
     workers: int,
-    settings_raw: dict[str, Any] | None,
+    load_coast: Callable[[], Coast] | None,
     progress: Callable[[str, float], None] | None,
     label: Callable[[int], str],
 ) -> list[tuple[int, int, list[int]]]:
     out: list[tuple[int, int, list[int]]] = []
-    if workers <= 1 or settings_raw is None:
+    if workers <= 1 or load_coast is None:
         global _COAST
         _COAST = coast
         for i, job in enumerate(jobs):
@@ -171,7 +168,7 @@ def _run(
                 progress(label(i), (i + 1) / len(jobs))
         return out
     ctx = mp.get_context("spawn")
-    with ctx.Pool(workers, initializer=_init_worker, initargs=(settings_raw,)) as pool:
+    with ctx.Pool(workers, initializer=_init_worker, initargs=(load_coast,)) as pool:
         for i, result in enumerate(pool.imap(_season, jobs)):
             out.append(result)
             if progress is not None:
@@ -188,7 +185,7 @@ def evaluate(
     replications: int,
     seed: int,
     workers: int = 1,
-    settings_raw: dict[str, Any] | None = None,
+    load_coast: Callable[[], Coast] | None = None,
     progress: Callable[[str, float], None] | None = None,
 ) -> list[PolicyResult]:
     """Every policy (None: the scenario's own posts) over ``replications`` seasons of
@@ -196,7 +193,7 @@ def evaluate(
     names = [CURRENT if p is None else p.name for p in policies]
     jobs = [(scenario, p, nights, seed, r) for p in policies for r in range(replications)]
     runs = _run(
-        jobs, coast, workers, settings_raw, progress,
+        jobs, coast, workers, load_coast, progress,
         lambda i: f"{names[i // replications]} {i % replications + 1}/{replications}",
     )  # fmt: skip
     results = []
@@ -250,7 +247,7 @@ def sweep(
     replications: int,
     seed: int,
     workers: int = 1,
-    settings_raw: dict[str, Any] | None = None,
+    load_coast: Callable[[], Coast] | None = None,
     progress: Callable[[str, float], None] | None = None,
     history: np.ndarray | None = None,
 ) -> list[SweepPoint]:
@@ -275,7 +272,7 @@ def sweep(
 
         current, uni, planned = evaluate(
             sc, coast, policies, nights=nights, replications=replications, seed=seed,
-            workers=workers, settings_raw=settings_raw, progress=step,
+            workers=workers, load_coast=load_coast, progress=step,
         )  # fmt: skip
         counts = {r.kind: 0 for r in planner.types}
         for r in planner.types:
@@ -342,7 +339,7 @@ def frontier(
     curve_points: int = 8,
     checks: int = 4,
     workers: int = 1,
-    settings_raw: dict[str, Any] | None = None,
+    load_coast: Callable[[], Coast] | None = None,
     progress: Callable[[str, float], None] | None = None,
     history: np.ndarray | None = None,
 ) -> FrontierResult:
@@ -365,7 +362,7 @@ def frontier(
         """The plan with ``mix`` added, in the simulator, on the same seeds."""
         (res,) = evaluate(
             with_extra(scenario, mix), coast, [plan_for(mix)[1]], nights=nights,
-            replications=replications, seed=seed, workers=workers, settings_raw=settings_raw,
+            replications=replications, seed=seed, workers=workers, load_coast=load_coast,
             progress=lambda stage, _frac: report(f"{label}: {stage}", 0.9),
         )  # fmt: skip
         return res
@@ -383,7 +380,7 @@ def frontier(
         raise ValueError(f"unknown baseline {baseline!r}: current or uniform")
     base, mine = evaluate(
         scenario, coast, [base_policy, plan_today], nights=nights, replications=replications,
-        seed=seed, workers=workers, settings_raw=settings_raw,
+        seed=seed, workers=workers, load_coast=load_coast,
         progress=lambda s, f: report(f"today: {s}", 0.3 * f),
     )  # fmt: skip
     target = factor * base.mean

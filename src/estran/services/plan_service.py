@@ -25,17 +25,16 @@ from estran.domain.errors import NotFoundError, ValidationFailedError
 from estran.domain.events import CommandIn
 from estran.domain.timefmt import parse_stamp
 from estran.services.planning import KINDS, Planner, Resources, tonight
-from estran.services.simulate import coast_from
+from estran.sim.night import coast_from
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
-    from estran.adapters.terrain_store import PreparedTerrain
     from estran.domain.picture import Picture
-    from estran.domain.planning import Strategy
+    from estran.domain.planning import PostSet, Strategy
     from estran.domain.policy import Principal
+    from estran.domain.prepared import PreparedTerrain
     from estran.services.ledger import Ledger
-    from estran.services.planning import PostSet
     from estran.services.terrain import TerrainService
     from estran.sim.scenario import Scenario
 

@@ -29,6 +29,7 @@ from scipy.optimize import linear_sum_assignment
 from estran.domain.coverage import Window, drone_hazard, patrol_hazard, shift_share, within_time
 from estran.domain.planning import (
     Game,
+    PostSet,
     Strategy,
     drawn_coverage,
     presence,
@@ -39,7 +40,6 @@ from estran.domain.planning import (
     solve_suqr,
     suqr_probabilities,
 )
-from estran.domain.travel import UnitAt
 from estran.sim.night import site_appeal
 from estran.sim.scenario import AdversarySpec, DroneSpec, UnitSpec
 
@@ -56,9 +56,7 @@ __all__ = [
     "NightlyPolicy",
     "Planner",
     "Policy",
-    "PostSet",
     "Resources",
-    "build_posts",
     "resources_of",
     "scaled",
     "weather_factor",
@@ -69,53 +67,6 @@ F64 = npt.NDArray[np.float64]
 KINDS = ("foot_patrol", "dune_buggy", "four_by_four", "drone")
 NIGHTLY = "planned, re-planned nightly"
 GROUND_PROFILE = {"foot_patrol": "foot", "dune_buggy": "buggy", "four_by_four": "four_by_four"}
-
-
-@dataclass(frozen=True)
-class PostSet:
-    """Candidate posts and what the terrain says about them (metres, seconds).
-
-    Ground posts stand between neighbouring launch sites (a staging point that watches both
-    and, at ~350 m, does not scare a group off either); drone orbits are centred on sites.
-    ``eta_s[kind]`` is (posts of that kind, sites): the real travel time, ``inf`` where the
-    engine finds no way (or more than two hours).
-    """
-
-    site_xy: F64
-    xy: dict[str, F64]
-    site_of: dict[str, npt.NDArray[np.intp]]
-    eta_s: dict[str, F64]
-
-
-def build_posts(coast: Coast, progress: Callable[[str, float], None] | None = None) -> PostSet:
-    """Candidate posts along the coast and real travel times from each ground post to each
-    launch site (one engine call per site, every ground post at once)."""
-    site_xy = np.array([[s.x, s.y] for s in coast.sites], dtype=np.float64)
-    n = len(site_xy)
-    mid = (site_xy[:-1] + site_xy[1:]) / 2.0 if n > 1 else site_xy.copy()
-    for k, (x, y) in enumerate(mid):  # a midpoint across a bay may be at sea: come ashore
-        ashore = coast.engine.resolve(float(x), float(y))
-        if not isinstance(ashore, str) and ashore.snapped_m > 0:
-            mid[k] = (ashore.x, ashore.y)
-    mid_site = np.arange(len(mid), dtype=np.intp)
-    xy = dict.fromkeys(GROUND_PROFILE, mid) | {"drone": site_xy}
-    site_of = dict.fromkeys(GROUND_PROFILE, mid_site) | {"drone": np.arange(n, dtype=np.intp)}
-    eta = {k: np.full((len(mid), n), np.inf) for k in GROUND_PROFILE}
-    units = [
-        UnitAt(f"{k}|{p}", GROUND_PROFILE[k], float(x), float(y))
-        for k in GROUND_PROFILE
-        for p, (x, y) in enumerate(mid)
-    ]
-    for j, (sx, sy) in enumerate(site_xy):
-        target = coast.engine.resolve(float(sx), float(sy))
-        if not isinstance(target, str):
-            for e in coast.engine.eta(target, units):
-                if e.reachable and e.eta_s is not None:
-                    kind, p = e.unit_id.split("|")
-                    eta[kind][int(p), j] = e.eta_s
-        if progress is not None:
-            progress(f"travel times to site {j + 1}/{n}", (j + 1) / n)
-    return PostSet(site_xy, xy, site_of, eta)
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,9 @@ from estran.domain.events import CommandIn
 from estran.domain.retention import RetentionRules, due_for_purge
 
 if TYPE_CHECKING:
-    from estran.adapters.chip_store import ChipStore
     from estran.config import Settings
     from estran.domain.picture import Picture
-    from estran.ports import Clock
+    from estran.ports import ChipStore, Clock
     from estran.services.audit import AuditTrail
     from estran.services.eventchain import EventChain
     from estran.services.ledger import Ledger
@@ -45,6 +44,9 @@ class RetentionService:
         clock: Clock,
         rules: RetentionRules,
         interval_s: float,
+        *,
+        chips: ChipStore | None = None,
+        chain: EventChain | None = None,
     ) -> None:
         self.ledger = ledger
         self.picture = picture
@@ -53,8 +55,8 @@ class RetentionService:
         self.rules = rules
         self.interval_s = interval_s
         self.runs = 0
-        self.chips: ChipStore | None = None  # thermal thumbnails, kept for the imagery period
-        self.chain: EventChain | None = None  # the event log's checkpoints, on every run
+        self.chips = chips  # thermal thumbnails, kept for the imagery period
+        self.chain = chain  # the event log's checkpoints, on every run
 
     async def run_once(
         self, *, actor: str = "system:retention", justification: str | None = None

@@ -17,15 +17,10 @@ from estran.sim.night import Coast, NightResult, Season, run_night
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from estran.adapters.terrain_store import PreparedTerrain
     from estran.sim.night import Observer
     from estran.sim.scenario import Scenario
 
-__all__ = ["coast_from", "simulate", "summarise", "wilson"]
-
-
-def coast_from(terrain: PreparedTerrain) -> Coast:
-    return Coast(terrain.engine, terrain.sites, terrain.projector.to_xy)
+__all__ = ["simulate", "summarise", "wilson"]
 
 
 def simulate(

@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 
     from estran.domain.events import CommandIn
     from estran.domain.picture import Picture
-    from estran.ports import CotTransport
+    from estran.ports import CotClient, CotTransport
     from estran.protocols.cot.messages import CotEvent
     from estran.services.access import Access
     from estran.services.audit import AuditTrail
@@ -123,14 +123,14 @@ class RelayFilter:
             keep = self._predicates[who] = self.access.predicate(who)
         return keep
 
-    def allows(self, sender: Any, receiver: Any) -> bool:
-        to = getattr(receiver, "principal", None)
+    def allows(self, sender: CotClient | None, receiver: CotClient) -> bool:
+        to = receiver.principal
         if to is None:
             return False
         epoch = int(self.now_s())
         if epoch != self._epoch:
             self._epoch, self._cache, self._predicates = epoch, {}, {}
-        uid = getattr(sender, "uid", None)
+        uid = None if sender is None else sender.uid
         # Keyed by the client objects themselves (hashed by identity: cheap), their principals
         # being re-read each second when the cache is emptied.
         key = (sender, uid, receiver)
@@ -190,35 +190,42 @@ class TakGateway:
             )
             server.relay_allows = self.relay_filter.allows
 
-    def _viewer(self, checks: dict[Any, Any]) -> Callable[[Any], Callable[[dict[str, Any]], bool]]:
+    def _viewer(
+        self, checks: dict[Principal, Callable[[dict[str, Any]], bool]]
+    ) -> Callable[[CotClient], Callable[[dict[str, Any]], bool]]:
         """``client -> (record -> bool)``: the policy for each client's principal, its clock and
         scope read once per principal in ``checks`` (one batch), not once per client and
         record. A client with no principal gets nothing from the picture."""
 
-        def for_client(client: Any) -> Callable[[dict[str, Any]], bool]:
+        def for_client(client: CotClient) -> Callable[[dict[str, Any]], bool]:
             if self.access is None:
                 return _everyone
-            principal = getattr(client, "principal", None)
+            principal = client.principal
             if principal is None:
                 return _nothing
             keep = checks.get(principal)
             if keep is None:
                 keep = checks[principal] = self.access.predicate(principal)
-            return keep  # type: ignore[no-any-return]
+            return keep
 
         return for_client
 
     def _render(
-        self, kind: str, entity_id: str, clients: list[Any], viewer: Any, now_ms: int
-    ) -> list[tuple[Any, CotEvent]]:
+        self,
+        kind: str,
+        entity_id: str,
+        clients: list[CotClient],
+        viewer: Callable[[CotClient], Callable[[dict[str, Any]], bool]],
+        now_ms: int,
+    ) -> list[tuple[CotClient, CotEvent]]:
         """The event for each client that may see the record, rendered once per principal."""
         record = self.picture.get(kind, entity_id)
         if record is None:
             return []
-        rendered: dict[Any, CotEvent | None] = {}
+        rendered: dict[Principal | None, CotEvent | None] = {}
         out = []
         for client in clients:
-            key = getattr(client, "principal", None)
+            key = client.principal
             if key not in rendered:
                 sees = viewer(client)
                 rendered[key] = (
@@ -231,7 +238,7 @@ class TakGateway:
                 out.append((client, ev))
         return out
 
-    def welcome(self, client: Any = None) -> list[CotEvent]:
+    def welcome(self, client: CotClient) -> list[CotEvent]:
         """The open incidents, accepted posts and live tasks the client may see, as it
         connects."""
         now_ms = int(self.now_s() * 1000)
@@ -250,12 +257,12 @@ class TakGateway:
             ev for kind, rid in ids for _, ev in self._render(kind, rid, [client], viewer, now_ms)
         ]
 
-    async def ingest(self, ev: CotEvent, client: Any) -> None:
-        principal: Principal = getattr(client, "principal", None) or self.anonymous
-        units = own_units(principal, getattr(client, "uid", None))
+    async def ingest(self, ev: CotEvent, client: CotClient) -> None:
+        principal: Principal = client.principal or self.anonymous
+        units = own_units(principal, client.uid)
         if principal.role == Role.DEVICE and units:
             # A field device is the unit its position reports make: its reports are its own.
-            own = unit_id_for(client.uid) if getattr(client, "uid", None) else None
+            own = unit_id_for(client.uid) if client.uid else None
             principal = dataclasses.replace(principal, attached_unit=own or principal.attached_unit)
         commands = cot_to_commands(ev, self.picture, self.state, self.now_s(), principal, units)
         label = f"{principal.id} via tak:{(client.callsign or client.peer)}"[:128]

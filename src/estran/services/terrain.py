@@ -1,40 +1,44 @@
-"""The terrain use cases: prepare in the background, rank units by ETA, serve map layers.
+"""The terrain use cases: prepare in the background, rank units by ETA, say what a place is.
 
-The preparation function is passed in (``bootstrap`` gives ``adapters.terrain_store``'s), so
-the service holds no file or cache logic. Everything here returns plain JSON-ready dicts in
-WGS 84; the engine works in the area's metres.
+The preparation function is passed in (the ``TerrainSource`` port: ``bootstrap`` gives
+``adapters.terrain_store``'s), so the service holds no file or cache logic. The map's GeoJSON
+layers are ``terrain_layers.py``; the base map's PNG is drawn by ``adapters/basemap.py``.
+Everything here returns plain JSON-ready dicts in WGS 84; the engine works in the area's
+metres.
 """
 
 from __future__ import annotations
 
-import io
 import threading
 import time
-from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-from PIL import Image
 
 from estran.domain.errors import (
     NotReadyError,
     OutsideAreaError,
     UnreachableLocationError,
 )
-from estran.domain.terrain import CLASS_COLOURS, NIGHT_COLOURS, OUTSIDE, TerrainClass, paint
+from estran.domain.terrain import OUTSIDE, TerrainClass
 from estran.domain.travel import Eta, UnitAt
+from estran.services.terrain_layers import MapLayers
 
 if TYPE_CHECKING:
-    from estran.adapters.terrain_store import PreparedTerrain
+    from collections.abc import Iterable
+
+    from estran.domain.prepared import PreparedTerrain
+    from estran.ports import TerrainSource
 
 __all__ = ["TerrainService"]
 
-Prepare = Callable[[Callable[[str, float], None]], "PreparedTerrain"]
 State = Literal["off", "idle", "loading", "ready", "failed"]
 
 
 class TerrainService:
-    def __init__(self, prepare: Prepare | None, mode: Literal["background", "lazy", "off"]) -> None:
+    def __init__(
+        self, prepare: TerrainSource | None, mode: Literal["background", "lazy", "off"]
+    ) -> None:
         self._prepare = prepare
         self.mode = mode
         self.state: State = "off" if mode == "off" or prepare is None else "idle"
@@ -46,7 +50,8 @@ class TerrainService:
         self._terrain: PreparedTerrain | None = None
         self._lock = threading.Lock()
         self._done = threading.Event()
-        self._layer_cache: dict[tuple[Any, ...], dict[str, Any]] = {}
+        self._layers = MapLayers()
+        self._site_cache: np.ndarray | None = None
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -251,156 +256,26 @@ class TerrainService:
         return "ashore"
 
     def _site_xy(self, t: PreparedTerrain) -> np.ndarray:
-        cached = self._layer_cache.get(("sites",))
-        if cached is None:
-            cached = {"xy": np.array([[s.x, s.y] for s in t.sites])}
-            self._layer_cache[("sites",)] = cached
-        xy: np.ndarray = cached["xy"]
-        return xy
+        if self._site_cache is None:
+            self._site_cache = np.array([[s.x, s.y] for s in t.sites])
+        return self._site_cache
 
-    # --- layers ---------------------------------------------------------------------------
+    # --- layers (``terrain_layers.py``: GeoJSON for the map) -------------------------------
 
     def area(self) -> dict[str, Any]:
-        t = self.terrain()
-        minx, miny, maxx, maxy = t.grid.bounds
-        corners = [t.projector.to_lonlat(x, y) for x, y in ((minx, miny), (maxx, maxy))]
-        return {
-            "name": t.area.name,
-            "crs": t.grid.crs,
-            "cell_m": t.grid.cell_m,
-            "bbox": [corners[0][0], corners[0][1], corners[1][0], corners[1][1]],
-            "source": t.source,
-            "places": [p.model_dump() for p in t.area.places],
-            "legend": [
-                {"code": int(c), "class": c.label, "colour": CLASS_COLOURS[c]} for c in TerrainClass
-            ],
-            "classes": t.grid.class_counts(),
-        }
+        return self._layers.area(self.terrain())
 
     def at(self, lat: float, lon: float) -> dict[str, Any]:
-        t = self.terrain()
-        code = t.grid.class_at(*t.projector.to_xy(lon, lat))
-        if code == OUTSIDE:
-            raise OutsideAreaError(lat, lon, t.area.name)
-        cls = TerrainClass(code)
-        speeds = {name: p.speeds_kmh.get(cls.label) for name, p in t.engine.mobility.ground.items()}
-        return {"lat": lat, "lon": lon, "class": cls.label, "speeds_kmh": speeds}
+        return self._layers.at(self.terrain(), lat, lon)
 
     def layer(
         self, bbox: tuple[float, float, float, float] | None, max_cells: int
     ) -> dict[str, Any]:
-        """Terrain as GeoJSON polygons (one per patch of a class), within ``bbox``."""
-        from rasterio.features import shapes
-        from rasterio.transform import from_origin
-        from shapely.geometry import shape
-
-        t = self.terrain()
-        g = t.grid
-        rows, cols = g.shape
-        r0, c0, r1, c1 = 0, 0, rows, cols
-        if bbox is not None:
-            (x0, y0), (x1, y1) = (
-                t.projector.to_xy(bbox[0], bbox[1]),
-                t.projector.to_xy(bbox[2], bbox[3]),
-            )
-            c0 = max(0, int((min(x0, x1) - g.left_x) // g.cell_m))
-            c1 = min(cols, int((max(x0, x1) - g.left_x) // g.cell_m) + 1)
-            r0 = max(0, int((g.top_y - max(y0, y1)) // g.cell_m))
-            r1 = min(rows, int((g.top_y - min(y0, y1)) // g.cell_m) + 1)
-        if r1 <= r0 or c1 <= c0:
-            return {"type": "FeatureCollection", "features": [], "step_m": g.cell_m}
-        step = max(1, int(np.ceil(np.sqrt((r1 - r0) * (c1 - c0) / max_cells))))
-        key = (r0, c0, r1, c1, step)
-        cached = self._layer_cache.get(key)
-        if cached is not None:
-            return cached
-        data = np.ascontiguousarray(g.classes[r0:r1:step, c0:c1:step])
-        transform = from_origin(
-            g.left_x + c0 * g.cell_m, g.top_y - r0 * g.cell_m, g.cell_m * step, g.cell_m * step
-        )
-        features = []
-        for geom, value in shapes(data, mask=data != OUTSIDE, transform=transform):
-            poly = shape(geom).simplify(g.cell_m * step * 0.5)
-            if poly.is_empty:
-                continue
-            ll = t.projector.geometry_to_lonlat(poly)
-            cls = TerrainClass(int(value))
-            features.append(
-                {
-                    "type": "Feature",
-                    "geometry": _rounded(ll.__geo_interface__),
-                    "properties": {"class": cls.label, "colour": CLASS_COLOURS[cls]},
-                }
-            )
-        out = {"type": "FeatureCollection", "features": features, "step_m": g.cell_m * step}
-        if len(self._layer_cache) > 64:
-            self._layer_cache.clear()
-        self._layer_cache[key] = out
-        return out
-
-    def basemap(self, theme: Literal["night", "day"], width: int) -> tuple[bytes, list[float]]:
-        """The terrain as a PNG in Web Mercator (what web maps draw in), and its
-        ``[west, south, east, north]`` bounds: the watch floor's offline base map."""
-        key = ("basemap", theme, width)
-        cached = self._layer_cache.get(key)
-        if cached is not None:
-            return cached["png"], cached["bounds"]
-        t = self.terrain()
-        g = t.grid
-        west, south, east, north = self.area()["bbox"]
-        r = 6_378_137.0
-        x0, x1 = r * np.radians(west), r * np.radians(east)
-        y0, y1 = (r * np.log(np.tan(np.pi / 4 + np.radians(v) / 2)) for v in (south, north))
-        height = max(1, round(width * (y1 - y0) / (x1 - x0)))
-        xs = x0 + (np.arange(width) + 0.5) * (x1 - x0) / width
-        ys = y1 - (np.arange(height) + 0.5) * (y1 - y0) / height
-        lons = np.degrees(xs / r)
-        lats = np.degrees(2 * np.arctan(np.exp(ys / r)) - np.pi / 2)
-        lon_grid, lat_grid = np.meshgrid(lons, lats)
-        px, py = t.projector.many_to_xy(lon_grid.ravel(), lat_grid.ravel())
-        rows_n, cols_n = g.shape
-        cols = np.floor((px - g.left_x) / g.cell_m).astype(np.int64)
-        rows = np.floor((g.top_y - py) / g.cell_m).astype(np.int64)
-        inside = (rows >= 0) & (rows < rows_n) & (cols >= 0) & (cols < cols_n)
-        codes = np.full(px.shape, OUTSIDE, np.uint8)
-        codes[inside] = g.classes[rows[inside], cols[inside]]
-        palette, coast = (NIGHT_COLOURS, "#5f8fb0") if theme == "night" else (CLASS_COLOURS, None)
-        out = io.BytesIO()
-        Image.fromarray(paint(codes.reshape(height, width), palette, coast), "RGBA").save(
-            out, format="PNG", optimize=False, compress_level=6
-        )
-        png = out.getvalue()
-        bounds = [west, south, east, north]
-        self._layer_cache[key] = {"png": png, "bounds": bounds}
-        return png, bounds
+        return self._layers.layer(self.terrain(), bbox, max_cells)
 
     def launch_sites(self) -> dict[str, Any]:
-        t = self.terrain()
-        features = []
-        for site in t.sites:
-            lon, lat = t.projector.to_lonlat(site.x, site.y)
-            props = site.model_dump(exclude={"x", "y"})
-            features.append(
-                {
-                    "type": "Feature",
-                    "id": site.id,
-                    "geometry": {"type": "Point", "coordinates": [round(lon, 6), round(lat, 6)]},
-                    "properties": props,
-                }
-            )
-        return {"type": "FeatureCollection", "features": features}
+        return self._layers.launch_sites(self.terrain())
 
 
 def _no(unit: dict[str, Any], reason: str) -> Eta:
     return Eta(unit["id"], "", False, None, (), reason, "none")
-
-
-def _rounded(geometry: dict[str, Any]) -> dict[str, Any]:
-    def walk(value: Any) -> Any:
-        if isinstance(value, float):
-            return round(value, 6)
-        if isinstance(value, list | tuple):
-            return [walk(v) for v in value]
-        return value
-
-    return {"type": geometry["type"], "coordinates": walk(geometry["coordinates"])}

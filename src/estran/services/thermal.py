@@ -15,128 +15,33 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
-from estran.domain.camera import GeometryError, Ground, Intrinsics, Pose, PoseSigma, cep50
-from estran.domain.errors import ValidationFailedError
+from estran.domain.camera import (
+    GeometryError,
+    Ground,
+    LocalFrame,
+    Pose,
+    PoseSigma,
+    cep50,
+)
 from estran.domain.events import CommandIn
-from estran.domain.thermal import Blob, Detector, DetectorParams, GroundTracker
+from estran.domain.thermal import Detector, DetectorParams, GroundTracker
+from estran.services.thermal_profile import CameraProfile, Telemetry
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-__all__ = [
-    "CameraProfile",
-    "LocalFrame",
-    "Outcome",
-    "Telemetry",
-    "ThermalPipeline",
-    "chip",
-    "decode",
-]
+    import numpy as np
+    import numpy.typing as npt
 
-MAX_FRAME_BYTES = 8 * 1024 * 1024
-MAX_PIXELS = 4096 * 4096
+    from estran.ports import BlobFinder, FrameCodec
+
+__all__ = ["Outcome", "ThermalPipeline"]
+
 CLASS = {"group": "group_of_people", "boat": "boat", "engine": "equipment"}
-
-
-class _Spec(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class Telemetry(_Spec):
-    """One frame's telemetry, as a ground station logs it."""
-
-    t: float = Field(
-        ge=0.0,
-        le=7 * 86_400.0,
-        description="Seconds since the flight began (a week at most: a later time would hold "
-        "every later frame back as 'time going backwards').",
-    )
-    lat: float = Field(ge=-90.0, le=90.0)
-    lon: float = Field(ge=-180.0, le=180.0)
-    alt_m: float = Field(
-        ge=-500.0, le=20_000.0, description="Height above the ground under the drone, metres."
-    )
-    yaw_deg: float = Field(
-        ge=-360.0, le=360.0, description="Gimbal heading, clockwise from true north."
-    )
-    pitch_deg: float = Field(
-        ge=-180.0, le=180.0, description="Gimbal pitch from the horizon; -90 is straight down."
-    )
-    roll_deg: float = Field(default=0.0, ge=-180.0, le=180.0)
-
-
-class DetectorSpec(_Spec):
-    kelvin_per_count: float = Field(0.01, gt=0.0, le=10.0)
-    background_px: Annotated[int, Field(ge=3, le=511)] = 101
-    k_sigma: float = Field(5.0, ge=1.0, le=50.0)
-    min_pixels: Annotated[int, Field(ge=1, le=10_000)] = 3
-    person_m2: tuple[float, float] = (0.05, 1.5)
-    person_excess_k: tuple[float, float] = (1.5, 20.0)
-    engine_excess_k: float = Field(20.0, gt=0.0)
-    engine_m2: tuple[float, float] = (0.05, 2.0)
-    boat_m2: tuple[float, float] = (6.0, 60.0)
-    boat_elongation: float = Field(2.0, ge=1.0)
-    group_m: float = Field(4.0, ge=0.0, le=50.0)
-
-
-class SigmaSpec(_Spec):
-    horizontal_m: float = Field(2.0, ge=0.0, le=100.0)
-    vertical_m: float = Field(3.0, ge=0.0, le=100.0)
-    yaw_deg: float = Field(2.0, ge=0.0, le=45.0)
-    pitch_deg: float = Field(1.0, ge=0.0, le=45.0)
-    roll_deg: float = Field(1.0, ge=0.0, le=45.0)
-    pixel: float = Field(1.0, ge=0.0, le=50.0)
-
-
-class LearnedSpec(_Spec):
-    model: str = Field(min_length=1, max_length=4096, description="Path to the ONNX model.")
-    threshold: float = Field(0.5, description="Scores above this are warm things.")
-
-
-class CameraProfile(_Spec):
-    """A thermal camera: geometry, radiometry, the detector's rules, telemetry accuracy."""
-
-    name: str = Field(min_length=1, max_length=128)
-    width: Annotated[int, Field(ge=16, le=4096)]
-    height: Annotated[int, Field(ge=16, le=4096)]
-    hfov_deg: float = Field(gt=1.0, lt=170.0)
-    detector: DetectorSpec = DetectorSpec()
-    sigma: SigmaSpec = SigmaSpec()
-    learned: LearnedSpec | None = None  # a user's model in place of the hot-spot stage
-
-    @classmethod
-    def parse(cls, raw: dict[str, Any], source: str = "camera profile") -> CameraProfile:
-        try:
-            return cls.model_validate(raw)
-        except ValidationError as exc:
-            names = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
-                              for e in exc.errors()[:5])  # fmt: skip
-            raise ValidationFailedError(f"{source}: {names}") from exc
-
-    def intrinsics(self) -> Intrinsics:
-        return Intrinsics.from_fov(self.width, self.height, self.hfov_deg)
-
-
-@dataclass(frozen=True)
-class LocalFrame:
-    """East-north metres around a point (a local tangent plane: centimetres over kilometres)."""
-
-    lat0: float
-    lon0: float
-
-    def to_en(self, lat: float, lon: float) -> tuple[float, float]:
-        k = math.cos(math.radians(self.lat0))
-        return (lon - self.lon0) * 111_320.0 * k, (lat - self.lat0) * 110_574.0
-
-    def to_latlon(self, east: float, north: float) -> tuple[float, float]:
-        k = math.cos(math.radians(self.lat0))
-        return self.lat0 + north / 110_574.0, self.lon0 + east / (111_320.0 * k)
 
 
 @dataclass
@@ -155,11 +60,12 @@ class ThermalPipeline:
 
     profile: CameraProfile
     sensor_id: str
+    codec: FrameCodec  # encoded bytes to pixels, and the thumbnails (OpenCV in adapters/)
     emit_s: float = 2.0
     frame: LocalFrame | None = None
     tracker: GroundTracker = field(default_factory=GroundTracker)
     dem: Callable[[LocalFrame], Ground] | None = None  # the terrain, once the frame is known
-    find: Callable[[npt.NDArray[np.generic], DetectorParams], list[Blob]] | None = None
+    find: BlobFinder | None = None  # a learned model's, in place of the hot-spot stage
     detector: Detector = field(init=False)
     _last_t: float | None = None
     _emitted: dict[int, float] = field(default_factory=dict)
@@ -175,7 +81,9 @@ class ThermalPipeline:
             find=self.find,
         )
 
-    def process(self, frame: bytes | npt.NDArray[np.generic], telemetry: Any) -> Outcome:
+    def process(
+        self, frame: bytes | npt.NDArray[np.generic], telemetry: Telemetry | dict[str, Any]
+    ) -> Outcome:
         """One frame: the commands for the picture, or why the frame was skipped."""
         out = Outcome(self._index)
         self._index += 1
@@ -191,7 +99,7 @@ class ThermalPipeline:
             out.skipped = f"frame {out.index}: bad or missing telemetry ({where}: {e['msg']})"
             return out
         try:
-            pixels = decode(frame) if isinstance(frame, bytes | bytearray) else frame
+            pixels = self.codec.decode(frame) if isinstance(frame, bytes | bytearray) else frame
             self._check(pixels)
         except ValueError as exc:
             out.skipped = f"frame {out.index}: {exc}"
@@ -236,7 +144,7 @@ class ThermalPipeline:
             if tr.cls in ("group", "person"):
                 data["count"] = max(1, int(tr.count))
             out.commands.append(CommandIn(type="detection.created", data=data))
-            out.chips.append(chip(pixels, last.u, last.v))
+            out.chips.append(self.codec.chip(pixels, last.u, last.v))
         return out
 
     def _check(self, pixels: npt.NDArray[np.generic]) -> None:
@@ -247,41 +155,3 @@ class ThermalPipeline:
             raise ValueError(
                 f"frame is {pixels.shape[1]}x{pixels.shape[0]}, the camera {p.width}x{p.height}"
             )
-
-
-def decode(data: bytes | bytearray) -> npt.NDArray[np.generic]:
-    """An encoded frame (PNG, TIFF; 8 or 16 bit) to pixels, or a clear ValueError."""
-    import cv2
-
-    if len(data) > MAX_FRAME_BYTES:
-        raise ValueError(f"frame larger than {MAX_FRAME_BYTES} bytes")
-    img = cv2.imdecode(np.frombuffer(bytes(data), dtype=np.uint8), cv2.IMREAD_UNCHANGED)
-    if img is None:
-        raise ValueError("corrupt or unreadable frame")
-    if img.ndim == 3:
-        img = img[:, :, 0]
-    if img.size > MAX_PIXELS:
-        raise ValueError("frame has too many pixels")
-    out: npt.NDArray[np.generic] = img
-    return out
-
-
-CHIP_PX = 64
-
-
-def chip(pixels: npt.NDArray[np.generic], u: float, v: float, size: int = CHIP_PX) -> bytes:
-    """A small PNG thumbnail around (u, v), stretched to 8 bits: what an operator needs to
-    confirm or dismiss a detection, and no more (64 x 64 pixels of heat: no face, no identity)."""
-    import cv2
-
-    h, w = pixels.shape[:2]
-    half = size // 2
-    r0 = min(max(round(v) - half, 0), max(h - size, 0))
-    c0 = min(max(round(u) - half, 0), max(w - size, 0))
-    crop = np.asarray(pixels[r0 : r0 + size, c0 : c0 + size], dtype=np.float32)
-    lo, hi = float(crop.min()), float(crop.max())
-    scaled = ((crop - lo) / (hi - lo or 1.0) * 255.0).astype(np.uint8)
-    ok, png = cv2.imencode(".png", scaled)
-    if not ok:  # pragma: no cover (an 8-bit array always encodes)
-        raise ValueError("the thumbnail could not be encoded")
-    return bytes(png.tobytes())

@@ -19,11 +19,11 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from datetime import datetime
 
-    from estran.adapters.chip_store import ChipStore
     from estran.domain.picture import Picture
     from estran.domain.policy import Principal
+    from estran.ports import BlobFinder, ChipStore, FrameCodec
     from estran.services.ledger import Ledger
-    from estran.services.thermal import CameraProfile
+    from estran.services.thermal_profile import CameraProfile
 
 __all__ = ["ThermalService"]
 
@@ -35,13 +35,15 @@ class ThermalService:
         picture: Picture,
         chips: ChipStore,
         profile: CameraProfile,
+        codec: FrameCodec,
         now: Callable[[], datetime],
-        find: Callable[..., Any] | None = None,
+        find: BlobFinder | None = None,
     ) -> None:
         self.ledger = ledger
         self.picture = picture
         self.chips = chips
         self.profile = profile
+        self.codec = codec
         self.now = now
         self.find = find  # a learned model's blob finder, if the profile names one
         self.pipelines: dict[str, ThermalPipeline] = {}
@@ -68,7 +70,7 @@ class ThermalService:
             pipeline = self.pipelines.get(sensor_id)
             if pipeline is None:
                 pipeline = self.pipelines[sensor_id] = ThermalPipeline(
-                    self.profile, sensor_id, find=self.find
+                    self.profile, sensor_id, self.codec, find=self.find
                 )
             out = await asyncio.to_thread(pipeline.process, frame, telemetry)
             if out.skipped:

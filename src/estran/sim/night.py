@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from estran.domain.launch_sites import LaunchSite
+    from estran.domain.prepared import PreparedTerrain
     from estran.sim.scenario import AircraftSpec, DroneSpec, Scenario
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "Season",
     "SimUnit",
     "begin_night",
+    "coast_from",
     "run_night",
     "site_appeal",
 ]
@@ -52,6 +54,11 @@ class Coast:
     engine: TravelEngine
     sites: list[LaunchSite]
     to_xy: Callable[[float, float], tuple[float, float]]  # (lon, lat) -> (x, y)
+
+
+def coast_from(terrain: PreparedTerrain) -> Coast:
+    """The coast of a prepared terrain."""
+    return Coast(terrain.engine, terrain.sites, terrain.projector.to_xy)
 
 
 @dataclass(eq=False)

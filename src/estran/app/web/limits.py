@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from estran.adapters.web.errors import error_response
+from estran.app.web.errors import error_response
 
 __all__ = ["BodyLimitMiddleware"]
 

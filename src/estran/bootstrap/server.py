@@ -1,20 +1,25 @@
-"""The one module that builds concrete adapters from settings and wires the services."""
+"""The server's composition root: concrete adapters from settings, wired into the services."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import tomllib
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from pydantic import ValidationError
 
 from estran.adapters.certs import certs_dir, is_revoked, tls_context
+from estran.adapters.chip_store import ChipStore
 from estran.adapters.clock import SystemClock
 from estran.adapters.cot_server import CotServer
+from estran.adapters.frame_codec import OpenCvCodec
+from estran.adapters.plan_store import DiskPostCache
 from estran.adapters.security_store import SecurityStore
 from estran.adapters.storage.sqlite import SqliteEventStore
 from estran.domain.errors import InvalidInputError
@@ -26,12 +31,14 @@ from estran.domain.runcards import RunCard, parse_runcards
 from estran.domain.timefmt import stamp
 from estran.services.access import Access
 from estran.services.audit import AuditTrail
+from estran.services.collector import Collector
 from estran.services.eventchain import EventChain
 from estran.services.fusion import FusionService
 from estran.services.hub import Hub
 from estran.services.identity import Identity, principal_of
 from estran.services.ledger import Ledger
 from estran.services.plan_service import PlanService
+from estran.services.posts import posts_for
 from estran.services.recommend import RecommendationService
 from estran.services.replay import Replay
 from estran.services.rescue import RescueService
@@ -40,6 +47,7 @@ from estran.services.runtime import Runtime
 from estran.services.tak import TakGateway
 from estran.services.terrain import TerrainService
 from estran.services.thermal_ingest import ThermalService
+from estran.services.thermal_profile import CameraProfile
 
 if TYPE_CHECKING:
     from estran.config import Settings
@@ -48,12 +56,15 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_AGENCIES",
     "DEFAULT_THERMAL_PROFILE",
+    "Extra",
     "Services",
+    "Startable",
     "agency_nation",
     "build_plans",
     "build_services",
     "build_terrain",
     "build_thermal",
+    "cot_principal",
     "load_policy",
     "load_runcards",
     "open_identity",
@@ -114,7 +125,7 @@ def open_identity(settings: Settings, store: SecurityStore, clock: Clock) -> Ide
 
 def load_policy(path: Path | None) -> Policy:
     """The access policy (the shipped one by default); a bad one stops the start-up."""
-    path = path or Path(__file__).resolve().parent / "data" / "policy.toml"
+    path = path or Path(__file__).resolve().parent.parent / "data" / "policy.toml"
     try:
         return parse_policy(tomllib.loads(path.read_text(encoding="utf-8")))
     except (OSError, tomllib.TOMLDecodeError, ValidationError, ValueError) as exc:
@@ -126,8 +137,11 @@ def rebuild(store: EventStore, *, until_received: str | None = None) -> Picture:
     return Picture().apply_all(store.read(until_received=until_received))
 
 
-@dataclass
+@dataclass(frozen=True)
 class Services:
+    """Everything a running command centre is made of, built once by ``build_services`` and
+    never changed after (the routes take the narrow parts they use, ``app/web/deps.py``)."""
+
     settings: Settings
     store: EventStore
     picture: Picture
@@ -141,17 +155,18 @@ class Services:
     audit: AuditTrail
     access: Access
     retention: RetentionService
+    runtime: Runtime
+    collector: Collector
+    replay: Replay
+    thermal: ThermalService
+    runcards: list[RunCard] = field(default_factory=list)
     cot: CotServer | None = None
     tak: TakGateway | None = None
     fusion: FusionService | None = None
     rescue: RescueService | None = None
     recommender: RecommendationService | None = None
     plans: PlanService | None = None
-    thermal: ThermalService | None = None
-    replay: Replay | None = None
-    runtime: Runtime = field(default=None)  # type: ignore[assignment]  # set by build_services
-    runcards: list[RunCard] = field(default_factory=list)
-    extras: list[Any] = field(default_factory=list)
+    extras: tuple[Startable, ...] = ()
     """Things started after everything else and stopped first (the live demo driver)."""
 
     async def start(self) -> None:
@@ -181,6 +196,9 @@ class Services:
         if self.cot is not None and self.tak is not None:
             for name, run in self.tak.loops().items():
                 runtime.supervise(name, run)
+        if self.collector.every_s > 0:
+            self.collector.install()
+            runtime.supervise("gc", self.collector.run_forever)
         await runtime.start()
         if self.cot is not None and self.tak is not None:
             await self.cot.start(tls_context(self.settings))
@@ -193,6 +211,7 @@ class Services:
         if self.cot is not None:
             await self.cot.stop()
         await self.runtime.stop()
+        self.collector.uninstall()
         if self.retention.chain is not None:
             try:  # the last checkpoint pins everything written up to the stop
                 await self.retention.chain.checkpoint()
@@ -204,9 +223,26 @@ class Services:
         self.store.close()
 
 
+class Startable(Protocol):
+    def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+Extra = Callable[[Services], Startable]
+"""Makes something started with the centre from its finished services (the demo driver)."""
+
+
 def build_services(
-    settings: Settings, *, store: EventStore | None = None, clock: Clock | None = None
+    settings: Settings,
+    *,
+    store: EventStore | None = None,
+    clock: Clock | None = None,
+    extras: Sequence[Extra] = (),
 ) -> Services:
+    """The command centre for ``settings``: the composition root of the server. ``store``
+    and ``clock`` override the configured ones (tests); ``extras`` are built last, from the
+    finished services, and started after everything else."""
     store = store if store is not None else open_store(settings)
     picture = rebuild(store)
     security = open_security_store(settings)
@@ -217,6 +253,7 @@ def build_services(
     clock = clock or SystemClock()
     policy = load_policy(settings.policy_file)
     audit = AuditTrail(security, clock.now)
+    rules = rules_from(settings)
     ledger = Ledger(
         store,
         picture,
@@ -226,8 +263,43 @@ def build_services(
         max_future_skew_s=settings.max_future_skew_s,
         new_id=lambda: uuid.uuid4().hex,
         policy=policy,
-        retention_days=rules_from(settings).days_for,
+        retention_days=rules.days_for,
     )
+    terrain = build_terrain(settings)
+    runcards = load_runcards(settings.runcards_file)
+    chips = ChipStore(settings.data_dir / "chips", settings.retention_imagery_days)
+    access = Access(policy, picture, clock)
+    retention = RetentionService(
+        ledger,
+        picture,
+        audit,
+        clock,
+        rules,
+        settings.purge_interval_s,
+        chips=chips,
+        chain=EventChain(store, audit),
+    )
+    cot = tak = None
+    if settings.cot_tcp_port is not None or settings.cot_tls_port is not None:
+        folder = certs_dir(settings)
+        cot = CotServer(
+            settings,
+            now_ms=lambda: int(clock.now().timestamp() * 1000),
+            is_revoked=lambda serial: is_revoked(folder, serial),
+        )
+        tak = TakGateway(
+            cot,
+            ledger,
+            picture,
+            hub,
+            default_agency=settings.cot_default_agency,
+            now_s=lambda: clock.now().timestamp(),
+            access=access,
+            principal_for=lambda subject: cot_principal(settings, security, subject, clock.now()),
+            audit=audit,
+            default_marking=settings.default_marking(),
+        )
+    recommending = settings.recommend and settings.terrain != "off"
     services = Services(
         settings,
         store,
@@ -235,62 +307,39 @@ def build_services(
         hub,
         ledger,
         clock,
-        build_terrain(settings),
+        terrain,
         policy=policy,
         security=security,
         identity=open_identity(settings, security, clock),
         audit=audit,
-        access=Access(policy, picture, clock),
-        retention=RetentionService(
-            ledger,
+        access=access,
+        retention=retention,
+        runtime=Runtime(ledger, picture, hub, store, clock),
+        collector=Collector(settings.gc_full_every_s, lambda: hub.published),
+        replay=Replay(store, picture),
+        thermal=build_thermal(settings, ledger, picture, chips, clock),
+        runcards=runcards,
+        cot=cot,
+        tak=tak,
+        fusion=FusionService(
             picture,
-            audit,
-            clock,
-            rules_from(settings),
-            settings.purge_interval_s,
-        ),
-    )
-    services.retention.chain = EventChain(store, audit)
-    services.runtime = Runtime(ledger, picture, hub, store, clock)
-    services.runcards = load_runcards(settings.runcards_file)
-    services.replay = Replay(store, picture)
-    services.rescue = RescueService(
-        picture, ack_s=settings.rescue_ack_s, task_ack_s=settings.task_ack_s
-    )
-    if settings.recommend and settings.terrain != "off":
-        services.recommender = RecommendationService(
-            picture, services.terrain, services.runcards, clock.now
-        )
-    if settings.terrain != "off":
-        services.plans = build_plans(settings, services)
-    services.thermal = build_thermal(settings, services)
-    if settings.fusion:
-        services.fusion = FusionService(
-            picture,
-            place_of=services.terrain.place,
+            place_of=terrain.place,
             new_id=lambda: f"trk-{uuid.uuid4().hex[:12]}",
             owner_agency=settings.fusion_owner_agency,
         )
-    if settings.cot_tcp_port is not None or settings.cot_tls_port is not None:
-        folder = certs_dir(settings)
-        services.cot = CotServer(
-            settings,
-            now_ms=lambda: int(clock.now().timestamp() * 1000),
-            is_revoked=lambda serial: is_revoked(folder, serial),
-        )
-        services.tak = TakGateway(
-            services.cot,
-            ledger,
-            picture,
-            hub,
-            default_agency=settings.cot_default_agency,
-            now_s=lambda: clock.now().timestamp(),
-            access=services.access,
-            principal_for=lambda subject: cot_principal(settings, security, subject, clock.now()),
-            audit=audit,
-            default_marking=settings.default_marking(),
-        )
-    return services
+        if settings.fusion
+        else None,
+        rescue=RescueService(picture, ack_s=settings.rescue_ack_s, task_ack_s=settings.task_ack_s),
+        recommender=RecommendationService(picture, terrain, runcards, clock.now)
+        if recommending
+        else None,
+        plans=build_plans(settings, terrain, picture, ledger, clock)
+        if settings.terrain != "off"
+        else None,
+    )
+    if not extras:
+        return services
+    return dataclasses.replace(services, extras=tuple(make(services) for make in extras))
 
 
 def cot_principal(
@@ -336,7 +385,7 @@ def cot_principal(
 
 def load_runcards(path: Path | None) -> list[RunCard]:
     """Run cards from TOML (the shipped ones by default); bad ones stop the start-up."""
-    path = path or Path(__file__).resolve().parent / "data" / "runcards.toml"
+    path = path or Path(__file__).resolve().parent.parent / "data" / "runcards.toml"
     try:
         return parse_runcards(tomllib.loads(path.read_text(encoding="utf-8")))
     except (OSError, tomllib.TOMLDecodeError, ValidationError) as exc:
@@ -351,37 +400,36 @@ def read_toml(path: Path, what: str) -> dict[str, Any]:
         raise InvalidInputError(f"{what} {path}: {exc}") from exc
 
 
-def build_plans(settings: Settings, services: Services) -> PlanService:
+def build_plans(
+    settings: Settings, terrain: TerrainService, picture: Picture, ledger: Ledger, clock: Clock
+) -> PlanService:
     """The planner on the live picture, with the configured (or shipped) scenario's models."""
-    from estran.adapters.plan_store import load_posts
     from estran.sim.scenario import DEFAULT_SCENARIO, parse_scenario
 
     path = settings.scenario_file or DEFAULT_SCENARIO
     raw = read_toml(path, "scenario")
+    cache = DiskPostCache.for_settings(settings)
     return PlanService(
-        services.terrain,
-        services.picture,
-        services.ledger,
+        terrain,
+        picture,
+        ledger,
         parse_scenario(raw, path.name),
-        lambda terrain: load_posts(terrain, settings),
-        services.clock.now,
+        lambda prepared: posts_for(prepared, cache),
+        clock.now,
     )
 
 
 DEFAULT_THERMAL_PROFILE: Final = (
-    Path(__file__).resolve().parent / "data" / "cameras" / "thermal-640.toml"
+    Path(__file__).resolve().parent.parent / "data" / "cameras" / "thermal-640.toml"
 )
 
 
-def build_thermal(settings: Settings, services: Services) -> ThermalService:
+def build_thermal(
+    settings: Settings, ledger: Ledger, picture: Picture, chips: ChipStore, clock: Clock
+) -> ThermalService:
     """Drone video into the picture, with its thumbnails under the imagery retention rule."""
-    from estran.adapters.chip_store import ChipStore
-    from estran.services.thermal import CameraProfile
-
     path = settings.thermal_profile_file or DEFAULT_THERMAL_PROFILE
     raw = read_toml(path, "thermal camera profile")
-    chips = ChipStore(settings.data_dir / "chips", settings.retention_imagery_days)
-    services.retention.chips = chips
     profile = CameraProfile.parse(raw, path.name)
     find = None
     if profile.learned is not None:
@@ -390,9 +438,7 @@ def build_thermal(settings: Settings, services: Services) -> ThermalService:
         model = Path(profile.learned.model)
         find = OnnxFinder(model if model.is_absolute() else path.parent / model,
                           profile.learned.threshold)  # fmt: skip
-    return ThermalService(
-        services.ledger, services.picture, chips, profile, services.clock.now, find=find
-    )
+    return ThermalService(ledger, picture, chips, profile, OpenCvCodec(), clock.now, find=find)
 
 
 def build_terrain(settings: Settings) -> TerrainService:

@@ -17,7 +17,7 @@ from typing import Any, Final
 from fastapi import APIRouter, Request, WebSocket
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from estran.adapters.web.common import JSONBytes, read_json, services
+from estran.app.web.common import JSONBytes, read_json, services
 from estran.domain.commands import pydantic_details
 from estran.domain.errors import (
     AuthenticationError,

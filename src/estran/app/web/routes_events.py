@@ -8,8 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from pydantic import TypeAdapter, ValidationError
 
-from estran.adapters.web.auth import justification, require, who
-from estran.adapters.web.common import (
+from estran.app.web.auth import justification, require, who
+from estran.app.web.common import (
     JSONBytes,
     read_json,
     seen_then,

@@ -10,12 +10,11 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from estran import __version__
-from estran.adapters.web.auth import authenticated, require, who
-from estran.adapters.web.common import JSONBytes, audit_views, services, time_param
+from estran.app.web.auth import authenticated, require, who
+from estran.app.web.common import JSONBytes, audit_views, services, time_param
 from estran.domain.errors import AuthenticationError, ValidationFailedError
 from estran.domain.policy import Action
 from estran.domain.records import KINDS, KINDS_BY_PLURAL
-from estran.services.replay import Replay
 
 __all__ = ["build_health_router", "build_picture_router"]
 
@@ -54,10 +53,7 @@ def build_picture_router() -> APIRouter:
             )
         else:
             require(request, Action.REPLAY)
-            replay = svc.replay
-            if replay is None:
-                replay = svc.replay = Replay(svc.store, svc.picture)
-            past = await asyncio.to_thread(replay.at, at_stamp)
+            past = await asyncio.to_thread(svc.replay.at, at_stamp)
             view = svc.access.visible_picture(principal, past)
             snap = view.snapshot(KINDS_BY_PLURAL[k].name for k in chosen)
         await audit_views(request, [r for records in snap.values() for r in records])
@@ -140,6 +136,7 @@ def build_health_router() -> APIRouter:
                 "subscribers": svc.hub.subscriber_count,
                 "terrain": svc.terrain.status(),
                 "reactors": runtime.status() if runtime is not None else {},
+                "gc": svc.collector.status(),
                 "rescue_watch": {
                     "ok": not (runtime.critical_problems() if runtime is not None else []),
                     "problems": runtime.critical_problems() if runtime is not None else [],

@@ -19,8 +19,8 @@ import orjson
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from estran.adapters.web.auth import justification, require, who
-from estran.adapters.web.common import JSONBytes, services
+from estran.app.web.auth import justification, require, who
+from estran.app.web.common import JSONBytes, services
 from estran.domain.errors import NotFoundError, ValidationFailedError
 from estran.domain.policy import Action
 from estran.domain.records import KINDS, KINDS_BY_PLURAL

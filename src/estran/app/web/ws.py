@@ -27,8 +27,8 @@ from typing import Any, Final
 import orjson
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from estran.adapters.web.auth import authenticated_ws
-from estran.adapters.web.errors import WS_CLOSE
+from estran.app.web.auth import authenticated_ws
+from estran.app.web.errors import WS_CLOSE
 from estran.domain.errors import (
     AuthenticationError,
     PermissionDeniedError,

@@ -17,8 +17,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request
 from pydantic import ValidationError
 
-from estran.adapters.web.auth import justification, require, who
-from estran.adapters.web.common import (
+from estran.app.web.auth import justification, require, who
+from estran.app.web.common import (
     JSONBytes,
     audit_views,
     envelope_fields,

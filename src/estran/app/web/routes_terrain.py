@@ -17,8 +17,9 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 
-from estran.adapters.web.auth import who
-from estran.adapters.web.common import JSONBytes, services
+from estran.adapters.basemap import BasemapRenderer
+from estran.app.web.auth import who
+from estran.app.web.common import JSONBytes, services
 from estran.domain.errors import ValidationFailedError
 from estran.domain.geo import parse_bbox
 from estran.domain.records import UnitKind, UnitStatus
@@ -131,8 +132,9 @@ def build_terrain_router() -> APIRouter:
         theme: Annotated[Literal["night", "day"], Query(description="Palette.")] = "night",
         width: Annotated[int, Query(ge=256, le=4096, description="Pixels across.")] = 2048,
     ) -> Response:
-        svc = services(request)
-        png, bounds = await asyncio.to_thread(svc.terrain.basemap, theme, width)
+        terrain = services(request).terrain.terrain()
+        renderer: BasemapRenderer = request.app.state.basemap
+        png, bounds = await asyncio.to_thread(renderer.render, terrain, theme, width)
         return Response(
             png,
             media_type="image/png",

@@ -14,19 +14,20 @@ from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from estran import __version__
-from estran.adapters.web.auth import authenticated, build_auth_router
-from estran.adapters.web.errors import install_error_handlers
-from estran.adapters.web.limits import BodyLimitMiddleware
-from estran.adapters.web.routes_admin import build_admin_router
-from estran.adapters.web.routes_events import build_events_router
-from estran.adapters.web.routes_picture import build_health_router, build_picture_router
-from estran.adapters.web.routes_plan import build_plan_router
-from estran.adapters.web.routes_records import build_records_router, openapi_components
-from estran.adapters.web.routes_stats import build_stats_router
-from estran.adapters.web.routes_terrain import build_terrain_router
-from estran.adapters.web.routes_thermal import build_thermal_router
-from estran.adapters.web.ui import SecurityHeaders, install_ui
-from estran.adapters.web.ws import build_stream_router
+from estran.adapters.basemap import BasemapRenderer
+from estran.app.web.auth import authenticated, build_auth_router
+from estran.app.web.errors import install_error_handlers
+from estran.app.web.limits import BodyLimitMiddleware
+from estran.app.web.routes_admin import build_admin_router
+from estran.app.web.routes_events import build_events_router
+from estran.app.web.routes_picture import build_health_router, build_picture_router
+from estran.app.web.routes_plan import build_plan_router
+from estran.app.web.routes_records import build_records_router, openapi_components
+from estran.app.web.routes_stats import build_stats_router
+from estran.app.web.routes_terrain import build_terrain_router
+from estran.app.web.routes_thermal import build_thermal_router
+from estran.app.web.ui import SecurityHeaders, install_ui
+from estran.app.web.ws import build_stream_router
 from estran.bootstrap import Services, build_services
 from estran.config import Settings
 from estran.domain.events import CommandIn
@@ -39,6 +40,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         svc = services if services is not None else build_services(settings)
         app.state.services = svc
+        app.state.basemap = BasemapRenderer()
         await svc.start()
         try:
             yield

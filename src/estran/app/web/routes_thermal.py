@@ -14,8 +14,8 @@ from typing import Annotated, Final
 
 from fastapi import APIRouter, Query, Request, Response
 
-from estran.adapters.web.auth import who
-from estran.adapters.web.common import JSONBytes, services
+from estran.app.web.auth import who
+from estran.app.web.common import JSONBytes, services
 from estran.domain.errors import InvalidInputError, NotFoundError, NotReadyError
 from estran.domain.policy import Action, enforce
 

@@ -18,8 +18,7 @@ import numpy as np
 
 from estran.domain.events import CommandIn
 from estran.services.background import cancel_and_wait
-from estran.services.simulate import coast_from
-from estran.sim.night import Group, Season, SimUnit, begin_night
+from estran.sim.night import Group, Season, SimUnit, begin_night, coast_from
 
 if TYPE_CHECKING:
     from estran.bootstrap import Services

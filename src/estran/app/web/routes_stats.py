@@ -8,8 +8,8 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 
-from estran.adapters.web.auth import require, who
-from estran.adapters.web.common import JSONBytes, services, time_param
+from estran.app.web.auth import require, who
+from estran.app.web.common import JSONBytes, services, time_param
 from estran.domain.errors import ValidationFailedError
 from estran.domain.policy import Action
 from estran.domain.timefmt import stamp

@@ -14,8 +14,8 @@ from typing import Literal
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from estran.adapters.web.auth import require, who
-from estran.adapters.web.common import JSONBytes, read_json, services
+from estran.app.web.auth import require, who
+from estran.app.web.common import JSONBytes, read_json, services
 from estran.domain.commands import pydantic_details
 from estran.domain.errors import NotReadyError, ValidationFailedError
 from estran.domain.policy import Action, enforce
