@@ -75,6 +75,17 @@ def opale(terrain_cache: Path) -> Any:
     return prepare_terrain(settings)
 
 
+@contextlib.contextmanager
+def in_process(settings: Settings, headers: dict[str, str] | None = None) -> Iterator[Any]:
+    """The app in this process, no socket (``tests/inprocess.py``), signed in as the seeded
+    commander unless ``headers`` say otherwise."""
+    from tests.inprocess import in_process_client
+
+    seed_user(settings)
+    with in_process_client(create_app(settings), headers or dict(AUTH)) as client:
+        yield client
+
+
 class RunningServer:
     def __init__(self, settings: Settings, services: Any = None) -> None:
         self.settings = settings

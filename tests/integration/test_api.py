@@ -6,13 +6,12 @@ import httpx
 import pytest
 
 from tests import factories
-from tests.auth import AUTH
+from tests.conftest import in_process
 
 
 @pytest.fixture
-def api(server):
-    running = server(max_body_bytes=64 * 1024, max_batch_events=50)
-    with httpx.Client(headers=AUTH, base_url=running.http, timeout=10) as client:
+def api(make_settings):
+    with in_process(make_settings(max_body_bytes=64 * 1024, max_batch_events=50)) as client:
         yield client
 
 

@@ -10,20 +10,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests import factories
-from tests.auth import AUTH
 
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory):
     from estran.config import Settings
-    from tests.conftest import RunningServer
+    from tests.conftest import in_process
 
-    running = RunningServer(
-        Settings(
-            data_dir=tmp_path_factory.mktemp("d"), max_body_bytes=16 * 1024, max_batch_events=50
-        )
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("d"), max_body_bytes=16 * 1024, max_batch_events=50
     )
-    with running, httpx.Client(headers=AUTH, base_url=running.http, timeout=10) as client:
+    with in_process(settings) as client:
         yield client
 
 

@@ -166,3 +166,27 @@ def test_a_surveillance_aircraft_finds_groups_nothing_else_would(opale):
     assert summarise(simulate(blind, coast, 5, seed=4))["detected"] == 0
     seen = summarise(simulate(flown, coast, 5, seed=4))
     assert seen["detected"] > 0
+
+
+def _demo_night(opale, baseline: Scenario, seed: int) -> list[dict]:
+    """What the live demo would write for one night, played at full speed (no clock)."""
+    from estran.app.demo import DemoDriver
+
+    driver = DemoDriver(None, baseline, speed=60.0, seed=seed)  # type: ignore[arg-type]
+    driver._to_lonlat = opale.projector.to_lonlat
+    night = driver.begin(Season(baseline, coast_from(opale), seed))
+    night.env.run(until=night.end_s)
+    night.finish()
+    return [c.model_dump(mode="json") for batch in driver.pending for c in batch]
+
+
+def test_a_demo_night_is_the_same_from_its_seed_patrol_movements_included(opale, baseline):
+    """Issue 18: the demo's patrols moved on the wall clock, so no two runs were alike; they
+    are now events on the night's kernel, and the pacer only decides when each is written."""
+    first, again = _demo_night(opale, baseline, 7), _demo_night(opale, baseline, 7)
+    assert first == again
+    moves = [c for c in first if c["type"] == "unit.updated" and c["data"].get("position")
+             and c["data"]["position"]["error_m"] == 10.0]  # fmt: skip
+    assert len(moves) > 100  # the free patrols walked their beats all night
+    assert len({(m["data"]["position"]["lat"], m["data"]["position"]["lon"]) for m in moves}) > 50
+    assert _demo_night(opale, baseline, 8) != first

@@ -70,3 +70,17 @@ def test_the_pure_core_imports_no_outer_layer():
         if outer.match(line)
     ]
     assert not offenders, offenders
+
+
+def test_routes_name_the_narrow_services_they_use_not_the_container():
+    """Issue 18: a route's signature says what it uses (``ledger: LedgerDep``,
+    ``app/web/deps.py``); none reaches into the whole ``Services`` container."""
+    routes = [*_sources("app", "web")]
+    offenders = [
+        f"{p.relative_to(SRC)}:{n}"
+        for p in routes
+        if p.name.startswith("routes_") or p.name == "ws.py"
+        for n, line in enumerate(p.read_text().splitlines(), 1)
+        if "services(" in line or "state.services" in line or "Services" in line
+    ]
+    assert not offenders, offenders

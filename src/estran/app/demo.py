@@ -9,7 +9,6 @@ outcomes, and, when a boat gets into difficulty at sea, a rescue case for CROSS 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 import time
 from typing import TYPE_CHECKING, Any
@@ -18,7 +17,9 @@ import numpy as np
 
 from estran.domain.events import CommandIn
 from estran.services.background import cancel_and_wait
-from estran.sim.night import Group, Season, SimUnit, begin_night, coast_from
+from estran.sim.night import Group, Night, Season, SimUnit, begin_night, coast_from
+from estran.sim.patrols import Roaming, beats_of
+from estran.sim.realtime import Pacer
 
 if TYPE_CHECKING:
     from estran.bootstrap import Services
@@ -30,8 +31,7 @@ __all__ = ["DemoDriver"]
 log = logging.getLogger(__name__)
 
 _MOVES = 6  # position reports along a unit's route to a task
-_ROAM_SPEED_MS = {"foot_patrol": 1.3, "dune_buggy": 5.0, "four_by_four": 7.0}
-_ROAM_EVERY_S = 1.0  # real seconds between roaming position reports
+_ROAM_EVERY_S = 1.0  # real seconds between a free patrol's position reports
 
 
 class DemoDriver:
@@ -46,7 +46,7 @@ class DemoDriver:
         self.written = 0
         self.nights = 0
         self._task: asyncio.Task[None] | None = None
-        self._roamer: asyncio.Task[None] | None = None
+        self._roaming: Roaming | None = None
         self._to_lonlat: Any = None
         self._last_incident: str | None = None
         self.env: Environment | None = None
@@ -56,7 +56,7 @@ class DemoDriver:
         self._task = asyncio.create_task(self._run(), name="estran-demo")
 
     async def stop(self) -> None:
-        await cancel_and_wait([self._task, self._roamer])
+        await cancel_and_wait([self._task])
 
     # --- helpers --------------------------------------------------------------------------
 
@@ -252,6 +252,26 @@ class DemoDriver:
 
     # --- the loop -------------------------------------------------------------------------
 
+    def begin(self, season: Season) -> Night:
+        """The season's next night on its kernel, with the patrols' beats on it: what the
+        night will emit is fixed by the seed from here, whatever the pace (``_run``'s)."""
+        if self._roaming is None:
+            self._roaming = Roaming(beats_of(season), _ROAM_EVERY_S * self.speed, self.patrolled)
+        night = begin_night(season, self)
+        self.env = night.env
+        self._roaming.install(night)
+        return night
+
+    def patrolled(self, t: float, unit: SimUnit, x: float, y: float) -> None:
+        """A free patrol's tracker reports where it is on its beat."""
+        self._emit(
+            CommandIn(
+                type="unit.updated",
+                entity_id=f"sim-{unit.id}",
+                data={"position": self._pos(x, y, 10.0)},
+            )
+        )
+
     async def _run(self) -> None:
         svc = self.svc
         ready = await asyncio.to_thread(svc.terrain.wait, 600)
@@ -263,19 +283,16 @@ class DemoDriver:
         coast = coast_from(terrain)
         await self._setup(coast)
         season = Season(self.scenario, coast, self.seed)
-        self._roamer = asyncio.create_task(self._roam(season), name="estran-demo-roam")
         while True:
-            night = begin_night(season, self)
-            self.env = night.env
+            night = self.begin(season)
             log.info("demo: night %d begins", season.nights - 1)
-            started = time.monotonic()
+            pacer = Pacer(night.env, self.speed, time.monotonic)
             while night.env.peek() <= night.end_s:
-                due = started + night.env.peek() / self.speed
-                delay = due - time.monotonic()
-                if delay > 0:
-                    await asyncio.sleep(min(delay, 5.0))
+                wait = pacer.due_in()
+                if wait > 0:
+                    await asyncio.sleep(min(wait, 5.0))
                     continue
-                night.env.step()
+                pacer.step_due(until=night.end_s)
                 if self.pending:
                     await self._flush()
             result = night.finish()
@@ -288,49 +305,6 @@ class DemoDriver:
                 result.launched,
                 result.rescue_cases,
             )
-
-    async def _roam(self, season: Season) -> None:
-        """Available ground patrols walk or drive their beat: back and forth along the launch
-        sites within the scenario's roaming radius of their base (the area the simulation
-        lets a patrol find groups in), reported as a field unit's tracker would."""
-        sc = self.scenario
-        beats: dict[str, tuple[str, Any, float]] = {}
-        for u in sc.units:
-            if u.kind not in _ROAM_SPEED_MS:
-                continue
-            hx, hy = season.coast.to_xy(u.lon, u.lat)
-            d = np.hypot(season.site_xy[:, 0] - hx, season.site_xy[:, 1] - hy)
-            near = np.flatnonzero(d <= min(sc.sensors.patrol_roam_m, 3000.0))
-            if len(near) < 2:
-                continue
-            path = season.site_xy[near]
-            # Along the beach: sites ordered along their main direction.
-            centred = path - path.mean(axis=0)
-            axis = np.linalg.svd(centred, full_matrices=False)[2][0]
-            path = path[np.argsort(centred @ axis)]
-            legs = np.hypot(*np.diff(path, axis=0).T)
-            beats[f"sim-{u.id}"] = (u.kind, path, float(legs.sum()))
-        travelled = dict.fromkeys(beats, 0.0)
-        while True:
-            await asyncio.sleep(_ROAM_EVERY_S)
-            commands = []
-            for uid, (kind, path, length) in beats.items():
-                unit = self.svc.picture.get("unit", uid)
-                if unit is None or unit.get("status") != "available" or length <= 0:
-                    continue
-                travelled[uid] += _ROAM_SPEED_MS[kind] * self.speed * _ROAM_EVERY_S
-                along = travelled[uid] % (2 * length)
-                along = along if along <= length else 2 * length - along
-                x, y = _point_along(path, along)
-                pos = self._pos(x, y, 10.0)
-                commands.append(
-                    CommandIn(type="unit.updated", entity_id=uid, data={"position": pos})
-                )
-            if commands:
-                try:
-                    await self.svc.ledger.submit(commands, actor="sim:demo", source="sim")
-                except Exception as exc:  # a refused report must not stop the patrols
-                    log.warning("demo: patrol positions refused: %s", exc)
 
     async def _setup(self, coast: Any) -> None:
         sc = self.scenario
@@ -428,14 +402,3 @@ class DemoDriver:
             )
         if commands:
             await self.svc.ledger.submit(commands, actor="sim:demo", source="sim")
-
-
-def _point_along(path: Any, distance: float) -> tuple[float, float]:
-    """The point ``distance`` metres along the polyline ``path`` ((n, 2) metres)."""
-    for (x0, y0), (x1, y1) in itertools.pairwise(path):
-        leg = float(np.hypot(x1 - x0, y1 - y0))
-        if distance <= leg and leg > 0:
-            f = distance / leg
-            return float(x0 + (x1 - x0) * f), float(y0 + (y1 - y0) * f)
-        distance -= leg
-    return float(path[-1][0]), float(path[-1][1])

@@ -18,13 +18,14 @@ from fastapi import APIRouter, Request, WebSocket
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from estran.app.web.common import JSONBytes, read_json, services
+from estran.app.web.deps import AuditDep, IdentityDep, PolicyDep, SettingsDep
 from estran.domain.commands import pydantic_details
 from estran.domain.errors import (
     AuthenticationError,
     PermissionDeniedError,
     ValidationFailedError,
 )
-from estran.domain.policy import Action, Principal, enforce
+from estran.domain.policy import Action, Policy, Principal, enforce
 
 __all__ = [
     "COOKIE",
@@ -139,8 +140,13 @@ def build_auth_router() -> APIRouter:
     router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
     @router.post("/login", summary="Sign in: a bearer token (and session cookie)")
-    async def login(request: Request) -> JSONBytes:
-        svc = services(request)
+    async def login(
+        request: Request,
+        identity: IdentityDep,
+        audit: AuditDep,
+        policy: PolicyDep,
+        settings: SettingsDep,
+    ) -> JSONBytes:
         try:
             body = LoginIn.model_validate(await read_json(request))
         except ValidationError as exc:
@@ -149,12 +155,10 @@ def build_auth_router() -> APIRouter:
             ) from exc
         client = request.client.host if request.client else "unknown"
         try:
-            session = await asyncio.to_thread(
-                svc.identity.login, body.username, body.password, client
-            )
+            session = await asyncio.to_thread(identity.login, body.username, body.password, client)
         except AuthenticationError as exc:
-            await svc.audit.record(
-                svc.audit.row(
+            await audit.record(
+                audit.row(
                     f"user:{body.username}",
                     "login",
                     allowed=False,
@@ -164,43 +168,40 @@ def build_auth_router() -> APIRouter:
                 )
             )
             raise
-        await svc.audit.record(
-            svc.audit.row(session.principal.id, "login", details={"client": client})
-        )
-        me = _me(svc, session.principal)
+        await audit.record(audit.row(session.principal.id, "login", details={"client": client}))
+        me = _me(policy, session.principal)
         response = JSONBytes({"token": session.token, "expires_at": session.expires_at, **me})
         response.set_cookie(
             COOKIE,
             session.token,
-            max_age=int(svc.settings.session_ttl_s),
+            max_age=int(settings.session_ttl_s),
             httponly=True,
             samesite="strict",
-            secure=svc.settings.environment == "production",
+            secure=settings.environment == "production",
             path="/",
         )
         return response
 
     @router.post("/logout", summary="End this session")
-    async def logout(request: Request) -> JSONBytes:
-        svc = services(request)
+    async def logout(request: Request, identity: IdentityDep, audit: AuditDep) -> JSONBytes:
         principal = await authenticated(request)
         token = _token(request.headers, request.cookies)
         if token is not None:
-            await asyncio.to_thread(svc.identity.logout, token)
-        await svc.audit.record(svc.audit.row(principal.id, "logout"))
+            await asyncio.to_thread(identity.logout, token)
+        await audit.record(audit.row(principal.id, "logout"))
         response = JSONBytes({"signed_out": True})
         response.delete_cookie(COOKIE, path="/")
         return response
 
     @router.get("/me", summary="Who I am and what my role may do")
-    async def me(request: Request) -> JSONBytes:
-        return JSONBytes(_me(services(request), await authenticated(request)))
+    async def me(request: Request, policy: PolicyDep) -> JSONBytes:
+        return JSONBytes(_me(policy, await authenticated(request)))
 
     return router
 
 
-def _me(svc: Any, principal: Principal) -> dict[str, Any]:
-    rules = svc.policy.roles[principal.role]
+def _me(policy: Policy, principal: Principal) -> dict[str, Any]:
+    rules = policy.roles[principal.role]
     return {
         "principal": principal.id,
         "role": principal.role.value,

@@ -20,7 +20,16 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from estran.app.web.auth import justification, require, who
-from estran.app.web.common import JSONBytes, services
+from estran.app.web.common import JSONBytes
+from estran.app.web.deps import (
+    AccessDep,
+    AuditDep,
+    PictureDep,
+    PolicyDep,
+    RetentionDep,
+    RuntimeDep,
+    SecurityDep,
+)
 from estran.domain.errors import NotFoundError, ValidationFailedError
 from estran.domain.policy import Action
 from estran.domain.records import KINDS, KINDS_BY_PLURAL
@@ -87,25 +96,26 @@ def build_admin_router() -> APIRouter:
     @router.get("/export", tags=["export"], summary="Records out, as JSON lines (justified)")
     async def export(
         request: Request,
+        access: AccessDep,
+        audit: AuditDep,
+        picture: PictureDep,
+        policy: PolicyDep,
         kinds: Annotated[str | None, Query(description="Comma-separated plurals.")] = None,
     ) -> Response:
-        svc = services(request)
         why = justification(request)
         require(request, Action.EXPORT, why=why)
         chosen = _chosen(kinds)
-        snap = svc.picture.snapshot(chosen, svc.access.predicate(who(request)))
+        snap = picture.snapshot(chosen, access.predicate(who(request)))
         lines = [orjson.dumps(r) for k in chosen for r in snap[k]]
-        await svc.audit.record(
-            svc.audit.row(
+        await audit.record(
+            audit.row(
                 who(request).id,
                 "export",
                 justification=why,
                 details={
                     "kinds": chosen,
                     "records": len(lines),
-                    "sensitive": sum(
-                        1 for k in chosen for r in snap[k] if svc.policy.is_sensitive(r)
-                    ),
+                    "sensitive": sum(1 for k in chosen for r in snap[k] if policy.is_sensitive(r)),
                 },
             )
         )
@@ -114,53 +124,60 @@ def build_admin_router() -> APIRouter:
     @router.get(
         "/export/statistics", tags=["export"], summary="The subject-free export for statistics"
     )
-    async def statistics(request: Request) -> JSONBytes:
-        svc = services(request)
+    async def statistics(
+        request: Request,
+        access: AccessDep,
+        audit: AuditDep,
+        picture: PictureDep,
+    ) -> JSONBytes:
         require(request, Action.EXPORT_STATS)
-        snap = svc.picture.snapshot(_STAT_KINDS, svc.access.predicate(who(request)))
+        snap = picture.snapshot(_STAT_KINDS, access.predicate(who(request)))
         rows = subject_free(snap)
-        await svc.audit.record(
-            svc.audit.row(who(request).id, "export_stats", details={"rows": len(rows)})
-        )
+        await audit.record(audit.row(who(request).id, "export_stats", details={"rows": len(rows)}))
         return JSONBytes({"grid_deg": _GRID, "rows": rows})
 
     @router.get("/audit", tags=["audit"], summary="The audit trail, in order")
     async def audit_rows(
         request: Request,
+        security: SecurityDep,
         after: Annotated[int, Query(ge=0)] = 0,
         limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
     ) -> JSONBytes:
-        svc = services(request)
         require(request, Action.AUDIT)
         rows = await asyncio.to_thread(
-            lambda: [r.as_dict() for r in svc.security.read_audit(after, limit)]
+            lambda: [r.as_dict() for r in security.read_audit(after, limit)]
         )
         return JSONBytes({"rows": rows, "next_after": rows[-1]["seq"] if rows else after})
 
     @router.get("/audit/verify", tags=["audit"], summary="Check the audit trail's hash chain")
-    async def audit_verify(request: Request) -> JSONBytes:
-        svc = services(request)
+    async def audit_verify(
+        request: Request,
+        security: SecurityDep,
+    ) -> JSONBytes:
         require(request, Action.AUDIT)
-        result = await asyncio.to_thread(verify, svc.security)
+        result = await asyncio.to_thread(verify, security)
         return JSONBytes({"ok": result.ok, "rows": result.rows, "problems": result.problems})
 
     @router.post("/purge", tags=["retention"], summary="Run the retention purge now")
-    async def purge(request: Request) -> JSONBytes:
-        svc = services(request)
+    async def purge(
+        request: Request,
+        retention: RetentionDep,
+    ) -> JSONBytes:
         why = justification(request)
         require(request, Action.PURGE, why=why)
-        return JSONBytes(await svc.retention.run_once(actor=who(request).id, justification=why))
+        return JSONBytes(await retention.run_once(actor=who(request).id, justification=why))
 
     @router.post(
         "/runtime/{name}/drill",
         tags=["health"],
         summary="A supervision drill: make one background worker fail (administrators)",
     )
-    async def drill(request: Request, name: str, times: int = 1) -> JSONBytes:
+    async def drill(
+        request: Request, audit: AuditDep, runtime: RuntimeDep, name: str, times: int = 1
+    ) -> JSONBytes:
         """The named reactor or loop raises ``times`` times, is restarted by the supervisor and
         catches up; meanwhile health reports it and, for the rescue watch, every watch floor
         shows the red banner. Audited, with its justification."""
-        svc = services(request)
         why = justification(request)
         require(request, Action.MANAGE_USERS, why=why)
         if not 1 <= times <= 20:
@@ -169,11 +186,11 @@ def build_admin_router() -> APIRouter:
                 details=[{"loc": ["query", "times"], "msg": "1 to 20", "type": "range"}],
             )
         try:
-            svc.runtime.inject_fault(name, times)
+            runtime.inject_fault(name, times)
         except KeyError:
             raise NotFoundError("reactor", name) from None
-        await svc.audit.record(
-            svc.audit.row(who(request).id, "drill", target=f"runtime/{name}",
+        await audit.record(
+            audit.row(who(request).id, "drill", target=f"runtime/{name}",
                           justification=why, details={"times": times})
         )  # fmt: skip
         return JSONBytes({"drill": name, "times": times})

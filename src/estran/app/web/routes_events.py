@@ -13,9 +13,9 @@ from estran.app.web.common import (
     JSONBytes,
     read_json,
     seen_then,
-    services,
     time_param,
 )
+from estran.app.web.deps import AccessDep, ClockDep, LedgerDep, PictureDep, SettingsDep, StoreDep
 from estran.domain.commands import pydantic_details
 from estran.domain.errors import InvalidInputError, PayloadTooLargeError, ValidationFailedError
 from estran.domain.events import EVENT_TYPES, CommandIn, Event
@@ -52,18 +52,20 @@ def build_events_router() -> APIRouter:
             }
         },
     )
-    async def submit(request: Request) -> JSONBytes:
-        svc = services(request)
+    async def submit(
+        request: Request,
+        ledger: LedgerDep,
+        settings: SettingsDep,
+    ) -> JSONBytes:
         body: Any = await read_json(request)
         if isinstance(body, dict):
             body = [body]
         if not isinstance(body, list) or not body:
             raise InvalidInputError("a command object or a non-empty array of commands expected")
-        if len(body) > svc.settings.max_batch_events:
+        if len(body) > settings.max_batch_events:
             raise PayloadTooLargeError(
-                f"{len(body)} commands in one request; the limit is "
-                f"{svc.settings.max_batch_events}",
-                limit=svc.settings.max_batch_events,
+                f"{len(body)} commands in one request; the limit is {settings.max_batch_events}",
+                limit=settings.max_batch_events,
                 actual=len(body),
             )
         why = justification(request)
@@ -75,7 +77,7 @@ def build_events_router() -> APIRouter:
             raise ValidationFailedError("invalid commands", details=pydantic_details(exc)) from exc
         client = request.client.host if request.client else "unknown"
         principal = who(request)
-        events = await svc.ledger.submit(
+        events = await ledger.submit(
             commands, actor=principal.id, source=f"http:{client}", principal=principal
         )
         return JSONBytes(
@@ -97,13 +99,17 @@ def build_events_router() -> APIRouter:
     @router.get("/events", summary="Read the event log in order")
     async def read(
         request: Request,
+        access: AccessDep,
+        clock: ClockDep,
+        picture: PictureDep,
+        settings: SettingsDep,
+        store: StoreDep,
         after: Annotated[int, Query(ge=0, le=2**62, description="Events after this seq.")] = 0,
         limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
         until: Annotated[str | None, Query(description="Received at or before.")] = None,
         entity_id: Annotated[str | None, Query(max_length=128)] = None,
         type: Annotated[list[str] | None, Query(description="Event types.")] = None,
     ) -> JSONBytes:
-        svc = services(request)
         for t in type or ():
             if t not in EVENT_TYPES:
                 raise ValidationFailedError(
@@ -116,21 +122,21 @@ def build_events_router() -> APIRouter:
                         }
                     ],
                 )
-        until_stamp = time_param("until", until, svc.clock.now(), svc.settings.max_future_skew_s)
+        until_stamp = time_param("until", until, clock.now(), settings.max_future_skew_s)
         require(request, Action.REPLAY)
-        keep = svc.access.predicate(who(request))
+        keep = access.predicate(who(request))
 
         def visible(e: Event) -> bool:
             # An event shows where its record may be seen both as it is now (a purged record's
             # events are gone) and as the event marked it then: a release opens the record's
             # events from the release on, never what it held before it.
-            live = svc.picture.get(e.kind, e.entity_id)
+            live = picture.get(e.kind, e.entity_id)
             return live is not None and bool(keep(live)) and seen_then(keep, live, e)
 
         def page() -> tuple[list[dict[str, Any]], int]:
             scanned = after
             out: list[dict[str, Any]] = []
-            for e in svc.store.read(
+            for e in store.read(
                 after, until_received=until_stamp, entity_id=entity_id, types=type, limit=limit
             ):
                 scanned = e.seq

@@ -4,17 +4,37 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from estran import __version__
 from estran.app.web.auth import authenticated, require, who
-from estran.app.web.common import JSONBytes, audit_views, services, time_param
+from estran.app.web.common import JSONBytes, audit_views, time_param
+from estran.app.web.deps import (
+    AccessDep,
+    ClockDep,
+    CollectorDep,
+    CotDep,
+    HubDep,
+    LedgerDep,
+    PictureDep,
+    PolicyDep,
+    ReplayDep,
+    RuntimeDep,
+    SettingsDep,
+    StoreDep,
+    TerrainDep,
+)
 from estran.domain.errors import AuthenticationError, ValidationFailedError
 from estran.domain.policy import Action
 from estran.domain.records import KINDS, KINDS_BY_PLURAL
+
+if TYPE_CHECKING:
+    from estran.config import Settings
+    from estran.services.ledger import Ledger
+    from estran.services.runtime import Runtime
 
 __all__ = ["build_health_router", "build_picture_router"]
 
@@ -25,12 +45,16 @@ def build_picture_router() -> APIRouter:
     @router.get("/picture", tags=["picture"], summary="The picture now, or as known at `at`")
     async def picture(
         request: Request,
+        access: AccessDep,
+        clock: ClockDep,
+        picture: PictureDep,
+        replay: ReplayDep,
+        settings: SettingsDep,
         at: Annotated[str | None, Query(description="ISO 8601 time; omitted means now.")] = None,
         kinds: Annotated[
             str | None, Query(description="Comma-separated, e.g. units,incidents")
         ] = None,
     ) -> JSONBytes:
-        svc = services(request)
         chosen = list(KINDS_BY_PLURAL) if kinds is None else kinds.split(",")
         unknown = [k for k in chosen if k not in KINDS_BY_PLURAL]
         if unknown:
@@ -44,17 +68,17 @@ def build_picture_router() -> APIRouter:
                     }
                 ],
             )
-        at_stamp = time_param("at", at, svc.clock.now(), svc.settings.max_future_skew_s)
+        at_stamp = time_param("at", at, clock.now(), settings.max_future_skew_s)
         principal = who(request)
         if at_stamp is None:
-            view = svc.picture
+            view = picture
             snap = view.snapshot(
-                (KINDS_BY_PLURAL[k].name for k in chosen), svc.access.predicate(principal)
+                (KINDS_BY_PLURAL[k].name for k in chosen), access.predicate(principal)
             )
         else:
             require(request, Action.REPLAY)
-            past = await asyncio.to_thread(svc.replay.at, at_stamp)
-            view = svc.access.visible_picture(principal, past)
+            past = await asyncio.to_thread(replay.at, at_stamp)
+            view = access.visible_picture(principal, past)
             snap = view.snapshot(KINDS_BY_PLURAL[k].name for k in chosen)
         await audit_views(request, [r for records in snap.values() for r in records])
         return JSONBytes(
@@ -72,18 +96,15 @@ def build_picture_router() -> APIRouter:
 _MIN_FREE_BYTES = 512 * 1024 * 1024
 
 
-def _problems(svc: Any) -> list[str]:
+def _problems(ledger: Ledger, runtime: Runtime, settings: Settings) -> list[str]:
     """Why the centre is not fully working (empty: it is): the store not taking writes, a
     background reactor or loop down or lagging, the data disk nearly full."""
     out = []
-    failing = getattr(svc.ledger, "failing", None)
-    if failing:
-        out.append(f"store not writable: {failing}")
-    runtime = getattr(svc, "runtime", None)
-    if runtime is not None:
-        out.extend(runtime.problems())
+    if ledger.failing:
+        out.append(f"store not writable: {ledger.failing}")
+    out.extend(runtime.problems())
     try:
-        free = shutil.disk_usage(svc.settings.data_dir).free
+        free = shutil.disk_usage(settings.data_dir).free
     except OSError:
         free = None
     if free is not None and free < _MIN_FREE_BYTES:
@@ -105,48 +126,58 @@ def build_health_router() -> APIRouter:
         tags=["health"],
         summary="Ready for traffic: 503 while life-critical background work is down",
     )
-    async def readyz(request: Request) -> Response:
-        svc = services(request)
-        runtime = getattr(svc, "runtime", None)
-        critical = runtime.critical_problems() if runtime is not None else []
+    async def readyz(runtime: RuntimeDep) -> Response:
+        critical = runtime.critical_problems()
         body = {"status": "ready" if not critical else "not_ready", "problems": critical}
         return JSONBytes(body, status_code=200 if not critical else 503)
 
     @router.get("/health", tags=["health"], summary="Liveness and what the server holds")
-    async def health(request: Request) -> JSONBytes:
-        svc = services(request)
-        problems = _problems(svc)
+    async def health(
+        request: Request,
+        access: AccessDep,
+        collector: CollectorDep,
+        cot: CotDep,
+        hub: HubDep,
+        picture: PictureDep,
+        policy: PolicyDep,
+        store: StoreDep,
+        terrain: TerrainDep,
+        ledger: LedgerDep,
+        runtime: RuntimeDep,
+        settings: SettingsDep,
+    ) -> JSONBytes:
+        problems = _problems(ledger, runtime, settings)
         status = "degraded" if problems else "ok"
         try:
             principal = await authenticated(request)
         except AuthenticationError:
             return JSONBytes({"status": status, "version": __version__})
-        if svc.policy.roles[principal.role].sees == "none":
+        if policy.roles[principal.role].sees == "none":
             return JSONBytes({"status": status, "version": __version__})
-        runtime = getattr(svc, "runtime", None)
+        critical = runtime.critical_problems()
         return JSONBytes(
             {
                 "status": status,
                 "problems": problems,
                 "version": __version__,
-                "store": svc.store.name,
-                "seq": svc.picture.seq,
+                "store": store.name,
+                "seq": picture.seq,
                 # What this user may see: a total over everything would reveal hidden records.
-                "records": svc.access.visible_picture(principal).count(),
-                "subscribers": svc.hub.subscriber_count,
-                "terrain": svc.terrain.status(),
-                "reactors": runtime.status() if runtime is not None else {},
-                "gc": svc.collector.status(),
+                "records": access.visible_picture(principal).count(),
+                "subscribers": hub.subscriber_count,
+                "terrain": terrain.status(),
+                "reactors": runtime.status(),
+                "gc": collector.status(),
                 "rescue_watch": {
-                    "ok": not (runtime.critical_problems() if runtime is not None else []),
-                    "problems": runtime.critical_problems() if runtime is not None else [],
+                    "ok": not critical,
+                    "problems": critical,
                 },
                 "cot": None
-                if svc.cot is None
+                if cot is None
                 else {
-                    "ports": svc.cot.ports,
-                    "clients": len(svc.cot.clients),
-                    **vars(svc.cot.stats),
+                    "ports": cot.ports,
+                    "clients": len(cot.clients),
+                    **vars(cot.stats),
                 },
             }
         )

@@ -15,7 +15,8 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from estran.app.web.auth import require, who
-from estran.app.web.common import JSONBytes, read_json, services
+from estran.app.web.common import JSONBytes, read_json
+from estran.app.web.deps import AccessDep, PlansDep
 from estran.domain.commands import pydantic_details
 from estran.domain.errors import NotReadyError, ValidationFailedError
 from estran.domain.policy import Action, enforce
@@ -47,7 +48,11 @@ def build_plan_router() -> APIRouter:
         openapi_extra={"requestBody": {"content": {"application/json": {
             "schema": PlanRequest.model_json_schema()}}}},
     )  # fmt: skip
-    async def publish(request: Request) -> JSONBytes:
+    async def publish(
+        request: Request,
+        access: AccessDep,
+        plans: PlansDep,
+    ) -> JSONBytes:
         # The body is read as JSON whatever its declared type (as every write route here),
         # and may be empty: the defaults then.
         raw = await request.body()
@@ -57,16 +62,15 @@ def build_plan_router() -> APIRouter:
             raise ValidationFailedError(
                 "invalid plan request", details=pydantic_details(exc, ("body",))
             ) from exc
-        svc = services(request)
         principal = who(request)
         # Publishing proposes posts: refused up front to whoever may not create one.
-        enforce(svc.access.decide(principal, Action.PROPOSE, kind="post"))
-        if svc.plans is None:
+        enforce(access.decide(principal, Action.PROPOSE, kind="post"))
+        if plans is None:
             raise NotReadyError("planning (terrain is switched off)", progress=0.0, elapsed_s=0.0)
         client = request.client.host if request.client else "unknown"
-        plan = await svc.plans.publish(
+        plan = await plans.publish(
             principal,
-            svc.access.predicate(principal),
+            access.predicate(principal),
             method=body.method,
             seed=body.seed,
             source=f"http:{client}",
@@ -74,12 +78,15 @@ def build_plan_router() -> APIRouter:
         return JSONBytes(plan, status_code=201)
 
     @router.get("/plans/latest", summary="The latest plan: site coverage and posts explained")
-    async def latest(request: Request) -> JSONBytes:
-        svc = services(request)
+    async def latest(
+        request: Request,
+        access: AccessDep,
+        plans: PlansDep,
+    ) -> JSONBytes:
         require(request, Action.READ)
-        if svc.plans is None:
+        if plans is None:
             raise NotReadyError("planning (terrain is switched off)", progress=0.0, elapsed_s=0.0)
         principal = who(request)
-        return JSONBytes(svc.plans.last(svc.access.predicate(principal)))
+        return JSONBytes(plans.last(access.predicate(principal)))
 
     return router

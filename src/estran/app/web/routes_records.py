@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
 from pydantic import ValidationError
@@ -24,8 +24,15 @@ from estran.app.web.common import (
     envelope_fields,
     read_json,
     seen_then,
-    services,
     time_param,
+)
+from estran.app.web.deps import (
+    AccessDep,
+    ClockDep,
+    LedgerDep,
+    PictureDep,
+    SettingsDep,
+    StoreDep,
 )
 from estran.domain.commands import pydantic_details
 from estran.domain.errors import InvalidInputError, NotFoundError, ValidationFailedError
@@ -34,6 +41,11 @@ from estran.domain.geo import parse_bbox
 from estran.domain.picture import Query as PictureQuery
 from estran.domain.policy import Action
 from estran.domain.records import KINDS, KindSpec
+
+if TYPE_CHECKING:
+    from estran.config import Settings
+    from estran.ports import Clock
+    from estran.services.ledger import Ledger
 
 __all__ = ["build_records_router", "to_feature"]
 
@@ -56,7 +68,8 @@ def to_feature(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def _picture_query(
-    request: Request,
+    clock: Clock,
+    settings: Settings,
     since: str | None,
     until: str | None,
     bbox: str | None,
@@ -65,8 +78,7 @@ def _picture_query(
     limit: int,
     offset: int,
 ) -> PictureQuery:
-    svc = services(request)
-    now, skew = svc.clock.now(), svc.settings.max_future_skew_s
+    now, skew = clock.now(), settings.max_future_skew_s
     try:
         box = parse_bbox(bbox) if bbox is not None else None
     except ValueError as exc:
@@ -84,8 +96,9 @@ def _picture_query(
     )
 
 
-async def _submit_one(request: Request, cmd_fields: dict[str, Any], key: str | None) -> Any:
-    svc = services(request)
+async def _submit_one(
+    request: Request, ledger: Ledger, cmd_fields: dict[str, Any], key: str | None
+) -> Any:
     principal = who(request)
     if key is not None:
         cmd_fields["event_id"] = key
@@ -97,10 +110,10 @@ async def _submit_one(request: Request, cmd_fields: dict[str, Any], key: str | N
     except ValidationError as exc:
         raise ValidationFailedError("invalid request", details=pydantic_details(exc)) from exc
     client = request.client.host if request.client else "unknown"
-    (event,) = await svc.ledger.submit(
+    (event,) = await ledger.submit(
         [cmd], actor=principal.id, source=f"http:{client}", principal=principal
     )
-    return svc.picture.get(event.kind, event.entity_id)
+    return ledger.picture.get(event.kind, event.entity_id)
 
 
 def _object_body(body: Any) -> dict[str, Any]:
@@ -111,7 +124,9 @@ def _object_body(body: Any) -> dict[str, Any]:
 
 def _make_handlers(spec: KindSpec) -> dict[str, Callable[..., Awaitable[Any]]]:
     async def create(
-        request: Request, idempotency_key: Annotated[str | None, Header()] = None
+        request: Request,
+        ledger: LedgerDep,
+        idempotency_key: Annotated[str | None, Header()] = None,
     ) -> JSONBytes:
         data, marking, observed_at = envelope_fields(_object_body(await read_json(request)))
         fields: dict[str, Any] = {"type": f"{spec.name}.created", "data": data}
@@ -119,16 +134,20 @@ def _make_handlers(spec: KindSpec) -> dict[str, Callable[..., Awaitable[Any]]]:
             fields["marking"] = marking
         if observed_at is not None:
             fields["observed_at"] = observed_at
-        record = await _submit_one(request, fields, idempotency_key)
+        record = await _submit_one(request, ledger, fields, idempotency_key)
         return JSONBytes(
             record, status_code=201, headers={"Location": f"/api/v1/{spec.plural}/{record['id']}"}
         )
 
     async def update(
-        request: Request, entity_id: str, idempotency_key: Annotated[str | None, Header()] = None
+        request: Request,
+        ledger: LedgerDep,
+        access: AccessDep,
+        entity_id: str,
+        idempotency_key: Annotated[str | None, Header()] = None,
     ) -> JSONBytes:
         data, marking, observed_at = envelope_fields(_object_body(await read_json(request)))
-        if services(request).access.get(who(request), spec.name, entity_id) is None:
+        if access.get(who(request), spec.name, entity_id) is None:
             raise NotFoundError(spec.name, entity_id)
         fields: dict[str, Any] = {
             "type": f"{spec.name}.updated",
@@ -139,28 +158,29 @@ def _make_handlers(spec: KindSpec) -> dict[str, Callable[..., Awaitable[Any]]]:
             fields["marking"] = marking
         if observed_at is not None:
             fields["observed_at"] = observed_at
-        return JSONBytes(await _submit_one(request, fields, idempotency_key))
+        return JSONBytes(await _submit_one(request, ledger, fields, idempotency_key))
 
-    async def get_one(request: Request, entity_id: str) -> JSONBytes:
-        record = services(request).access.get(who(request), spec.name, entity_id)
+    async def get_one(request: Request, access: AccessDep, entity_id: str) -> JSONBytes:
+        record = access.get(who(request), spec.name, entity_id)
         if record is None:
             raise NotFoundError(spec.name, entity_id)
         await audit_views(request, [record])
         return JSONBytes(record)
 
-    async def history(request: Request, entity_id: str, limit: Limit = 1000) -> JSONBytes:
-        svc = services(request)
-        record = svc.access.get(who(request), spec.name, entity_id)
+    async def history(
+        request: Request, access: AccessDep, store: StoreDep, entity_id: str, limit: Limit = 1000
+    ) -> JSONBytes:
+        record = access.get(who(request), spec.name, entity_id)
         if record is None:
             raise NotFoundError(spec.name, entity_id)
         require(request, Action.REPLAY, record)
         await audit_views(request, [record])
         types = [f"{spec.name}.created", f"{spec.name}.updated"]
-        keep = svc.access.predicate(who(request))
+        keep = access.predicate(who(request))
         events = await asyncio.to_thread(
             lambda: [
                 e.to_dict()
-                for e in svc.store.read(entity_id=entity_id, types=types, limit=limit)
+                for e in store.read(entity_id=entity_id, types=types, limit=limit)
                 if e.kind == spec.name and seen_then(keep, record, e)
             ]
         )
@@ -168,6 +188,10 @@ def _make_handlers(spec: KindSpec) -> dict[str, Callable[..., Awaitable[Any]]]:
 
     async def listing(
         request: Request,
+        access: AccessDep,
+        picture: PictureDep,
+        clock: ClockDep,
+        settings: SettingsDep,
         since: Annotated[str | None, Query(description="Observed at or after (ISO 8601).")] = None,
         until: Annotated[str | None, Query(description="Observed at or before (ISO 8601).")] = None,
         bbox: Annotated[str | None, Query(description="min_lon,min_lat,max_lon,max_lat")] = None,
@@ -176,14 +200,17 @@ def _make_handlers(spec: KindSpec) -> dict[str, Callable[..., Awaitable[Any]]]:
         limit: Limit = 1000,
         offset: Offset = 0,
     ) -> JSONBytes:
-        q = _picture_query(request, since, until, bbox, type, status, limit, offset)
-        svc = services(request)
-        items, total = svc.picture.query(spec.name, q, svc.access.predicate(who(request)))
+        q = _picture_query(clock, settings, since, until, bbox, type, status, limit, offset)
+        items, total = picture.query(spec.name, q, access.predicate(who(request)))
         await audit_views(request, items)
         return JSONBytes({"items": items, "total": total, "limit": limit, "offset": offset})
 
     async def layer(
         request: Request,
+        access: AccessDep,
+        picture: PictureDep,
+        clock: ClockDep,
+        settings: SettingsDep,
         since: Annotated[str | None, Query()] = None,
         until: Annotated[str | None, Query()] = None,
         bbox: Annotated[str | None, Query()] = None,
@@ -192,9 +219,8 @@ def _make_handlers(spec: KindSpec) -> dict[str, Callable[..., Awaitable[Any]]]:
         limit: Limit = 10_000,
         offset: Offset = 0,
     ) -> JSONBytes:
-        q = _picture_query(request, since, until, bbox, type, status, limit, offset)
-        svc = services(request)
-        items, total = svc.picture.query(spec.name, q, svc.access.predicate(who(request)))
+        q = _picture_query(clock, settings, since, until, bbox, type, status, limit, offset)
+        items, total = picture.query(spec.name, q, access.predicate(who(request)))
         await audit_views(request, items)
         return JSONBytes(
             {

@@ -17,9 +17,16 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 
-from estran.adapters.basemap import BasemapRenderer
 from estran.app.web.auth import who
-from estran.app.web.common import JSONBytes, services
+from estran.app.web.common import JSONBytes
+from estran.app.web.deps import (
+    AccessDep,
+    BasemapDep,
+    ClockDep,
+    PictureDep,
+    RuncardsDep,
+    TerrainDep,
+)
 from estran.domain.errors import ValidationFailedError
 from estran.domain.geo import parse_bbox
 from estran.domain.records import UnitKind, UnitStatus
@@ -37,6 +44,9 @@ def build_terrain_router() -> APIRouter:
     @router.get("/eta", summary="Units ranked by travel time over the terrain to a location")
     async def eta(
         request: Request,
+        access: AccessDep,
+        picture: PictureDep,
+        terrain: TerrainDep,
         lat: Lat,
         lon: Lon,
         status: Annotated[
@@ -49,7 +59,6 @@ def build_terrain_router() -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=1000, description="Most units listed.")] = 100,
         routes: Annotated[bool, Query(description="Include each unit's route.")] = True,
     ) -> JSONBytes:
-        svc = services(request)
         wanted_status = None if status == "any" else set(status.split(","))
         wanted_kinds = None if kinds is None else set(kinds.split(","))
         bad = [
@@ -61,44 +70,53 @@ def build_terrain_router() -> APIRouter:
                 f"unknown unit status or kind {sorted(bad)}",
                 details=[{"loc": ["query"], "msg": f"unknown {sorted(bad)}", "type": "enum"}],
             )
-        keep = svc.access.predicate(who(request))
+        keep = access.predicate(who(request))
         units = [
             u
-            for u in svc.picture.all("unit")
+            for u in picture.all("unit")
             if keep(u)
             and (wanted_status is None or u.get("status") in wanted_status)
             and (wanted_kinds is None or u.get("kind") in wanted_kinds)
         ]
-        result = await asyncio.to_thread(
-            svc.terrain.rank, lat, lon, units, limit=limit, routes=routes
-        )
+        result = await asyncio.to_thread(terrain.rank, lat, lon, units, limit=limit, routes=routes)
         return JSONBytes(result)
 
     @router.get(
         "/incidents/{incident_id}/recommendations",
         summary="Units proposed for an incident: the run card filled by real ETA, with why",
     )
-    async def recommendations(request: Request, incident_id: str) -> JSONBytes:
-        svc = services(request)
-        view = svc.access.visible_picture(who(request))
+    async def recommendations(
+        request: Request,
+        access: AccessDep,
+        clock: ClockDep,
+        picture: PictureDep,
+        runcards: RuncardsDep,
+        terrain: TerrainDep,
+        incident_id: str,
+    ) -> JSONBytes:
+        view = access.visible_picture(who(request))
         result = await asyncio.to_thread(
             recommend,
-            svc.terrain,
+            terrain,
             view,
-            svc.runcards,
+            runcards,
             incident_id,
-            svc.clock.now(),
-            whole=svc.picture,
+            clock.now(),
+            whole=picture,
         )
         return JSONBytes(result)
 
     @router.get("/area", summary="The area of interest: extent, places, terrain legend")
-    async def area(request: Request) -> JSONBytes:
-        return JSONBytes(services(request).terrain.area())
+    async def area(
+        request: Request,
+        terrain: TerrainDep,
+    ) -> JSONBytes:
+        return JSONBytes(terrain.area())
 
     @router.get("/terrain", summary="Terrain classes as GeoJSON polygons (map layer)")
     async def terrain(
         request: Request,
+        terrain: TerrainDep,
         bbox: Annotated[
             str | None, Query(description="min_lon,min_lat,max_lon,max_lat; omitted: all.")
         ] = None,
@@ -106,7 +124,6 @@ def build_terrain_router() -> APIRouter:
             int, Query(ge=1000, le=4_000_000, description="Resolution budget (cells).")
         ] = 250_000,
     ) -> JSONBytes:
-        svc = services(request)
         box = None
         if bbox is not None:
             try:
@@ -115,12 +132,12 @@ def build_terrain_router() -> APIRouter:
                 raise ValidationFailedError(
                     str(exc), details=[{"loc": ["query", "bbox"], "msg": str(exc)}]
                 ) from exc
-        result = await asyncio.to_thread(svc.terrain.layer, box, max_cells)
+        result = await asyncio.to_thread(terrain.layer, box, max_cells)
         return JSONBytes(result)
 
     @router.get("/terrain/at", summary="The terrain class at a point and the speeds there")
-    async def terrain_at(request: Request, lat: Lat, lon: Lon) -> JSONBytes:
-        return JSONBytes(services(request).terrain.at(lat, lon))
+    async def terrain_at(request: Request, terrain: TerrainDep, lat: Lat, lon: Lon) -> JSONBytes:
+        return JSONBytes(terrain.at(lat, lon))
 
     @router.get(
         "/basemap.png",
@@ -128,13 +145,13 @@ def build_terrain_router() -> APIRouter:
         response_class=Response,
     )
     async def basemap(
-        request: Request,
+        terrain: TerrainDep,
+        renderer: BasemapDep,
         theme: Annotated[Literal["night", "day"], Query(description="Palette.")] = "night",
         width: Annotated[int, Query(ge=256, le=4096, description="Pixels across.")] = 2048,
     ) -> Response:
-        terrain = services(request).terrain.terrain()
-        renderer: BasemapRenderer = request.app.state.basemap
-        png, bounds = await asyncio.to_thread(renderer.render, terrain, theme, width)
+        prepared = terrain.terrain()
+        png, bounds = await asyncio.to_thread(renderer.render, prepared, theme, width)
         return Response(
             png,
             media_type="image/png",
@@ -145,7 +162,10 @@ def build_terrain_router() -> APIRouter:
         )
 
     @router.get("/launch-sites", summary="Candidate launch sites along the beaches (GeoJSON)")
-    async def launch_sites(request: Request) -> JSONBytes:
-        return JSONBytes(services(request).terrain.launch_sites())
+    async def launch_sites(
+        request: Request,
+        terrain: TerrainDep,
+    ) -> JSONBytes:
+        return JSONBytes(terrain.launch_sites())
 
     return router

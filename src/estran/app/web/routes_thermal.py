@@ -15,7 +15,8 @@ from typing import Annotated, Final
 from fastapi import APIRouter, Query, Request, Response
 
 from estran.app.web.auth import who
-from estran.app.web.common import JSONBytes, services
+from estran.app.web.common import JSONBytes
+from estran.app.web.deps import AccessDep, AuditDep, ClockDep, ThermalDep
 from estran.domain.errors import InvalidInputError, NotFoundError, NotReadyError
 from estran.domain.policy import Action, enforce
 
@@ -31,6 +32,8 @@ def build_thermal_router() -> APIRouter:
     @router.post("/sensors/{sensor_id}/thermal", summary="One thermal frame and its telemetry")
     async def frame(
         request: Request,
+        access: AccessDep,
+        thermal: ThermalDep,
         sensor_id: str,
         t: Annotated[
             float,
@@ -54,10 +57,9 @@ def build_thermal_router() -> APIRouter:
         ],
         roll_deg: Annotated[float, Query(ge=-180, le=180)] = 0.0,
     ) -> JSONBytes:
-        svc = services(request)
         principal = who(request)
-        enforce(svc.access.decide(principal, Action.CREATE, kind="detection"))
-        if svc.thermal is None:
+        enforce(access.decide(principal, Action.CREATE, kind="detection"))
+        if thermal is None:
             raise NotReadyError("thermal video (switched off)", progress=0.0, elapsed_s=0.0)
         body = await request.body()
         if not body:
@@ -65,22 +67,28 @@ def build_thermal_router() -> APIRouter:
         telemetry = {"t": t, "lat": lat, "lon": lon, "alt_m": alt_m, "yaw_deg": yaw_deg,
                      "pitch_deg": pitch_deg, "roll_deg": roll_deg}  # fmt: skip
         client = request.client.host if request.client else "unknown"
-        result = await svc.thermal.ingest(
-            sensor_id, body, telemetry, principal, svc.access.predicate(principal),
+        result = await thermal.ingest(
+            sensor_id, body, telemetry, principal, access.predicate(principal),
             source=f"thermal:{client}",
         )  # fmt: skip
         return JSONBytes(result)
 
     @router.get("/detections/{detection_id}/chip", summary="A detection's thumbnail (audited)")
-    async def chip(request: Request, detection_id: str) -> Response:
-        svc = services(request)
+    async def chip(
+        request: Request,
+        access: AccessDep,
+        audit: AuditDep,
+        clock: ClockDep,
+        thermal: ThermalDep,
+        detection_id: str,
+    ) -> Response:
         principal = who(request)
-        record = svc.access.get(principal, "detection", detection_id)
-        if record is None or svc.thermal is None:
+        record = access.get(principal, "detection", detection_id)
+        if record is None or thermal is None:
             raise NotFoundError("detection", detection_id)
-        png = svc.thermal.chips.get(detection_id, svc.clock.now())
-        await svc.audit.record(
-            svc.audit.row(
+        png = thermal.chips.get(detection_id, clock.now())
+        await audit.record(
+            audit.row(
                 principal.id,
                 "view",
                 target=f"detection/{detection_id}",

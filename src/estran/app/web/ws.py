@@ -28,6 +28,16 @@ import orjson
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from estran.app.web.auth import authenticated_ws
+from estran.app.web.deps import (
+    AccessDep,
+    AuditDep,
+    ClockDep,
+    HubDep,
+    PictureDep,
+    PolicyDep,
+    SettingsDep,
+    StoreDep,
+)
 from estran.app.web.errors import WS_CLOSE
 from estran.domain.errors import (
     AuthenticationError,
@@ -36,10 +46,12 @@ from estran.domain.errors import (
     SlowConsumerError,
 )
 from estran.domain.events import Event
-from estran.domain.policy import Action, Principal, enforce
+from estran.domain.picture import Picture
+from estran.domain.policy import Action, Policy, Principal, enforce
 from estran.domain.records import KINDS
 from estran.domain.timefmt import parse_stamp
-from estran.ports import EventStore
+from estran.ports import Clock, EventStore
+from estran.services.access import Access
 from estran.services.hub import Frame, Subscriber
 
 __all__ = ["build_stream_router"]
@@ -57,12 +69,15 @@ class _Filter:
     """What one principal's stream carries: visible records' events, plus ``.visible`` and
     ``.hidden`` notices as records come into and out of their view."""
 
-    def __init__(self, svc: Any, principal: Principal) -> None:
-        self.svc = svc
+    def __init__(
+        self, access: Access, policy: Policy, picture: Picture, principal: Principal
+    ) -> None:
+        self.access = access
+        self.picture = picture
         self.principal = principal
         self.shown: set[tuple[str, str]] = set()
-        self.everything = svc.access.sees_everything(principal)
-        self.observer = svc.policy.roles[principal.role].sees == "attached_unit"
+        self.everything = access.sees_everything(principal)
+        self.observer = policy.roles[principal.role].sees == "attached_unit"
         self._keep: Any = None
         self._memo: dict[tuple[Any, ...], bool] = {}
         self._fresh_until = 0.0
@@ -73,7 +88,7 @@ class _Filter:
         # only, so it is memoised: one dict lookup per event per subscriber.
         now = time.monotonic()
         if now >= self._fresh_until:
-            self._keep = self.svc.access.predicate(self.principal)
+            self._keep = self.access.predicate(self.principal)
             self._memo.clear()
             self._fresh_until = now + 1.0
         if self.observer:
@@ -108,14 +123,14 @@ class _Filter:
             return frame
         key = (event.kind, event.entity_id)
         if event.kind == "purge":
-            gone = [k for k in self.shown if self.svc.picture.get(*k) is None]
+            gone = [k for k in self.shown if self.picture.get(*k) is None]
             notices = [self._hidden(event.seq, k) for k in gone]
             self.shown.difference_update(gone)
-            record = self.svc.picture.get(*key)
+            record = self.picture.get(*key)
             if record is not None and self._sees(record):
                 notices.append(frame)
             return b",".join(notices) if notices else None
-        record = self.svc.picture.get(*key)
+        record = self.picture.get(*key)
         visible = record is not None and self._sees(record)
         if visible and record is not None and not self._saw_then(record, event):
             return None  # released later: what it was before the release is not shown
@@ -154,12 +169,11 @@ def _read_page(store: EventStore, after: int, head: int, keep: _Filter) -> list[
 
 
 async def _send_backlog(
-    ws: WebSocket, sub: Subscriber, since: int, head: int, keep: _Filter
+    ws: WebSocket, store: EventStore, sub: Subscriber, since: int, head: int, keep: _Filter
 ) -> None:
-    svc = ws.app.state.services
     position = since
     while position < head:
-        page = await asyncio.to_thread(_read_page, svc.store, position, head, keep)
+        page = await asyncio.to_thread(_read_page, store, position, head, keep)
         if not page:
             return
         shown = [f for f in page if f[1]]
@@ -187,14 +201,23 @@ def build_stream_router() -> APIRouter:
     router = APIRouter(prefix="/api/v1")
 
     @router.websocket("/stream")
-    async def stream(ws: WebSocket) -> None:
-        svc = ws.app.state.services
+    async def stream(
+        ws: WebSocket,
+        access: AccessDep,
+        audit: AuditDep,
+        policy: PolicyDep,
+        picture: PictureDep,
+        hub: HubDep,
+        store: StoreDep,
+        settings: SettingsDep,
+        clock: ClockDep,
+    ) -> None:
         await ws.accept()
         try:
             principal = await authenticated_ws(ws)
-            decision = svc.access.decide(principal, Action.READ)
+            decision = access.decide(principal, Action.READ)
             if not decision.allowed:
-                await svc.audit.decision(decision)
+                await audit.decision(decision)
             enforce(decision)
         except (AuthenticationError, PermissionDeniedError) as exc:
             with contextlib.suppress(Exception):
@@ -203,18 +226,18 @@ def build_stream_router() -> APIRouter:
                 )
             return
         raw_since = ws.query_params.get("since")
-        head = svc.picture.seq
+        head = picture.seq
         since = head if raw_since is None else int(raw_since) if raw_since.isdigit() else -1
-        keep = _Filter(svc, principal)
-        sub = svc.hub.subscribe(
-            svc.settings.stream_max_messages,
-            svc.settings.stream_max_bytes,
+        keep = _Filter(access, policy, picture, principal)
+        sub = hub.subscribe(
+            settings.stream_max_messages,
+            settings.stream_max_bytes,
             delivered_seq=max(since, 0),
             transform=keep,
         )
         try:
             if raw_since is None:
-                snapshot = svc.picture.snapshot(keep=svc.access.predicate(principal))
+                snapshot = picture.snapshot(keep=access.predicate(principal))
                 keep.shown.update((k, r["id"]) for k, records in snapshot.items() for r in records)
                 await ws.send_text(
                     orjson.dumps(
@@ -228,8 +251,9 @@ def build_stream_router() -> APIRouter:
             else:
                 if not 0 <= since <= head:
                     raise ResumeError(since, head)
-                await _send_backlog(ws, sub, since, head, keep)
-            await _serve(ws, sub, head, principal.access_until)
+                await _send_backlog(ws, store, sub, since, head, keep)
+            linger_s = settings.stream_linger_ms / 1000
+            await _serve(ws, sub, head, principal.access_until, linger_s, clock)
         except (SlowConsumerError, ResumeError, PermissionDeniedError) as exc:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(
@@ -238,7 +262,7 @@ def build_stream_router() -> APIRouter:
         except WebSocketDisconnect:
             pass
         finally:
-            svc.hub.unsubscribe(sub)
+            hub.unsubscribe(sub)
 
     return router
 
@@ -261,13 +285,13 @@ async def _access_ends(until: str | None, now: Any) -> None:
     raise PermissionDeniedError(f"access ended at {until}", rule="expired", action="read")
 
 
-async def _serve(ws: WebSocket, sub: Subscriber, head: int, until: str | None) -> None:
-    svc = ws.app.state.services
-    linger_s = svc.settings.stream_linger_ms / 1000
+async def _serve(
+    ws: WebSocket, sub: Subscriber, head: int, until: str | None, linger_s: float, clock: Clock
+) -> None:
     pump = asyncio.create_task(_pump(ws, sub, head, linger_s))
     overflow = asyncio.create_task(sub.failed())
     listen = asyncio.create_task(_drain_client(ws))
-    expiry = asyncio.create_task(_access_ends(until, svc.clock.now))
+    expiry = asyncio.create_task(_access_ends(until, clock.now))
     done, pending = await asyncio.wait(
         {pump, overflow, listen, expiry}, return_when=asyncio.FIRST_COMPLETED
     )

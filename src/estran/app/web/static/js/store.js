@@ -66,7 +66,16 @@ export function evolve(current, ev) {
     r.status_log = [...(r.status_log || []), { status: ev.data.status, at: ev.observed_at, by: ev.actor }];
   }
   if (ev.kind === "incident") r.life_at_sea = LIFE_AT_SEA.has(r.type);
+  else if (ev.kind === "sector" && ev.data && "geometry" in ev.data) r.bbox = bounds(r.geometry);
   return r;
+}
+
+// [west, south, east, north] of a polygon's rings (as domain/picture.py's _bounds).
+function bounds(geometry) {
+  const pts = geometry.coordinates.flat();
+  const xs = pts.map((p) => p[0]);
+  const ys = pts.map((p) => p[1]);
+  return [Math.min(...xs), Math.min(...ys), Math.max(...xs), Math.max(...ys)];
 }
 
 // Life at sea first, then impact, then most recent: rescue tops every list (as the server).
