@@ -37,6 +37,7 @@ from scipy import ndimage
 from estran.domain.costgraph import CoarseLevel, Graph, build_coarse, lattice_graph, segment_cost
 from estran.domain.mobility import AirProfile, GroundProfile, Mobility, pace_table
 from estran.domain.terrain import OUTSIDE, Grid, TerrainClass
+from estran.domain.travel_types import Eta, Leg, Target, UnitAt, no_eta, reason_for
 
 __all__ = [
     "Eta",
@@ -51,60 +52,6 @@ I32 = npt.NDArray[np.int32]
 Progress = Callable[[str, float], None]
 
 _NO_PRED: Final = -9999
-
-
-@dataclass(frozen=True, eq=False)
-class Leg:
-    """One stretch of a route in one mode; ``points`` is an (n, 2) array of grid metres."""
-
-    mode: str  # "drive", "walk" or "fly"
-    points: F64
-    seconds: float
-    resolution_m: float
-    classes: tuple[str, ...] = ()
-
-    @property
-    def length_m(self) -> float:
-        if len(self.points) < 2:
-            return 0.0
-        return float(np.hypot(*np.diff(self.points, axis=0).T).sum())
-
-    def prepend(self, x: float, y: float) -> Leg:
-        pts = np.vstack([[x, y], self.points])
-        return Leg(self.mode, pts, self.seconds, self.resolution_m, self.classes)
-
-
-@dataclass(frozen=True)
-class Eta:
-    unit_id: str
-    profile: str
-    reachable: bool
-    eta_s: float | None
-    legs: tuple[Leg, ...]
-    reason: str
-    method: str  # "lattice", "coarse", "straight", "air", "none"
-
-
-@dataclass(frozen=True)
-class UnitAt:
-    """A unit as the engine sees it: where it is, which profile it moves with."""
-
-    unit_id: str
-    profile: str
-    x: float
-    y: float
-
-
-@dataclass(frozen=True)
-class Target:
-    row: int
-    col: int
-    x: float
-    y: float
-    requested: tuple[float, float]
-    snapped_m: float
-    terrain: str
-    note: str | None
 
 
 @dataclass(eq=False)
@@ -500,7 +447,7 @@ class TravelEngine:
         target = fields.target
         cell = self.grid.cell_of(unit.x, unit.y)
         if cell is None or self.grid.classes[cell] == OUTSIDE:
-            return _none(unit, "the unit's position is outside the terrain area")
+            return no_eta(unit, "the unit's position is outside the terrain area")
         row, col = cell
         name = profile.name
         on_foot = False
@@ -527,7 +474,7 @@ class TravelEngine:
         if not np.isfinite(self.pace[name][row, col]):
             if profile.walk_profile is None:
                 terrain = TerrainClass(int(self.grid.classes[cell])).label
-                return _none(unit, f"{profile.label} cannot stand on {terrain} where it is")
+                return no_eta(unit, f"{profile.label} cannot stand on {terrain} where it is")
             name, on_foot = profile.walk_profile, True
         fld = fields.by_profile[name]
         r0, c0, h, w = fld.window
@@ -616,7 +563,7 @@ class TravelEngine:
                 if not np.isfinite(best)
                 else f"more than {self.max_eta_s / 60:.0f} min away ({best / 60:.0f} min)"
             )
-            return _none(unit, f"{profile.label}: {why}")
+            return no_eta(unit, f"{profile.label}: {why}")
         mode = "walk" if fld.walker is None else "drive"
         if straight_best:
             pts = ((unit.x, unit.y), (target.x, target.y))
@@ -632,7 +579,7 @@ class TravelEngine:
         label = profile.label + cand.note
         if cand.on_foot:
             label += " (crew on foot: vehicle off drivable ground)"
-        return Eta(unit.unit_id, profile.name, True, best, legs, _reason(label, legs), method)
+        return Eta(unit.unit_id, profile.name, True, best, legs, reason_for(label, legs), method)
 
     def _sample_cells(
         self, pts: tuple[tuple[float, float], ...]
@@ -650,7 +597,7 @@ class TravelEngine:
         d = math.dist((unit.x, unit.y), (target.x, target.y))
         flight = d / profile.cruise_ms
         if 2 * flight > profile.endurance_s:
-            return _none(
+            return no_eta(
                 unit,
                 f"{profile.label}: {d / 1000:.1f} km away, there and back ({2 * flight / 60:.0f} "
                 f"min) exceeds its {profile.endurance_s / 60:.0f} min endurance",
@@ -672,7 +619,7 @@ class TravelEngine:
         for unit in units:
             profile = self.mobility.ground.get(unit.profile) or self.mobility.air.get(unit.profile)
             if profile is None:
-                out.append(_none(unit, f"no mobility profile {unit.profile!r}"))
+                out.append(no_eta(unit, f"no mobility profile {unit.profile!r}"))
             elif isinstance(profile, AirProfile):
                 out.append(self._air(target, unit, profile))
             else:
@@ -721,16 +668,3 @@ class TravelEngine:
         for level in self.coarse.values():
             total += level.to_rep.nbytes + level.graph.nbytes + level.rep_row.nbytes * 2
         return int(total)
-
-
-def _none(unit: UnitAt, reason: str) -> Eta:
-    return Eta(unit.unit_id, unit.profile, False, None, (), reason, "none")
-
-
-def _reason(label: str, legs: tuple[Leg, ...]) -> str:
-    parts = []
-    for leg in legs:
-        via = f" over {', '.join(c.replace('_', ' ') for c in leg.classes)}" if leg.classes else ""
-        verb = {"drive": "drives", "walk": "walks", "fly": "flies"}[leg.mode]
-        parts.append(f"{verb} {leg.length_m / 1000:.2f} km in {leg.seconds / 60:.1f} min{via}")
-    return f"{label}: " + "; then ".join(parts)

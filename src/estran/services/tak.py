@@ -176,6 +176,9 @@ class TakGateway:
         self._tasks: list[asyncio.Task[None]] = []
         self.written = 0
         self.refused = 0
+        self.egress_seq = 0
+        """The last event's seq rendered to TAK clients (where a restarted egress resumes)."""
+        self.caught_up = 0
         self.access = access
         host = access.policy.host_nation if access is not None else "FR"
         self.anonymous = anonymous_principal(host)
@@ -353,28 +356,58 @@ class TakGateway:
                     log.exception("CoT writes could not be audited")
 
     async def _egress_loop(self) -> None:
+        """Every change to an incident, task, accepted post or new detection, rendered for
+        each connected client that may see it. Restarted after a crash, it first sends what
+        changed while it was down (records the picture holds at a later version than the last
+        event it sent), so a restart loses nothing and repeats nothing."""
         sub = self.hub.subscribe(
             100_000,
             256 * 1024 * 1024,
             accepts=lambda e: (
-                e.kind in ("incident", "task", "post")
+                e.kind in _EGRESS_KINDS
                 or (e.kind == "detection" and e.type == "detection.created")
             ),
         )
         try:
+            head = self.picture.seq  # subscribed: everything after head arrives as frames
+            if self.egress_seq:
+                self._catch_up(self.egress_seq, head)
+            self.egress_seq = max(self.egress_seq, head)
             while True:
-                frames = await sub.take()
+                frames = [f for f in await sub.take() if f[0] > self.egress_seq]
+                if not frames:
+                    continue
                 viewer = self._viewer({})  # one policy check per principal for this batch
                 clients = list(self.server.clients)
                 now_ms = int(self.now_s() * 1000)
-                for _, frame in frames:
+                for seq, frame in frames:
                     body = orjson.loads(frame)
                     for client, ev in self._render(
                         body["kind"], body["entity_id"], clients, viewer, now_ms
                     ):
                         self.server.send_to(client, ev)
+                    self.egress_seq = seq
         finally:
             self.hub.unsubscribe(sub)
+
+    def _catch_up(self, after: int, head: int) -> None:
+        """Send the current state of every record changed in ``(after, head]``."""
+        viewer = self._viewer({})
+        clients = list(self.server.clients)
+        now_ms = int(self.now_s() * 1000)
+        changed = [
+            (r["version"], kind, r["id"])
+            for kind in (*_EGRESS_KINDS, "detection")
+            for r in self.picture.all(kind)
+            if after < r["version"] <= head
+        ]
+        for _, kind, rid in sorted(changed):
+            for client, ev in self._render(kind, rid, clients, viewer, now_ms):
+                self.server.send_to(client, ev)
+        self.caught_up += len(changed)
+
+
+_EGRESS_KINDS = ("incident", "task", "post")
 
 
 def _nothing(_record: dict[str, Any]) -> bool:
