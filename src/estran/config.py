@@ -57,6 +57,12 @@ class Settings(BaseSettings):
         ge=4096,
         description="Queued bytes per stream subscriber before cut-off.",
     )
+    background: bool = Field(
+        default=True,
+        description="This node runs the centre's once-per-centre work (fusion, the rescue "
+        "watch, recommendations, retention). Several nodes on one PostgreSQL: true on exactly "
+        "one (no automatic leader election yet); the others follow its writes.",
+    )
     gc_full_every_s: float = Field(
         default=300.0,
         ge=0,

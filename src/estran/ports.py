@@ -57,8 +57,17 @@ class EventStore(Protocol):
 
     name: str
 
-    def append(self, events: Sequence[Event], audit: AuditBuilder | None = None) -> list[Event]:
+    def append(
+        self,
+        events: Sequence[Event],
+        audit: AuditBuilder | None = None,
+        *,
+        after: int | None = None,
+    ) -> list[Event]:
         """Store ``events`` atomically and durably, in order; return them with their seq.
+
+        With ``after``, only if the log's head is still at that seq: else ``BehindError``
+        and nothing is written (several nodes on one log decide against the same state).
 
         ``audit(stored)`` makes the audit rows of those events (they need the seqs): they are
         chained into the audit trail *in the same transaction*, so a change is audited or not
@@ -87,6 +96,10 @@ class EventStore(Protocol):
         """Delete every event of the records ``keys`` (kind, id) and append ``record`` (what
         was purged), in one durable transaction; returns ``record`` with its seq. The one
         exception to append-only: retention limits are the law."""
+        ...
+
+    def purged_keys(self, seq: int) -> list[tuple[str, str]]:
+        """The records the purge logged at ``seq`` removed (for nodes following the log)."""
         ...
 
     def last_seq(self) -> int: ...

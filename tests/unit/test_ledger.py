@@ -24,10 +24,10 @@ class FailingStore(MemoryEventStore):
         super().__init__()
         self.fail = False
 
-    def append(self, events, audit=None):
+    def append(self, events, audit=None, *, after=None):
         if self.fail:
             raise StorageError("disk full")
-        return super().append(events, audit)
+        return super().append(events, audit, after=after)
 
 
 @pytest.fixture

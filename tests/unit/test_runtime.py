@@ -32,11 +32,11 @@ class FlakyStore(MemoryEventStore):
         super().__init__()
         self.fail_conclusions = 0
 
-    def append(self, events, audit=None):
+    def append(self, events, audit=None, *, after=None):
         if self.fail_conclusions > 0 and any(e.kind == "log_entry" for e in events):
             self.fail_conclusions -= 1
             raise StorageError("disk full")
-        return super().append(events, audit)
+        return super().append(events, audit, after=after)
 
 
 class Echo:

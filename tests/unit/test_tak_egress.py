@@ -76,7 +76,10 @@ async def test_a_restarted_egress_sends_what_changed_while_it_was_down_and_nothi
     with contextlib.suppress(asyncio.CancelledError):
         await egress
     assert [u.rsplit(".", 1)[-1] for u in transport.sent] == [
-        "up", "while-down", "also-down", "after"
+        "up",
+        "while-down",
+        "also-down",
+        "after",
     ]
     assert gateway.caught_up == 2
     assert gateway.egress_seq == 5

@@ -188,11 +188,12 @@ class Services:
                     source="estran",
                 )
         runtime = self.runtime
-        for reactor in (self.rescue, self.recommender, self.fusion):
-            if reactor is not None:
-                runtime.add(reactor)
-        if self.retention.interval_s > 0:
-            runtime.supervise("retention", self.retention.run_forever)
+        if self.settings.background:  # once per centre: on one node of several
+            for reactor in (self.rescue, self.recommender, self.fusion):
+                if reactor is not None:
+                    runtime.add(reactor)
+            if self.retention.interval_s > 0:
+                runtime.supervise("retention", self.retention.run_forever)
         if self.cot is not None and self.tak is not None:
             for name, run in self.tak.loops().items():
                 runtime.supervise(name, run)
@@ -264,6 +265,9 @@ def build_services(
         new_id=lambda: uuid.uuid4().hex,
         policy=policy,
         retention_days=rules.days_for,
+        # Nodes sharing PostgreSQL follow each other: notified at once, and read by seq at
+        # least every second in case a notification was missed.
+        follow_poll_s=1.0 if settings.database_url else 0.0,
     )
     terrain = build_terrain(settings)
     runcards = load_runcards(settings.runcards_file)

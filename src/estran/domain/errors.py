@@ -265,6 +265,18 @@ class StorageError(EstranError, OSError):
     code = "storage_error"
 
 
+class BehindError(StorageError):
+    """The shared log moved on since the writer last read it (another node committed first):
+    nothing was written; catch up to ``head`` and decide again."""
+
+    code = "storage_error"
+
+    def __init__(self, head: int, expected: int) -> None:
+        super().__init__(f"the log is at seq {head}, not {expected}: another node wrote first")
+        self.head = head
+        self.expected = expected
+
+
 class SchemaVersionError(StorageError):
     code = "schema_version"
 

@@ -5,12 +5,25 @@ request against the picture plus what is already staged in the group (all-or-not
 request), appends the accepted events in one durable transaction on the writer thread, then
 applies them to the picture and publishes them, in seq order, before any caller is answered.
 Deciding and applying in one task means no locks and no lost updates.
+
+Several nodes may share one log (PostgreSQL). Each node's ledger **follows** the others: woken
+by the store's commit notifications (``watch``: LISTEN/NOTIFY) or a periodic poll, it reads
+the log by seq after its picture's head (the truth: a missed notification is never a lost
+event) and applies and publishes what others wrote, in the one global order, so streams,
+reactors and TAK egress on every node see every write. A group is appended only *after* the
+head it was decided against (``append(..., after=picture.seq)``); if another node committed
+first the store refuses (``BehindError``) and the ledger catches up and decides the group
+again: one decision per record across nodes, idempotency keys found wherever they were
+first written, and no gaps.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import logging
+import random
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -18,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from estran.domain.audit import AuditRow
 from estran.domain.commands import Context, decide
-from estran.domain.errors import ConflictError, EstranError, StorageError
+from estran.domain.errors import BehindError, ConflictError, EstranError, StorageError
 from estran.domain.picture import Picture, Staged
 from estran.domain.policy import SYSTEM, Policy, Principal, Role
 from estran.domain.timefmt import stamp
@@ -37,6 +50,9 @@ __all__ = ["Ledger"]
 log = logging.getLogger(__name__)
 
 MAX_GROUP_EVENTS: Final = 5000
+MAX_REDECIDE: Final = 50
+"""How many times a group is decided again when other nodes keep committing first."""
+FOLLOW_PAGE: Final = 5000
 
 
 @dataclass
@@ -53,6 +69,10 @@ class _Request:
     before: list[dict[str, Any] | None] = field(default_factory=list)
     """The marking of each new event's record before it (a release is a change of it)."""
 
+    def undecided(self) -> None:
+        """Forget a decision (the group is decided again against a newer picture)."""
+        self.results, self.new, self.new_commands, self.before = [], [], [], []
+
 
 class Ledger:
     def __init__(
@@ -67,6 +87,7 @@ class Ledger:
         new_id: Callable[[], str],
         policy: Policy | None = None,
         retention_days: Callable[[str], float] | None = None,
+        follow_poll_s: float = 0.0,
     ) -> None:
         self.retention_days = retention_days
         self.store = store
@@ -85,16 +106,94 @@ class Ledger:
         self.commits = 0
         self.failing: str | None = None
         """Why the last write failed, until one succeeds again (health reports it)."""
+        self.follow_poll_s = follow_poll_s
+        self.followed = 0
+        """Events other nodes wrote, applied here."""
+        self.redecided = 0
+        self._heard_head = 0
+        self._follow_due = asyncio.Event()
+        self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="estran-follow")
+        self._unwatch: Callable[[], None] | None = None
+        self._follower: asyncio.Task[None] | None = None
+        self._poller: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="estran-ledger")
+        watch = getattr(self.store, "watch", None)
+        if watch is not None:
+            loop = asyncio.get_running_loop()
+            self._unwatch = watch(lambda seq: loop.call_soon_threadsafe(self._heard, seq))
+        if watch is not None or self.follow_poll_s > 0:
+            self._follower = asyncio.create_task(self._follow(), name="estran-follow")
+        if self.follow_poll_s > 0:
+            self._poller = asyncio.create_task(self._poll(), name="estran-follow-poll")
 
     async def stop(self) -> None:
         self._closing = True
+        if self._unwatch is not None:
+            self._unwatch()
+        for task in (self._poller, self._follower):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         self._wake.set()
         if self._task is not None:
             await self._task
         self._writer.shutdown(wait=True)
+        self._reader.shutdown(wait=False, cancel_futures=True)
+
+    def _heard(self, seq: int) -> None:
+        """A commit somewhere (0: maybe several, unknown: read and see)."""
+        if seq == 0 or seq > self.picture.seq:
+            self._heard_head = max(self._heard_head, seq)
+            self._follow_due.set()
+
+    async def _follow(self) -> None:
+        """Catch up whenever told of commits, on a reader thread of its own: a store that
+        cannot be read never holds the writer (writes go on, and fail on their own)."""
+        while True:
+            await self._follow_due.wait()
+            self._follow_due.clear()
+            try:
+                await self._catch_up()
+            except Exception as exc:
+                self.failing = f"following the log: {type(exc).__name__}: {exc}"[:300]
+                log.warning("catching up with the log failed: %s", exc)
+                await asyncio.sleep(1.0)
+                self._follow_due.set()
+
+    async def _poll(self) -> None:
+        while True:
+            await asyncio.sleep(self.follow_poll_s)
+            self._heard(0)
+
+    def _read_page(self, after: int) -> list[Event]:
+        return list(self.store.read(after, limit=FOLLOW_PAGE))
+
+    async def _catch_up(self) -> None:
+        """Apply and publish what other nodes committed after the picture's head. Reads run
+        on the reader thread; what this node applied meanwhile (its own commits, or another
+        catch-up's) is skipped, the log being one total order."""
+        loop = asyncio.get_running_loop()
+        while True:
+            after = self.picture.seq
+            page = await loop.run_in_executor(self._reader, self._read_page, after)
+            purged = {
+                e.seq: await loop.run_in_executor(self._reader, self.store.purged_keys, e.seq)
+                for e in page
+                if e.kind == "purge"
+            }
+            fresh = [e for e in page if e.seq > self.picture.seq]
+            for event in fresh:
+                for kind, entity_id in purged.get(event.seq, ()):
+                    self.picture.remove(kind, entity_id)
+                self.picture.apply(event)
+            if fresh:
+                self.followed += len(fresh)
+                self.hub.publish(fresh)
+            if len(page) < FOLLOW_PAGE:
+                return
 
     async def submit(
         self,
@@ -198,6 +297,48 @@ class Ledger:
         return group
 
     async def _commit_group(self, group: list[_Request]) -> None:
+        """Decide the group against the picture and append it after the picture's head; when
+        another node committed first, catch up and decide again (``MAX_REDECIDE`` times)."""
+        loop = asyncio.get_running_loop()
+        for attempt in range(MAX_REDECIDE):
+            if self._heard_head > self.picture.seq:
+                await self._catch_up()
+            accepted = await self._decide(group)
+            fresh = [e for req in accepted for e in req.new]
+            stored: list[Event] = []
+            if fresh:
+                audit = _audit_builder(accepted, stamp(self.clock.now()))
+                after = self.picture.seq
+                try:
+                    stored = await loop.run_in_executor(
+                        self._writer,
+                        functools.partial(self.store.append, fresh, audit, after=after),
+                    )
+                except BehindError as exc:
+                    self._heard_head = max(self._heard_head, exc.head)
+                    self.redecided += 1
+                    for req in accepted:
+                        req.undecided()
+                    group = accepted
+                    # Two nodes that keep colliding take turns: a short random pause, growing.
+                    await asyncio.sleep(random.uniform(0, 0.002 * min(attempt + 1, 10)))  # noqa: S311
+                    continue
+                self.commits += 1
+                self.failing = None
+                # The follower may have read this commit back from the log already (it reads
+                # on its own thread): what it applied and published is not done twice.
+                unseen = [e for e in stored if e.seq > self.picture.seq]
+                for event in unseen:
+                    self.picture.apply(event)
+                if unseen:
+                    self.hub.publish(unseen)
+            self._answer(accepted, stored)
+            return
+        raise StorageError("other nodes kept writing first; nothing was written, try again")
+
+    async def _decide(self, group: list[_Request]) -> list[_Request]:
+        """Each request decided against the picture plus the group's earlier requests; the
+        refused ones are answered here, the accepted returned with their new events."""
         loop = asyncio.get_running_loop()
         keys = [c.event_id for req in group for c in req.commands if c.event_id]
         existing = await loop.run_in_executor(self._writer, self.store.find, keys) if keys else {}
@@ -236,16 +377,10 @@ class Ledger:
                 continue
             staged.merge_into(staged_group)
             accepted.append(req)
-        fresh = [e for req in accepted for e in req.new]
-        stored: list[Event] = []
-        if fresh:
-            audit = _audit_builder(accepted, stamp(received_at))
-            stored = await loop.run_in_executor(self._writer, self.store.append, fresh, audit)
-            self.commits += 1
-            self.failing = None
-            for event in stored:
-                self.picture.apply(event)
-            self.hub.publish(stored)
+        return accepted
+
+    @staticmethod
+    def _answer(accepted: list[_Request], stored: list[Event]) -> None:
         position = 0
         for req in accepted:
             answer: list[Event] = []

@@ -364,8 +364,7 @@ class TakGateway:
             100_000,
             256 * 1024 * 1024,
             accepts=lambda e: (
-                e.kind in _EGRESS_KINDS
-                or (e.kind == "detection" and e.type == "detection.created")
+                e.kind in _EGRESS_KINDS or (e.kind == "detection" and e.type == "detection.created")
             ),
         )
         try:

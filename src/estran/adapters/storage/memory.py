@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from estran.adapters.storage.migrations import SCHEMA_VERSION
 from estran.domain.audit import GENESIS, AuditRow, chain_rows
-from estran.domain.errors import StorageError
+from estran.domain.errors import BehindError, StorageError
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -26,10 +26,19 @@ class MemoryEventStore:
         self._by_id: dict[str, Event] = {}
         self._lock = threading.Lock()
         self.audit_rows: list[AuditRow] = []
+        self._purged: dict[int, list[tuple[str, str]]] = {}
 
-    def append(self, events: Sequence[Event], audit: AuditBuilder | None = None) -> list[Event]:
+    def append(
+        self,
+        events: Sequence[Event],
+        audit: AuditBuilder | None = None,
+        *,
+        after: int | None = None,
+    ) -> list[Event]:
         with self._lock:
             start = len(self._events)
+            if after is not None and after != start:
+                raise BehindError(start, after)
             stored = [e.with_seq(start + i) for i, e in enumerate(events, 1)]
             if len({e.event_id for e in stored} | self._by_id.keys()) != len(self._by_id) + len(
                 stored
@@ -51,7 +60,12 @@ class MemoryEventStore:
                 if event is not None and (event.kind, event.entity_id) in doomed:
                     self._events[i] = None
                     self._by_id.pop(event.event_id, None)
-        return self.append([record])[0]
+        stored = self.append([record])[0]
+        self._purged[stored.seq] = list(keys)
+        return stored
+
+    def purged_keys(self, seq: int) -> list[tuple[str, str]]:
+        return list(self._purged.get(seq, ()))
 
     def find(self, event_ids: Sequence[str]) -> dict[str, Event]:
         return {i: self._by_id[i] for i in event_ids if i in self._by_id}

@@ -81,6 +81,20 @@ MIGRATIONS: Final = (
             "seq BIGINT NOT NULL, hash VARCHAR(64) NOT NULL)",
         ),
     ),
+    Migration(
+        4,
+        "which records a purge removed (for the nodes that follow the log)",
+        sqlite=(
+            "CREATE TABLE purged (seq INTEGER NOT NULL, kind TEXT NOT NULL, "
+            "entity_id TEXT NOT NULL)",
+            "CREATE INDEX purged_seq ON purged (seq)",
+        ),
+        postgres=(
+            "CREATE TABLE purged (seq BIGINT NOT NULL, kind TEXT NOT NULL, "
+            "entity_id TEXT NOT NULL)",
+            "CREATE INDEX purged_seq ON purged (seq)",
+        ),
+    ),
 )
 SCHEMA_VERSION: Final = MIGRATIONS[-1].version
 

@@ -15,7 +15,9 @@ back), and the read pool checks and replaces dead connections.
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
+import threading
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
@@ -29,7 +31,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from estran.adapters.storage.audit_sql import append_audit_rows
 from estran.adapters.storage.migrations import SCHEMA_VERSION, migrate
 from estran.adapters.storage.watchdog import deadline
-from estran.domain.errors import StorageError
+from estran.domain.errors import BehindError, StorageError
 from estran.domain.events import Event
 from estran.domain.timefmt import stamp
 
@@ -40,6 +42,8 @@ if TYPE_CHECKING:
     from estran.ports import AuditBuilder
 
 __all__ = ["PostgresEventStore"]
+
+log = logging.getLogger(__name__)
 
 _LOCK_KEY: Final = 0x657374_72616E  # "estran"
 _INSERT: Final = (
@@ -156,7 +160,16 @@ class PostgresEventStore:
             raise StorageError(f"PostgreSQL unreachable: {exc}") from exc
         return int(row[0]) if row else 0
 
-    def append(self, events: Sequence[Event], audit: AuditBuilder | None = None) -> list[Event]:
+    def append(
+        self,
+        events: Sequence[Event],
+        audit: AuditBuilder | None = None,
+        *,
+        after: int | None = None,
+    ) -> list[Event]:
+        """Append after the log's head; with ``after``, only if the head is still there
+        (``BehindError`` otherwise, nothing written): how nodes sharing the log decide against
+        the same state. Every commit notifies the other nodes (``watch``)."""
         chained: list[AuditRow] = []
         try:
             writer = self._writer
@@ -164,6 +177,8 @@ class PostgresEventStore:
                 self._writer.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
                 row = self._writer.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()
                 start = int(row[0]) if row else 0
+                if after is not None and after != start:
+                    raise BehindError(start, after)
                 stored = [e.with_seq(start + i) for i, e in enumerate(events, 1)]
                 with self._writer.cursor() as cur:
                     cur.executemany(
@@ -183,6 +198,7 @@ class PostgresEventStore:
                     )
                 if audit is not None:
                     chained = append_audit_rows(self._writer, audit(stored), mark="%s")
+                self._notify(stored[-1].seq)
             with deadline(lambda: writer, DEADLINE_S):
                 self._writer.commit()
         except psycopg.Error as exc:
@@ -215,12 +231,62 @@ class PostgresEventStore:
                             stored.to_json().decode(),
                         ),
                     )
+                    cur.executemany(
+                        "INSERT INTO purged (seq, kind, entity_id) VALUES (%s, %s, %s)",
+                        [(stored.seq, k, i) for k, i in keys],
+                    )
+                self._notify(stored.seq)
             with deadline(lambda: writer, DEADLINE_S):
                 self._writer.commit()
         except psycopg.Error as exc:
             self._after_failure()
             raise StorageError(f"purge of {len(keys)} records failed: {exc}") from exc
         return stored
+
+    def _notify(self, seq: int) -> None:
+        """Tell every listening node, at commit (PostgreSQL delivers NOTIFY then, in order)."""
+        self._writer.execute("SELECT pg_notify(%s, %s)", (self._channel, str(seq)))
+
+    @property
+    def _channel(self) -> str:
+        return f"estran_{self.schema}"
+
+    def purged_keys(self, seq: int) -> list[tuple[str, str]]:
+        """The records the purge logged at ``seq`` removed (a following node drops them)."""
+        try:
+            with self._pool.connection() as conn, deadline(lambda: conn, DEADLINE_S):
+                rows = conn.execute(
+                    "SELECT kind, entity_id FROM purged WHERE seq = %s", (seq,)
+                ).fetchall()
+        except (psycopg.Error, PoolTimeout) as exc:
+            raise StorageError(f"PostgreSQL unreachable: {exc}") from exc
+        return [(str(k), str(i)) for k, i in rows]
+
+    def watch(self, on_commit: Callable[[int], None]) -> Callable[[], None]:
+        """Call ``on_commit(seq)`` (from a thread) whenever any node commits: LISTEN/NOTIFY as
+        the wake-up. After every (re)connection it is called with 0, since notifications
+        sent while not listening are lost: the caller then reads the log by seq, which is
+        the truth. Returns a function that stops watching."""
+        stop = threading.Event()
+
+        def listen() -> None:
+            while not stop.is_set():
+                try:
+                    with psycopg.connect(
+                        make_conninfo(self.dsn, options=self._options, **_LINK), autocommit=True
+                    ) as conn:
+                        conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._channel)))
+                        on_commit(0)
+                        while not stop.is_set():
+                            for note in conn.notifies(timeout=0.5):
+                                with contextlib.suppress(ValueError):
+                                    on_commit(int(note.payload))
+                except psycopg.Error as exc:
+                    log.warning("listening for other nodes' commits failed (%s); again", exc)
+                    stop.wait(1.0)
+
+        threading.Thread(target=listen, name="estran-follow", daemon=True).start()
+        return stop.set
 
     def find(self, event_ids: Sequence[str]) -> dict[str, Event]:
         try:

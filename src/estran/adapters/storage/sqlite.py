@@ -18,7 +18,7 @@ import orjson
 from estran.adapters.private_files import private_file
 from estran.adapters.storage.audit_sql import append_audit_rows
 from estran.adapters.storage.migrations import SCHEMA_VERSION, migrate
-from estran.domain.errors import StorageError
+from estran.domain.errors import BehindError, StorageError
 from estran.domain.events import Event
 from estran.domain.timefmt import stamp
 
@@ -86,9 +86,17 @@ class SqliteEventStore:
     def schema_version(self) -> int:
         return int(self._reader().execute("SELECT max(version) FROM estran_schema").fetchone()[0])
 
-    def append(self, events: Sequence[Event], audit: AuditBuilder | None = None) -> list[Event]:
+    def append(
+        self,
+        events: Sequence[Event],
+        audit: AuditBuilder | None = None,
+        *,
+        after: int | None = None,
+    ) -> list[Event]:
         with self._lock:
             start = self._seq
+            if after is not None and after != start:
+                raise BehindError(start, after)
             stored = [e.with_seq(start + i) for i, e in enumerate(events, 1)]
             rows = [
                 (e.seq, e.event_id, e.type, e.kind, e.entity_id, e.received_at, e.to_json())
@@ -128,6 +136,10 @@ class SqliteEventStore:
                     "DELETE FROM events WHERE kind = ? AND entity_id = ?", list(keys)
                 )
                 self._writer.execute(_INSERT, row)
+                self._writer.executemany(
+                    "INSERT INTO purged (seq, kind, entity_id) VALUES (?, ?, ?)",
+                    [(stored.seq, k, i) for k, i in keys],
+                )
 
             try:
                 self._transaction(delete_then_record)
@@ -135,6 +147,15 @@ class SqliteEventStore:
                 raise StorageError(f"purge of {len(keys)} records failed: {exc}") from exc
             self._seq = stored.seq
             return stored
+
+    def purged_keys(self, seq: int) -> list[tuple[str, str]]:
+        """The records the purge logged at ``seq`` removed."""
+        rows = (
+            self._reader()
+            .execute("SELECT kind, entity_id FROM purged WHERE seq = ?", (seq,))
+            .fetchall()
+        )
+        return [(str(k), str(i)) for k, i in rows]
 
     def _reader(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)

@@ -167,6 +167,8 @@ def build_health_router() -> APIRouter:
                 "subscribers": hub.subscriber_count,
                 "terrain": terrain.status(),
                 "reactors": runtime.status(),
+                "background": settings.background,
+                "followed": ledger.followed,
                 "gc": collector.status(),
                 "rescue_watch": {
                     "ok": not critical,

@@ -57,6 +57,7 @@ from estran.services.hub import Frame, Subscriber
 __all__ = ["build_stream_router"]
 
 _BACKLOG_PAGE: Final = 2000
+_FOLLOW_WAIT_STEPS: Final = 30  # 3 s
 _LINGER_BELOW: Final = 32
 _HEAD: Final = b'{"type":"events","events":['
 
@@ -226,8 +227,14 @@ def build_stream_router() -> APIRouter:
                 )
             return
         raw_since = ws.query_params.get("since")
+        since = picture.seq if raw_since is None else int(raw_since) if raw_since.isdigit() else -1
+        # A client failing over from another node may hold a seq this node has not applied
+        # yet: wait a moment for it to follow the shared log before calling the seq unknown.
+        for _ in range(_FOLLOW_WAIT_STEPS):
+            if since <= picture.seq:
+                break
+            await asyncio.sleep(0.1)
         head = picture.seq
-        since = head if raw_since is None else int(raw_since) if raw_since.isdigit() else -1
         keep = _Filter(access, policy, picture, principal)
         sub = hub.subscribe(
             settings.stream_max_messages,
