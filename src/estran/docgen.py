@@ -41,8 +41,10 @@ def _command_help(
     ctx = click.Context(command, parent=parent, info_name=path[-1], **settings)
     out += [f"## `{' '.join(path)}`", "", "```", command.get_help(ctx), "```", ""]
     if isinstance(command, click.Group):
-        for name in sorted(command.commands):
-            _command_help(command.commands[name], [*path, name], out, ctx)
+        for name in sorted(command.list_commands(ctx)):
+            sub = command.get_command(ctx, name)
+            if sub is not None:
+                _command_help(sub, [*path, name], out, ctx)
 
 
 def cli_markdown() -> str:

@@ -4,6 +4,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -145,3 +146,27 @@ def test_replay_refuses_a_time_without_a_zone(tmp_path):
     )
     assert result.exit_code == 2
     assert "zone" in result.output
+
+
+def test_the_top_level_help_loads_no_command_and_says_what_each_says_of_itself():
+    """Issue 20: ``estran --help`` took 4 s importing every command; the group now loads a
+    command only to run it. Its one-line help must stay each command's own."""
+    import subprocess
+    import sys
+
+    from estran.cli.main import COMMANDS
+
+    probe = ("import sys; from click.testing import CliRunner; from estran.cli.main import cli; "
+             "out = CliRunner().invoke(cli, ['--help']).output; "
+             "print(sorted(m for m in sys.modules if m.startswith('estran.')))")  # fmt: skip
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            check=True).stdout  # fmt: skip
+    assert "estran.cli.serve" not in loaded
+    assert "estran.bootstrap" not in loaded
+    for name, (_, _, summary) in COMMANDS.items():
+        command = cli.get_command(click.Context(cli), name)
+        assert command is not None, name
+        own = " ".join((command.help or "").split("\n\n")[0].split())
+        assert own == summary, name
+    help_text = CliRunner().invoke(cli, ["--help"]).output
+    assert all(name in help_text for name in COMMANDS)
