@@ -18,6 +18,7 @@ from tests.marks import needs_chromium
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.integration,
+    pytest.mark.slow,
     needs_chromium,
     pytest.mark.timeout(240),
 ]

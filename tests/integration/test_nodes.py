@@ -22,7 +22,12 @@ from tests.marks import POSTGRES_URL, needs_postgres
 from tests.polling import get_until
 from tests.serverproc import ServerProcess
 
-pytestmark = [needs_postgres, pytest.mark.integration, pytest.mark.timeout(180)]
+pytestmark = [
+    needs_postgres,
+    pytest.mark.integration,
+    pytest.mark.slow,
+    pytest.mark.timeout(180),
+]
 
 
 @pytest.fixture
