@@ -25,7 +25,7 @@ import numpy.typing as npt
 
 from estran.domain.audit import GENESIS, AuditRow, audit_hash
 from estran.domain.errors import StorageError
-from estran.domain.thermal import Blob, DetectorParams
+from estran.domain.thermal import Blob, DetectorParams, thumbnail
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -208,13 +208,7 @@ class NpyCodec:
         return img
 
     def chip(self, pixels: npt.NDArray[np.generic], u: float, v: float) -> bytes:
-        h, w = pixels.shape[:2]
-        half = NPY_CHIP_PX // 2
-        r0 = min(max(round(v) - half, 0), max(h - NPY_CHIP_PX, 0))
-        c0 = min(max(round(u) - half, 0), max(w - NPY_CHIP_PX, 0))
-        crop = np.asarray(pixels[r0 : r0 + NPY_CHIP_PX, c0 : c0 + NPY_CHIP_PX], np.float32)
-        lo, hi = float(crop.min()), float(crop.max())
-        return self.encode(((crop - lo) / (hi - lo or 1.0) * 255.0).astype(np.uint8))
+        return self.encode(thumbnail(pixels, u, v, NPY_CHIP_PX))
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,8 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
+from estran.domain.thermal import thumbnail
+
 __all__ = ["CHIP_PX", "MAX_FRAME_BYTES", "MAX_PIXELS", "OpenCvCodec"]
 
 MAX_FRAME_BYTES: Final = 8 * 1024 * 1024
@@ -45,14 +47,7 @@ class OpenCvCodec:
         """A PNG thumbnail of ``CHIP_PX`` pixels around (u, v), stretched to 8 bits."""
         import cv2
 
-        h, w = pixels.shape[:2]
-        half = CHIP_PX // 2
-        r0 = min(max(round(v) - half, 0), max(h - CHIP_PX, 0))
-        c0 = min(max(round(u) - half, 0), max(w - CHIP_PX, 0))
-        crop = np.asarray(pixels[r0 : r0 + CHIP_PX, c0 : c0 + CHIP_PX], dtype=np.float32)
-        lo, hi = float(crop.min()), float(crop.max())
-        scaled = ((crop - lo) / (hi - lo or 1.0) * 255.0).astype(np.uint8)
-        ok, png = cv2.imencode(".png", scaled)
+        ok, png = cv2.imencode(".png", thumbnail(pixels, u, v, CHIP_PX))
         if not ok:  # pragma: no cover (an 8-bit array always encodes)
             raise ValueError("the thumbnail could not be encoded")
         return bytes(png.tobytes())

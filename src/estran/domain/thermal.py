@@ -349,3 +349,18 @@ class GroundTracker:
 
 def _family(cls: str) -> str:
     return "people" if cls in ("person", "group") else cls
+
+
+def thumbnail(
+    pixels: npt.NDArray[np.generic], u: float, v: float, size: int
+) -> npt.NDArray[np.uint8]:
+    """``size`` x ``size`` pixels around (u, v), kept inside the frame, stretched to 8 bits:
+    what a detection's thumbnail shows (every frame codec encodes this one crop)."""
+    h, w = pixels.shape[:2]
+    half = size // 2
+    r0 = min(max(round(v) - half, 0), max(h - size, 0))
+    c0 = min(max(round(u) - half, 0), max(w - size, 0))
+    crop = np.asarray(pixels[r0 : r0 + size, c0 : c0 + size], dtype=np.float32)
+    lo, hi = float(crop.min()), float(crop.max())
+    out: npt.NDArray[np.uint8] = ((crop - lo) / (hi - lo or 1.0) * 255.0).astype(np.uint8)
+    return out

@@ -184,14 +184,7 @@ class Ledger:
                 for e in page
                 if e.kind == "purge"
             }
-            fresh = [e for e in page if e.seq > self.picture.seq]
-            for event in fresh:
-                for kind, entity_id in purged.get(event.seq, ()):
-                    self.picture.remove(kind, entity_id)
-                self.picture.apply(event)
-            if fresh:
-                self.followed += len(fresh)
-                self.hub.publish(fresh)
+            self.followed += self._apply_committed(page, purged)
             if len(page) < FOLLOW_PAGE:
                 return
 
@@ -263,11 +256,24 @@ class Ledger:
         event = decide(self.picture, req.commands[0], self._context(self.clock.now(), req))
         loop = asyncio.get_running_loop()
         stored = await loop.run_in_executor(self._writer, self.store.purge, req.purge, event)
-        for kind, entity_id in req.purge:
-            self.picture.remove(kind, entity_id)
-        self.picture.apply(stored)
-        self.hub.publish([stored])
+        self._apply_committed([stored], {stored.seq: req.purge})
         req.future.set_result([stored])
+
+    def _apply_committed(
+        self, events: list[Event], purged: dict[int, list[tuple[str, str]]] | None = None
+    ) -> int:
+        """Apply and publish committed ``events`` the picture does not hold yet (dropping the
+        records a purge among them removed), in seq order; how many. The follower and this
+        node's own commits both come here: whichever reads a commit first applies it, the
+        other skips it, the log being one total order."""
+        unseen = [e for e in events if e.seq > self.picture.seq]
+        for event in unseen:
+            for kind, entity_id in (purged or {}).get(event.seq, ()):
+                self.picture.remove(kind, entity_id)
+            self.picture.apply(event)
+        if unseen:
+            self.hub.publish(unseen)
+        return len(unseen)
 
     def _context(self, received_at: datetime, req: _Request) -> Context:
         """What ``decide`` needs for one request: one clock reading shared by a group."""
@@ -327,11 +333,7 @@ class Ledger:
                 self.failing = None
                 # The follower may have read this commit back from the log already (it reads
                 # on its own thread): what it applied and published is not done twice.
-                unseen = [e for e in stored if e.seq > self.picture.seq]
-                for event in unseen:
-                    self.picture.apply(event)
-                if unseen:
-                    self.hub.publish(unseen)
+                self._apply_committed(stored)
             self._answer(accepted, stored)
             return
         raise StorageError("other nodes kept writing first; nothing was written, try again")
