@@ -59,9 +59,16 @@ class Settings(BaseSettings):
     )
     background: bool = Field(
         default=True,
-        description="This node runs the centre's once-per-centre work (fusion, the rescue "
-        "watch, recommendations, retention). Several nodes on one PostgreSQL: true on exactly "
-        "one (no automatic leader election yet); the others follow its writes.",
+        description="This node may run the centre's once-per-centre work (fusion, the rescue "
+        "watch, recommendations, retention, the demo). Several nodes on one PostgreSQL elect "
+        "one of those that may (a session advisory lock); false: this node never does.",
+    )
+    node_name: str | None = Field(
+        default=None,
+        max_length=48,
+        pattern=r"^[A-Za-z0-9_.:-]+$",
+        description="This node's name in health and in PostgreSQL's `pg_stat_activity` "
+        "(default: host name and process id).",
     )
     gc_full_every_s: float = Field(
         default=300.0,

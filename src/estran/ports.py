@@ -102,11 +102,43 @@ class EventStore(Protocol):
         """The records the purge logged at ``seq`` removed (for nodes following the log)."""
         ...
 
+    def cursor(self, name: str) -> int | None:
+        """The last seq the reactor ``name`` saved as handled (None: it never ran here)."""
+        ...
+
+    def save_cursor(self, name: str, seq: int) -> None:
+        """Record that the reactor ``name`` handled the log up to ``seq`` (never moves back):
+        the next leader, or this node after a restart, resumes from there."""
+        ...
+
     def last_seq(self) -> int: ...
 
     def schema_version(self) -> int: ...
 
     def close(self) -> None: ...
+
+
+class Leadership(Protocol):
+    """Who runs the once-per-centre work (fusion, the rescue watch, recommendations,
+    retention, the demo) when several nodes share one log: exactly one holder at a time.
+    Blocking calls, made from a worker thread."""
+
+    node: str
+
+    def try_acquire(self) -> bool:
+        """Become the holder if nobody is (True also when already holding)."""
+        ...
+
+    def check(self) -> bool:
+        """Whether this node still holds it: False as soon as its hold is in doubt (the
+        link to the arbiter broke), so it stops before another node may start."""
+        ...
+
+    def holder(self) -> str | None:
+        """The node holding it now, as far as the arbiter says (None: nobody)."""
+        ...
+
+    def release(self) -> None: ...
 
 
 class SecurityStore(Protocol):

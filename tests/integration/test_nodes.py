@@ -34,9 +34,9 @@ pytestmark = [
 def nodes(tmp_path: Path, pg_schema: str) -> Iterator[tuple[ServerProcess, ServerProcess]]:
     env = {"ESTRAN_DATABASE_URL": POSTGRES_URL, "ESTRAN_DATABASE_SCHEMA": pg_schema,
            "ESTRAN_PURGE_INTERVAL_S": "0"}  # fmt: skip
-    a = ServerProcess(tmp_path / "a", env=env).start()
-    # Once-per-centre work (the rescue watch, fusion...) on node A only.
-    b = ServerProcess(tmp_path / "b", env={**env, "ESTRAN_BACKGROUND": "false"}).start()
+    # Both may lead the once-per-centre work (the rescue watch, fusion...): A, up first, does.
+    a = ServerProcess(tmp_path / "a", env={**env, "ESTRAN_NODE_NAME": "node-a"}).start()
+    b = ServerProcess(tmp_path / "b", env={**env, "ESTRAN_NODE_NAME": "node-b"}).start()
     try:
         yield a, b
     finally:
@@ -134,8 +134,8 @@ def test_a_stream_client_fails_over_to_the_other_node_and_misses_nothing(nodes):
 
 
 def test_persons_in_the_water_reported_on_one_node_raise_one_rescue_case_from_the_other(nodes):
-    """The rescue watch runs on node A only; an incident written on node B reaches it through
-    the shared log, and exactly one case is opened, seen on both nodes."""
+    """The rescue watch runs on node A, the leader, only; an incident written on node B
+    reaches it through the shared log, and exactly one case is opened, seen on both nodes."""
     a, b = nodes
     r = httpx.post(f"{b.url}/api/v1/incidents", headers=AUTH, timeout=30,
                    json=factories.incident("persons_in_water", lat=50.95, lon=1.62))  # fmt: skip
@@ -146,8 +146,39 @@ def test_persons_in_the_water_reported_on_one_node_raise_one_rescue_case_from_th
                           lambda body: body["total"] >= 1, 10.0)["items"]  # fmt: skip
         assert [c["incident_id"] for c in cases] == [incident]
     health = httpx.get(f"{b.url}/api/v1/health", headers=AUTH).json()
-    assert health["background"] is False
-    assert "rescue" not in health["reactors"]
+    assert health["leader"] == {**health["leader"], "node": "node-b", "leading": False,
+                                "holder": "node-a"}  # fmt: skip
+    assert health["reactors"]["rescue"]["standby"] is True
+    assert health["status"] == "ok", health["problems"]
     assert health["followed"] > 0
     time.sleep(1.0)  # and no second case appears
     assert httpx.get(f"{a.url}/api/v1/rescue_cases", headers=AUTH).json()["total"] == 1
+
+
+def test_the_leader_killed_the_other_node_leads_within_5_s_and_nothing_is_lost_or_doubled(nodes):
+    """SIGKILL the leading node: PostgreSQL frees its advisory lock with its session, node B
+    takes the once-per-centre work within 5 s and resumes from the last seq handled: a person
+    in the water reported just before the kill and one just after each get exactly one
+    rescue case."""
+    a, b = nodes
+    body = factories.incident("persons_in_water", lat=50.95, lon=1.62)
+    before = httpx.post(f"{a.url}/api/v1/incidents", headers=AUTH, timeout=30, json=body)
+    assert before.status_code == 201, before.text
+    a.kill()
+    killed = time.monotonic()
+    led = get_until(f"{b.url}/api/v1/health", lambda h: h["leader"]["leading"], 10.0)
+    took_over = time.monotonic() - killed
+    assert took_over < 5.0, took_over
+    assert led["leader"]["holder"] == "node-b"
+    after = httpx.post(f"{b.url}/api/v1/incidents", headers=AUTH, timeout=30,
+                       json=factories.incident("boat_at_sea", lat=50.96, lon=1.61))  # fmt: skip
+    assert after.status_code == 201, after.text
+    cases = get_until(f"{b.url}/api/v1/rescue_cases", lambda body: body["total"] >= 2,
+                      10.0)["items"]  # fmt: skip
+    assert sorted(c["incident_id"] for c in cases) == sorted(
+        [before.json()["id"], after.json()["id"]]
+    )
+    time.sleep(1.5)  # and no second case appears for either
+    assert httpx.get(f"{b.url}/api/v1/rescue_cases", headers=AUTH).json()["total"] == 2
+    health = httpx.get(f"{b.url}/api/v1/health", headers=AUTH).json()
+    assert health["reactors"]["rescue"]["alive"], health["reactors"]["rescue"]

@@ -128,3 +128,16 @@ def test_reads_run_beside_appends_from_other_threads(open_store):
     thread.join()
     assert seen == sorted(seen)
     assert store.last_seq() == 60
+
+
+def test_a_reactor_cursor_is_saved_never_moves_back_and_survives_a_reopen(open_store):
+    store = open_store()
+    assert store.cursor("rescue") is None
+    store.save_cursor("rescue", 7)
+    store.save_cursor("rescue", 3)  # a late save from a node that led before: ignored
+    store.save_cursor("fusion", 2)
+    assert (store.cursor("rescue"), store.cursor("fusion")) == (7, 2)
+    if not isinstance(store, MemoryEventStore):
+        store.close()
+        store = open_store()
+    assert store.cursor("rescue") == 7

@@ -236,9 +236,103 @@ def test_the_rescue_watch_escalates_on_the_clocks_reading_not_on_sleep():
     picture.apply(Event(4, "c1", "rescue_case.created", "rescue_case", "sar-pw-1", at, at,
                         "t", "t", {"releasable_to": ["FR", "GB"]},
                         {**opened.data, "status": "open", "escalations": 0}))  # fmt: skip
-    assert rescue.tick(picture, T0) == []  # starts the watch
+    assert rescue.tick(picture, T0) == []
     assert rescue.tick(picture, T0 + timedelta(seconds=59)) == []
     (up,) = rescue.tick(picture, T0 + timedelta(seconds=61))
     assert up.data == {"phase": "distress", "escalations": 1}
+    picture.apply(Event(5, "c2", "rescue_case.updated", "rescue_case", "sar-pw-1", at, at,
+                        "t", "t", {}, up.data))  # fmt: skip
     assert rescue.tick(picture, T0 + timedelta(seconds=90)) == []  # not again until ack_s more
-    assert len(rescue.tick(picture, T0 + timedelta(seconds=122))) == 1
+    (again,) = rescue.tick(picture, T0 + timedelta(seconds=122))
+    assert again.data["escalations"] == 2
+
+
+def test_a_rescue_watch_started_late_escalates_on_the_cases_own_times_and_keys():
+    """A watch restarted on another node (nothing in memory) escalates a case on time, from
+    the case's opening and escalation count, with a key that makes each escalation happen
+    once whichever node concludes it."""
+    picture = Picture()
+    at = "2026-11-25T22:00:00.000000Z"
+    picture.apply(Event(1, "c1", "rescue_case.created", "rescue_case", "sar-x", at, at, "t",
+                        "t", {"releasable_to": ["FR", "GB"]},
+                        {"incident_id": "x", "centre_agency_id": "FR-CROSS-GN", "phase": "alert",
+                         "status": "open", "escalations": 0,
+                         "position": {"lat": 51.0, "lon": 1.8}}))  # fmt: skip
+    first = RescueService(picture, ack_s=60).tick(picture, T0 + timedelta(seconds=61))
+    other = RescueService(picture, ack_s=60).tick(picture, T0 + timedelta(seconds=75))
+    assert [c.data for c in first] == [{"phase": "distress", "escalations": 1}]
+    assert [c.event_id for c in first] == [c.event_id for c in other]
+    assert first[0].event_id is not None
+
+
+class Arbiter:
+    """One lock for the nodes of a test centre (what PostgreSQL's advisory lock is)."""
+
+    def __init__(self) -> None:
+        self.holder: str | None = None
+
+
+class Ship:
+    def __init__(self, arbiter: Arbiter, node: str) -> None:
+        self.arbiter, self.node = arbiter, node
+
+    def try_acquire(self) -> bool:
+        if self.arbiter.holder in (None, self.node):
+            self.arbiter.holder = self.node
+            return True
+        return False
+
+    def check(self) -> bool:
+        return self.arbiter.holder == self.node
+
+    def holder(self) -> str | None:
+        return self.arbiter.holder
+
+    def release(self) -> None:
+        if self.arbiter.holder == self.node:
+            self.arbiter.holder = None
+
+
+async def test_the_once_per_centre_work_runs_on_the_leader_only_and_moves_without_loss_or_double(
+    world,
+):
+    """Two nodes' runtimes on one log: only the leader's reactor runs; the standby is not a
+    fault. The leader dies before it ever saved how far it got; the standby takes over within
+    its check interval, resumes from the cursor written when the leader began, so it handles
+    again what the dead leader had handled, and the idempotency keys store each conclusion
+    once: nothing skipped, nothing twice."""
+    runtime, ledger, store, picture = world
+    arbiter = Arbiter()
+    a = Runtime(ledger, picture, runtime.hub, store, runtime.clock,
+                leadership=Ship(arbiter, "a"), lead_every_s=30)  # fmt: skip
+    b = Runtime(ledger, picture, runtime.hub, store, runtime.clock,
+                leadership=Ship(arbiter, "b"), lead_every_s=0.05)  # fmt: skip
+    echo_a, echo_b = Echo(), Echo()
+    a.add(echo_a)
+    b.add(echo_b)
+    await a.start()
+    await b.start()
+    try:
+        for i in range(3):
+            await ledger.submit([agency(f"A{i}")], actor="t", source="t")
+        await until(lambda: len(picture.records["log_entry"]) == 3)
+        assert echo_b.seen == []
+        assert b.status()["echo"]["standby"]
+        assert not b.problems()
+        assert b.leader_status()["holder"] == "a"
+        assert not b.leader_status()["leading"]
+        assert a.leader_status()["leading"]
+        # Node A dies: its work stops and its lock goes with its session, no cursor saved.
+        await a._step_down()
+        arbiter.holder = None
+        for i in range(3, 5):
+            await ledger.submit([agency(f"A{i}")], actor="t", source="t")
+        await until(lambda: len(picture.records["log_entry"]) == 5)
+        assert b.leader_status()["leading"]
+        texts = sorted(e["text"] for e in picture.records["log_entry"].values())
+        assert texts == [f"seen A{i}" for i in range(5)]
+        assert len(echo_b.seen) == 5  # A0-A2 concluded again, stored once (their keys)
+        await until(lambda: store.cursor("echo") == picture.seq)
+    finally:
+        await a.stop()
+        await b.stop()

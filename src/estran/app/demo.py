@@ -35,6 +35,9 @@ _ROAM_EVERY_S = 1.0  # real seconds between a free patrol's position reports
 
 
 class DemoDriver:
+    name = "demo"
+    """Its name among the once-per-centre work (it runs on the leading node)."""
+
     def __init__(self, services: Services, scenario: Scenario, *, speed: float, seed: int) -> None:
         self.svc = services
         self.scenario = scenario

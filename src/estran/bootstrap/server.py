@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
+import os
+import socket
 import tomllib
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +24,7 @@ from estran.adapters.cot_server import CotServer
 from estran.adapters.frame_codec import OpenCvCodec
 from estran.adapters.plan_store import DiskPostCache
 from estran.adapters.security_store import SecurityStore
+from estran.adapters.storage.leadership import SoleLeadership
 from estran.adapters.storage.sqlite import SqliteEventStore
 from estran.domain.errors import InvalidInputError
 from estran.domain.events import CommandIn
@@ -51,7 +55,7 @@ from estran.services.thermal_profile import CameraProfile
 
 if TYPE_CHECKING:
     from estran.config import Settings
-    from estran.ports import Clock, EventStore
+    from estran.ports import Clock, EventStore, Leadership
 
 __all__ = [
     "DEFAULT_AGENCIES",
@@ -67,7 +71,9 @@ __all__ = [
     "cot_principal",
     "load_policy",
     "load_runcards",
+    "node_name",
     "open_identity",
+    "open_leadership",
     "open_security_store",
     "open_store",
     "read_toml",
@@ -102,6 +108,21 @@ def open_store(settings: Settings) -> EventStore:
 
         return PostgresEventStore(settings.database_url, schema=settings.database_schema)
     return SqliteEventStore(settings.data_dir / "events.sqlite3")
+
+
+def node_name(settings: Settings) -> str:
+    return settings.node_name or f"{socket.gethostname()}-{os.getpid()}"[:48]
+
+
+def open_leadership(settings: Settings) -> Leadership:
+    """Who runs the once-per-centre work: an advisory lock when nodes share PostgreSQL."""
+    if settings.database_url:
+        from estran.adapters.storage.leadership import PostgresLeadership
+
+        return PostgresLeadership(
+            settings.database_url, schema=settings.database_schema, node=node_name(settings)
+        )
+    return SoleLeadership(node_name(settings))
 
 
 def open_security_store(settings: Settings) -> SecurityStore:
@@ -167,7 +188,7 @@ class Services:
     recommender: RecommendationService | None = None
     plans: PlanService | None = None
     extras: tuple[Startable, ...] = ()
-    """Things started after everything else and stopped first (the live demo driver)."""
+    """Once-per-centre things started on the leading node (the live demo driver)."""
 
     async def start(self) -> None:
         self.terrain.start()
@@ -188,12 +209,14 @@ class Services:
                     source="estran",
                 )
         runtime = self.runtime
-        if self.settings.background:  # once per centre: on one node of several
+        if self.settings.background:  # once per centre: on the leading node of several
             for reactor in (self.rescue, self.recommender, self.fusion):
                 if reactor is not None:
-                    runtime.add(reactor)
+                    runtime.add(reactor, once=True)
             if self.retention.interval_s > 0:
-                runtime.supervise("retention", self.retention.run_forever)
+                runtime.supervise("retention", self.retention.run_forever, once=True)
+            for extra in self.extras:
+                runtime.supervise(extra.name, _held(extra), once=True)
         if self.cot is not None and self.tak is not None:
             for name, run in self.tak.loops().items():
                 runtime.supervise(name, run)
@@ -203,12 +226,8 @@ class Services:
         await runtime.start()
         if self.cot is not None and self.tak is not None:
             await self.cot.start(tls_context(self.settings))
-        for extra in self.extras:
-            extra.start()
 
     async def stop(self) -> None:
-        for extra in self.extras:
-            await extra.stop()
         if self.cot is not None:
             await self.cot.stop()
         await self.runtime.stop()
@@ -225,9 +244,25 @@ class Services:
 
 
 class Startable(Protocol):
+    name: str
+
     def start(self) -> None: ...
 
     async def stop(self) -> None: ...
+
+
+def _held(extra: Startable) -> Callable[[], Awaitable[None]]:
+    """``extra`` as a once-per-centre loop: started when this node leads, stopped when it
+    stops leading or the centre stops."""
+
+    async def run() -> None:
+        extra.start()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await extra.stop()
+
+    return run
 
 
 Extra = Callable[[Services], Startable]
@@ -318,7 +353,7 @@ def build_services(
         audit=audit,
         access=access,
         retention=retention,
-        runtime=Runtime(ledger, picture, hub, store, clock),
+        runtime=Runtime(ledger, picture, hub, store, clock, leadership=open_leadership(settings)),
         collector=Collector(settings.gc_full_every_s, lambda: hub.published),
         replay=Replay(store, picture),
         thermal=build_thermal(settings, ledger, picture, chips, clock),

@@ -13,11 +13,13 @@ within ``task_ack_s`` is escalated likewise (its ``escalations`` count, and a wa
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from typing import TYPE_CHECKING, Any, Final
 
 from estran.domain.events import CommandIn
 from estran.domain.markings import Marking, Purpose
+from estran.domain.timefmt import parse_stamp
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -67,7 +69,6 @@ class RescueService:
         self.picture = picture
         self.ack_s = ack_s
         self.tick_every_s = min(check_every_s, ack_s / 2, task_ack_s / 2)
-        self._last_alarm: dict[str, float] = {}
 
     def case_for(self, incident_id: str, view: Picture | None = None) -> dict[str, Any] | None:
         for case in (view or self.picture).all("rescue_case"):
@@ -124,32 +125,33 @@ class RescueService:
         return out
 
     def tick(self, view: Picture, now: datetime) -> list[CommandIn]:
-        """Escalations due at ``now``: a case not acknowledged within ``ack_s`` goes one phase
-        up, every ``ack_s``; a task sent and not acknowledged within ``task_ack_s`` too."""
+        """Escalations due at ``now``: a case not acknowledged within ``ack_s`` of its opening
+        goes one phase up, and again every ``ack_s``; a task sent and not acknowledged within
+        ``task_ack_s`` of its last change too. Decided from the records alone (their times and
+        escalation counts), never from memory, so a watch restarted on another node escalates
+        on time; each escalation's idempotency key (the record and the escalation's number)
+        makes it happen once whichever node concludes it."""
         at = now.timestamp()
         commands = []
         for case in view.all("rescue_case"):
             if case["status"] != "open":
                 continue
-            since = self._last_alarm.setdefault(case["id"], at)
-            if at - since < self.ack_s:
+            done = int(case.get("escalations") or 0)
+            if at < parse_stamp(case["created_at"]).timestamp() + (done + 1) * self.ack_s:
                 continue
-            self._last_alarm[case["id"]] = at
             commands.append(
                 CommandIn(
                     type="rescue_case.updated",
                     entity_id=case["id"],
-                    data={
-                        "phase": _NEXT_PHASE[case["phase"]],
-                        "escalations": int(case.get("escalations") or 0) + 1,
-                    },
+                    data={"phase": _NEXT_PHASE[case["phase"]], "escalations": done + 1},
+                    event_id=_escalation_key("case", case["id"], done + 1),
                 )
             )
             log.warning(
                 "rescue case %s not acknowledged by %s after %.0f s: escalated",
                 case["id"],
                 case["centre_agency_id"],
-                self.ack_s,
+                (done + 1) * self.ack_s,
             )
         return commands + self._task_escalations(view, at)
 
@@ -159,17 +161,22 @@ class RescueService:
         for task in view.all("task"):
             if task["status"] != "sent":
                 continue
-            key = f"task:{task['id']}"
-            since = self._last_alarm.setdefault(key, now)
-            if now - since < self.task_ack_s:
+            if now < parse_stamp(task["updated_at"]).timestamp() + self.task_ack_s:
                 continue
-            self._last_alarm[key] = now
+            done = int(task.get("escalations") or 0)
             out.append(
                 CommandIn(
                     type="task.updated",
                     entity_id=task["id"],
-                    data={"escalations": int(task.get("escalations") or 0) + 1},
+                    data={"escalations": done + 1},
+                    event_id=_escalation_key("task", task["id"], done + 1),
                 )
             )
             log.warning("task %s to %s not acknowledged: escalated", task["id"], task["unit_id"])
         return out
+
+
+def _escalation_key(kind: str, record_id: str, n: int) -> str:
+    """The idempotency key of the ``n``-th escalation of a record (ids may be long)."""
+    digest = hashlib.sha256(record_id.encode()).hexdigest()[:24]
+    return f"rescue.{kind}.{digest}:{n}"

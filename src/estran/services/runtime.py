@@ -21,6 +21,17 @@ skipped, and nothing already handled is handled again. An event that crashes a r
 ``poison_after`` times running is skipped, loudly, and counted. Plain loops (the TAK gateway's
 ingest and egress, the retention schedule) are ``supervise``-d the same way.
 
+**Once per centre.** Reactors and loops added with ``once=True`` (all the reactors, retention,
+the demo) run only while this node holds the ``Leadership`` port (a PostgreSQL session
+advisory lock when several nodes share the log; always held by a node alone). A standby node
+contends every ``lead_every_s``; the holder checks its hold as often and stops its
+once-per-centre work the moment the hold is in doubt. Each reactor's last handled seq is saved
+in the event store (``save_cursor``, every ``lead_every_s`` and on stopping): the next leader,
+or this node after a restart, resumes from there, catching up from the log. The commands a
+reactor concludes from an event carry an idempotency key made of the reactor, the event's seq
+and the command's place (``<reactor>:<seq>:<i>``), so what a dead leader concluded and the new
+leader concludes again is stored once: nothing done twice, nothing skipped.
+
 ``status()`` is each one's record (alive, restarts, last seq handled, backlog and lag in
 seconds, the last error) for ``/api/v1/health``, ``/readyz`` and the watch floor, which shows
 a red banner when a *critical* reactor (the rescue watch) is down or lags, because then a
@@ -46,7 +57,7 @@ if TYPE_CHECKING:
 
     from estran.domain.events import CommandIn, Event
     from estran.domain.picture import Picture
-    from estran.ports import Clock, EventStore
+    from estran.ports import Clock, EventStore, Leadership
     from estran.services.hub import Hub
     from estran.services.ledger import Ledger
 
@@ -102,6 +113,10 @@ class Record:
     name: str
     kind: str
     critical: bool = False
+    once: bool = False
+    """Once per centre: runs only on the leading node."""
+    standby: bool = False
+    """Once-per-centre work waiting on a node that does not lead (not a fault)."""
     alive: bool = False
     restarts: int = 0
     last_seq: int = 0
@@ -123,6 +138,7 @@ class Record:
             "kind": self.kind,
             "critical": self.critical,
             "alive": self.alive,
+            "standby": self.standby,
             "restarts": self.restarts,
             "last_seq": self.last_seq,
             "handled": self.handled,
@@ -143,6 +159,8 @@ class _Slot:
     failures: dict[int, int] = field(default_factory=dict)
     faults: int = 0
     task: asyncio.Task[None] | None = None
+    saved: int = 0
+    """The last seq saved as this reactor's cursor."""
 
 
 @dataclass(eq=False)
@@ -165,8 +183,18 @@ class Runtime:
         max_backoff_s: float = 5.0,
         poison_after: int = 3,
         max_lag_s: float = 5.0,
+        leadership: Leadership | None = None,
+        lead_every_s: float = 0.5,
     ) -> None:
         self.ledger = ledger
+        self.leadership = leadership
+        self.lead_every_s = lead_every_s
+        self.leading = False
+        self.lead_changes = 0
+        self.leading_since: float | None = None
+        self.holder: str | None = None
+        self._leaderless_since: float | None = None
+        self._lead_task: asyncio.Task[None] | None = None
         self.picture = picture
         self.hub = hub
         self.store = store
@@ -181,15 +209,22 @@ class Runtime:
 
     # --- composition ----------------------------------------------------------------------
 
-    def add(self, reactor: Reactor) -> None:
-        record = Record(reactor.name, "reactor", critical=reactor.critical)
+    def add(self, reactor: Reactor, *, once: bool = True) -> None:
+        """Run ``reactor``; ``once``: once per centre, on the leading node only."""
+        record = Record(reactor.name, "reactor", critical=reactor.critical, once=once)
         self._slots[reactor.name] = _Slot(reactor, record)
 
     def supervise(
-        self, name: str, run: Callable[[], Awaitable[None]], *, critical: bool = False
+        self,
+        name: str,
+        run: Callable[[], Awaitable[None]],
+        *,
+        critical: bool = False,
+        once: bool = False,
     ) -> None:
-        """Run ``run()`` for ever: restarted with back-off whenever it ends or raises."""
-        self._loops[name] = _Loop(run, Record(name, "loop", critical=critical))
+        """Run ``run()`` for ever: restarted with back-off whenever it ends or raises;
+        ``once``: once per centre, on the leading node only (cancelled when it steps down)."""
+        self._loops[name] = _Loop(run, Record(name, "loop", critical=critical, once=once))
 
     def reactor(self, name: str) -> Reactor | None:
         slot = self._slots.get(name)
@@ -209,23 +244,144 @@ class Runtime:
 
     async def start(self) -> None:
         self.hub.listen(self._on_events)
-        head = self.picture.seq
         for slot in self._slots.values():
-            slot.record.last_seq = head
-            slot.task = asyncio.create_task(self._worker(slot), name=f"reactor-{slot.record.name}")
+            slot.record.standby = slot.record.once
+            if not slot.record.once:
+                await self._start_slot(slot)
         for loop in self._loops.values():
-            loop.task = asyncio.create_task(self._run_loop(loop), name=f"loop-{loop.record.name}")
+            loop.record.standby = loop.record.once
+            if not loop.record.once:
+                self._start_loop(loop)
+        if any(r.once for r in self._records()):
+            # A node alone (or the first up) leads from its first moment, as before there
+            # was a choice: nothing committed after the start is left to a later lead.
+            if self.leadership is None or await asyncio.to_thread(self.leadership.try_acquire):
+                await self._take_lead()
+            if self.leadership is not None:
+                self._lead_task = asyncio.create_task(self._lead(), name="leadership")
         self._started = True
 
     async def stop(self) -> None:
         self.hub.unlisten(self._on_events)
         await cancel_and_wait(
-            [s.task for s in self._slots.values()] + [lp.task for lp in self._loops.values()]
+            [self._lead_task]
+            + [s.task for s in self._slots.values()]
+            + [lp.task for lp in self._loops.values()]
         )
         for slot in self._slots.values():
             slot.record.alive = False
         for loop in self._loops.values():
             loop.record.alive = False
+        try:
+            await self._save_cursors()
+        except Exception as exc:
+            log.warning("the reactors' cursors could not be saved at stop: %s", exc)
+        if self.leadership is not None and self.leading:
+            await asyncio.to_thread(self.leadership.release)
+        self.leading = False
+
+    async def _start_slot(self, slot: _Slot) -> None:
+        """Resume ``slot`` from its saved cursor (else the picture's head): events after it,
+        up to the picture's head, are read back from the log; later ones come from the hub."""
+        rec = slot.record
+        head = self.picture.seq
+        saved = await asyncio.to_thread(self.store.cursor, rec.name)
+        if saved is None:  # its first run in this centre: from here, and said so at once
+            await asyncio.to_thread(self.store.save_cursor, rec.name, head)
+        rec.last_seq = slot.saved = head if saved is None else saved
+        rec.standby = False
+        slot.queue.clear()  # from here on the hub queues it what is applied
+        await self._catch_up(slot, up_to=head)
+        slot.task = asyncio.create_task(self._worker(slot), name=f"reactor-{rec.name}")
+
+    def _start_loop(self, loop: _Loop) -> None:
+        loop.record.standby = False
+        loop.task = asyncio.create_task(self._run_loop(loop), name=f"loop-{loop.record.name}")
+
+    async def _take_lead(self) -> None:
+        self.leading, self.leading_since = True, time.time()
+        self.lead_changes += 1
+        self.holder = None if self.leadership is None else self.leadership.node
+        for slot in self._slots.values():
+            if slot.record.once:
+                await self._start_slot(slot)
+        for loop in self._loops.values():
+            if loop.record.once:
+                self._start_loop(loop)
+
+    async def _step_down(self) -> None:
+        self.leading, self.leading_since = False, None
+        once_slots = [s for s in self._slots.values() if s.record.once]
+        once_loops = [lp for lp in self._loops.values() if lp.record.once]
+        await cancel_and_wait([s.task for s in once_slots] + [lp.task for lp in once_loops])
+        for rec in [s.record for s in once_slots] + [lp.record for lp in once_loops]:
+            rec.alive, rec.standby = False, True
+        for slot in once_slots:
+            slot.task = None
+            slot.queue.clear()
+        for loop in once_loops:
+            loop.task = None
+
+    async def _lead(self) -> None:
+        """Contend for leadership (standby) or check it (leader), every ``lead_every_s``;
+        the leader saves the reactors' cursors as often."""
+        assert self.leadership is not None  # noqa: S101 (started only with one)
+        ship = self.leadership
+        while True:
+            try:
+                if self.leading:
+                    if await asyncio.to_thread(ship.check):
+                        await self._save_cursors()
+                    else:
+                        log.error("node %s no longer leads: its once-per-centre work stops",
+                                  ship.node)  # fmt: skip
+                        await self._step_down()
+                elif await asyncio.to_thread(ship.try_acquire):
+                    log.warning("node %s leads: the once-per-centre work runs here", ship.node)
+                    self._leaderless_since = None
+                    await self._take_lead()
+                else:
+                    self.holder = await asyncio.to_thread(ship.holder)
+                    if self.holder is None:
+                        self._leaderless_since = self._leaderless_since or time.monotonic()
+                    else:
+                        self._leaderless_since = None
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("leadership check failed; again")
+            await asyncio.sleep(self.lead_every_s)
+
+    async def _save_cursors(self) -> None:
+        """Save each running reactor's position where it moved. A reactor with nothing queued
+        and nothing in hand has handled the picture's head: every event applied was offered
+        to it on the loop, the ones it does not accept trivially handled."""
+        moved: list[tuple[_Slot, int]] = []
+        for slot in self._slots.values():
+            if slot.task is None or slot.record.standby:
+                continue
+            if not slot.queue and slot.current is None and slot.record.alive:
+                slot.record.last_seq = max(slot.record.last_seq, self.picture.seq)
+            if slot.record.last_seq > slot.saved:
+                moved.append((slot, slot.record.last_seq))
+
+        def write() -> None:
+            for slot, seq in moved:
+                self.store.save_cursor(slot.record.name, seq)
+                slot.saved = seq
+
+        if moved:
+            await asyncio.to_thread(write)
+
+    def leader_status(self) -> dict[str, Any]:
+        """This node's part in the once-per-centre work, for health."""
+        return {
+            "node": None if self.leadership is None else self.leadership.node,
+            "leading": self.leading,
+            "holder": self.holder,
+            "since": self.leading_since,
+            "changes": self.lead_changes,
+        }
 
     def inject_fault(self, name: str, times: int = 1) -> None:
         """Make the named reactor or loop raise ``InjectedFaultError`` ``times`` times (chaos
@@ -257,8 +413,15 @@ class Runtime:
         """Why the runtime is not healthy (empty: healthy)."""
         if not self._started:
             return []
-        out = []
+        out: list[str] = []
+        if self._leaderless_since is not None:
+            out.append(
+                f"rescue cannot run: no node leads the once-per-centre work (for "
+                f"{time.monotonic() - self._leaderless_since:.0f} s)"
+            )
         for name, rec in self.status().items():
+            if rec["standby"]:
+                continue
             if not rec["alive"]:
                 out.append(f"{name} is down ({rec['last_error'] or 'not running'})")
             elif rec["lag_s"] > self.max_lag_s:
@@ -276,6 +439,8 @@ class Runtime:
 
     def _on_events(self, events: Sequence[Event]) -> None:
         for slot in self._slots.values():
+            if slot.record.standby:
+                continue
             accepts = slot.reactor.accepts
             added = False
             for event in events:
@@ -321,14 +486,17 @@ class Runtime:
             else:
                 return
 
-    async def _catch_up(self, slot: _Slot) -> None:
+    async def _catch_up(self, slot: _Slot, *, up_to: int | None = None) -> None:
         """Refill the queue from the store after the last event handled: what arrived while
-        the reactor was down (or was dropped with it) is handled, in order, once."""
+        the reactor was down (or was dropped with it) is handled, in order, once. Only up to
+        the picture's head: a later event (another node's, not followed yet) comes from the
+        hub once applied, so a reactor never reads a picture without its event."""
         after = slot.record.last_seq
         accepts = slot.reactor.accepts
+        head = self.picture.seq if up_to is None else up_to
 
         def read() -> list[Event]:
-            return [e for e in self.store.read(after) if accepts(e)]
+            return [e for e in self.store.read(after) if e.seq <= head and accepts(e)]
 
         missed = await asyncio.to_thread(read)
         top = missed[-1].seq if missed else after
@@ -372,7 +540,8 @@ class Runtime:
                     slot.queue.popleft()
                     continue
                 slot.current = event.seq
-                commands = reactor.react(event, self.picture, self.clock.now())
+                commands = _keyed(reactor.name, event.seq,
+                                  reactor.react(event, self.picture, self.clock.now()))  # fmt: skip
                 if commands:
                     await self._submit(reactor, commands)
                 slot.queue.popleft()
@@ -400,7 +569,7 @@ class Runtime:
         def run() -> list[CommandIn]:
             out: list[CommandIn] = []
             for event in latest.values():
-                out.extend(reactor.react(event, view, now))
+                out.extend(_keyed(reactor.name, event.seq, reactor.react(event, view, now)))
             return out
 
         commands = await asyncio.to_thread(run)
@@ -448,6 +617,16 @@ class Runtime:
                 backoff = 0.1
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, self.max_backoff_s)
+
+
+def _keyed(name: str, seq: int, commands: list[CommandIn]) -> list[CommandIn]:
+    """``commands`` concluded from the event at ``seq``, each with an idempotency key made of
+    the reactor, the seq and its place (one it set itself is kept): concluded again by the
+    next leader, they are stored once."""
+    return [
+        c if c.event_id is not None else c.model_copy(update={"event_id": f"{name}:{seq}:{i}"})
+        for i, c in enumerate(commands)
+    ]
 
 
 def _epoch(stamp: str) -> float:

@@ -27,6 +27,7 @@ class MemoryEventStore:
         self._lock = threading.Lock()
         self.audit_rows: list[AuditRow] = []
         self._purged: dict[int, list[tuple[str, str]]] = {}
+        self._cursors: dict[str, int] = {}
 
     def append(
         self,
@@ -93,6 +94,13 @@ class MemoryEventStore:
                 continue
             count += 1
             yield event
+
+    def cursor(self, name: str) -> int | None:
+        return self._cursors.get(name)
+
+    def save_cursor(self, name: str, seq: int) -> None:
+        with self._lock:
+            self._cursors[name] = max(seq, self._cursors.get(name, 0))
 
     def last_seq(self) -> int:
         return len(self._events)

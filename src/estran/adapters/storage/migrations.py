@@ -95,6 +95,18 @@ MIGRATIONS: Final = (
             "CREATE INDEX purged_seq ON purged (seq)",
         ),
     ),
+    Migration(
+        5,
+        "where each once-per-centre reactor is in the log (resumed by the next leader)",
+        sqlite=(
+            "CREATE TABLE cursors (name TEXT NOT NULL PRIMARY KEY, seq INTEGER NOT NULL, "
+            "at TEXT NOT NULL)",
+        ),
+        postgres=(
+            "CREATE TABLE cursors (name TEXT NOT NULL PRIMARY KEY, seq BIGINT NOT NULL, "
+            "at TEXT NOT NULL)",
+        ),
+    ),
 )
 SCHEMA_VERSION: Final = MIGRATIONS[-1].version
 

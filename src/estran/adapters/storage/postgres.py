@@ -50,12 +50,16 @@ _INSERT: Final = (
     "INSERT INTO events (seq, event_id, type, kind, entity_id, received_at, body) "
     "VALUES (%s, %s, %s, %s, %s, %s, %s::jsonb)"
 )
+_SAVE_CURSOR: Final = (
+    "INSERT INTO cursors (name, seq, at) VALUES (%s, %s, %s) ON CONFLICT (name) DO UPDATE "
+    "SET seq = greatest(cursors.seq, excluded.seq), at = excluded.at"
+)
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 CONNECT_TIMEOUT_S: Final = 3
 STATEMENT_TIMEOUT_MS: Final = 5000
 DEADLINE_S: Final = 6.0
 """The longest any one store call may wait on the database before its socket is cut."""
-_LINK: Final = {
+LINK_OPTIONS: Final = {
     "connect_timeout": CONNECT_TIMEOUT_S,
     "keepalives": 1,
     "keepalives_idle": 2,
@@ -99,7 +103,7 @@ class PostgresEventStore:
                 dsn,
                 min_size=1,
                 max_size=4,
-                kwargs={"options": options, "autocommit": True, **_LINK},
+                kwargs={"options": options, "autocommit": True, **LINK_OPTIONS},
                 configure=lambda conn: set_json_loads(orjson.loads, conn),
                 timeout=CONNECT_TIMEOUT_S + 1,
                 reconnect_timeout=24 * 3600,
@@ -109,7 +113,7 @@ class PostgresEventStore:
             raise StorageError(f"cannot open PostgreSQL event store: {exc}") from exc
 
     def _connect(self) -> psycopg.Connection[Any]:
-        return psycopg.connect(make_conninfo(self.dsn, options=self._options, **_LINK))
+        return psycopg.connect(make_conninfo(self.dsn, options=self._options, **LINK_OPTIONS))
 
     @property
     def _writer(self) -> psycopg.Connection[Any]:
@@ -273,7 +277,8 @@ class PostgresEventStore:
             while not stop.is_set():
                 try:
                     with psycopg.connect(
-                        make_conninfo(self.dsn, options=self._options, **_LINK), autocommit=True
+                        make_conninfo(self.dsn, options=self._options, **LINK_OPTIONS),
+                        autocommit=True,
                     ) as conn:
                         conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._channel)))
                         on_commit(0)
@@ -339,6 +344,22 @@ class PostgresEventStore:
                         yield Event.from_dict(body)
         except (psycopg.Error, PoolTimeout) as exc:
             raise StorageError(f"read failed: {exc}") from exc
+
+    def cursor(self, name: str) -> int | None:
+        try:
+            with self._pool.connection() as conn, deadline(lambda: conn, DEADLINE_S):
+                row = conn.execute("SELECT seq FROM cursors WHERE name = %s", (name,)).fetchone()
+        except (psycopg.Error, PoolTimeout) as exc:
+            raise StorageError(f"PostgreSQL unreachable: {exc}") from exc
+        return None if row is None else int(row[0])
+
+    def save_cursor(self, name: str, seq: int) -> None:
+        """On a pooled connection (autocommit): the writer connection is the ledger's."""
+        try:
+            with self._pool.connection() as conn, deadline(lambda: conn, DEADLINE_S):
+                conn.execute(_SAVE_CURSOR, (name, seq, stamp(datetime.now(UTC))))
+        except (psycopg.Error, PoolTimeout) as exc:
+            raise StorageError(f"PostgreSQL unreachable: {exc}") from exc
 
     def last_seq(self) -> int:
         try:

@@ -36,6 +36,10 @@ _INSERT: Final = (
     "VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
 _FETCH: Final = 2000
+_SAVE_CURSOR: Final = (
+    "INSERT INTO cursors (name, seq, at) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE "
+    "SET seq = max(cursors.seq, excluded.seq), at = excluded.at"
+)
 
 
 class SqliteEventStore:
@@ -210,6 +214,17 @@ class SqliteEventStore:
                     yield Event.from_dict(orjson.loads(body))
         except sqlite3.Error as exc:
             raise StorageError(f"read failed: {exc}") from exc
+
+    def cursor(self, name: str) -> int | None:
+        row = self._reader().execute("SELECT seq FROM cursors WHERE name = ?", (name,)).fetchone()
+        return None if row is None else int(row[0])
+
+    def save_cursor(self, name: str, seq: int) -> None:
+        with self._lock:
+            try:
+                self._writer.execute(_SAVE_CURSOR, (name, seq, stamp(datetime.now(UTC))))
+            except sqlite3.Error as exc:
+                raise StorageError(f"saving the cursor of {name} failed: {exc}") from exc
 
     def last_seq(self) -> int:
         return self._seq

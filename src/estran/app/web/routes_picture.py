@@ -168,6 +168,7 @@ def build_health_router() -> APIRouter:
                 "terrain": terrain.status(),
                 "reactors": runtime.status(),
                 "background": settings.background,
+                "leader": runtime.leader_status(),
                 "followed": ledger.followed,
                 "gc": collector.status(),
                 "rescue_watch": {
