@@ -131,7 +131,6 @@ def bench_throughput(tmp: Path, seconds: float) -> list[dict]:
 async def _failover(a: ServerProcess, b: ServerProcess, seconds: float) -> dict:
     import httpx
     import websockets
-
     from tests.auth import AUTH
     from tests.factories import incident
 
@@ -189,7 +188,8 @@ async def _failover(a: ServerProcess, b: ServerProcess, seconds: float) -> dict:
         body = incident("persons_in_water", lat=50.95, lon=1.62)
         pw = (await http.post(f"{b.url}/api/v1/incidents", json=body, headers=AUTH)).json()["id"]
         det = {"id": "det-after-kill", "sensor_id": "uas-1", "class": "group_of_people",
-               "position": {"lat": 50.9, "lon": 1.7, "error_m": 30.0}, "confidence": 0.7}  # fmt: skip
+               "position": {"lat": 50.9, "lon": 1.7, "error_m": 30.0},
+               "confidence": 0.7}  # fmt: skip
         assert (await http.post(f"{b.url}/api/v1/detections", json=det, headers=AUTH)).is_success
 
         async def rescued() -> bool:
