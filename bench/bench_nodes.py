@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import multiprocessing as mp
 import os
@@ -207,8 +208,8 @@ async def _failover(a: ServerProcess, b: ServerProcess, seconds: float) -> dict:
         logged: set[str] = set()
         after = 0
         while True:
-            r = await http.get(f"{b.url}/api/v1/events", headers=AUTH,
-                               params={"after": after, "limit": 10_000, "type": "unit.created"})  # fmt: skip
+            query = {"after": after, "limit": 10_000, "type": "unit.created"}
+            r = await http.get(f"{b.url}/api/v1/events", headers=AUTH, params=query)
             page = r.json()
             logged |= {e["entity_id"] for e in page["events"]}
             if page["next_after"] == after or not page["events"]:
@@ -218,7 +219,7 @@ async def _failover(a: ServerProcess, b: ServerProcess, seconds: float) -> dict:
     gaps = dups = 0
     for seqs in seen:
         dups += len(seqs) - len(set(seqs))
-        gaps += sum(1 for x, y in zip(seqs, seqs[1:], strict=False) if y != x + 1 and y > x)
+        gaps += sum(1 for x, y in itertools.pairwise(seqs) if y != x + 1 and y > x)
     return {"acked": len(acked), "lost": lost, "gaps": gaps, "dups": dups,
             "frames": sum(map(len, seen)), "lead_s": lead_s, "rescue_s": rescue_s,
             "fusion_s": fusion_s}  # fmt: skip
