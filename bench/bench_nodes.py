@@ -208,7 +208,7 @@ async def _failover(a: ServerProcess, b: ServerProcess, seconds: float) -> dict:
         logged: set[str] = set()
         after = 0
         while True:
-            query = {"after": after, "limit": 10_000, "type": "unit.created"}
+            query: dict[str, str | int] = {"after": after, "limit": 10_000, "type": "unit.created"}
             r = await http.get(f"{b.url}/api/v1/events", headers=AUTH, params=query)
             page = r.json()
             logged |= {e["entity_id"] for e in page["events"]}

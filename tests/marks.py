@@ -27,6 +27,27 @@ needs_postgres = pytest.mark.skipif(
     POSTGRES_SKIP_REASON is not None, reason=POSTGRES_SKIP_REASON or ""
 )
 
+NATS_URL = os.environ.get("ESTRAN_TEST_NATS_URL", "nats://127.0.0.1:4222")
+
+
+def _nats_reason() -> str | None:
+    import socket
+    from urllib.parse import urlsplit
+
+    where = urlsplit(NATS_URL)
+    try:
+        with socket.create_connection((where.hostname, where.port or 4222), timeout=2) as sock:
+            sock.settimeout(2)
+            if not sock.recv(4096).startswith(b"INFO "):
+                return f"{NATS_URL} answers, but not as a NATS server"
+    except OSError as exc:
+        return f"no NATS at {NATS_URL} ({type(exc).__name__}: {exc})"
+    return None
+
+
+NATS_SKIP_REASON = _nats_reason()
+needs_nats = pytest.mark.skipif(NATS_SKIP_REASON is not None, reason=NATS_SKIP_REASON or "")
+
 CHROMIUM = os.environ.get("ESTRAN_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_SKIP_REASON = (
     None

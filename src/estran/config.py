@@ -63,6 +63,13 @@ class Settings(BaseSettings):
         "watch, recommendations, retention, the demo). Several nodes on one PostgreSQL elect "
         "one of those that may (a session advisory lock); false: this node never does.",
     )
+    relay_url: str | None = Field(
+        default=None,
+        pattern=r"^(nats|tls)://",
+        description="NATS server (`nats://host:4222`) carrying the CoT relay between the "
+        "nodes of one centre, so a TAK client on one node receives what a client on another "
+        "sends; unset: a node relays among its own clients only.",
+    )
     node_name: str | None = Field(
         default=None,
         max_length=48,

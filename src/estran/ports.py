@@ -6,6 +6,7 @@ Adapters implement them (``adapters/``); ``bootstrap`` is the one place that pic
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -33,7 +34,10 @@ __all__ = [
     "CotTransport",
     "EventStore",
     "FrameCodec",
+    "Leadership",
     "PostCache",
+    "RelayBus",
+    "RelayedCot",
     "SecurityStore",
     "TerrainSource",
 ]
@@ -250,6 +254,44 @@ class CotTransport(Protocol):
     anonymous: Principal | None
     clients: set[Any]
 
+    on_relay: Callable[[bytes, Any], None] | None
+
     def send_to(self, client: Any, ev: CotEvent) -> None: ...
 
     async def recheck(self) -> None: ...
+
+    def relay_remote(self, xml: bytes, sender: Any) -> None:
+        """Relay to this node's clients what a client of another node sent (its CoT XML),
+        filtered per receiver as a local sender's would be."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class RelayedCot:
+    """What a TAK client of one node sent, on its way to the other nodes' clients."""
+
+    node: str
+    peer: str
+    xml: bytes
+    uid: str | None
+    group: str | None
+    principal: Principal | None
+    """Whose rights the sender has (None: nobody's, such as a UDP datagram)."""
+
+
+class RelayBus(Protocol):
+    """The CoT relay between the nodes of one centre (NATS core subjects): each node
+    publishes what its clients send and relays what the others publish, in order per node."""
+
+    node: str
+
+    def publish(self, message: RelayedCot) -> None:
+        """Queue ``message`` for the other nodes (never blocks; counted when dropped)."""
+        ...
+
+    async def run(self, on_message: Callable[[RelayedCot], None]) -> None:
+        """Connect, deliver the other nodes' messages to ``on_message`` in order, and send
+        this node's, until cancelled; raises when the link fails (the runtime restarts it)."""
+        ...
+
+    def status(self) -> dict[str, Any]: ...

@@ -42,7 +42,7 @@ from estran.protocols.cot.encode import (
     to_xml,
 )
 from estran.protocols.cot.messages import PING_TYPE, TAKP_REQUEST, CotEvent
-from estran.protocols.cot.parse import Received, StreamParser, parse_datagram
+from estran.protocols.cot.parse import Received, StreamParser, parse_datagram, parse_xml
 
 if TYPE_CHECKING:
     from estran.config import Settings
@@ -165,6 +165,9 @@ class CotServer:
         """Whether what ``sender`` sends may be relayed to ``receiver`` (the policy)."""
         self.anonymous: Any = None
         """The principal of UDP datagrams (nobody in particular)."""
+        self.on_relay: Callable[[bytes, CotClient | None], None] | None = None
+        """Told what a client of this node sent (its XML) and who sent it, for the other
+        nodes of the centre to relay to theirs (``relay_remote`` there)."""
         self.ingest = ingest
         self.now_ms = now_ms or (lambda: int(time.time() * 1000))
         self.clients: set[CotClient] = set()
@@ -316,9 +319,12 @@ class CotServer:
         if self.ingest is not None:
             await self.ingest(ev, client)
 
-    def relay(self, out: _Outgoing, sender: CotClient | None) -> None:
+    def relay(self, out: _Outgoing, sender: CotClient | None, *, here: bool = True) -> None:
         """What a client sent, to every other client of its group that the policy lets
-        receive it (``relay_allows``); nothing is relayed where no policy is wired."""
+        receive it (``relay_allows``); nothing is relayed where no policy is wired. What a
+        client of this node sent (``here``) goes to the other nodes too (``on_relay``)."""
+        if here and self.on_relay is not None:
+            self.on_relay(out.for_client(False), sender)
         allows = self.relay_allows
         for other in list(self.clients):
             if other is sender or (sender is not None and not other.sees(sender)):
@@ -327,6 +333,17 @@ class CotServer:
                 continue
             if other.offer(out.for_client(other.protobuf)):
                 self.stats.relayed += 1
+
+    def relay_remote(self, xml: bytes, sender: CotClient | None) -> None:
+        """What a client of another node sent (its CoT XML, checked again with a client's
+        limits), to this node's clients, filtered per receiver as a local sender's is."""
+        try:
+            ev = parse_xml(xml, self.settings.cot_max_event_bytes)
+        except ProtocolError as exc:
+            self.stats.rejected += 1
+            log.warning("CoT relayed from another node refused: %s", exc.message)
+            return
+        self.relay(_Outgoing(ev, xml, "xml"), sender, here=False)
 
     def broadcast(self, ev: CotEvent, sees: Callable[[CotClient], bool] | None = None) -> None:
         """Send an event Estran made (an incident, a task) to every connected client that

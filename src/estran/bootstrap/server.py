@@ -55,7 +55,7 @@ from estran.services.thermal_profile import CameraProfile
 
 if TYPE_CHECKING:
     from estran.config import Settings
-    from estran.ports import Clock, EventStore, Leadership
+    from estran.ports import Clock, EventStore, Leadership, RelayBus
 
 __all__ = [
     "DEFAULT_AGENCIES",
@@ -74,6 +74,7 @@ __all__ = [
     "node_name",
     "open_identity",
     "open_leadership",
+    "open_relay",
     "open_security_store",
     "open_store",
     "read_toml",
@@ -123,6 +124,19 @@ def open_leadership(settings: Settings) -> Leadership:
             settings.database_url, schema=settings.database_schema, node=node_name(settings)
         )
     return SoleLeadership(node_name(settings))
+
+
+def open_relay(settings: Settings) -> RelayBus | None:
+    """The CoT relay between the centre's nodes (NATS), where one is configured."""
+    if not settings.relay_url:
+        return None
+    from estran.adapters.nats_relay import NatsRelay
+
+    return NatsRelay(
+        settings.relay_url,
+        subject=f"estran.{settings.database_schema}.cot",
+        node=node_name(settings),
+    )
 
 
 def open_security_store(settings: Settings) -> SecurityStore:
@@ -337,6 +351,7 @@ def build_services(
             principal_for=lambda subject: cot_principal(settings, security, subject, clock.now()),
             audit=audit,
             default_marking=settings.default_marking(),
+            relay_bus=open_relay(settings),
         )
     recommending = settings.recommend and settings.terrain != "off"
     services = Services(

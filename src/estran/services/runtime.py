@@ -276,7 +276,7 @@ class Runtime:
             await self._save_cursors()
         except Exception as exc:
             log.warning("the reactors' cursors could not be saved at stop: %s", exc)
-        if self.leadership is not None and self.leading:
+        if self.leadership is not None:  # a standby's connection is closed too
             await asyncio.to_thread(self.leadership.release)
         self.leading = False
 
@@ -342,7 +342,7 @@ class Runtime:
                     await self._take_lead()
                 else:
                     self.holder = await asyncio.to_thread(ship.holder)
-                    if self.holder is None:
+                    if self.holder in (None, ship.node):  # nobody, or this node's past self
                         self._leaderless_since = self._leaderless_since or time.monotonic()
                     else:
                         self._leaderless_since = None

@@ -30,6 +30,7 @@ import orjson
 from estran.domain.errors import EstranError, PermissionDeniedError
 from estran.domain.markings import Classification, Marking
 from estran.domain.policy import Principal, Role
+from estran.ports import RelayedCot
 from estran.services.background import cancel_and_wait
 from estran.services.tak_bridge import (
     ANONYMOUS_AGENCY,
@@ -48,7 +49,7 @@ if TYPE_CHECKING:
 
     from estran.domain.events import CommandIn
     from estran.domain.picture import Picture
-    from estran.ports import CotClient, CotTransport
+    from estran.ports import CotClient, CotTransport, RelayBus
     from estran.protocols.cot.messages import CotEvent
     from estran.services.access import Access
     from estran.services.audit import AuditTrail
@@ -141,6 +142,17 @@ class RelayFilter:
         return found
 
 
+@dataclasses.dataclass(eq=False)
+class RemoteSender:
+    """A TAK client of another node, as this node's relay sees it."""
+
+    peer: str
+    uid: str | None = None
+    callsign: str | None = None
+    group: str | None = None
+    principal: Principal | None = None
+
+
 class TakGateway:
     """Wires a CoT server to the picture: ingest through the ledger *as each client's
     principal*, audited; egress from the hub and the relay between clients, each filtered and
@@ -161,8 +173,15 @@ class TakGateway:
         audit: AuditTrail | None = None,
         default_marking: Marking | None = None,
         recheck_s: float = 2.0,
+        relay_bus: RelayBus | None = None,
     ) -> None:
         self.server = server
+        self.relay_bus = relay_bus
+        self._remote: dict[tuple[str, str], Any] = {}
+        """Stand-ins for the clients of other nodes, by (node, peer): the relay filter's
+        cache is keyed by sender."""
+        if relay_bus is not None:
+            server.on_relay = self._relay_out
         self.ledger = ledger
         self.picture = picture
         self.hub = hub
@@ -301,7 +320,36 @@ class TakGateway:
         }
         if self.recheck_s > 0 and getattr(self.server, "principal_for", None) is not None:
             out["tak-recheck"] = self._recheck_loop
+        if self.relay_bus is not None:
+            out["tak-relay"] = self._relay_loop
         return out
+
+    # --- the relay across the centre's nodes ----------------------------------------------
+
+    def _relay_out(self, xml: bytes, sender: Any) -> None:
+        assert self.relay_bus is not None  # noqa: S101 (wired only with one)
+        if sender is None:
+            principal, peer, uid, group = self.anonymous, "udp", None, None
+        else:
+            principal, peer, uid, group = sender.principal, sender.peer, sender.uid, sender.group
+        self.relay_bus.publish(RelayedCot(self.relay_bus.node, peer, xml, uid, group, principal))
+
+    def _relay_in(self, message: RelayedCot) -> None:
+        """A client of another node sent ``message``: to this node's clients, as from a
+        stand-in client with the sender's rights, uid and group."""
+        key = (message.node, message.peer)
+        stand_in = self._remote.get(key)
+        if stand_in is None:
+            if len(self._remote) > 50_000:
+                self._remote.clear()
+            stand_in = self._remote[key] = RemoteSender(f"{message.node}/{message.peer}")
+        stand_in.principal = message.principal or self.anonymous
+        stand_in.uid, stand_in.group = message.uid, message.group
+        self.server.relay_remote(message.xml, stand_in)
+
+    async def _relay_loop(self) -> None:
+        assert self.relay_bus is not None  # noqa: S101 (run only with one)
+        await self.relay_bus.run(self._relay_in)
 
     async def start(self) -> None:
         """Run the loops unsupervised (tools and tests; the server supervises them)."""

@@ -6,9 +6,12 @@
   and frees it the moment that session ends: a node killed (SIGKILL, a crash) closes its
   socket and the lock is free at once; a node cut off silently is dropped by the server's TCP
   keepalives (set on the session: idle 1 s, 1 s apart, 2 probes), so the lock is free within
-  about 3 s. The holder checks its hold every half second on the same connection (a statement
-  bounded by the same timeouts as the store's): the moment the check fails it stops leading,
-  before the server can have freed the lock for another node. What two leaders might still
+  about 3 s; behind a proxy (which answers keepalives itself) the session, no longer
+  checked, is idle and ended by ``idle_session_timeout`` after 5 s, and a node that finds its
+  own stale session holding the lock ends it at once. The holder checks its hold every half
+  second on the same connection (a statement bounded by the same timeouts as the store's):
+  the moment the check fails it stops leading, before the server can have freed the lock for
+  another node. What two leaders might still
   both submit in that instant is made harmless by the reactors' idempotency keys.
 
 The holder's name is its connection's ``application_name`` (``estran-leader:<node>``), so
@@ -32,12 +35,15 @@ __all__ = ["PostgresLeadership", "SoleLeadership", "lock_key"]
 
 log = logging.getLogger(__name__)
 
-_SERVER_KEEPALIVE: Final = (
+_SESSION: Final = (
     "-c tcp_keepalives_idle=1 -c tcp_keepalives_interval=1 -c tcp_keepalives_count=2 "
-    "-c statement_timeout=3000"
+    "-c statement_timeout=3000 -c idle_session_timeout=5000"
 )
+"""The lock session's own limits: the server drops a peer that stopped answering (keepalives)
+and a session left idle 5 s (the holder checks every 0.5 s; a session whose node is gone
+behind a proxy, which answers the keepalives for it, goes idle and is ended)."""
 _HOLDER: Final = (
-    "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+    "SELECT a.application_name, a.pid FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
     "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = %s AND l.objid = %s "
     "AND l.objsubid = 1 AND l.database = (SELECT oid FROM pg_database "
     "WHERE datname = current_database())"
@@ -84,7 +90,7 @@ class PostgresLeadership:
             self._drop()
             conninfo = make_conninfo(
                 self.dsn,
-                options=_SERVER_KEEPALIVE,
+                options=_SESSION,
                 application_name=f"{_PREFIX}{self.node}"[:63],
                 **LINK_OPTIONS,
             )
@@ -136,19 +142,26 @@ class PostgresLeadership:
         return self._held
 
     def holder(self) -> str | None:
+        """Who holds the lock. A session of *this* node's name that is not this connection
+        is this node's own from before its link broke (the server has not noticed yet, e.g.
+        behind a proxy): it is ended, so the node can lead again at its next try."""
         try:
             conn = self._connect()
             with deadline(lambda: conn, DEADLINE_S):
                 row = conn.execute(_HOLDER, (self.key >> 32, self.key & 0xFFFFFFFF)).fetchone()
+                if row is None:
+                    return None
+                name, pid = str(row[0]), int(row[1])
+                if name == f"{_PREFIX}{self.node}"[:63] and pid != conn.info.backend_pid:
+                    log.warning("ending this node's own stale leadership session (pid %d)", pid)
+                    conn.execute("SELECT pg_terminate_backend(%s)", (pid,))
         except psycopg.Error:
             self._drop()
             return None
-        if row is None:
-            return None
-        name = str(row[0])
         return name.removeprefix(_PREFIX) if name.startswith(_PREFIX) else name
 
     def release(self) -> None:
+        """Give the lock up (if held) and close the connection."""
         if self._held and self._conn is not None:
             with contextlib.suppress(Exception):
                 self._conn.execute("SELECT pg_advisory_unlock(%s)", (self.key,))

@@ -29,6 +29,7 @@ from estran.services.plan_service import PlanService
 from estran.services.replay import Replay
 from estran.services.retention import RetentionService
 from estran.services.runtime import Runtime
+from estran.services.tak import TakGateway
 from estran.services.terrain import TerrainService
 from estran.services.thermal_ingest import ThermalService
 
@@ -52,6 +53,7 @@ __all__ = [
     "SecurityDep",
     "SettingsDep",
     "StoreDep",
+    "TakDep",
     "TerrainDep",
     "ThermalDep",
 ]
@@ -82,6 +84,7 @@ HubDep = Annotated[Hub, Depends(_part("hub"))]
 IdentityDep = Annotated[Identity, Depends(_part("identity"))]
 LedgerDep = Annotated[Ledger, Depends(_part("ledger"))]
 PictureDep = Annotated[Picture, Depends(_part("picture"))]
+TakDep = Annotated[TakGateway | None, Depends(_part("tak"))]
 PlansDep = Annotated[PlanService | None, Depends(_part("plans"))]
 PolicyDep = Annotated[Policy, Depends(_part("policy"))]
 ReplayDep = Annotated[Replay, Depends(_part("replay"))]

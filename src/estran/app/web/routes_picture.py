@@ -25,6 +25,7 @@ from estran.app.web.deps import (
     RuntimeDep,
     SettingsDep,
     StoreDep,
+    TakDep,
     TerrainDep,
 )
 from estran.domain.errors import AuthenticationError, ValidationFailedError
@@ -137,6 +138,7 @@ def build_health_router() -> APIRouter:
         access: AccessDep,
         collector: CollectorDep,
         cot: CotDep,
+        tak: TakDep,
         hub: HubDep,
         picture: PictureDep,
         policy: PolicyDep,
@@ -181,6 +183,9 @@ def build_health_router() -> APIRouter:
                     "ports": cot.ports,
                     "clients": len(cot.clients),
                     **vars(cot.stats),
+                    "relay": None
+                    if tak is None or tak.relay_bus is None
+                    else tak.relay_bus.status(),
                 },
             }
         )
