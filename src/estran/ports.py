@@ -239,6 +239,7 @@ class CotClient(Protocol):
     peer: str
     uid: str | None
     callsign: str | None
+    group: str | None
     principal: Principal | None
     """Whose rights apply to it (None: nobody's yet; it gets nothing from the picture)."""
 

@@ -130,6 +130,7 @@ class _Client:
         self.principal, self.uid = principal, uid
         self.peer = "test"
         self.callsign: str | None = None
+        self.group: str | None = None
 
 
 def _unit_lat(i: int) -> float:

@@ -26,7 +26,7 @@ from estran.adapters.plan_store import DiskPostCache
 from estran.adapters.security_store import SecurityStore
 from estran.adapters.storage.leadership import SoleLeadership
 from estran.adapters.storage.sqlite import SqliteEventStore
-from estran.domain.errors import InvalidInputError
+from estran.domain.errors import AlreadyExistsError, InvalidInputError
 from estran.domain.events import CommandIn
 from estran.domain.markings import Classification, Marking
 from estran.domain.picture import Picture
@@ -214,14 +214,17 @@ class Services:
                 shared = Marking(
                     classification=Classification.UNCLASSIFIED, releasable_to=["FR", "GB"]
                 )
-                await self.ledger.submit(
-                    [
-                        CommandIn(type="agency.created", data=dict(a), marking=shared)
-                        for a in missing
-                    ],
-                    actor="system:bootstrap",
-                    source="estran",
-                )
+                try:
+                    await self.ledger.submit(
+                        [
+                            CommandIn(type="agency.created", data=dict(a), marking=shared)
+                            for a in missing
+                        ],
+                        actor="system:bootstrap",
+                        source="estran",
+                    )
+                except AlreadyExistsError:  # another node of the centre seeded them first
+                    log.info("the reference agencies were seeded by another node")
         runtime = self.runtime
         if self.settings.background:  # once per centre: on the leading node of several
             for reactor in (self.rescue, self.recommender, self.fusion):

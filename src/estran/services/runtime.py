@@ -46,7 +46,7 @@ import logging
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from estran.domain.errors import EstranError, StorageError
 from estran.services.background import cancel_and_wait
@@ -64,6 +64,9 @@ if TYPE_CHECKING:
 __all__ = ["InjectedFaultError", "Reactor", "Record", "Runtime"]
 
 log = logging.getLogger(__name__)
+
+
+_LEADERLESS: Final = "no node leads the once-per-centre work"
 
 
 class InjectedFaultError(RuntimeError):
@@ -416,7 +419,7 @@ class Runtime:
         out: list[str] = []
         if self._leaderless_since is not None:
             out.append(
-                f"rescue cannot run: no node leads the once-per-centre work (for "
+                f"rescue cannot run: {_LEADERLESS} (for "
                 f"{time.monotonic() - self._leaderless_since:.0f} s)"
             )
         for name, rec in self.status().items():
@@ -428,9 +431,13 @@ class Runtime:
                 out.append(f"{name} lags by {rec['lag_s']:.0f} s ({rec['backlog']} events)")
         return out
 
-    def critical_problems(self) -> list[str]:
+    def critical_problems(self, *, this_node: bool = False) -> list[str]:
+        """The problems of life-critical work (the watch floor's red banner). ``this_node``:
+        only this node's own (``/readyz``): that no node leads is the centre's problem, and a
+        load balancer taking every node out for it would make it worse."""
         critical = {r.name for r in self._records() if r.critical}
-        return [p for p in self.problems() if p.split(" ", 1)[0] in critical]
+        out = [p for p in self.problems() if p.split(" ", 1)[0] in critical]
+        return [p for p in out if _LEADERLESS not in p] if this_node else out
 
     def _records(self) -> list[Record]:
         return [s.record for s in self._slots.values()] + [lp.record for lp in self._loops.values()]

@@ -177,7 +177,7 @@ class TakGateway:
     ) -> None:
         self.server = server
         self.relay_bus = relay_bus
-        self._remote: dict[tuple[str, str], Any] = {}
+        self._remote: dict[tuple[str, str], RemoteSender] = {}
         """Stand-ins for the clients of other nodes, by (node, peer): the relay filter's
         cache is keyed by sender."""
         if relay_bus is not None:
@@ -326,13 +326,15 @@ class TakGateway:
 
     # --- the relay across the centre's nodes ----------------------------------------------
 
-    def _relay_out(self, xml: bytes, sender: Any) -> None:
+    def _relay_out(self, xml: bytes, sender: CotClient | None) -> None:
         assert self.relay_bus is not None  # noqa: S101 (wired only with one)
+        node = self.relay_bus.node
         if sender is None:
-            principal, peer, uid, group = self.anonymous, "udp", None, None
+            message = RelayedCot(node, "udp", xml, None, None, self.anonymous)
         else:
-            principal, peer, uid, group = sender.principal, sender.peer, sender.uid, sender.group
-        self.relay_bus.publish(RelayedCot(self.relay_bus.node, peer, xml, uid, group, principal))
+            message = RelayedCot(node, sender.peer, xml, sender.uid, sender.group,
+                                 sender.principal)  # fmt: skip
+        self.relay_bus.publish(message)
 
     def _relay_in(self, message: RelayedCot) -> None:
         """A client of another node sent ``message``: to this node's clients, as from a

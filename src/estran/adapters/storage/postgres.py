@@ -87,18 +87,28 @@ class PostgresEventStore:
         """Told the audit trail's new head after a commit that audited (its anchor file)."""
         try:
             self._writer_conn = self._connect()
-            self._writer.execute(
-                sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema))
-            )
+            # Nodes started together migrate one after the other (the others then find the
+            # schema at its version): a session lock of its own, held only meanwhile.
+            self._writer.execute("SELECT pg_advisory_lock(hashtext(%s))", (f"migrate:{schema}",))
             self._writer.commit()
-            migrate(
-                self._run,
-                self._transaction,
-                "postgres",
-                stamp(datetime.now(UTC)),
-                placeholder="%s",
-                up_to=migrate_up_to,
-            )
+            try:
+                self._writer.execute(
+                    sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema))
+                )
+                self._writer.commit()
+                migrate(
+                    self._run,
+                    self._transaction,
+                    "postgres",
+                    stamp(datetime.now(UTC)),
+                    placeholder="%s",
+                    up_to=migrate_up_to,
+                )
+            finally:
+                self._writer.execute(
+                    "SELECT pg_advisory_unlock(hashtext(%s))", (f"migrate:{schema}",)
+                )
+                self._writer.commit()
             self._pool = ConnectionPool(
                 dsn,
                 min_size=1,

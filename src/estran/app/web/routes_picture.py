@@ -128,7 +128,7 @@ def build_health_router() -> APIRouter:
         summary="Ready for traffic: 503 while life-critical background work is down",
     )
     async def readyz(runtime: RuntimeDep) -> Response:
-        critical = runtime.critical_problems()
+        critical = runtime.critical_problems(this_node=True)
         body = {"status": "ready" if not critical else "not_ready", "problems": critical}
         return JSONBytes(body, status_code=200 if not critical else 503)
 
