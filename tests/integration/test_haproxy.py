@@ -59,21 +59,22 @@ def cluster(pg_schema, tmp_path):
          "--http-port", str(http), "--cot-port", str(cot), "--haproxy", HAPROXY],
         stdout=subprocess.PIPE, env={**os.environ, "ESTRAN_TERRAIN": "off",
                                      "ESTRAN_FUSION": "false", "ESTRAN_PURGE_INTERVAL_S": "0"},
+        start_new_session=True,  # its nodes and HAProxy in one process group, ended together
     )  # fmt: skip
     assert proc.stdout is not None
-    line = proc.stdout.readline().decode()
-    assert line.startswith("ready "), f"the cluster did not start: {line!r}"
-    info = json.loads(line[len("ready ") :])
-    yield info
-    proc.send_signal(signal.SIGTERM)
     try:
-        proc.wait(30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    proc.stdout.close()
-    for node in info["nodes"]:  # a node the test killed is gone already
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(node["pid"], signal.SIGKILL)
+        line = proc.stdout.readline().decode()
+        assert line.startswith("ready "), f"the cluster did not start: {line!r}"
+        yield json.loads(line[len("ready ") :])
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        proc.stdout.close()
+        with contextlib.suppress(ProcessLookupError):  # whatever is left of the group
+            os.killpg(proc.pid, signal.SIGKILL)
 
 
 def test_a_two_node_centre_behind_haproxy_carries_on_when_a_node_is_killed(cluster):

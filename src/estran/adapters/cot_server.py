@@ -69,7 +69,8 @@ class CotStats:
 class _Outgoing:
     """One message on its way out, encoded at most once per encoding."""
 
-    event: CotEvent
+    event: CotEvent | None
+    """None only for XML relayed from another node when no client here speaks protobuf."""
     raw: bytes
     encoding: str
     _xml: bytes | None = None
@@ -78,12 +79,18 @@ class _Outgoing:
     def for_client(self, protobuf: bool) -> bytes:
         if protobuf:
             if self._proto is None:
-                self._proto = (
-                    self.raw if self.encoding == "proto" else stream_frame(to_proto(self.event))
-                )
+                if self.encoding == "proto":
+                    self._proto = self.raw
+                else:
+                    assert self.event is not None  # noqa: S101 (parsed when protobuf is spoken)
+                    self._proto = stream_frame(to_proto(self.event))
             return self._proto
         if self._xml is None:
-            self._xml = self.raw if self.encoding == "xml" else to_xml(self.event)
+            if self.encoding == "xml":
+                self._xml = self.raw
+            else:
+                assert self.event is not None  # noqa: S101 (only relayed XML has none)
+                self._xml = to_xml(self.event)
         return self._xml
 
 
@@ -171,6 +178,11 @@ class CotServer:
         self.ingest = ingest
         self.now_ms = now_ms or (lambda: int(time.time() * 1000))
         self.clients: set[CotClient] = set()
+        self._groups: dict[str | None, set[CotClient]] = {None: set()}
+        """The clients by the ``__group`` they declared (None: none, they see every group): a
+        message goes to its sender's group and to those, not past every client."""
+        self._protobuf = 0
+        """How many clients speak protobuf (XML from other nodes is parsed only for them)."""
         self.stats = CotStats()
         self.ports: dict[str, int] = {}
         self._servers: list[asyncio.base_events.Server] = []
@@ -249,6 +261,7 @@ class CotServer:
                     self._tasks.discard(task)
                 return
         self.clients.add(client)
+        self._groups[None].add(client)
         self.stats.connected += 1
         log.info("CoT client %s connected%s", peer, f" ({subject})" if subject else "")
         sender = asyncio.create_task(self._send_loop(client))
@@ -267,6 +280,8 @@ class CotServer:
                 self.stats.disconnected_slow += 1
                 log.warning("CoT client %s disconnected: %s", peer, client.failed)
             self.clients.discard(client)
+            self._groups.get(client.group, set()).discard(client)
+            self._protobuf -= client.protobuf
             sender.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await sender
@@ -305,6 +320,7 @@ class CotServer:
             accepted = 'version="1"' in ev.detail_xml or "version='1'" in ev.detail_xml
             client.offer(takp_response(self.now_ms(), accepted))
             if accepted:
+                self._protobuf += not client.protobuf
                 client.protobuf = True
                 parser.use_protobuf()
             return
@@ -314,6 +330,9 @@ class CotServer:
             client.callsign = ev.contact.callsign or client.callsign
             client.uid = client.uid or ev.uid
         if ev.group is not None and ev.group.name:
+            if client.group != ev.group.name:
+                self._groups.get(client.group, set()).discard(client)
+                self._groups.setdefault(ev.group.name, set()).add(client)
             client.group = ev.group.name
         self.relay(_Outgoing(ev, got.raw, got.encoding), client)
         if self.ingest is not None:
@@ -326,8 +345,13 @@ class CotServer:
         if here and self.on_relay is not None:
             self.on_relay(out.for_client(False), sender)
         allows = self.relay_allows
-        for other in list(self.clients):
-            if other is sender or (sender is not None and not other.sees(sender)):
+        group = None if sender is None else sender.group
+        if group is None:
+            targets: list[CotClient] = list(self.clients)
+        else:
+            targets = [*self._groups.get(group, ()), *self._groups[None]]
+        for other in targets:
+            if other is sender:
                 continue
             if allows is not None and not allows(sender, other):
                 continue
@@ -337,8 +361,13 @@ class CotServer:
     def relay_remote(self, xml: bytes, sender: CotClient | None) -> None:
         """What a client of another node sent (its CoT XML, checked again with a client's
         limits), to this node's clients, filtered per receiver as a local sender's is."""
+        limit = self.settings.cot_max_event_bytes
+        ev = None
         try:
-            ev = parse_xml(xml, self.settings.cot_max_event_bytes)
+            if len(xml) > limit:
+                raise ProtocolError(f"event of {len(xml)} bytes exceeds {limit}")
+            if self._protobuf > 0:  # only a protobuf client needs it parsed (re-encoded)
+                ev = parse_xml(xml, limit)
         except ProtocolError as exc:
             self.stats.rejected += 1
             log.warning("CoT relayed from another node refused: %s", exc.message)

@@ -10,8 +10,10 @@ client on a flaky link does; the picture itself never goes this way (it is the s
 
 The message body is the CoT XML; who sent it rides in NATS headers (node, peer, uid, group,
 and the sender's principal as JSON), so the receiving node applies the same per-receiver
-filter as for its own clients. The XML is parsed again on receipt, with the same limits as a
-client's (a node is trusted, its bytes are still checked).
+filter as for its own clients. The XML was parsed and checked by the node whose client sent
+it; the receiving node checks its size and parses it again only when one of its clients speaks
+protobuf (to re-encode it). So the NATS subject is inside the centre's trust boundary, like its
+database: in production give NATS accounts and TLS (``ESTRAN_RELAY_URL=tls://user:pass@...``).
 
 Outgoing messages go through one bounded queue and one sender task, so they leave in order;
 when the queue is full (NATS unreachable for long) the oldest positions are dropped and
