@@ -70,6 +70,29 @@ class Settings(BaseSettings):
         "nodes of one centre, so a TAK client on one node receives what a client on another "
         "sends; unset: a node relays among its own clients only.",
     )
+    federation_url: str | None = Field(
+        default=None,
+        pattern=r"^(nats|tls)://",
+        description="NATS JetStream (`nats://host:4222`) linking this centre to the partner "
+        "nation's centre: what this centre's records release to the partner nation is "
+        "published there, and nothing else. Needs `centre`.",
+    )
+    centre: str | None = Field(
+        default=None,
+        max_length=40,
+        pattern=r"^[A-Z0-9][A-Z0-9-]{1,39}$",
+        description="This centre's name in the federation (e.g. `FR-CCI-COQUELLES`).",
+    )
+    federation_root: str = Field(
+        default="estran.fed",
+        pattern=r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$",
+        description="The NATS subject root of the federation's streams (both centres alike).",
+    )
+    federation_clearance: Classification = Field(
+        default=Classification.OFFICIAL,
+        description="The highest classification released to a partner centre (with "
+        "releasability to its nation).",
+    )
     node_name: str | None = Field(
         default=None,
         max_length=48,
@@ -293,6 +316,8 @@ class Settings(BaseSettings):
                 "production refuses plain (unauthenticated) CoT on a non-loopback address: "
                 "field devices connect over TLS with client certificates"
             )
+        if self.federation_url and not self.centre:
+            raise ValueError("a federation needs this centre's name (ESTRAN_CENTRE, --centre)")
         return self
 
     def default_marking(self) -> Marking:

@@ -33,11 +33,13 @@ __all__ = [
     "CotClient",
     "CotTransport",
     "EventStore",
+    "FederationLink",
     "FrameCodec",
     "Leadership",
     "PostCache",
     "RelayBus",
     "RelayedCot",
+    "Release",
     "SecurityStore",
     "TerrainSource",
 ]
@@ -278,6 +280,48 @@ class RelayedCot:
     group: str | None
     principal: Principal | None
     """Whose rights the sender has (None: nobody's, such as a UDP datagram)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    """One message from this centre to a partner nation's centre: a record as released to
+    that nation (``op="release"``), or its withdrawal (``op="withdraw"``, no record) when a
+    release was narrowed or the record purged."""
+
+    op: str
+    centre: str
+    nation: str
+    partner: str
+    kind: str
+    entity_id: str
+    event_id: str
+    seq: int
+    record: dict[str, Any] | None
+
+    @property
+    def message_id(self) -> str:
+        """The de-duplication id (JetStream's ``Nats-Msg-Id``): the event, the operation and
+        the partner, so a message published again after a crash is stored once."""
+        return f"{self.event_id}:{self.op}:{self.partner}"
+
+
+class FederationLink(Protocol):
+    """The durable link between sovereign centres (NATS JetStream): one stream per pair of
+    nations, one subject per record, so what the partner holds of each record is the last
+    message on its subject."""
+
+    async def connect(self) -> None: ...
+
+    async def held_by(self, partner: str) -> set[tuple[str, str]]:
+        """The records (kind, id) of this centre the partner holds now: last message a
+        release, not a withdrawal."""
+        ...
+
+    async def publish(self, message: Release) -> None:
+        """Store ``message`` in the stream (acknowledged by JetStream; raises if it is not)."""
+        ...
+
+    async def close(self) -> None: ...
 
 
 class RelayBus(Protocol):

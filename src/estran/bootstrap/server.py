@@ -37,6 +37,7 @@ from estran.services.access import Access
 from estran.services.audit import AuditTrail
 from estran.services.collector import Collector
 from estran.services.eventchain import EventChain
+from estran.services.federation import FederationOut
 from estran.services.fusion import FusionService
 from estran.services.hub import Hub
 from estran.services.identity import Identity, principal_of
@@ -139,6 +140,31 @@ def open_relay(settings: Settings) -> RelayBus | None:
     )
 
 
+def build_federation(
+    settings: Settings,
+    store: EventStore,
+    picture: Picture,
+    hub: Hub,
+    access: Access,
+    audit: AuditTrail,
+    policy: Policy,
+) -> FederationOut | None:
+    """What this centre publishes to the partner nations' centres, where it is federated."""
+    if not settings.federation_url or not settings.centre:
+        return None
+    from estran.adapters.jetstream_federation import JetStreamFederation
+
+    nation = policy.host_nation
+    partners = sorted(n for n in policy.nations if n != nation)
+    link = JetStreamFederation(
+        settings.federation_url, nation=nation, partners=partners, root=settings.federation_root
+    )
+    return FederationOut(
+        link, store, picture, hub, access, audit, centre=settings.centre, nation=nation,
+        partners=partners, clearance=settings.federation_clearance,
+    )  # fmt: skip
+
+
 def open_security_store(settings: Settings) -> SecurityStore:
     """Accounts, sessions and the audit trail: beside the events (SQLite or PostgreSQL)."""
     if settings.database_url:
@@ -201,6 +227,7 @@ class Services:
     rescue: RescueService | None = None
     recommender: RecommendationService | None = None
     plans: PlanService | None = None
+    federation: FederationOut | None = None
     extras: tuple[Startable, ...] = ()
     """Once-per-centre things started on the leading node (the live demo driver)."""
 
@@ -232,6 +259,8 @@ class Services:
                     runtime.add(reactor, once=True)
             if self.retention.interval_s > 0:
                 runtime.supervise("retention", self.retention.run_forever, once=True)
+            if self.federation is not None:
+                runtime.supervise(self.federation.name, self.federation.run, once=True)
             for extra in self.extras:
                 runtime.supervise(extra.name, _held(extra), once=True)
         if self.cot is not None and self.tak is not None:
@@ -393,6 +422,7 @@ def build_services(
         plans=build_plans(settings, terrain, picture, ledger, clock)
         if settings.terrain != "off"
         else None,
+        federation=build_federation(settings, store, picture, hub, access, audit, policy),
     )
     if not extras:
         return services

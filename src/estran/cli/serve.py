@@ -85,12 +85,21 @@ def run_server(settings: Settings, services: Services | None = None) -> None:
     default=None,
     help="Plain CoT over TCP on loopback (opt-in, e.g. 8087): anonymous, unclassified only.",
 )
+@click.option(
+    "--federation",
+    default=None,
+    metavar="NATS_URL",
+    help="Federate with the partner nation's centre over NATS JetStream (needs --centre).",
+)
+@click.option("--centre", default=None, help="This centre's name (e.g. FR-CCI-COQUELLES).")
 def serve(
     data_dir: str | None,
     database_url: str | None,
     host: str | None,
     http_port: int | None,
     cot_port: int | None,
+    federation: str | None,
+    centre: str | None,
 ) -> None:
     """Serve the REST API, the live stream, and the TAK gateway (CoT over TCP and TLS)."""
     settings = settings_from(
@@ -99,5 +108,7 @@ def serve(
         host=host,
         http_port=http_port,
         cot_tcp_port=cot_port,
+        federation_url=federation,
+        centre=centre,
     )
     run_server(settings)

@@ -22,6 +22,7 @@ from estran.ports import Clock, EventStore, SecurityStore
 from estran.services.access import Access
 from estran.services.audit import AuditTrail
 from estran.services.collector import Collector
+from estran.services.federation import FederationOut
 from estran.services.hub import Hub
 from estran.services.identity import Identity
 from estran.services.ledger import Ledger
@@ -40,6 +41,7 @@ __all__ = [
     "ClockDep",
     "CollectorDep",
     "CotDep",
+    "FederationDep",
     "HubDep",
     "IdentityDep",
     "LedgerDep",
@@ -80,6 +82,7 @@ BasemapDep = Annotated[BasemapRenderer, Depends(_basemap)]
 ClockDep = Annotated[Clock, Depends(_part("clock"))]
 CollectorDep = Annotated[Collector, Depends(_part("collector"))]
 CotDep = Annotated[CotServer | None, Depends(_part("cot"))]
+FederationDep = Annotated[FederationOut | None, Depends(_part("federation"))]
 HubDep = Annotated[Hub, Depends(_part("hub"))]
 IdentityDep = Annotated[Identity, Depends(_part("identity"))]
 LedgerDep = Annotated[Ledger, Depends(_part("ledger"))]

@@ -17,6 +17,7 @@ from estran.app.web.deps import (
     ClockDep,
     CollectorDep,
     CotDep,
+    FederationDep,
     HubDep,
     LedgerDep,
     PictureDep,
@@ -139,6 +140,7 @@ def build_health_router() -> APIRouter:
         collector: CollectorDep,
         cot: CotDep,
         tak: TakDep,
+        federation: FederationDep,
         hub: HubDep,
         picture: PictureDep,
         policy: PolicyDep,
@@ -171,6 +173,7 @@ def build_health_router() -> APIRouter:
                 "reactors": runtime.status(),
                 "background": settings.background,
                 "leader": runtime.leader_status(),
+                "federation": None if federation is None else federation.status(),
                 "followed": ledger.followed,
                 "gc": collector.status(),
                 "rescue_watch": {
