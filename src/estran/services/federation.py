@@ -28,10 +28,10 @@ from estran.domain.policy import Principal, Role
 from estran.ports import Release
 
 if TYPE_CHECKING:
-    from estran.domain.markings import Classification
     from collections.abc import Callable, Sequence
 
     from estran.domain.events import Event
+    from estran.domain.markings import Classification
     from estran.domain.picture import Picture
     from estran.ports import EventStore, FederationLink
     from estran.services.access import Access
