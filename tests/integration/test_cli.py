@@ -170,3 +170,36 @@ def test_the_top_level_help_loads_no_command_and_says_what_each_says_of_itself()
         assert own == summary, name
     help_text = CliRunner().invoke(cli, ["--help"]).output
     assert all(name in help_text for name in COMMANDS)
+
+
+def _pref(package: str) -> str:
+    import zipfile
+
+    with zipfile.ZipFile(package.strip().splitlines()[-1]) as z:
+        return z.read("cert/server.pref").decode()
+
+
+def test_certs_put_the_address_phones_reach_in_the_package_and_warn_when_they_cannot(tmp_path):
+    """The data package points the phone at the address ``certs init --host`` named (not the
+    loopback one phones cannot reach), and the CLI warns when the address is loopback or not
+    one the server certificate names (the phone would refuse the server)."""
+    runner = CliRunner()
+    data = str(tmp_path / "data")
+    init = runner.invoke(cli, ["certs", "init", "--data", data, "--host", "127.0.0.1",
+                               "--host", "10.0.0.5", "--host", "estran.local"])  # fmt: skip
+    assert init.exit_code == 0, init.output
+    assert "warning" not in init.stderr
+    made = runner.invoke(cli, ["certs", "client", "--data", data, "phone-1"])
+    assert made.exit_code == 0, made.output
+    assert "10.0.0.5:8089:ssl" in _pref(made.stdout)
+    assert "warning" not in made.stderr
+    other = runner.invoke(cli, ["certs", "client", "--data", data, "phone-2", "--host", "1.2.3.4"])
+    assert "not 1.2.3.4" in other.stderr
+    loop = runner.invoke(cli, ["certs", "client", "--data", data, "phone-3", "--host", "127.0.0.1"])
+    assert "only this machine reaches" in loop.stderr
+    local = str(tmp_path / "local")
+    only = runner.invoke(cli, ["certs", "init", "--data", local])
+    assert "phones cannot reach it" in only.stderr
+    made = runner.invoke(cli, ["certs", "client", "--data", local, "phone-4"])
+    assert "127.0.0.1:8089:ssl" in _pref(made.stdout)
+    assert "only this machine reaches" in made.stderr

@@ -19,6 +19,7 @@ import pytest
 import takproto
 
 from estran.adapters.certs import init_ca, issue_client, revoke
+from estran.domain.vocab import task_code
 from estran.protocols.cot.encode import encode_varint, stream_frame, takp_request, to_proto
 from estran.protocols.cot.parse import parse_xml
 from tests.auth import AUTH
@@ -246,8 +247,10 @@ async def test_a_sent_task_reaches_the_patrol_device_and_its_chat_ack_acknowledg
             r = await http.patch(f"{base}/api/v1/tasks/task-7", json={"status": "sent"})
             assert r.status_code == 200, r.text
         got = await patrol.expect(lambda d: b"estran.task.task-7" in d and b"[sent]" in d)
-        assert b"ACK task-7" in got
-        await patrol.send(marker("GeoChat.ANDROID-p.All.1", "ACK task-7", kind="b-t-f"))
+        code = task_code("task-7")
+        assert f"ACK {code}".encode() in got
+        # The patrol types the 4-character code, not the id.
+        await patrol.send(marker("GeoChat.ANDROID-p.All.1", f"roger {code}", kind="b-t-f"))
         await poll(f"{base}/api/v1/tasks/task-7", lambda t: t["status"] == "acknowledged")
 
 

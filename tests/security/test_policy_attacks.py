@@ -262,6 +262,7 @@ def test_9_a_task_for_gb_carries_no_callsign_or_position_of_records_it_may_not_s
         **task["marking"],
         "releasable_to": ["FR", "GB"],
     }
+    picture.records["task"]["task-gb"]["status"] = "sent"  # only a sent task goes to phones
     now_ms = int(NOW.timestamp() * 1000)
     everyone = picture_to_cot("task", "task-gb", picture, now_ms)
     assert everyone is not None

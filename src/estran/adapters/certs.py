@@ -19,7 +19,7 @@ import ssl
 import uuid
 import zipfile
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -149,6 +149,22 @@ def init_ca(folder: Path, hosts: list[str], days: int = 3650, force: bool = Fals
     (folder / "issued.json").write_text("{}")
     (folder / "revoked.json").write_text("[]")
     return folder
+
+
+LOOPBACK: Final = frozenset({"localhost", "127.0.0.1", "::1", "ip6-localhost"})
+
+
+def server_names(folder: Path) -> list[str]:
+    """The names and addresses the server certificate is valid for (its SANs), in order."""
+    path = folder / "server.pem"
+    if not path.exists():
+        raise InvalidInputError(f"no server certificate in {folder}: run `estran certs init`")
+    cert = x509.load_pem_x509_certificate(path.read_bytes())
+    try:
+        sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return []
+    return [str(n.value) for n in sans if isinstance(n, x509.DNSName | x509.IPAddress)]
 
 
 def _load_ca(folder: Path) -> tuple[x509.Certificate, rsa.RSAPrivateKey]:

@@ -7,7 +7,7 @@ adapter itself; tests pass their own settings (or stores) in the same way.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -152,3 +152,30 @@ class CertAuthority:
 
     def revoke(self, name: str) -> list[str]:
         return _certs.revoke(self.folder, name)
+
+    @staticmethod
+    def loopback_only(hosts: Sequence[str]) -> bool:
+        """Whether ``hosts`` name only this machine (no phone reaches them)."""
+        return all(h in _certs.LOOPBACK for h in hosts)
+
+    def phone_host(self, given: str | None) -> tuple[str, list[str]]:
+        """The server address to put in a phone's data package (``given``, else the first
+        address the server certificate names that is not this machine's loopback), and what
+        is wrong with it: a loopback address no phone reaches, or one the certificate does
+        not name (the phone would refuse the server)."""
+        names = _certs.server_names(self.folder)
+        reachable = [n for n in names if n not in _certs.LOOPBACK]
+        host = given or (reachable[0] if reachable else "127.0.0.1")
+        warnings = []
+        if host in _certs.LOOPBACK:
+            warnings.append(
+                f"the package points phones at {host}, which only this machine reaches: run "
+                f"`estran certs init --host <address phones reach> --force` (then re-issue the "
+                f"packages), or pass --host"
+            )
+        elif host not in names:
+            warnings.append(
+                f"the server certificate names {', '.join(names)}, not {host}: phones will "
+                f"refuse the server; run `estran certs init --host {host} --force`"
+            )
+        return host, warnings

@@ -36,26 +36,41 @@ def init_cmd(data_dir: Path | None, hosts: tuple[str, ...], force: bool) -> None
         folder = CertAuthority(settings).init(list(hosts), force=force)
     except EstranError as exc:
         raise click.ClickException(exc.message) from exc
-    click.echo(f"CA and server certificate in {folder}", err=True)
+    click.echo(f"CA and server certificate in {folder}, for {', '.join(hosts)}", err=True)
+    if CertAuthority.loopback_only(hosts):
+        click.echo(
+            "warning: only this machine's loopback is named: phones cannot reach it. Run "
+            "again with --host <the address phones reach> --force",
+            err=True,
+        )
 
 
 @certs.command("client")
 @data_option
 @click.argument("name")
 @click.option(
-    "--host", default="127.0.0.1", show_default=True, help="Server address for the phone."
+    "--host",
+    default=None,
+    help="Server address for the phone (default: the first one `certs init --host` named "
+    "that phones can reach).",
 )
 @click.option("--days", type=click.IntRange(1, 3650), default=365, show_default=True)
 @click.option(
     "-o", "--out", type=click.Path(path_type=Path), default=None, help="Folder for the package."
 )
-def client_cmd(data_dir: Path | None, name: str, host: str, days: int, out: Path | None) -> None:
+def client_cmd(
+    data_dir: Path | None, name: str, host: str | None, days: int, out: Path | None
+) -> None:
     """Issue a client certificate and write its data package (zip) to import on a phone."""
     settings = settings_from(data_dir=data_dir)
+    authority = CertAuthority(settings)
     try:
-        package = CertAuthority(settings).issue(name, server_host=host, out_dir=out, days=days)
+        server_host, warnings = authority.phone_host(host)
+        package = authority.issue(name, server_host=server_host, out_dir=out, days=days)
     except EstranError as exc:
         raise click.ClickException(exc.message) from exc
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
     click.echo(str(package.package))
     click.echo(
         f"password for {name}'s certificate (shown once; type it when the phone imports the "

@@ -4,6 +4,7 @@ types and impact levels (EUROSUR's where it has them), rescue phases and distres
 
 from __future__ import annotations
 
+import hashlib
 from enum import StrEnum
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "TrackStatus",
     "UnitKind",
     "UnitStatus",
+    "task_code",
 ]
 
 
@@ -136,6 +138,23 @@ class IncidentStatus(StrEnum):
     OPEN = "open"
     RESPONDING = "responding"
     CLOSED = "closed"
+
+
+_CODE_ALPHABET = "ACDEFHJKMNPRTUVWXY34679"
+"""Letters and digits that cannot be mistaken for one another (no 0/O, 1/I/L, 5/S, 8/B, 2/Z)
+when read off a phone in the dark or over the radio."""
+
+
+def task_code(task_id: str) -> str:
+    """A task's 4-character code (``K7QF``), what a patrol types to acknowledge it: derived
+    from the id (so every node and client agrees, with nothing stored), 23**4 = 279,841 codes,
+    so two tasks sent to one unit share one with a chance of about 1 in 280,000."""
+    digest = int.from_bytes(hashlib.sha256(task_id.encode()).digest()[:8], "big")
+    out = []
+    for _ in range(4):
+        digest, k = divmod(digest, len(_CODE_ALPHABET))
+        out.append(_CODE_ALPHABET[k])
+    return "".join(out)
 
 
 class TaskStatus(StrEnum):

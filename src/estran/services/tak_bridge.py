@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Final
 from estran.domain.events import CommandIn
 from estran.domain.markings import Classification, Marking
 from estran.domain.policy import Principal, Role
+from estran.domain.vocab import task_code
 
 if TYPE_CHECKING:
     from estran.domain.picture import Picture
@@ -59,7 +60,13 @@ def anonymous_principal(nation: str = "FR") -> Principal:
 
 _SAFE: Final = re.compile(r"[^A-Za-z0-9._:@-]")
 _COUNT: Final = re.compile(r"(?:group of|groupe de|~|about|environ)\s*(\d{1,4})", re.IGNORECASE)
-_ACK: Final = re.compile(r"\bACK\s+([A-Za-z0-9][A-Za-z0-9._:@-]{0,127})", re.IGNORECASE)
+_ACK: Final = re.compile(
+    r"\b(?:ACK|ACKNOWLEDGED|ROGER|WILCO|COPY|RECU|REÇU|BIEN\s+REÇU|OK)(?:\s+|\s*[:#-]\s*)"
+    r"([A-Za-z0-9][A-Za-z0-9._:@-]{0,127})",
+    re.IGNORECASE,
+)
+"""What a patrol types in GeoChat to acknowledge a task: ``ACK``, or the radio's ``ROGER``,
+``WILCO``, ``COPY`` (``REÇU`` in French), then the task's 4-character code or its id."""
 _UNIT_KIND: Final = re.compile(r"<__estran[^>]*\bunit_kind=['\"]([a-z_]+)['\"]")
 
 
@@ -249,7 +256,7 @@ def _detection(
 
 
 def ack_target(ev: CotEvent) -> str | None:
-    """The task id a GeoChat ``ACK <task id>`` names, if it is one."""
+    """The task code or id a GeoChat acknowledgement (``ACK K7QF``) names, if it is one."""
     if ev.type != "b-t-f":
         return None
     found = _ACK.search(ev.remarks or "")
@@ -257,13 +264,18 @@ def ack_target(ev: CotEvent) -> str | None:
 
 
 def _chat(ev: CotEvent, picture: Picture, units: frozenset[str]) -> list[CommandIn]:
-    """``ACK <task id>`` acknowledges a task already sent to one of the sender's own units;
-    anything else (a proposed task, another unit's task) changes nothing: only a commander
-    sends a task, and only its unit acknowledges it."""
-    task_id = ack_target(ev)
-    if task_id is None:
+    """``ACK <code or id>`` acknowledges a task already sent to one of the sender's own
+    units; anything else (a proposed task, another unit's task, a code two of its sent tasks
+    share) changes nothing: only a commander sends a task, and only its unit acknowledges it."""
+    named = ack_target(ev)
+    if named is None:
         return []
-    task = picture.get("task", task_id)
-    if task is None or task["status"] != "sent" or task["unit_id"] not in units:
+    sent = [t for t in picture.all("task") if t["status"] == "sent" and t["unit_id"] in units]
+    matches = [t for t in sent if t["id"] == named] or [
+        t for t in sent if task_code(t["id"]) == named.upper()
+    ]
+    if len(matches) != 1:
         return []
-    return [CommandIn(type="task.updated", entity_id=task["id"], data={"status": "acknowledged"})]
+    return [
+        CommandIn(type="task.updated", entity_id=matches[0]["id"], data={"status": "acknowledged"})
+    ]

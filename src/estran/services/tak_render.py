@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Final
 
+from estran.domain.vocab import task_code
 from estran.protocols.cot.encode import build_event, detail_xml
 
 if TYPE_CHECKING:
@@ -146,17 +147,18 @@ def picture_to_cot(
         return _accepted_post(entity_id, picture, now_ms, sees)
     if kind == "task":
         task = picture.get("task", entity_id)
-        if task is None:
-            return None
+        if task is None or task["status"] == "proposed":
+            return None  # only a task a commander sent goes to phones
         unit = _visible(picture, "unit", task["unit_id"], sees)
         incident = _visible(picture, "incident", task["incident_id"], sees)
         pos = incident.get("position") or unit.get("position")
         if pos is None:
             return None  # no place the receiver may know: the task is not drawn on its map
         callsign = unit.get("callsign", task["unit_id"])
+        code = task_code(task["id"])
         remarks = (
-            f"TASK {task['id']} for {callsign} [{task['status']}]: {task.get('instructions', '')}"
-            f" Reply in chat: ACK {task['id']}"
+            f"TASK {code} for {callsign} [{task['status']}]: {task.get('instructions', '')}"
+            f" Reply in chat / répondre : ACK {code}"
         )
         return build_event(
             uid=f"estran.task.{task['id']}",
@@ -169,7 +171,7 @@ def picture_to_cot(
                 callsign=f"TASK {callsign}",
                 remarks=remarks,
                 links=[{"uid": f"estran.incident.{task['incident_id']}", "relation": "p-p"}],
-                extra=f'<__estran task="{task["id"]}" unit="{task["unit_id"]}" '
+                extra=f'<__estran task="{task["id"]}" code="{code}" unit="{task["unit_id"]}" '
                 f'status="{task["status"]}"/>',
             ),
         )
