@@ -153,3 +153,17 @@ def test_the_openapi_document_describes_every_route_and_body(api):
         assert path in spec["paths"], path
     assert "UnitCreate" in spec["components"]["schemas"]
     assert "Position" in spec["components"]["schemas"]
+
+
+def test_a_position_far_outside_the_area_is_refused_unless_the_header_says_deliberate(api):
+    paris = factories.unit("PARIS-1", id="paris-1", position={"lat": 48.8566, "lon": 2.3522})
+    r = api.post("/api/v1/units", json=paris)
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["code"] == "outside_area"
+    assert "deliberate" in r.json()["error"]["message"]
+    r = api.post("/api/v1/units", json=paris, headers={"X-Out-Of-Area": "deliberate"})
+    assert r.status_code == 201, r.text
+    swapped = factories.unit("SWAP-1", id="swap-1", position={"lat": 1.85, "lon": 50.95})
+    r = api.post("/api/v1/events", json=[{"type": "unit.created", "data": swapped}])
+    assert r.status_code == 422
+    assert "swapped" in r.json()["error"]["message"]

@@ -26,6 +26,7 @@ from estran.adapters.plan_store import DiskPostCache
 from estran.adapters.security_store import SecurityStore
 from estran.adapters.storage.leadership import SoleLeadership
 from estran.adapters.storage.sqlite import SqliteEventStore
+from estran.domain.area import OperatingArea
 from estran.domain.errors import AlreadyExistsError, InvalidInputError
 from estran.domain.events import CommandIn
 from estran.domain.markings import Classification, Marking
@@ -163,6 +164,18 @@ def build_federation(
         link, store, picture, hub, access, audit, centre=settings.centre, nation=nation,
         partners=partners, clearance=settings.federation_clearance,
     )  # fmt: skip
+
+
+def operating_area(settings: Settings) -> OperatingArea | None:
+    """The area of operations positions are checked against (the area of interest and half
+    a degree around it); None when the area folder cannot be read (nothing is checked)."""
+    from estran.adapters.terrain_io import DEFAULT_AREA_DIR, load_area
+
+    try:
+        return OperatingArea.around(load_area(settings.area_dir or DEFAULT_AREA_DIR).spec)
+    except (OSError, InvalidInputError, ValidationError) as exc:
+        log.warning("positions are not checked against an area of operations: %s", exc)
+        return None
 
 
 def open_security_store(settings: Settings) -> SecurityStore:
@@ -349,6 +362,7 @@ def build_services(
         # Nodes sharing PostgreSQL follow each other: notified at once, and read by seq at
         # least every second in case a notification was missed.
         follow_poll_s=1.0 if settings.database_url else 0.0,
+        area=operating_area(settings),
     )
     terrain = build_terrain(settings)
     runcards = load_runcards(settings.runcards_file)

@@ -6,6 +6,7 @@ is configured the same way (a folder with ``area.toml`` and ``coast.geojson``).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -58,3 +59,24 @@ class AreaSpec(BaseModel):
         if not (self.south_lat < self.north_lat and self.west_lon < self.east_lon):
             raise ValueError("the area's extent is empty: south < north and west < east")
         return self
+
+
+@dataclass(frozen=True, slots=True)
+class OperatingArea:
+    """Where positions are expected: the area of interest widened by ``margin_deg`` on every
+    side (the Strait of Dover, the English coast, the Belgian border). A position beyond it
+    (latitude and longitude swapped, a unit in Paris) is refused unless said deliberate."""
+
+    name: str
+    south: float
+    west: float
+    north: float
+    east: float
+
+    @classmethod
+    def around(cls, spec: AreaSpec, margin_deg: float = 0.5) -> OperatingArea:
+        return cls(spec.name, spec.south_lat - margin_deg, spec.west_lon - margin_deg,
+                   spec.north_lat + margin_deg, spec.east_lon + margin_deg)  # fmt: skip
+
+    def contains(self, lat: float, lon: float) -> bool:
+        return self.south <= lat <= self.north and self.west <= lon <= self.east

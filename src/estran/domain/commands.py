@@ -19,6 +19,7 @@ from estran.domain.errors import (
     FutureTimeError,
     InvalidTransitionError,
     NotFoundError,
+    OutsideAreaError,
     PermissionDeniedError,
     TimeOutOfRangeError,
     UnknownReferenceError,
@@ -46,6 +47,8 @@ from estran.domain.timefmt import EARLIEST, stamp
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from estran.domain.area import OperatingArea
+
 __all__ = ["Context", "RecordView", "decide", "pydantic_details"]
 
 Record = dict[str, Any]
@@ -68,6 +71,9 @@ class Context:
     """None only where every command comes from Estran itself (the system principal)."""
     retention_days: Callable[[str], float] | None = None
     """The legal retention period of a kind of record, in days (no marking may shorten it)."""
+    area: OperatingArea | None = None
+    """Where positions are expected; beyond it a person's command is refused unless it says
+    the position is deliberate (Estran's own services are not checked)."""
 
 
 def pydantic_details(
@@ -214,6 +220,20 @@ def _check_transitions(spec: KindSpec, entity_id: str, current: Record, changes:
             raise InvalidTransitionError(spec.name, entity_id, field_name, str(old), str(new))
 
 
+def _check_area(data: dict[str, Any], cmd: CommandIn, ctx: Context, *, trusted: bool) -> None:
+    pos = data.get("position")
+    if ctx.area is None or trusted or cmd.out_of_area == "deliberate" or not pos:
+        return
+    lat, lon = float(pos["lat"]), float(pos["lon"])
+    if not ctx.area.contains(lat, lon):
+        swapped = " (latitude and longitude swapped?)" if ctx.area.contains(lon, lat) else ""
+        raise OutsideAreaError(
+            lat, lon, ctx.area.name,
+            f"{swapped}: refused as a likely mistake; say it is deliberate with "
+            '"out_of_area": "deliberate" (REST: the header X-Out-Of-Area: deliberate)',
+        )  # fmt: skip
+
+
 def decide(view: RecordView, cmd: CommandIn, ctx: Context) -> Event:
     """Validate ``cmd`` against the picture ``view`` and return the event it makes."""
     spec = KINDS[cmd.kind]
@@ -243,6 +263,7 @@ def decide(view: RecordView, cmd: CommandIn, ctx: Context) -> Event:
         ) from exc
 
     guard = _Guard(view, ctx)
+    _check_area(data, cmd, ctx, trusted=guard.trusted)
     current: Record | None = None
     if cmd.verb == "created":
         chosen = cmd.entity_id or data.pop("id", None)

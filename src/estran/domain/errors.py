@@ -115,9 +115,9 @@ class ProtocolError(InvalidInputError):
 class OutsideAreaError(InvalidInputError):
     code = "outside_area"
 
-    def __init__(self, lat: float, lon: float, area: str) -> None:
+    def __init__(self, lat: float, lon: float, area: str, hint: str = "") -> None:
         super().__init__(
-            f"({lat:.5f}, {lon:.5f}) is outside the area of interest {area!r}",
+            f"({lat:.5f}, {lon:.5f}) is outside the area of interest {area!r}{hint}",
             details=[{"lat": lat, "lon": lon, "area": area}],
         )
         self.lat = lat

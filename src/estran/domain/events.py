@@ -9,7 +9,7 @@ store gives it a gap-free sequence number ``seq``; the picture is a projection o
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import orjson
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -95,6 +95,11 @@ class CommandIn(BaseModel):
         description="Idempotency key: a retry with the same id returns the original event.",
     )
     marking: Marking | None = Field(default=None, description="Defaults to the originator's.")
+    out_of_area: Literal["deliberate"] | None = Field(
+        default=None,
+        description="`deliberate`: accept a position far outside the area of operations "
+        "(otherwise refused, 422 `outside_area`: swapped latitude and longitude, a typo).",
+    )
     justification: str | None = Field(
         default=None,
         max_length=1000,

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
     from datetime import datetime
 
+    from estran.domain.area import OperatingArea
     from estran.domain.events import CommandIn, Event
     from estran.domain.markings import Marking
     from estran.ports import Clock, EventStore
@@ -88,8 +89,10 @@ class Ledger:
         policy: Policy | None = None,
         retention_days: Callable[[str], float] | None = None,
         follow_poll_s: float = 0.0,
+        area: OperatingArea | None = None,
     ) -> None:
         self.retention_days = retention_days
+        self.area = area
         self.store = store
         self.picture = picture
         self.hub = hub
@@ -287,6 +290,7 @@ class Ledger:
             req.principal,
             self.policy,
             self.retention_days,
+            self.area,
         )
 
     def _take_group(self) -> list[_Request]:

@@ -287,6 +287,9 @@ class TakGateway:
             own = unit_id_for(client.uid) if client.uid else None
             principal = dataclasses.replace(principal, attached_unit=own or principal.attached_unit)
         commands = cot_to_commands(ev, self.picture, self.state, self.now_s(), principal, units)
+        # A device reports where it is (GPS), not a position typed in: never questioned as
+        # out of the area of operations (a liaison's phone in Folkestone, a patrol on leave).
+        commands = [c.model_copy(update={"out_of_area": "deliberate"}) for c in commands]
         label = f"{principal.id} via tak:{(client.callsign or client.peer)}"[:128]
         if commands:
             await self._queue.put((label, principal, commands))  # full: back-pressure

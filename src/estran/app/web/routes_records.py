@@ -105,6 +105,8 @@ async def _submit_one(
     why = justification(request)
     if why is not None:
         cmd_fields["justification"] = why
+    if request.headers.get("x-out-of-area", "").strip().lower() == "deliberate":
+        cmd_fields["out_of_area"] = "deliberate"
     try:
         cmd = CommandIn.model_validate(cmd_fields)
     except ValidationError as exc:
