@@ -203,3 +203,13 @@ def test_certs_put_the_address_phones_reach_in_the_package_and_warn_when_they_ca
     made = runner.invoke(cli, ["certs", "client", "--data", local, "phone-4"])
     assert "127.0.0.1:8089:ssl" in _pref(made.stdout)
     assert "only this machine reaches" in made.stderr
+
+
+def test_thermal_replay_goes_to_the_centre_the_cli_is_configured_for(tmp_path):
+    from estran.cli.thermal import configured_url
+    from estran.config import Settings
+
+    assert configured_url(Settings(data_dir=tmp_path, http_port=9123)) == "http://127.0.0.1:9123"
+    wildcard = Settings(data_dir=tmp_path, host="0.0.0.0", http_port=8443)  # noqa: S104
+    assert configured_url(wildcard) == "http://127.0.0.1:8443"
+    assert configured_url(Settings(data_dir=tmp_path, host="10.0.0.5")) == "http://10.0.0.5:8080"

@@ -12,8 +12,8 @@ import click
 import numpy as np
 
 from estran.cli.options import data_option, settings_from
+from estran.cli.progress import Progress
 from estran.cli.simulate import load_scenario
-from estran.cli.terrain import _Bar
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -106,7 +106,7 @@ def read_history(path: Path, site_ids: list[str]) -> np.ndarray:
 
 
 def _setup(
-    data_dir: Path | None, scenario_path: Path | None, history_path: Path | None, bar: _Bar
+    data_dir: Path | None, scenario_path: Path | None, history_path: Path | None, bar: Progress
 ) -> tuple[Settings, Scenario, PreparedTerrain, PostSet, np.ndarray | None]:
     from estran.bootstrap import planning_kit
 
@@ -148,7 +148,7 @@ def tonight_cmd(
     from estran.services.planning import Planner, tonight
     from estran.sim.night import coast_from
 
-    bar = _Bar()
+    bar = Progress()
     _, scenario, terrain, posts, history = _setup(data_dir, scenario_path, history_path, bar)
     planner = Planner(scenario, coast_from(terrain), posts, history=history)
     bar("solving the game", 0.9)
@@ -195,7 +195,7 @@ def evaluate_cmd(
     from estran.services.planning import NIGHTLY, Planner
     from estran.sim.night import coast_from
 
-    bar = _Bar()
+    bar = Progress()
     settings, scenario, terrain, posts, history = _setup(data_dir, scenario_path, history_path, bar)
     coast = coast_from(terrain)
     planner = Planner(scenario, coast, posts, history=history)
@@ -305,7 +305,7 @@ def frontier_cmd(
     from estran.services.plan_eval import frontier
     from estran.sim.night import coast_from
 
-    bar = _Bar()
+    bar = Progress()
     settings, scenario, terrain, posts, history = _setup(data_dir, scenario_path, history_path, bar)
     result = frontier(
         scenario, coast_from(terrain), posts, nights=nights, replications=replications,
@@ -377,7 +377,7 @@ def sweep_cmd(
     from estran.services.plan_eval import ratio, sweep
     from estran.sim.night import coast_from
 
-    bar = _Bar()
+    bar = Progress()
     settings, scenario, terrain, posts, history = _setup(data_dir, scenario_path, history_path, bar)
     points = sweep(
         scenario, coast_from(terrain), posts, factors, nights=nights,

@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from estran.cli.options import data_option, settings_from
-from estran.cli.terrain import _Bar
+from estran.cli.progress import Progress
 from estran.domain.errors import EstranError
 from estran.sim.scenario import DEFAULT_SCENARIO, Scenario, parse_scenario
 
@@ -88,7 +88,7 @@ def simulate_cmd(
 
     scenario = load_scenario(scenario_path)
     settings = settings_from(data_dir=data_dir)
-    bar = _Bar()
+    bar = Progress()
     terrain = prepare_terrain(settings, bar)
     runs: list[list[NightResult]] = []
     if replications == 1:

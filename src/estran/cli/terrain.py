@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -12,31 +11,10 @@ import click
 
 from estran.bootstrap import TerrainKit
 from estran.cli.options import data_option, settings_from
+from estran.cli.progress import Progress
 from estran.domain.errors import EstranError
 
 __all__ = ["terrain"]
-
-
-class _Bar:
-    """A one-line progress display on standard error."""
-
-    def __init__(self) -> None:
-        self.started = time.monotonic()
-        self.last = ""
-
-    def __call__(self, stage: str, fraction: float) -> None:
-        width = 30
-        done = int(width * max(0.0, min(1.0, fraction)))
-        line = (
-            f"\r[{'#' * done}{'.' * (width - done)}] {fraction:4.0%} "
-            f"{time.monotonic() - self.started:5.1f} s  {stage[:40]:<40}"
-        )
-        if line != self.last:
-            click.echo(line, nl=False, err=True)
-            self.last = line
-
-    def close(self) -> None:
-        click.echo("", err=True)
 
 
 @click.group()
@@ -49,7 +27,7 @@ def terrain() -> None:
 def prepare_cmd(data_dir: Path | None) -> None:
     """Generate (or load) the terrain and precompute travel graphs; print a summary."""
     settings = settings_from(data_dir=data_dir)
-    bar = _Bar()
+    bar = Progress()
     try:
         t = TerrainKit(settings).prepare(bar)
     except EstranError as exc:
@@ -83,7 +61,7 @@ def prepare_cmd(data_dir: Path | None) -> None:
 def import_cmd(data_dir: Path | None, file: Path, mapping: str) -> None:
     """Import real land cover (GeoTIFF, GeoJSON or GeoPackage) over the default terrain."""
     settings = settings_from(data_dir=data_dir)
-    bar = _Bar()
+    bar = Progress()
     try:
         summary = TerrainKit(settings).import_landcover(file, mapping, bar)
     except EstranError as exc:
@@ -121,7 +99,7 @@ def sites_cmd(data_dir: Path | None, file: Path) -> None:
 def render_cmd(data_dir: Path | None, output: Path, step: int) -> None:
     """Draw the terrain classes to a PNG (legend colours as on the web map)."""
     settings = settings_from(data_dir=data_dir)
-    bar = _Bar()
+    bar = Progress()
     TerrainKit(settings).render(output, step, bar)
     bar.close()
     click.echo(str(output), file=sys.stdout)

@@ -14,8 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from estran.cli.options import settings_from
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
+
+    from estran.config import Settings
 
 __all__ = ["thermal"]
 
@@ -106,6 +110,15 @@ def frames_of(source: Path) -> Iterator[bytes]:
         video.release()
 
 
+def configured_url(settings: Settings) -> str:
+    """The HTTP address of the centre ``settings`` describe, as a client on this machine
+    reaches it (a wildcard bind address is reached on loopback)."""
+    host = settings.host if settings.host not in ("0.0.0.0", "::", "") else "127.0.0.1"  # noqa: S104
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{settings.http_port or 8080}"
+
+
 @thermal.command("replay")
 @click.argument("source", type=click.Path(path_type=Path, exists=True))
 @click.option(
@@ -116,14 +129,22 @@ def frames_of(source: Path) -> Iterator[bytes]:
     help="CSV: t, lat, lon, alt_m, yaw_deg, pitch_deg[, roll_deg]; one row a frame.",
 )
 @click.option("--sensor", required=True, help="The drone's thermal sensor id in Estran.")
-@click.option("--url", default="http://127.0.0.1:8080", show_default=True)
+@click.option(
+    "--url",
+    default=None,
+    help="The centre (default: the one this CLI is configured for, ESTRAN_HOST and "
+    "ESTRAN_HTTP_PORT, else http://127.0.0.1:8080).",
+)
 @click.option("--pace", type=click.FloatRange(0, 1000), default=1.0, show_default=True,
               help="1: the flight's own pace; 0: as fast as the centre takes them.")  # fmt: skip
-def replay_cmd(source: Path, telemetry_path: Path, sensor: str, url: str, pace: float) -> None:
+def replay_cmd(
+    source: Path, telemetry_path: Path, sensor: str, url: str | None, pace: float
+) -> None:
     """Replay a recorded flight (frames and telemetry) into a running centre.
 
     The token comes from $ESTRAN_TOKEN (never from the command line, where others can see it).
     """
+    url = url or configured_url(settings_from())
     token = os.environ.get("ESTRAN_TOKEN")
     if not token:
         raise click.ClickException("set ESTRAN_TOKEN to a token that may create detections")
