@@ -17,6 +17,7 @@ from estran.services.simulate import simulate, summarise
 from estran.sim.night import Season, coast_from, run_night
 from estran.sim.scenario import Scenario, parse_scenario
 from tests.auth import AUTH
+from tests.polling import get_until
 
 
 @pytest.fixture(scope="module")
@@ -190,3 +191,45 @@ def test_a_demo_night_is_the_same_from_its_seed_patrol_movements_included(opale,
     assert len(moves) > 100  # the free patrols walked their beats all night
     assert len({(m["data"]["position"]["lat"], m["data"]["position"]["lon"]) for m in moves}) > 50
     assert _demo_night(opale, baseline, 8) != first
+
+
+def test_a_task_sent_from_the_console_to_a_simulated_unit_is_carried_out(
+    server, terrain_cache, opale
+):
+    """Issue 20, the dispatch loop closed: the unit is tasked, acknowledges, moves along its
+    route, arrives, reports in the duty log and is available again; the task follows."""
+    from estran.app.demo import DemoDriver
+
+    quiet = Scenario.model_validate({
+        "name": "a quiet night",
+        "weather": {"calm_probability": 0.0, "rough_attempt_factor": 0.0},
+        "sensors": {"false_alarms_per_hour": 0.0},
+        "units": [{"id": "GN-WISSANT-P1", "kind": "foot_patrol", "lat": 50.882, "lon": 1.668}],
+    })  # fmt: skip
+    running = server(terrain="background", terrain_cache_dir=terrain_cache,
+                     extras=[lambda svc: DemoDriver(svc, quiet, speed=600, seed=3)])  # fmt: skip
+    base, unit = running.http, "sim-GN-WISSANT-P1"
+    start = get_until(f"{base}/api/v1/units/{unit}", lambda u: u.get("position"), 60.0)
+    inc = {"id": "inc-console", "type": "group_sighted", "owner_agency_id": "FR-GN",
+           "position": {"lat": 50.872, "lon": 1.690}}  # fmt: skip
+    assert httpx.post(f"{base}/api/v1/incidents", json=inc, headers=AUTH).status_code == 201
+    task = {"id": "task-console", "incident_id": "inc-console", "unit_id": unit}
+    assert httpx.post(f"{base}/api/v1/tasks", json=task, headers=AUTH).status_code == 201
+    r = httpx.patch(f"{base}/api/v1/tasks/task-console", json={"status": "sent"}, headers=AUTH)
+    assert r.status_code == 200, r.text
+    get_until(f"{base}/api/v1/tasks/task-console", lambda t: t["status"] == "done", 60.0)
+    history = httpx.get(f"{base}/api/v1/tasks/task-console/history", headers=AUTH).json()
+    statuses = [e["data"].get("status") for e in history["events"]]
+    assert statuses == ["proposed", "sent", "acknowledged", "will_comply", "en_route",
+                        "on_scene", "done"]  # fmt: skip
+    moves = httpx.get(f"{base}/api/v1/units/{unit}/history", headers=AUTH).json()["events"]
+    unit_statuses = [e["data"]["status"] for e in moves if "status" in e["data"]]
+    assert unit_statuses[-4:] == ["tasked", "en_route", "on_scene", "available"], unit_statuses
+    positions = [e["data"]["position"] for e in moves if "position" in e["data"]]
+    assert len({(p["lat"], p["lon"]) for p in positions}) >= 5  # it moved along its route
+    end = httpx.get(f"{base}/api/v1/units/{unit}", headers=AUTH).json()["position"]
+    assert abs(end["lat"] - 50.872) < 0.005
+    assert abs(end["lon"] - 1.690) < 0.005
+    assert (start["position"]["lat"], start["position"]["lon"]) != (end["lat"], end["lon"])
+    log_lines = httpx.get(f"{base}/api/v1/log_entries", headers=AUTH).json()["items"]
+    assert any("on scene at inc-console" in e["text"] for e in log_lines)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from estran.app.demo_dispatch import ConsoleTasks
 from estran.domain.events import CommandIn
 from estran.services.background import cancel_and_wait
 from estran.sim.night import Group, Night, Season, SimUnit, begin_night, coast_from
@@ -54,11 +55,26 @@ class DemoDriver:
         self._last_incident: str | None = None
         self.env: Environment | None = None
         self.incident_for_unit: dict[str, str] = {}
+        self.own_tasks: set[str] = set()
+        self.console: ConsoleTasks | None = None
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="estran-demo")
 
+    def status(self) -> dict[str, Any]:
+        """Where the simulation is, for the watch floor's header: the scenario, the night and
+        its simulated time (24-hour, local), and the speed."""
+        env = self.env
+        out: dict[str, Any] = {"scenario": self.scenario.name, "speed": self.speed,
+                               "night": self.nights, "time": None}  # fmt: skip
+        if env is not None:
+            hours = (self.scenario.night_start_h + env.now / 3600.0) % 24.0
+            out["time"] = f"{int(hours):02d}:{int(hours * 60) % 60:02d}"
+        return out
+
     async def stop(self) -> None:
+        if self.console is not None:
+            self.svc.hub.unlisten(self.console.on_events)
         await cancel_and_wait([self._task])
 
     # --- helpers --------------------------------------------------------------------------
@@ -146,6 +162,7 @@ class DemoDriver:
         self._follow(unit, eta_s, route)
         task = f"task-{inc}-{unit.id}"[:120]
         self.task_of[unit.id] = task
+        self.own_tasks.add(task)
         self.incident_for_unit[unit.id] = inc
         tid = {"entity_id": task}
         self._emit(
@@ -285,6 +302,10 @@ class DemoDriver:
         self._to_lonlat = terrain.projector.to_lonlat
         coast = coast_from(terrain)
         await self._setup(coast)
+        # Tasks sent from the console to simulated units are carried out (demo_dispatch).
+        self.console = ConsoleTasks(svc, self._emit, own=self.own_tasks,
+                                    on_scene_s=self.scenario.on_scene_minutes * 60.0)  # fmt: skip
+        svc.hub.listen(self.console.on_events)
         season = Season(self.scenario, coast, self.seed)
         while True:
             night = self.begin(season)
@@ -293,9 +314,11 @@ class DemoDriver:
             while night.env.peek() <= night.end_s:
                 wait = pacer.due_in()
                 if wait > 0:
-                    await asyncio.sleep(min(wait, 5.0))
+                    await asyncio.sleep(min(wait, 1.0))
                     continue
                 pacer.step_due(until=night.end_s)
+                if self.console.waiting:
+                    await self.console.carry_out(night.env, self._to_lonlat)
                 if self.pending:
                     await self._flush()
             result = night.finish()

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from estran.cli.options import settings_from, store_options
 from estran.cli.serve import run_server
-from estran.cli.simulate import load_scenario
+from estran.cli.simulate import load_scenario, shipped_scenario
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 __all__ = ["demo"]
 
@@ -18,10 +21,10 @@ __all__ = ["demo"]
 @click.option("--http-port", type=int, default=None, help="HTTP port (default 8080; 0 = any).")
 @click.option(
     "--scenario",
-    "scenario_path",
-    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    "scenario_name",
     default=None,
-    help="Scenario TOML (default: the shipped baseline).",
+    help="A shipped scenario (`baseline`, `busy`: a busy night, for a first look) or a "
+    "scenario TOML file (default: the baseline).",
 )
 @click.option(
     "--speed",
@@ -35,7 +38,7 @@ def demo(
     data_dir: Path | None,
     database_url: str | None,
     http_port: int | None,
-    scenario_path: Path | None,
+    scenario_name: str | None,
     speed: float,
     seed: int,
 ) -> None:
@@ -43,6 +46,7 @@ def demo(
     from estran.app.demo import DemoDriver
     from estran.bootstrap import build_services
 
+    scenario_path = shipped_scenario(scenario_name)
     scenario = load_scenario(scenario_path)
     from estran.services.demo_accounts import make_demo_accounts
 

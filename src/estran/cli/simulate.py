@@ -20,6 +20,20 @@ from estran.sim.scenario import DEFAULT_SCENARIO, Scenario, parse_scenario
 __all__ = ["DEFAULT_SCENARIO", "load_scenario", "simulate_cmd"]
 
 
+def shipped_scenario(name: str | None) -> Path | None:
+    """A shipped scenario's file by name (``busy``), or the path given; None: the default."""
+    if name is None:
+        return None
+    shipped = DEFAULT_SCENARIO.parent / f"{name}.toml"
+    if "/" not in name and shipped.is_file():
+        return shipped
+    path = Path(name)
+    if not path.is_file():
+        names = ", ".join(sorted(p.stem for p in DEFAULT_SCENARIO.parent.glob("*.toml")))
+        raise click.BadParameter(f"{name!r} is neither a shipped scenario ({names}) nor a file")
+    return path
+
+
 def load_scenario(path: Path | None) -> Scenario:
     path = path or DEFAULT_SCENARIO
     try:

@@ -41,6 +41,7 @@ __all__ = [
     "ClockDep",
     "CollectorDep",
     "CotDep",
+    "ExtrasDep",
     "FederationDep",
     "HubDep",
     "IdentityDep",
@@ -87,6 +88,7 @@ HubDep = Annotated[Hub, Depends(_part("hub"))]
 IdentityDep = Annotated[Identity, Depends(_part("identity"))]
 LedgerDep = Annotated[Ledger, Depends(_part("ledger"))]
 PictureDep = Annotated[Picture, Depends(_part("picture"))]
+ExtrasDep = Annotated[tuple[Any, ...], Depends(_part("extras"))]
 TakDep = Annotated[TakGateway | None, Depends(_part("tak"))]
 PlansDep = Annotated[PlanService | None, Depends(_part("plans"))]
 PolicyDep = Annotated[Policy, Depends(_part("policy"))]

@@ -17,6 +17,7 @@ from estran.app.web.deps import (
     ClockDep,
     CollectorDep,
     CotDep,
+    ExtrasDep,
     FederationDep,
     HubDep,
     LedgerDep,
@@ -141,6 +142,7 @@ def build_health_router() -> APIRouter:
         cot: CotDep,
         tak: TakDep,
         federation: FederationDep,
+        extras: ExtrasDep,
         hub: HubDep,
         picture: PictureDep,
         policy: PolicyDep,
@@ -158,6 +160,7 @@ def build_health_router() -> APIRouter:
             return JSONBytes({"status": status, "version": __version__})
         if policy.roles[principal.role].sees == "none":
             return JSONBytes({"status": status, "version": __version__})
+        demo = next((x.status() for x in extras if getattr(x, "name", "") == "demo"), None)
         critical = runtime.critical_problems()
         return JSONBytes(
             {
@@ -173,6 +176,7 @@ def build_health_router() -> APIRouter:
                 "reactors": runtime.status(),
                 "background": settings.background,
                 "leader": runtime.leader_status(),
+                "demo": demo,
                 "federation": None if federation is None else federation.status(),
                 "followed": ledger.followed,
                 "gc": collector.status(),

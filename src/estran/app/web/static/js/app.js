@@ -96,6 +96,13 @@ async function start(me) {
     let text = "";
     try {
       const h = await api("/api/v1/health");
+      // A demo says so, with the simulated night and its hour (24 h), beside the real clock.
+      const sim = $("sim");
+      sim.hidden = !h.demo;
+      if (h.demo) {
+        sim.textContent = `SIMULATION · nuit/night ${h.demo.night + 1}` +
+          (h.demo.time ? ` · ${h.demo.time}` : "") + ` · ×${h.demo.speed}`;
+      }
       if (h.rescue_watch && !h.rescue_watch.ok) {
         text = "VEILLE SAUVETAGE EN PANNE / RESCUE WATCH DOWN — " + h.rescue_watch.problems.join("; ") +
           " — signaler tout cas de vie humaine en mer directement au CROSS / report any life-at-sea case to the MRCC directly";
