@@ -81,7 +81,12 @@ def test_a_node_answers_503_in_bounded_time_and_writes_again_after_the_link_retu
     # Its once-per-centre work (the rescue watch) too: the leadership lock's session died
     # with the link, and the node leads again (ending its own stale session if the server
     # still holds it), within a few seconds.
-    health = get_until(f"{running.http}/api/v1/health", lambda h: h["status"] == "ok", 6.0)
-    assert health["leader"]["leading"], health
-    assert health["reactors"]["rescue"]["alive"]
+    health = get_until(
+        f"{running.http}/api/v1/health",
+        lambda h: (
+            h["status"] == "ok" and h["leader"]["leading"] and h["reactors"]["rescue"]["alive"]
+        ),
+        6.0,
+    )
+    assert health["reactors"]["rescue"]["standby"] is False
     api.close()

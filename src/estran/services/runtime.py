@@ -302,15 +302,19 @@ class Runtime:
         loop.task = asyncio.create_task(self._run_loop(loop), name=f"loop-{loop.record.name}")
 
     async def _take_lead(self) -> None:
-        self.leading, self.leading_since = True, time.time()
         self.lead_changes += 1
         self.holder = None if self.leadership is None else self.leadership.node
+        # Not standby any more: until each has started it is reported as not running.
+        for rec in self._records():
+            if rec.once:
+                rec.standby, rec.alive = False, False
         for slot in self._slots.values():
             if slot.record.once:
                 await self._start_slot(slot)
         for loop in self._loops.values():
             if loop.record.once:
                 self._start_loop(loop)
+        self.leading, self.leading_since = True, time.time()
 
     async def _step_down(self) -> None:
         self.leading, self.leading_since = False, None
