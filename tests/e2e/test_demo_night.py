@@ -29,7 +29,7 @@ def test_the_busy_demo_night_shows_the_rhythm_of_a_night_within_two_minutes(tmp_
     started = time.monotonic()
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "estran", "demo", "--scenario", "busy", "--data", str(data),
+            [sys.executable, "-m", "estran", "demo", "--data", str(data),
              "--http-port", "0"],
             stdout=log, stderr=log,
             env={**os.environ, "ESTRAN_COT_TCP_PORT": "0", "ESTRAN_COT_TLS_PORT": "0"},

@@ -193,6 +193,7 @@ def test_a_demo_night_is_the_same_from_its_seed_patrol_movements_included(opale,
     assert _demo_night(opale, baseline, 8) != first
 
 
+@pytest.mark.slow
 def test_a_task_sent_from_the_console_to_a_simulated_unit_is_carried_out(
     server, terrain_cache, opale
 ):

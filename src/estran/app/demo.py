@@ -283,7 +283,10 @@ class DemoDriver:
         return night
 
     def patrolled(self, t: float, unit: SimUnit, x: float, y: float) -> None:
-        """A free patrol's tracker reports where it is on its beat."""
+        """A free patrol's tracker reports where it is on its beat (not while it carries out
+        a task sent from the console: then it is on its route)."""
+        if self.console is not None and f"sim-{unit.id}" in self.console.busy:
+            return
         self._emit(
             CommandIn(
                 type="unit.updated",

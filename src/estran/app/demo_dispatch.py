@@ -55,6 +55,8 @@ class ConsoleTasks:
         """The tasks the simulation itself made (not ours to carry out)."""
         self.waiting: list[str] = []
         self.carried: set[str] = set()
+        self.busy: set[str] = set()
+        """Units carrying out a console task (their beat waits)."""
 
     def on_events(self, events: Sequence[Event]) -> None:
         """Hub listener: a task sent to a simulated unit that the simulation did not make."""
@@ -90,6 +92,7 @@ class ConsoleTasks:
         if unit is None or incident is None or not unit.get("position"):
             return
         uid, tid = unit["id"], {"entity_id": task_id}
+        self.busy.add(uid)
         self.emit(CommandIn(type="unit.updated", entity_id=uid, data={"status": "tasked"}))
         route, eta_s = await asyncio.to_thread(self._route, unit, incident["position"])
 
@@ -132,6 +135,7 @@ class ConsoleTasks:
                           data={"log": "duty", "role": "unit", "text": line}),
                 CommandIn(type="unit.updated", entity_id=uid, data={"status": "available"}),
             )  # fmt: skip
+            self.busy.discard(uid)
 
         env.after(ACK_AFTER_S + eta_s + self.on_scene_s, report)
 

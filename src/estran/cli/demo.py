@@ -23,8 +23,8 @@ __all__ = ["demo"]
     "--scenario",
     "scenario_name",
     default=None,
-    help="A shipped scenario (`baseline`, `busy`: a busy night, for a first look) or a "
-    "scenario TOML file (default: the baseline).",
+    help="A shipped scenario (`busy`: a busy night, the default, for a first look; "
+    "`baseline`: a night as the simulation's sources have it) or a scenario TOML file.",
 )
 @click.option(
     "--speed",
@@ -46,7 +46,7 @@ def demo(
     from estran.app.demo import DemoDriver
     from estran.bootstrap import build_services
 
-    scenario_path = shipped_scenario(scenario_name)
+    scenario_path = shipped_scenario(scenario_name or "busy")
     scenario = load_scenario(scenario_path)
     from estran.services.demo_accounts import make_demo_accounts
 
