@@ -37,6 +37,7 @@ from tests.marks import NATS_SKIP_REASON, NATS_URL, POSTGRES_SKIP_REASON, POSTGR
 from tests.serverproc import ServerProcess
 
 from bench.bench_cot import free_port
+from bench.bench_nodes import _drop
 from bench.report import line
 
 OUT = Path(__file__).parent / "out"
@@ -146,14 +147,6 @@ async def many(ports: tuple[int, int], clients: int, team: int, seconds: float) 
         "p50": float(np.percentile(lat, 50)) if len(lat) else float("inf"),
         "p99": float(np.percentile(lat, 99)) if len(lat) else float("inf"),
     }
-
-
-def _drop(schema: str) -> None:
-    import psycopg
-    from psycopg import sql
-
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
 
 
 def main() -> None:

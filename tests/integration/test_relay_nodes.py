@@ -95,10 +95,8 @@ async def test_what_one_sender_sends_arrives_on_the_other_node_in_order(two_node
 async def test_a_protobuf_client_on_the_other_node_gets_what_an_xml_client_sent(two_nodes):
     """What crosses is XML; the receiving node encodes it for a client that negotiated TAK
     Protocol v1 (it parses the XML only when such a client is connected)."""
-    import takproto
-
-    from estran.protocols.cot.encode import encode_varint, takp_request
-    from tests.integration.test_tak_gateway import _read_varint, raw_connect
+    from estran.protocols.cot.encode import takp_request
+    from tests.integration.test_tak_gateway import raw_connect, read_proto
 
     (a, ports_a), (b, ports_b), _folder = two_nodes
     await _relays_ready(a, b)
@@ -109,10 +107,6 @@ async def test_a_protobuf_client_on_the_other_node_gets_what_an_xml_client_sent(
         response = await asyncio.wait_for(reader.readuntil(b"</event>"), 5)
     async with Raw(ports_a["tcp"]) as sender:
         await sender.send(position("XML-ON-A", "XMLA"))
-        head = await asyncio.wait_for(reader.readexactly(1), 5)
-        assert head == b"\xbf"
-        length = await _read_varint(reader)
-        payload = await asyncio.wait_for(reader.readexactly(length), 5)
-    msg = takproto.parse_proto(head + encode_varint(length) + payload)
+        msg = await read_proto(reader)
     assert msg.cotEvent.uid == "XML-ON-A"
     writer.close()

@@ -12,6 +12,7 @@ import uuid
 import zipfile
 from configparser import ConfigParser
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytak
@@ -288,14 +289,20 @@ async def test_a_client_negotiates_tak_protocol_v1_and_gets_protobuf(gateway):
         got = await xml_client.expect(lambda d: b'uid="proto-1"' in d)
         assert b'callsign="PROTO"' in got
         await xml_client.send(marker("from-xml", "hello proto"))
-        head = await asyncio.wait_for(reader.readexactly(1), 5)
-        assert head == b"\xbf"
-        length = await _read_varint(reader)
-        payload = await asyncio.wait_for(reader.readexactly(length), 5)
-        msg = takproto.parse_proto(head + encode_varint(length) + payload)
+        msg = await read_proto(reader)
         assert msg.cotEvent.uid == "from-xml"
         assert msg.cotEvent.detail.xmlDetail == "<remarks>hello proto</remarks>"
         writer.close()
+
+
+async def read_proto(reader: asyncio.StreamReader) -> Any:
+    """The next TAK Protocol v1 stream frame (``0xbf``, a varint length, the message), as
+    takproto reads it."""
+    head = await asyncio.wait_for(reader.readexactly(1), 5)
+    assert head == b"\xbf"
+    length = await _read_varint(reader)
+    payload = await asyncio.wait_for(reader.readexactly(length), 5)
+    return takproto.parse_proto(head + encode_varint(length) + payload)
 
 
 async def _read_varint(reader: asyncio.StreamReader) -> int:
