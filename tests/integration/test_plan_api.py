@@ -91,7 +91,12 @@ def test_accepting_a_post_is_tasking_own_agency_only_and_liaison_cannot(centre):
     ours = next(i for u, i in ids.items() if u.startswith("gn-"))
     # The liaison desk may not publish a plan, nor see or accept the French posts.
     assert httpx.post(f"{base}/api/v1/plans", json={}, headers=liz).status_code == 403
-    assert httpx.get(f"{base}/api/v1/plans/latest", headers=liz).status_code == 404
+    hidden = httpx.get(f"{base}/api/v1/plans/latest", headers=liz)
+    assert hidden.status_code == 404
+    # Said, not hidden (issue 20): the liaison knows a plan exists and is not released to GB.
+    assert hidden.json()["error"]["details"] == [{"kind": "plan", "id": "latest",
+                                                  "released": False}]  # fmt: skip
+    assert "not released to you" in hidden.json()["error"]["message"]
     forged = httpx.patch(f"{base}/api/v1/posts/{ours}", json={"status": "accepted"}, headers=liz)
     assert forged.status_code in (403, 404)
     assert api.get(f"/api/v1/posts/{ours}").json()["status"] == "proposed"

@@ -229,6 +229,14 @@ class PlanService:
     def last(self, visible: Callable[[Any], bool]) -> dict[str, Any]:
         """The latest plan, for those who may see a record marked as its posts are."""
         plan = self.latest
-        if plan is None or not visible({"entity": "post", "marking": plan["marking"]}):
-            raise NotFoundError("plan", "latest", "no plan published yet")
+        if plan is None:
+            raise NotFoundError("plan", "latest", "no plan published yet / aucun plan publié")
+        if not visible({"entity": "post", "marking": plan["marking"]}):
+            # Said, not hidden: the liaison desk must know to ask for it, not think none exists.
+            missing = NotFoundError(
+                "plan", "latest", "tonight's plan exists and is not released to you / le plan "
+                "de cette nuit existe mais ne vous est pas communiqué",
+            )  # fmt: skip
+            missing.details = [{"kind": "plan", "id": "latest", "released": False}]
+            raise missing
         return plan

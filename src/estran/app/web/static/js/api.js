@@ -2,10 +2,11 @@
 // authenticates both; the page never holds the token.
 
 export class ApiError extends Error {
-  constructor(status, code, message) {
+  constructor(status, code, message, details = []) {
     super(message);
     this.status = status;
     this.code = code;
+    this.details = details;
   }
 }
 
@@ -23,7 +24,8 @@ export async function api(path, { method = "GET", body, headers = {} } = {}) {
   }
   if (!res.ok) {
     const err = (data && data.error) || {};
-    throw new ApiError(res.status, err.code || "http_" + res.status, err.message || res.statusText);
+    throw new ApiError(res.status, err.code || "http_" + res.status, err.message || res.statusText,
+      err.details || []);
   }
   return data;
 }

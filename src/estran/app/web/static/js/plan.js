@@ -26,7 +26,13 @@ export class PlanPanel {
   setStore(store) { this.store = store; this.render(); }
 
   async refresh() {
-    try { this.latest = await api("/api/v1/plans/latest"); } catch { this.latest = null; }
+    this.unreleased = false;
+    try {
+      this.latest = await api("/api/v1/plans/latest");
+    } catch (e) {
+      this.latest = null;
+      this.unreleased = Boolean(e.details && e.details.some((d) => d.released === false));
+    }
     this.map.setPlan(this.latest);
     this.render();
   }
@@ -65,7 +71,9 @@ export class PlanPanel {
       ? `<div class="plan-head"><b>${esc(this.latest.plan_id)}</b> · ${esc(this.latest.method)}<br>
          expected proportion intercepted: <b>${Math.round((this.latest.drawn_proportion ?? this.latest.model_proportion) * 100)}%</b> over the plan's nights · ${esc(this.latest.units)} units ·
          ${this.latest.history_attempts ? esc(this.latest.history_attempts) + " recent attempts weighed" : "site values from the scenario"}</div>`
-      : `<div class="note">No plan yet${this.canPlan ? ": publish tonight's." : "."}</div>`;
+      : this.unreleased
+        ? `<div class="note">A plan for tonight exists and is not released to you. / Un plan existe pour cette nuit ; il ne vous est pas communiqué.</div>`
+        : `<div class="note">No plan yet${this.canPlan ? ": publish tonight's." : "."}</div>`;
     const rows = posts.sort((a, b) => a.unit_id.localeCompare(b.unit_id)).map((p) => {
       const unit = this.store.get("unit", p.unit_id);
       const own = unit && unit.agency_id === this.me.agency_id;
