@@ -133,9 +133,6 @@ class CotClient:
         self.wake.set()
         return True
 
-    def sees(self, sender: CotClient) -> bool:
-        return self.group is None or sender.group is None or self.group == sender.group
-
 
 class _Bucket:
     """A token bucket: ``rate`` messages a second, bursts of ``burst``."""

@@ -145,13 +145,11 @@ class ConsoleTasks:
         t = self.svc.terrain.terrain()
         ux, uy = t.projector.to_xy(unit["position"]["lon"], unit["position"]["lat"])
         tx, ty = t.projector.to_xy(to["lon"], to["lat"])
-        straight = np.array([[ux, uy], [tx, ty]], dtype=np.float64)
         profile = t.engine.mobility.unit_kinds.get(unit["kind"])
         target = t.engine.resolve(tx, ty)
-        if profile is None or isinstance(target, str):
-            return straight, float(np.hypot(tx - ux, ty - uy)) / 1.4
-        (eta,) = t.engine.eta(target, [UnitAt(unit["id"], profile, float(ux), float(uy))])
-        if not eta.reachable or eta.eta_s is None or not eta.legs:
-            return straight, float(np.hypot(tx - ux, ty - uy)) / 1.4
-        points = np.concatenate([leg.points for leg in eta.legs])
-        return points, float(eta.eta_s)
+        if profile is not None and not isinstance(target, str):
+            (eta,) = t.engine.eta(target, [UnitAt(unit["id"], profile, float(ux), float(uy))])
+            if eta.reachable and eta.eta_s is not None and eta.legs:
+                return np.concatenate([leg.points for leg in eta.legs]), float(eta.eta_s)
+        straight = np.array([[ux, uy], [tx, ty]], dtype=np.float64)
+        return straight, float(np.hypot(tx - ux, ty - uy)) / 1.4

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
 from estran.domain.policy import Principal, Role
 from estran.ports import Release
@@ -41,9 +41,6 @@ if TYPE_CHECKING:
 __all__ = ["FederationOut", "partner_principal"]
 
 log = logging.getLogger(__name__)
-
-NEVER_SENT: Final = frozenset({"purge"})
-"""Kinds that are this centre's own bookkeeping."""
 
 
 def partner_principal(nation: str, clearance: Classification) -> Principal:
@@ -140,10 +137,10 @@ class FederationOut:
     async def _send(self, events: list[Event]) -> None:
         latest: dict[tuple[str, str], Event] = {}
         for event in events:  # a burst on one record is one message: its state now
-            if event.kind == "purge":  # what retention removed is withdrawn where it was held
+            # A purge record is this centre's own bookkeeping and never leaves; what it
+            # removed is withdrawn where the partner held it.
+            if event.kind == "purge":
                 keys = await asyncio.to_thread(self.store.purged_keys, event.seq)
-            elif event.kind in NEVER_SENT:
-                keys = []
             else:
                 keys = [(event.kind, event.entity_id)]
             for key in keys:
