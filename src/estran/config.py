@@ -83,6 +83,14 @@ class Settings(BaseSettings):
         pattern=r"^[A-Z0-9][A-Z0-9-]{1,39}$",
         description="This centre's name in the federation (e.g. `FR-CCI-COQUELLES`).",
     )
+    nation: str | None = Field(
+        default=None,
+        pattern=r"^[A-Z]{2,3}$",
+        description="This centre's nation (ISO 3166), e.g. `GB` for the UK's centre: the "
+        "policy's host nation (whose records unmarked origin means) and, unless "
+        "`default_releasable_to` is set, what unmarked records are released to. Unset: the "
+        "policy's (`FR`).",
+    )
     federation_root: str = Field(
         default="estran.fed",
         pattern=r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$",
@@ -321,8 +329,11 @@ class Settings(BaseSettings):
         return self
 
     def default_marking(self) -> Marking:
+        nations = self.default_releasable_to
+        if self.nation and "default_releasable_to" not in self.model_fields_set:
+            nations = [self.nation]
         return Marking(
             classification=self.default_classification,
-            releasable_to=self.default_releasable_to,
+            releasable_to=nations,
             purpose=self.default_purpose,
         )

@@ -35,6 +35,7 @@ __all__ = [
     "EventStore",
     "FederationLink",
     "FrameCodec",
+    "Inbound",
     "Leadership",
     "PostCache",
     "RelayBus",
@@ -297,12 +298,26 @@ class Release:
     event_id: str
     seq: int
     record: dict[str, Any] | None
+    about: dict[str, str] | None = None
+    """For a comment or proposal on one of the partner's records: that record (its centre,
+    kind and id), so the partner files it against its own record."""
 
     @property
     def message_id(self) -> str:
-        """The de-duplication id (JetStream's ``Nats-Msg-Id``): the event, the operation and
-        the partner, so a message published again after a crash is stored once."""
-        return f"{self.event_id}:{self.op}:{self.partner}"
+        """The de-duplication id (JetStream's ``Nats-Msg-Id``): the event, the operation, the
+        partner and the record (one purge withdraws several), so a message published again
+        after a crash is stored once."""
+        return f"{self.event_id}:{self.op}:{self.partner}:{self.kind}:{self.entity_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """One message as it came off the partner's stream, not yet trusted: its subject, its
+    bytes and its place in the stream (the receiving centre validates everything)."""
+
+    subject: str
+    data: bytes
+    stream_seq: int
 
 
 class FederationLink(Protocol):
@@ -319,6 +334,15 @@ class FederationLink(Protocol):
 
     async def publish(self, message: Release) -> None:
         """Store ``message`` in the stream (acknowledged by JetStream; raises if it is not)."""
+        ...
+
+    async def consume(
+        self, partner: str, handle: Callable[[list[Inbound]], Awaitable[None]]
+    ) -> None:
+        """Deliver what ``partner`` published for this centre, in order, in batches, from a
+        durable consumer: a batch is acknowledged only once ``handle`` returned, so after a
+        crash or a partition delivery resumes where it stopped (a batch handled but not
+        acknowledged comes again: ``handle`` must be idempotent). Runs until cancelled."""
         ...
 
     async def close(self) -> None: ...

@@ -16,6 +16,7 @@ already run NATS for the CoT relay.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 from typing import TYPE_CHECKING, Any, Final
@@ -27,7 +28,11 @@ from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
 from nats.js.errors import Error as JetStreamError
 
+from estran.ports import Inbound
+
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from nats.aio.client import Client
     from nats.js.client import JetStreamContext
 
@@ -38,6 +43,7 @@ __all__ = ["JetStreamFederation", "record_subject", "stream_name"]
 log = logging.getLogger(__name__)
 
 DUPLICATE_WINDOW_S: Final = 20 * 60
+CONSUME_BATCH: Final = 256
 
 
 def stream_name(root: str, a: str, b: str) -> str:
@@ -52,15 +58,19 @@ def record_subject(root: str, frm: str, to: str, kind: str, entity_id: str) -> s
 
 
 class JetStreamFederation:
-    def __init__(self, url: str, *, nation: str, partners: list[str], root: str) -> None:
+    def __init__(
+        self, url: str, *, nation: str, partners: list[str], root: str, centre: str = ""
+    ) -> None:
         self.url = url
         self.nation = nation
+        self.centre = centre
         self.partners = partners
         self.root = root
         self._nc: Client | None = None
         self._js: JetStreamContext | None = None
         self.published = 0
         self.duplicates = 0
+        self.consumed = 0
 
     async def connect(self) -> None:
         if self._nc is not None and self._nc.is_connected:
@@ -75,20 +85,28 @@ class JetStreamFederation:
             )
             self._js = self._nc.jetstream(timeout=5)
             for partner in self.partners:
-                await self._js.add_stream(
-                    StreamConfig(
-                        name=stream_name(self.root, self.nation, partner),
-                        subjects=[
-                            f"{self.root}.{self.nation}.{partner}.>",
-                            f"{self.root}.{partner}.{self.nation}.>",
-                        ],
-                        storage=StorageType.FILE,
-                        duplicate_window=DUPLICATE_WINDOW_S,
-                    )
-                )
+                await self._declare(self._js, partner)
         except (NatsError, JetStreamError, OSError) as exc:
             await self.close()
             raise ConnectionError(f"federation link {self.url}: {exc}") from exc
+
+    async def _declare(self, js: JetStreamContext, partner: str) -> None:
+        """The pair's stream, created by whichever centre comes first (both declare it alike;
+        two declaring it at once: one of them is told the subjects overlap, and finds it)."""
+        config = StreamConfig(
+            name=stream_name(self.root, self.nation, partner),
+            subjects=sorted(
+                [f"{self.root}.{self.nation}.{partner}.>", f"{self.root}.{partner}.{self.nation}.>"]
+            ),
+            storage=StorageType.FILE,
+            duplicate_window=DUPLICATE_WINDOW_S,
+        )
+        try:
+            await js.add_stream(config)
+        except JetStreamError:
+            info = await js.stream_info(str(config.name))  # raises where it is not there
+            if sorted(info.config.subjects or []) != config.subjects:
+                raise
 
     def _context(self) -> JetStreamContext:
         if self._js is None:
@@ -142,6 +160,8 @@ class JetStreamFederation:
         }
         if message.record is not None:
             body["record"] = message.record
+        if message.about is not None:
+            body["about"] = message.about
         subject = record_subject(
             self.root, message.nation, message.partner, message.kind, message.entity_id
         )
@@ -153,6 +173,45 @@ class JetStreamFederation:
             raise ConnectionError(f"federation publish failed: {exc}") from exc
         self.published += 1
         self.duplicates += bool(ack.duplicate)
+
+    async def consume(
+        self, partner: str, handle: Callable[[list[Inbound]], Awaitable[None]]
+    ) -> None:
+        js = self._context()
+        durable = f"{self.centre or self.nation}-from-{partner}"
+        try:
+            sub = await js.pull_subscribe(
+                f"{self.root}.{partner}.{self.nation}.>",
+                durable=durable,
+                stream=stream_name(self.root, self.nation, partner),
+                config=ConsumerConfig(
+                    durable_name=durable,
+                    deliver_policy=DeliverPolicy.ALL,
+                    ack_policy=AckPolicy.ALL,
+                    ack_wait=30.0,
+                    max_ack_pending=20_000,
+                ),
+            )
+        except (NatsError, JetStreamError) as exc:
+            raise ConnectionError(f"federation consumer {durable}: {exc}") from exc
+        try:
+            while True:
+                try:
+                    messages = await sub.fetch(CONSUME_BATCH, timeout=1.0)
+                except NatsTimeoutError:
+                    continue  # nothing new (or the link is down: nats-py reconnects)
+                except (NatsError, JetStreamError) as exc:
+                    raise ConnectionError(f"federation consumer {durable}: {exc}") from exc
+                batch = [Inbound(m.subject, m.data, m.metadata.sequence.stream) for m in messages]
+                await handle(batch)
+                try:  # acknowledges the whole batch (AckPolicy.ALL): handled, in order
+                    await messages[-1].ack()
+                except (NatsError, JetStreamError) as exc:
+                    raise ConnectionError(f"federation consumer {durable}: {exc}") from exc
+                self.consumed += len(batch)
+        finally:
+            with contextlib.suppress(NatsError, JetStreamError):
+                await sub.unsubscribe()
 
     async def close(self) -> None:
         if self._nc is not None:

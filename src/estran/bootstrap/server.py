@@ -38,7 +38,7 @@ from estran.services.access import Access
 from estran.services.audit import AuditTrail
 from estran.services.collector import Collector
 from estran.services.eventchain import EventChain
-from estran.services.federation import FederationOut
+from estran.services.federation import Federation, FederationIn, FederationOut
 from estran.services.fusion import FusionService
 from estran.services.hub import Hub
 from estran.services.identity import Identity, principal_of
@@ -146,24 +146,35 @@ def build_federation(
     store: EventStore,
     picture: Picture,
     hub: Hub,
+    ledger: Ledger,
     access: Access,
     audit: AuditTrail,
     policy: Policy,
-) -> FederationOut | None:
-    """What this centre publishes to the partner nations' centres, where it is federated."""
+) -> Federation | None:
+    """What this centre publishes to the partner nations' centres and what it receives from
+    them, where it is federated (each side on a link of its own)."""
     if not settings.federation_url or not settings.centre:
         return None
     from estran.adapters.jetstream_federation import JetStreamFederation
 
     nation = policy.host_nation
     partners = sorted(n for n in policy.nations if n != nation)
-    link = JetStreamFederation(
-        settings.federation_url, nation=nation, partners=partners, root=settings.federation_root
-    )
-    return FederationOut(
-        link, store, picture, hub, access, audit, centre=settings.centre, nation=nation,
+
+    def link() -> JetStreamFederation:
+        return JetStreamFederation(settings.federation_url or "", nation=nation,
+                                   partners=partners, root=settings.federation_root,
+                                   centre=settings.centre or "")  # fmt: skip
+
+    out = FederationOut(
+        link(), store, picture, hub, access, audit, centre=settings.centre, nation=nation,
         partners=partners, clearance=settings.federation_clearance,
     )  # fmt: skip
+    inbound = FederationIn(
+        link(), ledger, picture, access, audit, centre=settings.centre, nation=nation,
+        partners=partners, clearance=settings.federation_clearance,
+        root=settings.federation_root,
+    )  # fmt: skip
+    return Federation(out, inbound)
 
 
 def operating_area(settings: Settings) -> OperatingArea | None:
@@ -197,13 +208,15 @@ def open_identity(settings: Settings, store: SecurityStore, clock: Clock) -> Ide
     )
 
 
-def load_policy(path: Path | None) -> Policy:
-    """The access policy (the shipped one by default); a bad one stops the start-up."""
+def load_policy(path: Path | None, nation: str | None = None) -> Policy:
+    """The access policy (the shipped one by default), for a centre of ``nation`` where
+    given (its host nation); a bad one stops the start-up."""
     path = path or Path(__file__).resolve().parent.parent / "data" / "policy.toml"
     try:
-        return parse_policy(tomllib.loads(path.read_text(encoding="utf-8")))
+        policy = parse_policy(tomllib.loads(path.read_text(encoding="utf-8")))
     except (OSError, tomllib.TOMLDecodeError, ValidationError, ValueError) as exc:
         raise InvalidInputError(f"policy {path}: {exc}") from exc
+    return policy if nation is None else policy.model_copy(update={"host_nation": nation})
 
 
 def rebuild(store: EventStore, *, until_received: str | None = None) -> Picture:
@@ -240,7 +253,7 @@ class Services:
     rescue: RescueService | None = None
     recommender: RecommendationService | None = None
     plans: PlanService | None = None
-    federation: FederationOut | None = None
+    federation: Federation | None = None
     extras: tuple[Startable, ...] = ()
     """Once-per-centre things started on the leading node (the live demo driver)."""
 
@@ -273,7 +286,8 @@ class Services:
             if self.retention.interval_s > 0:
                 runtime.supervise("retention", self.retention.run_forever, once=True)
             if self.federation is not None:
-                runtime.supervise(self.federation.name, self.federation.run, once=True)
+                for side in (self.federation.out, self.federation.inbound):
+                    runtime.supervise(side.name, side.run, once=True)
             for extra in self.extras:
                 runtime.supervise(extra.name, _held(extra), once=True)
         if self.cot is not None and self.tak is not None:
@@ -348,7 +362,7 @@ def build_services(
     log.info("picture rebuilt from %d events (%d records)", picture.seq, picture.count())
     hub = Hub()
     clock = clock or SystemClock()
-    policy = load_policy(settings.policy_file)
+    policy = load_policy(settings.policy_file, settings.nation)
     audit = AuditTrail(security, clock.now)
     rules = rules_from(settings)
     ledger = Ledger(
@@ -438,7 +452,7 @@ def build_services(
         plans=build_plans(settings, terrain, picture, ledger, clock)
         if settings.terrain != "off"
         else None,
-        federation=build_federation(settings, store, picture, hub, access, audit, policy),
+        federation=build_federation(settings, store, picture, hub, ledger, access, audit, policy),
     )
     if not extras:
         return services

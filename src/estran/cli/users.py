@@ -82,7 +82,9 @@ def users() -> None:
 @store_options
 @click.argument("username")
 @click.option(
-    "--role", type=click.Choice([r.value for r in Role if r != Role.SYSTEM]), required=True
+    "--role",
+    type=click.Choice([r.value for r in Role if r not in (Role.SYSTEM, Role.PARTNER)]),
+    required=True,
 )
 @click.option("--agency", "agency_id", required=True, help="Agency id, e.g. FR-GN or UK-BF.")
 @click.option("--nation", default=None, help="ISO 3166 code; known agencies imply it.")

@@ -178,13 +178,16 @@ class _Guard:
         incident = self.view.get("incident", incident_id)
         return None if incident is None else incident.get("sector_id")
 
-    def marking_for_create(self, cmd: CommandIn) -> Marking:
+    def marking_for_create(self, cmd: CommandIn, addressed_to: str | None = None) -> Marking:
+        """The new record's marking: the command's, else the originator's default (released
+        also to ``addressed_to``, the nation a comment on a partner's record is for)."""
         if self.trusted:
             return cmd.marking or self.ctx.default_marking
         assert self.policy is not None  # noqa: S101
         who = self.who
+        nations = self.policy.releasable_default(who.nation)
         base = cmd.marking or self.ctx.default_marking.model_copy(
-            update={"releasable_to": self.policy.releasable_default(who.nation)}
+            update={"releasable_to": sorted({*nations, *([addressed_to] if addressed_to else [])})}
         )
         if classification_rank(base.classification) > classification_rank(who.clearance):
             raise PermissionDeniedError(
@@ -218,6 +221,13 @@ def _check_transitions(spec: KindSpec, entity_id: str, current: Record, changes:
             continue
         if new not in allowed.get(str(old), set()):
             raise InvalidTransitionError(spec.name, entity_id, field_name, str(old), str(new))
+
+
+def _addressed_to(view: RecordView, kind: str, data: Record) -> str | None:
+    """The partner nation a comment or proposal on its centre's record is addressed to."""
+    foreign_id = data.get("foreign_id") if kind == "log_entry" else None
+    foreign = view.get("foreign", foreign_id) if foreign_id else None
+    return None if foreign is None else str(foreign["origin_nation"])
 
 
 def _check_area(data: dict[str, Any], cmd: CommandIn, ctx: Context, *, trusted: bool) -> None:
@@ -282,7 +292,7 @@ def decide(view: RecordView, cmd: CommandIn, ctx: Context) -> Event:
         entity_id = chosen or f"{spec.id_prefix}{ctx.new_id()}"
         if view.get(spec.name, entity_id) is not None:
             raise AlreadyExistsError(spec.name, entity_id)
-        marking = guard.marking_for_create(cmd)
+        marking = guard.marking_for_create(cmd, _addressed_to(view, spec.name, data))
     else:
         if cmd.entity_id is None:
             raise ValidationFailedError(

@@ -21,6 +21,8 @@ Rules, in the order they are checked (the names appear in decisions and the audi
 ``own_records``      an unauthenticated source changing a record it did not originate
 ``own_unit``         a field device reporting on a task of another unit
 ``rescue_centre``    acknowledging, closing or changing a rescue case another centre owns
+``foreign``          changing a record a partner centre released to this one (only that centre
+                     does; this centre's users comment or propose on it)
 ``granted``          allowed
 """
 
@@ -65,6 +67,8 @@ class Role(StrEnum):
     RESCUE_LIAISON = "rescue_liaison"
     ADMIN = "admin"
     SERVICE = "service"
+    PARTNER = "partner"
+    """A partner nation's centre, over the federation: never an account."""
     DEVICE = "device"
     ANONYMOUS = "anonymous"
     SYSTEM = "system"
@@ -126,6 +130,9 @@ class RolePolicy(BaseModel):
     """May change only records its own agency originated (an unauthenticated source)."""
     own_unit_reports: bool = False
     """May report progress only on tasks of the unit it is (a field device)."""
+    federates: bool = False
+    """A partner centre: the only one that changes received (foreign) records, and only the
+    ones it released itself."""
 
     def may_create(self, kind: str) -> bool:
         return "*" in self.create or kind in self.create
@@ -260,8 +267,12 @@ def _visible_reason(
     if rules.sees == "none":
         return f"the {who.role} role sees no picture records"
     kind = record.get("entity")
+    if kind == "foreign" and record.get("status") == "withdrawn":
+        return "withdrawn by the partner centre that released it"
     if rules.rescue_cases and (
-        kind == "rescue_case" or (kind == "incident" and record.get("life_at_sea"))
+        kind == "rescue_case"
+        or (kind == "incident" and record.get("life_at_sea"))
+        or (kind == "foreign" and record.get("origin_kind") == "rescue_case")
     ):
         return None  # life at sea first: a rescue centre sees every case, whatever its marking
     if rules.sees == "attached_unit" and (scope is None or (kind, record.get("id")) not in scope):
@@ -362,6 +373,16 @@ def authorize(
             return deny("kind", f"the {who.role} role may not change a {kind}")
         if action in (Action.TASK, Action.REPORT) and not rules.may_update(kind):
             return deny("kind", f"the {who.role} role may not change a {kind}")
+    if kind == "foreign" and action != Action.READ:
+        origin = (record or {}).get("origin_centre")
+        if not rules.federates:
+            return deny(
+                "foreign",
+                "a record a partner centre released to this one: only that centre changes it "
+                "(comment or propose on it instead)",
+            )
+        if record is not None and origin != who.agency_id:
+            return deny("foreign", f"released by {origin}: {who.agency_id} may not change it")
     if action in policy.justify and not (justification and justification.strip()):
         return deny("justification", f"{action.value} needs a written justification")
     if record is not None:

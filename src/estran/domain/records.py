@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+import orjson
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 from shapely.geometry import Polygon, shape
 
 from estran.domain.geo import ErrorEllipse, Position
@@ -46,6 +47,7 @@ __all__ = [
     "DetectionClass",
     "DetectionCreate",
     "DistressFactor",
+    "ForeignCreate",
     "ImpactLevel",
     "IncidentCreate",
     "IncidentStatus",
@@ -113,6 +115,11 @@ RESCUE_TRANSITIONS: dict[str, set[str]] = {
     "open": {"acknowledged"},
     "acknowledged": {"closed"},
     "closed": set(),
+}
+FOREIGN_TRANSITIONS: dict[str, set[str]] = {
+    # Withdrawn by its originator, released again later: only the originating centre moves it.
+    "held": {"withdrawn"},
+    "withdrawn": {"held"},
 }
 TRACK_TRANSITIONS: dict[str, set[str]] = {
     "active": {"stale", "closed"},
@@ -311,6 +318,15 @@ class LogEntryCreate(_Schema):
     id: Id | None = None
     log: LogKind
     incident_id: Id | None = None
+    foreign_id: Id | None = Field(
+        default=None,
+        description="A record received from a partner centre this line comments on: it is "
+        "addressed to that centre (released to its nation unless marked otherwise) and travels "
+        "back to it as a comment, or as a proposal, never an order.",
+    )
+    proposal: bool = Field(
+        default=False, description="A proposal to the record's originator, not a comment."
+    )
     role: Annotated[str, Field(min_length=1, max_length=64)]
     position_held: Annotated[str, Field(max_length=128)] = Field(
         default="", description="The watch position: duty officer, operator, liaison desk..."
@@ -345,6 +361,51 @@ class RescueCasePatch(_Patch):
     description: Text | None = None
     distress_factors: Annotated[list[DistressFactor], Field(max_length=8)] | None = None
     escalations: Annotated[int, Field(ge=0, le=1000)] | None = None
+
+
+_FOREIGN_MAX_BYTES: Final = 64 * 1024
+
+
+def _bounded_record(value: dict[str, Any]) -> dict[str, Any]:
+    if len(orjson.dumps(value)) > _FOREIGN_MAX_BYTES:
+        raise ValueError(f"a received record is at most {_FOREIGN_MAX_BYTES} bytes")
+    return value
+
+
+Centre = Annotated[str, Field(min_length=2, max_length=40, pattern=r"^[A-Z0-9][A-Z0-9-]+$")]
+Nation = Annotated[str, Field(pattern=r"^[A-Z]{2,3}$")]
+ReceivedRecord = Annotated[dict[str, Any], AfterValidator(_bounded_record)]
+
+
+class ForeignCreate(_Schema):
+    """A record a partner nation's centre released to this one (the federation): held as its
+    originator released it, readable per its marking, changed only by that centre (a newer
+    release, a withdrawal); this centre's users comment or propose on it (``log_entry``
+    with ``foreign_id``), which travels back to the originator as such."""
+
+    id: Id | None = None
+    origin_centre: Centre
+    origin_nation: Nation
+    origin_kind: Annotated[str, Field(pattern=r"^[a-z_]{1,32}$")]
+    origin_id: Id
+    origin_seq: Annotated[int, Field(ge=0)]
+    origin_event_id: Annotated[str, Field(min_length=1, max_length=64)]
+    status: Literal["held"] = "held"
+    record: ReceivedRecord
+    about_kind: Annotated[str, Field(pattern=r"^[a-z_]{1,32}$")] | None = Field(
+        default=None, description="This centre's record the partner's comment is about."
+    )
+    about_id: Id | None = None
+
+
+class ForeignPatch(_Patch):
+    """A newer release of the record (its content now), or its withdrawal (``withdrawn``:
+    the content is dropped at once, the rest purged per retention)."""
+
+    status: Literal["held", "withdrawn"] | None = None
+    origin_seq: Annotated[int, Field(ge=0)] | None = None
+    origin_event_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    record: ReceivedRecord | None = None
 
 
 class PurgeCreate(_Schema):
@@ -535,7 +596,7 @@ KINDS: dict[str, KindSpec] = {
             "log_entries",
             LogEntryCreate,
             LogEntryPatch,
-            references={"incident_id": "incident"},
+            references={"incident_id": "incident", "foreign_id": "foreign"},
             type_field="log",
             id_prefix="log-",
         ),
@@ -550,6 +611,15 @@ KINDS: dict[str, KindSpec] = {
             id_prefix="sar-",
         ),
         KindSpec("purge", "purges", PurgeCreate, PurgePatch, id_prefix="purge-"),
+        KindSpec(
+            "foreign",
+            "foreign_records",
+            ForeignCreate,
+            ForeignPatch,
+            transitions={"status": FOREIGN_TRANSITIONS},
+            type_field="origin_kind",
+            id_prefix="fx-",
+        ),
     )
 }
 KINDS_BY_PLURAL = {spec.plural: spec for spec in KINDS.values()}

@@ -22,23 +22,32 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from pydantic import ValidationError
+
+from estran.domain.errors import EstranError, StorageError, ValidationFailedError
+from estran.domain.federation import foreign_key, parse_message, to_command
 from estran.domain.policy import Principal, Role
+from estran.domain.timefmt import stamp
 from estran.ports import Release
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Awaitable, Callable, Sequence
 
+    from estran.domain.audit import AuditRow
     from estran.domain.events import Event
+    from estran.domain.federation import Received
     from estran.domain.markings import Classification
     from estran.domain.picture import Picture
-    from estran.ports import EventStore, FederationLink
+    from estran.ports import EventStore, FederationLink, Inbound
     from estran.services.access import Access
     from estran.services.audit import AuditTrail
     from estran.services.hub import Hub
+    from estran.services.ledger import Ledger
 
-__all__ = ["FederationOut", "partner_principal"]
+__all__ = ["Federation", "FederationIn", "FederationOut", "partner_centre", "partner_principal"]
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +55,13 @@ log = logging.getLogger(__name__)
 def partner_principal(nation: str, clearance: Classification) -> Principal:
     """Whom the policy judges a release to ``nation`` for: a liaison officer of it."""
     return Principal(f"centre:{nation}", Role.LIAISON, agency_id="", nation=nation,
+                     clearance=clearance)  # fmt: skip
+
+
+def partner_centre(centre: str, nation: str, clearance: Classification) -> Principal:
+    """Whom a partner centre's messages act as here: its own principal, whose only right is
+    to hold and change the records it released to this centre (``foreign``)."""
+    return Principal(f"centre:{centre}", Role.PARTNER, agency_id=centre, nation=nation,
                      clearance=clearance)  # fmt: skip
 
 
@@ -134,6 +150,15 @@ class FederationOut:
             self.hub.unlisten(self._on_events)
             await self.link.close()
 
+    def _about(self, record: dict[str, Any] | None, partner: str) -> dict[str, str] | None:
+        """The partner's own record a comment or proposal here is about, for the partner."""
+        foreign_id = (record or {}).get("foreign_id")
+        foreign = self.picture.get("foreign", foreign_id) if foreign_id else None
+        if foreign is None or foreign.get("origin_nation") != partner:
+            return None
+        return {"centre": foreign["origin_centre"], "kind": foreign["origin_kind"],
+                "id": foreign["origin_id"]}  # fmt: skip
+
     async def _send(self, events: list[Event]) -> None:
         latest: dict[tuple[str, str], Event] = {}
         for event in events:  # a burst on one record is one message: its state now
@@ -153,6 +178,8 @@ class FederationOut:
         }
         rows = []
         for (kind, entity_id), event in latest.items():
+            if kind == "foreign":
+                continue  # a partner's record is only ever released by its originator
             record = self.picture.get(kind, entity_id)
             for partner in self.partners:
                 held = self.held.setdefault(partner, set())
@@ -163,7 +190,8 @@ class FederationOut:
                 else:
                     continue  # never released to this partner: nothing of it leaves
                 message = Release(op, self.centre, self.nation, partner, kind, entity_id,
-                                  event.event_id, event.seq, body)  # fmt: skip
+                                  event.event_id, event.seq, body,
+                                  self._about(record, partner))  # fmt: skip
                 await self.link.publish(message)
                 if op == "release":
                     held.add((kind, entity_id))
@@ -183,3 +211,178 @@ class FederationOut:
                 )
         if rows:
             await self.audit.record(*rows)
+
+
+class FederationIn:
+    """What the partner centres released to this one, held as foreign-originated records.
+
+    A durable JetStream consumer per partner (resumed after a crash, a failover or a
+    partition, where it stopped) delivers their messages in order. Each is validated
+    (``domain/federation.py``), judged by the one policy as the sending side judged it
+    (would this nation's liaison officer at the partner see it? anything else is refused and
+    audited: a partner never makes this centre hold what was not released to its nation), then
+    written by the partner centre's own principal (``partner_centre``), with the message's
+    idempotency key, so a message delivered twice is applied once. Every message received is
+    in the audit trail (``federation_receive``, ``federation_refused``)."""
+
+    name = "federation-in"
+
+    def __init__(
+        self,
+        link: FederationLink,
+        ledger: Ledger,
+        picture: Picture,
+        access: Access,
+        audit: AuditTrail,
+        *,
+        centre: str,
+        nation: str,
+        partners: Sequence[str],
+        clearance: Classification,
+        root: str,
+    ) -> None:
+        self.link = link
+        self.ledger = ledger
+        self.picture = picture
+        self.access = access
+        self.audit = audit
+        self.centre = centre
+        self.nation = nation
+        self.partners = list(partners)
+        self.clearance = clearance
+        self.root = root
+        self.received = 0
+        self.applied = 0
+        self.withdrawn = 0
+        self.refused = 0
+        self.last_received_at: str | None = None
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "received": self.received,
+            "applied": self.applied,
+            "withdrawn": self.withdrawn,
+            "refused": self.refused,
+            "last_received_at": self.last_received_at,
+        }
+
+    async def run(self) -> None:
+        """Receive until cancelled (on the leading node; restarted when the link fails)."""
+        await self.link.connect()
+        try:
+            await asyncio.gather(*(self.link.consume(p, self._handler(p)) for p in self.partners))
+        finally:
+            await self.link.close()
+
+    def _handler(self, partner: str) -> Callable[[list[Inbound]], Awaitable[None]]:
+        async def handle(batch: list[Inbound]) -> None:
+            await self._receive(partner, batch)
+
+        return handle
+
+    async def _receive(self, partner: str, batch: list[Inbound]) -> None:
+        rows: list[AuditRow] = []
+        latest: dict[str, Received] = {}
+        # What this nation's liaison officer at the partner may see: exactly what the
+        # partner's sending side may release to this nation (the same rule, both ways).
+        acceptable = self.access.predicate(partner_principal(self.nation, self.clearance))
+        for inbound in batch:
+            self.received += 1
+            try:
+                message = parse_message(inbound.subject, inbound.data, root=self.root,
+                                        partner=partner, nation=self.nation)  # fmt: skip
+                if message.op == "release" and not acceptable(message.record or {}):
+                    raise ValidationFailedError(
+                        f"not releasable to {self.nation} at {self.clearance} or below, "
+                        "or personal data: not held"
+                    )
+            except ValidationFailedError as exc:
+                rows.append(self._refusal(partner, inbound.stream_seq, str(exc)))
+                continue
+            key = foreign_key(message.centre, message.kind, message.id)
+            latest.pop(key, None)  # a burst on one record: its state now
+            latest[key] = message
+        outcomes = await asyncio.gather(*(self._apply(m) for m in latest.values()))
+        for message, outcome in zip(latest.values(), outcomes, strict=True):
+            key = foreign_key(message.centre, message.kind, message.id)
+            if isinstance(outcome, str):
+                rows.append(self._refusal(partner, None, outcome, message, key))
+                continue
+            details = {"centre": message.centre, "kind": message.kind, "id": message.id,
+                       "event_id": message.event_id, "seq": message.seq}  # fmt: skip
+            rows.append(
+                self.audit.row(
+                    f"centre:{message.centre}",
+                    "federation_receive",
+                    target=f"foreign/{key}",
+                    reason=f"{message.op} from {message.centre}"
+                    + ("" if outcome else " (held already)"),
+                    details=details,
+                )
+            )
+        if rows:
+            await self.audit.record(*rows)
+        if batch:
+            self.last_received_at = stamp(self.audit.now())
+
+    async def _apply(self, message: Received) -> bool | str:
+        """True: applied; False: nothing to change (a message seen before); a string: why
+        this centre refused it."""
+        key = foreign_key(message.centre, message.kind, message.id)
+        try:
+            command = to_command(message, self.picture.get("foreign", key), self.centre)
+        except (ValidationError, EstranError) as exc:
+            self.refused += 1
+            return f"refused: {exc}"[:500]
+        if command is None:
+            return False
+        who = partner_centre(message.centre, message.nation, self.clearance)
+        try:
+            await self.ledger.submit([command], actor=who.id, source="federation", principal=who)
+        except StorageError:
+            raise  # not acknowledged: delivered again once the store answers
+        except EstranError as exc:  # the policy or the record's rules refused it
+            self.refused += 1
+            return f"refused: {exc}"[:500]
+        if message.op == "withdraw":
+            self.withdrawn += 1
+        else:
+            self.applied += 1
+        return True
+
+    def _refusal(
+        self,
+        partner: str,
+        stream_seq: int | None,
+        reason: str,
+        message: Received | None = None,
+        key: str | None = None,
+    ) -> AuditRow:
+        if message is None:
+            self.refused += 1
+        details: dict[str, Any] = {"partner": partner}
+        if stream_seq is not None:
+            details["stream_seq"] = stream_seq
+        if message is not None:
+            details |= {"centre": message.centre, "kind": message.kind, "id": message.id,
+                        "event_id": message.event_id}  # fmt: skip
+        return self.audit.row(
+            f"centre:{message.centre if message else partner}",
+            "federation_refused",
+            target=None if key is None else f"foreign/{key}",
+            allowed=False,
+            rule="federation",
+            reason=reason[:500],
+            details=details,
+        )
+
+
+@dataclass(frozen=True)
+class Federation:
+    """Both sides of this centre's federation (each a once-per-centre loop)."""
+
+    out: FederationOut
+    inbound: FederationIn
+
+    def status(self) -> dict[str, Any]:
+        return {**self.out.status(), "inbound": self.inbound.status()}

@@ -88,10 +88,10 @@ class NewUser:
             raise InvalidInputError("a username is 1-64 letters, digits, '.', '_' or '-'")
         if not (2 <= len(self.nation) <= 3 and self.nation.isalpha() and self.nation.isupper()):
             raise InvalidInputError(f"nation {self.nation!r} is not an ISO 3166 code")
-        if self.role in (Role.SYSTEM, Role.DEVICE, Role.ANONYMOUS):
+        if self.role in (Role.SYSTEM, Role.PARTNER, Role.DEVICE, Role.ANONYMOUS):
             raise InvalidInputError(
-                f"the {self.role} role belongs to Estran itself or to a TAK connection, "
-                "not to an account"
+                f"the {self.role} role belongs to Estran itself, a partner centre or a TAK "
+                "connection, not to an account"
             )
         if self.role == Role.OBSERVER and (self.attached_unit is None or self.access_until is None):
             raise InvalidInputError("an observer is attached to one unit until a given time")

@@ -22,7 +22,7 @@ from estran.ports import Clock, EventStore, SecurityStore
 from estran.services.access import Access
 from estran.services.audit import AuditTrail
 from estran.services.collector import Collector
-from estran.services.federation import FederationOut
+from estran.services.federation import Federation
 from estran.services.hub import Hub
 from estran.services.identity import Identity
 from estran.services.ledger import Ledger
@@ -83,7 +83,7 @@ BasemapDep = Annotated[BasemapRenderer, Depends(_basemap)]
 ClockDep = Annotated[Clock, Depends(_part("clock"))]
 CollectorDep = Annotated[Collector, Depends(_part("collector"))]
 CotDep = Annotated[CotServer | None, Depends(_part("cot"))]
-FederationDep = Annotated[FederationOut | None, Depends(_part("federation"))]
+FederationDep = Annotated[Federation | None, Depends(_part("federation"))]
 HubDep = Annotated[Hub, Depends(_part("hub"))]
 IdentityDep = Annotated[Identity, Depends(_part("identity"))]
 LedgerDep = Annotated[Ledger, Depends(_part("ledger"))]
