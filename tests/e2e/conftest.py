@@ -4,11 +4,14 @@ Playwright, for the watch floor's end-to-end tests. Screenshots go to ``$ESTRAN_
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import re
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.marks import CHROMIUM, CHROMIUM_ARGS
+from tests.marks import CHROMIUM, CHROMIUM_ARGS, NATS_SKIP_REASON, NATS_URL
 from tests.serverproc import stop_process
 
 
@@ -28,7 +31,17 @@ class Demo:
             "ESTRAN_TERRAIN_CACHE_DIR": str(cache),
             "ESTRAN_COT_TCP_PORT": "0",
             "ESTRAN_COT_TLS_PORT": "0",
+            # A rescue case unacknowledged for 20 s escalates (5 min in service), so a test
+            # sees an escalation reach the watch floor.
+            "ESTRAN_RESCUE_ACK_S": "20",
         }
+        # Federated with a partner centre where NATS answers (a subject root of its own), so a
+        # test can play the partner on the stream.
+        self.federation_root: str | None = None
+        if NATS_SKIP_REASON is None:
+            self.federation_root = f"e2e{uuid.uuid4().hex[:8]}.fed"
+            env |= {"ESTRAN_FEDERATION_URL": NATS_URL, "ESTRAN_CENTRE": "FR-CCI-DEMO",
+                    "ESTRAN_FEDERATION_ROOT": self.federation_root}  # fmt: skip
         self._out = self.log.open("wb")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "estran", "demo", "--data", str(data), "--http-port", "0"],
@@ -80,6 +93,20 @@ class Demo:
     def stop(self) -> None:
         stop_process(self.proc)
         self._out.close()
+        if self.federation_root is not None:
+            root = self.federation_root
+
+            async def drop() -> None:
+                import nats
+
+                from estran.adapters.jetstream_federation import stream_name
+
+                nc = await nats.connect(NATS_URL)
+                with contextlib.suppress(Exception):
+                    await nc.jetstream().delete_stream(stream_name(root, "FR", "GB"))
+                await nc.close()
+
+            asyncio.run(drop())
 
 
 @pytest.fixture(scope="module")

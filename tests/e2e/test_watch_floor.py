@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import Demo, signed_in_page
-from tests.marks import needs_chromium
+from tests.marks import NATS_SKIP_REASON, NATS_URL, needs_chromium
 
 pytestmark = [
     pytest.mark.browser,
@@ -422,4 +422,92 @@ def test_the_rescue_watch_down_shows_a_red_banner_no_one_can_close(
     page.screenshot(path=str(shots / "rescue-watch-down.png"))
     banner.wait_for(state="hidden", timeout=20_000)  # the watch is back: so is the all-clear
     assert not page.errors
+    page.context.close()
+
+
+def test_a_partner_centres_record_is_drawn_as_the_partners_and_hidden_when_withdrawn(
+    browser: Any, demo: Demo, shots: Path
+):
+    """The UK centre releases one of its patrols to France (played here on the federation's
+    stream): the French watch floor draws it with the partner's own symbol, says whose it is
+    and that it is read-only, and removes it the moment the UK withdraws it."""
+    if demo.federation_root is None:
+        pytest.skip(f"the demo is not federated: {NATS_SKIP_REASON}")
+    import asyncio
+
+    import nats
+    import orjson
+
+    from estran.adapters.jetstream_federation import record_subject
+    from estran.domain.federation import foreign_key
+
+    root = demo.federation_root
+    record = {"entity": "unit", "id": "uk-bf-7", "callsign": "BORDER 7", "kind": "four_by_four",
+              "agency_id": "UK-BF", "status": "available",
+              "position": {"lat": 50.955, "lon": 1.80}, "updated_at": "2026-12-01T00:00:00Z",
+              "marking": {"classification": "OFFICIAL", "releasable_to": ["FR", "GB"],
+                          "purpose": "border_surveillance", "personal_data": False}}  # fmt: skip
+
+    async def publish(op: str, seq: int) -> None:
+        body = {"op": op, "centre": "UK-SBC-DOVER", "nation": "GB", "kind": "unit",
+                "id": "uk-bf-7", "event_id": f"ev-uk-{seq}", "seq": seq}  # fmt: skip
+        if op == "release":
+            body["record"] = record
+        nc = await nats.connect(NATS_URL)
+        await nc.jetstream().publish(record_subject(root, "GB", "FR", "unit", "uk-bf-7"),
+                                     orjson.dumps(body))  # fmt: skip
+        await nc.close()
+
+    page = signed_in_page(browser, demo, "demo-commander")
+    key = foreign_key("UK-SBC-DOVER", "unit", "uk-bf-7")
+    asyncio.run(publish("release", 1))
+    marker = page.locator(f".foreign[data-id='{key}']")
+    marker.wait_for(timeout=30_000)
+    assert "BORDER 7" in marker.inner_text()
+    assert page.locator("input[data-layer='partner']").is_checked()
+    marker.hover()
+    tip = page.locator(".leaflet-tooltip").last
+    tip.wait_for()
+    assert "UK-SBC-DOVER" in tip.inner_text()
+    assert "read-only" in tip.inner_text()
+    page.screenshot(path=str(shots / "partner.png"))
+    asyncio.run(publish("withdraw", 2))
+    marker.wait_for(state="detached", timeout=30_000)
+    page.context.close()
+
+
+def test_a_rescue_escalation_sounds_is_logged_and_the_rescue_centre_acknowledges_it(
+    browser: Any, demo: Demo, shots: Path
+):
+    """A boat at sea whose case MRCC Dover does not acknowledge in time: the watch floor shows
+    the escalation and sounds (muting quietens the tone, never the bar), the duty log has it,
+    and the rescue liaison acknowledges the case from the console, which ends the alert."""
+    boat = _incident(demo, type="boat_at_sea", impact="very_high", owner_agency_id="UK-MRCC-DOVER",
+                     position={"lat": 51.02, "lon": 1.75}, count=30,
+                     summary="dinghy drifting north-west")  # fmt: skip
+    case = f"sar-{boat['id']}"
+    page = signed_in_page(browser, demo, "demo-commander")
+    page.wait_for_function(f"() => estran.sar.cases.some((c) => c.id === '{case}')",
+                           timeout=90_000)  # fmt: skip
+    page.wait_for_function("() => estran.sar.ringing && estran.sar.beeps > 0")
+    bar = page.locator("#sar-alert")
+    assert bar.is_visible()
+    assert case in bar.inner_text()
+    page.screenshot(path=str(shots / "sar-escalation.png"))
+    page.click("#sar-mute")
+    assert page.evaluate("() => estran.sar.ringing") is False
+    assert bar.is_visible()  # muted, not hidden
+    page.click('[data-tab="log"]')
+    page.locator("#log li", has_text=case).first.wait_for(timeout=15_000)
+    assert "ESCALATED" in page.locator("#log li", has_text=case).first.inner_text()
+    # MRCC Dover acknowledges it from its console.
+    rescue = signed_in_page(browser, demo, "demo-rescue")
+    rescue.locator(f"#incidents li[data-id='{boat['id']}']").click()
+    rescue.locator(f"button[data-ack='{case}']").click()
+    rescue.wait_for_selector("#toast:has-text('Acknowledged')")
+    page.wait_for_function(f"() => !estran.sar.cases.some((c) => c.id === '{case}')",
+                           timeout=15_000)  # fmt: skip
+    with demo.api() as api:
+        assert api.get(f"/rescue_cases/{case}").json()["status"] == "acknowledged"
+    rescue.context.close()
     page.context.close()

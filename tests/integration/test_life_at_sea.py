@@ -181,6 +181,13 @@ def test_an_unacknowledged_rescue_case_escalates_until_acknowledged(server):
         running.settings, "cross", role=Role.RESCUE_LIAISON, agency_id="FR-CROSS-GN",
         token="est_cross-token",  # noqa: S106 (a test account)
     )  # fmt: skip
+    # The escalation is in the duty log, which the rescue centre reads too.
+    lines = wait(f"{b}/api/v1/log_entries?type=duty", lambda page: any(
+        "sar-boat-9" in e["text"] for e in page["items"]), headers=cross)["items"]  # fmt: skip
+    line = next(e for e in lines if "sar-boat-9" in e["text"])
+    assert "ESCALATED" in line["text"]
+    assert line["incident_id"] == "boat-9"
+    assert "overcrowded dinghy" not in line["text"]
     r = httpx.patch(
         headers=cross, url=f"{b}/api/v1/rescue_cases/sar-boat-9", json={"status": "acknowledged"}
     )

@@ -192,6 +192,39 @@ async def test_an_incident_created_over_rest_reaches_the_pytak_client_as_cot(gat
         assert "12 people" in ev.remarks
 
 
+async def test_a_phone_sees_the_units_its_principal_may_see_that_are_not_phones(gateway):
+    """Patrols reported over the API (and the demo's simulated ones) reach TAK clients as
+    friendly units, as far as the client's principal may see them (a plain TCP client is
+    anonymous: unclassified only); a phone's own position is not drawn back to it as a unit
+    (the relay carries it), and a phone joining later gets the units on duty at once."""
+    running, ports = gateway()
+    async with Client(f"tcp://127.0.0.1:{ports['tcp']}") as a:
+        await a.send(sa("ANDROID-u", "UNIFORM", 50.95, 1.85))
+        async with httpx.AsyncClient(headers=AUTH, base_url=running.http) as http:
+            for uid, marking in (("buggy-open", UNCLASSIFIED), ("buggy-official", None)):
+                body: dict[str, Any] = {"id": uid, "callsign": uid.upper(), "kind": "dune_buggy",
+                                        "agency_id": "FR-GN",
+                                        "position": {"lat": 50.93, "lon": 1.76}}  # fmt: skip
+                if marking:
+                    body["marking"] = marking
+                r = await http.post("/api/v1/units", json=body)
+                assert r.status_code == 201, r.text
+            got = await a.expect(lambda d: b"estran.unit.buggy-open" in d)
+            ev = parse_xml(got)
+            assert ev.type == "a-f-G-E-V"
+            assert ev.contact is not None
+            assert ev.contact.callsign == "BUGGY-OPEN"
+            assert ev.point.lat == pytest.approx(50.93)
+            r = await http.patch("/api/v1/units/buggy-open",
+                                 json={"position": {"lat": 50.94, "lon": 1.77}})  # fmt: skip
+            assert r.status_code == 200, r.text
+            moved = parse_xml(await a.expect(lambda d: b"estran.unit.buggy-open" in d))
+            assert moved.point.lat == pytest.approx(50.94)
+        await a.nothing(lambda d: b"estran.unit.buggy-official" in d or b"estran.unit.tak-" in d)
+    async with Client(f"tcp://127.0.0.1:{ports['tcp']}") as late:
+        await late.expect(lambda d: b"estran.unit.buggy-open" in d)
+
+
 async def test_a_drone_point_of_interest_becomes_a_detection_with_a_count(gateway):
     running, ports = gateway()
     async with Client(f"tcp://127.0.0.1:{ports['tcp']}") as drone:

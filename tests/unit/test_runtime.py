@@ -238,12 +238,20 @@ def test_the_rescue_watch_escalates_on_the_clocks_reading_not_on_sleep():
                         {**opened.data, "status": "open", "escalations": 0}))  # fmt: skip
     assert rescue.tick(picture, T0) == []
     assert rescue.tick(picture, T0 + timedelta(seconds=59)) == []
-    (up,) = rescue.tick(picture, T0 + timedelta(seconds=61))
+    up, line = rescue.tick(picture, T0 + timedelta(seconds=61))
     assert up.data == {"phase": "distress", "escalations": 1}
+    # People on watch learn of it: a duty-log line, both languages, marked as the case is.
+    assert line.type == "log_entry.created"
+    assert line.data["log"] == "duty"
+    assert line.data["incident_id"] == "pw-1"
+    assert "ESCALATED" in line.data["text"]
+    assert "ESCALADE" in line.data["text"]
+    assert line.marking is not None
+    assert line.marking.releasable_to == ["FR", "GB"]
     picture.apply(Event(5, "c2", "rescue_case.updated", "rescue_case", "sar-pw-1", at, at,
                         "t", "t", {}, up.data))  # fmt: skip
     assert rescue.tick(picture, T0 + timedelta(seconds=90)) == []  # not again until ack_s more
-    (again,) = rescue.tick(picture, T0 + timedelta(seconds=122))
+    again, _ = rescue.tick(picture, T0 + timedelta(seconds=122))
     assert again.data["escalations"] == 2
 
 
@@ -260,7 +268,8 @@ def test_a_rescue_watch_started_late_escalates_on_the_cases_own_times_and_keys()
                          "position": {"lat": 51.0, "lon": 1.8}}))  # fmt: skip
     first = RescueService(picture, ack_s=60).tick(picture, T0 + timedelta(seconds=61))
     other = RescueService(picture, ack_s=60).tick(picture, T0 + timedelta(seconds=75))
-    assert [c.data for c in first] == [{"phase": "distress", "escalations": 1}]
+    assert first[0].data == {"phase": "distress", "escalations": 1}
+    assert [c.type for c in first] == ["rescue_case.updated", "log_entry.created"]
     assert [c.event_id for c in first] == [c.event_id for c in other]
     assert first[0].event_id is not None
 

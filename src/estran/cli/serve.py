@@ -92,6 +92,9 @@ def run_server(settings: Settings, services: Services | None = None) -> None:
     help="Federate with the partner nation's centre over NATS JetStream (needs --centre).",
 )
 @click.option("--centre", default=None, help="This centre's name (e.g. FR-CCI-COQUELLES).")
+@click.option(
+    "--nation", default=None, help="This centre's nation (default FR; GB for the UK's centre)."
+)
 def serve(
     data_dir: str | None,
     database_url: str | None,
@@ -100,6 +103,7 @@ def serve(
     cot_port: int | None,
     federation: str | None,
     centre: str | None,
+    nation: str | None,
 ) -> None:
     """Serve the REST API, the live stream, and the TAK gateway (CoT over TCP and TLS)."""
     settings = settings_from(
@@ -110,5 +114,6 @@ def serve(
         cot_tcp_port=cot_port,
         federation_url=federation,
         centre=centre,
+        nation=nation,
     )
     run_server(settings)

@@ -139,12 +139,31 @@ class RescueService:
             done = int(case.get("escalations") or 0)
             if at < parse_stamp(case["created_at"]).timestamp() + (done + 1) * self.ack_s:
                 continue
+            phase = _NEXT_PHASE[case["phase"]]
+            key = _escalation_key("case", case["id"], done + 1)
             commands.append(
                 CommandIn(
                     type="rescue_case.updated",
                     entity_id=case["id"],
-                    data={"phase": _NEXT_PHASE[case["phase"]], "escalations": done + 1},
-                    event_id=_escalation_key("case", case["id"], done + 1),
+                    data={"phase": phase, "escalations": done + 1},
+                    event_id=key,
+                )
+            )
+            # People on watch learn of it: a line in the duty log, marked as the case is (so
+            # both rescue centres read it), in both languages.
+            minutes = (done + 1) * self.ack_s / 60
+            commands.append(
+                CommandIn(
+                    type="log_entry.created",
+                    data={
+                        "log": "duty",
+                        "incident_id": case["incident_id"],
+                        "role": "rescue watch",
+                        "position_held": "veille sauvetage / rescue watch",
+                        "text": escalation_text(case, phase, minutes),
+                    },
+                    marking=RESCUE_MARKING,
+                    event_id=f"{key}:log",
                 )
             )
             log.warning(
@@ -174,6 +193,19 @@ class RescueService:
             )
             log.warning("task %s to %s not acknowledged: escalated", task["id"], task["unit_id"])
         return out
+
+
+_PHASE_FR: Final = {"uncertainty": "incertitude", "alert": "alerte", "distress": "détresse"}
+
+
+def escalation_text(case: dict[str, Any], phase: str, minutes: float) -> str:
+    """The duty log's line for an escalation, in French then English."""
+    centre, cid = case["centre_agency_id"], case["id"]
+    return (
+        f"ESCALADE : cas SAR {cid} non acquitté par {centre} après {minutes:.0f} min, "
+        f"phase {_PHASE_FR.get(phase, phase)} / ESCALATED: rescue case {cid} not acknowledged "
+        f"by {centre} after {minutes:.0f} min, phase {phase}"
+    )
 
 
 def _escalation_key(kind: str, record_id: str, n: int) -> str:

@@ -41,8 +41,8 @@ from estran.services.tak_bridge import (
     own_units,
     unit_id_for,
 )
+from estran.services.tak_render import drawn_on_phones, picture_to_cot
 from estran.services.tak_render import everyone as _everyone
-from estran.services.tak_render import picture_to_cot
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine
@@ -242,7 +242,7 @@ class TakGateway:
     ) -> list[tuple[CotClient, CotEvent]]:
         """The event for each client that may see the record, rendered once per principal."""
         record = self.picture.get(kind, entity_id)
-        if record is None:
+        if record is None or not drawn_on_phones(kind, record):
             return []
         rendered: dict[Principal | None, CotEvent | None] = {}
         out = []
@@ -261,8 +261,8 @@ class TakGateway:
         return out
 
     def welcome(self, client: CotClient) -> list[CotEvent]:
-        """The open incidents, accepted posts and live tasks the client may see, as it
-        connects."""
+        """The open incidents, accepted posts, live tasks and units on duty the client may
+        see, as it connects."""
         now_ms = int(self.now_s() * 1000)
         viewer = self._viewer({})
         ids: list[tuple[str, str]] = []
@@ -275,6 +275,9 @@ class TakGateway:
         for rec in self.picture.all("task"):
             if rec["status"] not in ("done", "failed", "cancelled", "replaced"):
                 ids.append(("task", rec["id"]))
+        for rec in self.picture.all("unit"):
+            if rec.get("source") != "cot" and rec.get("status") != "off_duty":
+                ids.append(("unit", rec["id"]))
         return [
             ev for kind, rid in ids for _, ev in self._render(kind, rid, [client], viewer, now_ms)
         ]
@@ -459,7 +462,7 @@ class TakGateway:
         self.caught_up += len(changed)
 
 
-_EGRESS_KINDS = ("incident", "task", "post")
+_EGRESS_KINDS = ("incident", "task", "post", "unit")
 
 
 def _nothing(_record: dict[str, Any]) -> bool:

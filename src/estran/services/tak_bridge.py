@@ -153,8 +153,8 @@ def cot_to_commands(
 ) -> list[CommandIn]:
     """The picture commands a CoT event implies (often none), for ``principal``: an
     unauthenticated source's are unclassified and marked unverified, with a low confidence."""
-    if ev.is_control or ev.type.startswith("t-"):
-        return []
+    if ev.is_control or ev.type.startswith("t-") or ev.uid.startswith("estran."):
+        return []  # (a marker Estran drew, sent back by a phone, is not a new report)
     if ev.type == "b-t-f":
         return _chat(ev, picture, units)
     aff = ev.affiliation

@@ -1,5 +1,6 @@
 """The picture out to TAK clients (pure): each committed change as the CoT a receiver may
-have. Incidents as markers (rescue first, in the callsign), tasks as markers addressed by
+have. Units that are not TAK clients themselves (patrols reported over the API, simulated
+ones, drones), incidents as markers (rescue first, in the callsign), tasks as markers addressed by
 callsign with how to acknowledge them, accepted posts, drones' thermal detections; a field
 drawn from another record (a task's unit callsign, its incident's position, a detection's
 sensor name) only where the receiver may see that record too.
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
     from estran.domain.picture import Picture
     from estran.protocols.cot.messages import CotEvent
 
-__all__ = ["everyone", "picture_to_cot"]
+__all__ = ["UNIT_UID_PREFIX", "drawn_on_phones", "everyone", "picture_to_cot"]
 
 _INCIDENT_TYPES: Final = {
     "persons_in_water": "a-u-S",
@@ -68,6 +69,50 @@ def _thermal_detection(
             f"(thermal), confidence {round(100 * rec.get('confidence', 0.5))} %",
             links=[{"uid": source, "relation": "p-p"}],
             extra=f'<__estran detection="{rec["id"]}" sensor="{rec["sensor_id"]}"/>',
+        ),
+    )
+
+
+_UNIT_TYPES: Final = {
+    "foot_patrol": "a-f-G-U-C-I",
+    "dune_buggy": "a-f-G-E-V",
+    "four_by_four": "a-f-G-E-V",
+    "drone": "a-f-A-M-F-Q",
+    "aircraft": "a-f-A",
+    "boat": "a-f-S",
+}
+UNIT_UID_PREFIX: Final = "estran.unit."
+"""The uid of a unit Estran draws on phones; what comes back with it is not a new unit."""
+
+
+def drawn_on_phones(kind: str, record: dict[str, Any]) -> bool:
+    """False for a record that is never drawn on phones whoever receives it (checked before
+    any per-receiver work): a TAK client's own unit, a unit with no position."""
+    return kind != "unit" or (record.get("source") != "cot" and bool(record.get("position")))
+
+
+def _unit(entity_id: str, picture: Picture, now_ms: int) -> CotEvent | None:
+    """A unit that is not itself a TAK client (a patrol reported over the API, a simulated
+    one, a drone): its position for the phones that may see it. A TAK client's own position
+    already reaches the others by the relay, so it is not drawn twice."""
+    rec = picture.get("unit", entity_id)
+    if rec is None or not drawn_on_phones("unit", rec):
+        return None
+    pos = rec["position"]
+    off = rec.get("status") == "off_duty"
+    return build_event(
+        uid=f"{UNIT_UID_PREFIX}{rec['id']}",
+        type=_UNIT_TYPES.get(rec.get("kind", ""), "a-f-G"),
+        now_ms=now_ms,
+        stale_s=5.0 if off else 300.0,
+        lat=pos["lat"],
+        lon=pos["lon"],
+        ce=pos.get("error_m", 10.0),
+        detail=detail_xml(
+            callsign=rec.get("callsign", rec["id"]),
+            remarks=f"{rec.get('kind', 'unit').replace('_', ' ')} · {rec.get('agency_id', '')} · "
+            f"{rec.get('status', '').replace('_', ' ')}",
+            extra=f'<__estran unit="{rec["id"]}" status="{rec.get("status", "")}"/>',
         ),
     )
 
@@ -141,6 +186,8 @@ def picture_to_cot(
                 extra=f'<__estran incident="{rec["id"]}" status="{rec["status"]}"/>',
             ),
         )
+    if kind == "unit":
+        return _unit(entity_id, picture, now_ms)
     if kind == "detection":
         return _thermal_detection(entity_id, picture, now_ms, sees)
     if kind == "post":

@@ -5,6 +5,7 @@ import { CoastMap, LAYERS } from "./map.js";
 import { Console } from "./console.js";
 import { Figures } from "./figures.js";
 import { PlanPanel } from "./plan.js";
+import { SarAlert } from "./sar.js";
 import { $, esc } from "./dom.js";
 
 const CONSOLE_KINDS = ["incident", "task", "log_entry", "rescue_case", "detection", "post"];
@@ -58,7 +59,8 @@ async function start(me) {
   const cons = new Console({ me, map, toast });
   const figures = new Figures();
   const plan = new PlanPanel({ me, map, toast });
-  estran.map = map; estran.live = live; estran.console = cons; estran.plan = plan;
+  const sar = new SarAlert();
+  estran.map = map; estran.live = live; estran.console = cons; estran.plan = plan; estran.sar = sar;
   plan.setStore(live);
   plan.refresh();
   api("/api/v1/launch-sites").then((g) => map.setSites(g)).catch(() => {});
@@ -75,12 +77,14 @@ async function start(me) {
   const stream = new Stream({
     onSnapshot: (snap) => {
       live.load(snap);
+      sar.update(live);
       if (view === live) { map.sync(live, null); cons.render(); plan.render(); }
       estran.ready = true;
     },
     onEvents: (events) => {
       const changed = live.apply(events);
       estran.frames += 1; estran.events += events.length;
+      if (changed.rescue_case) sar.update(live);  // live, whatever moment is replayed
       if (view !== live) return;
       map.sync(live, changed);
       if (CONSOLE_KINDS.some((k) => changed[k])) consoleSoon();

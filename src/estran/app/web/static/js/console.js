@@ -97,7 +97,7 @@ export class Console {
       ...logs.map((l) => ({ t: l.observed_at, text: `${l.role}: ${l.text}` })),
     ].sort((a, b) => (a.t < b.t ? 1 : -1)).slice(0, 12);
     const html = `
-      ${r.life_at_sea || cases.length ? `<div class="banner-sea">LIFE AT SEA — rescue case ${cases.map((c) => esc(c.id) + " " + esc(c.phase) + " (" + esc(c.centre_agency_id) + ")").join(", ") || "opening"}</div>` : ""}
+      ${r.life_at_sea || cases.length ? `<div class="banner-sea">LIFE AT SEA — rescue case ${cases.map((c) => esc(c.id) + " " + esc(c.phase) + " (" + esc(c.centre_agency_id) + ")" + (c.escalations ? ` · escalated ×${esc(c.escalations)}` : "") + ` · ${esc(c.status)}`).join(", ") || "opening"}${this.ackHtml(cases)}</div>` : ""}
       <h2>${esc(words(r.type))} <small class="muted">${esc(r.id)}</small></h2>
       <div>${marking(r)} <span class="badge">impact ${esc(words(r.impact))}</span> <span class="badge">${esc(r.status)}</span> <span class="badge">${esc(r.count ?? "?")} people</span> <span class="badge">${esc(r.owner_agency_id)}</span></div>
       ${r.summary ? `<div>${esc(r.summary)}</div>` : ""}
@@ -118,6 +118,9 @@ export class Console {
     for (const b of el.querySelectorAll("button[data-unit]")) {
       b.addEventListener("click", () => this.dispatch(b.dataset.unit, b.dataset.act));
     }
+    for (const b of el.querySelectorAll("button[data-ack]")) {
+      b.addEventListener("click", () => this.acknowledge(b.dataset.ack));
+    }
     for (const b of el.querySelectorAll("button[data-review]")) {
       b.addEventListener("click", () => this.review(b.dataset.review, b.dataset.act));
     }
@@ -135,6 +138,23 @@ export class Console {
       ? ` <button data-review="${esc(d.id)}" data-act="confirmed">Confirm</button> <button data-review="${esc(d.id)}" data-act="dismissed">Dismiss</button>`
       : "";
     return `<div class="chip-row"><img class="chip" alt="thermal thumbnail" loading="lazy" src="/api/v1/detections/${encodeURIComponent(d.id)}/chip">${verdict}${buttons}</div>`;
+  }
+
+  // The rescue centre that owns a case acknowledges it from here (which stops its escalation);
+  // the server decides, as everywhere.
+  ackHtml(cases) {
+    if (!this.live || this.me.role !== "rescue_liaison") return "";
+    return cases.filter((c) => c.status === "open" && c.centre_agency_id === this.me.agency_id)
+      .map((c) => ` <button class="primary" data-ack="${esc(c.id)}">Acquitter / Acknowledge</button>`).join("");
+  }
+
+  async acknowledge(id) {
+    try {
+      await api(`/api/v1/rescue_cases/${encodeURIComponent(id)}`, { method: "PATCH", body: { status: "acknowledged" } });
+      this.toast(`Acquitté / Acknowledged ${id}`);
+    } catch (err) {
+      this.toast(`Refused: ${err.message}`, true);
+    }
   }
 
   async review(id, verdict) {

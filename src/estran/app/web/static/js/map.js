@@ -13,6 +13,7 @@ export const LAYERS = [
   { key: "tasks", label: "Tasks and routes", hotkey: "7" },
   { key: "sites", label: "Launch sites", hotkey: "8" },
   { key: "plan", label: "Tonight's plan", hotkey: "9" },
+  { key: "partner", label: "Partner centre", hotkey: "0" },
   { key: "rescue", label: "Rescue cases", locked: true },
 ];
 
@@ -52,7 +53,7 @@ export class CoastMap {
     this.groups = {};
     for (const layer of LAYERS) this.groups[layer.key] = L.layerGroup().addTo(this.map);
     this.errorRings = L.layerGroup();
-    this.markers = { unit: new Map(), detection: new Map(), ring: new Map(), track: new Map(), incident: new Map(), rescue_case: new Map(), task: new Map(), sector: new Map(), trail: new Map(), post: new Map() };
+    this.markers = { unit: new Map(), detection: new Map(), ring: new Map(), track: new Map(), incident: new Map(), rescue_case: new Map(), task: new Map(), sector: new Map(), trail: new Map(), post: new Map(), foreign: new Map() };
     this.trails = new Map();
     this.onSelectIncident = onSelectIncident;
     this.selected = null;
@@ -97,7 +98,7 @@ export class CoastMap {
   // Brings the map in line with the store: every record when ``changed`` is null (a snapshot,
   // a replayed moment), else only the changed ids of each kind.
   sync(store, changed) {
-    const kinds = ["sector", "unit", "detection", "track", "incident", "rescue_case", "task", "post"];
+    const kinds = ["sector", "unit", "detection", "track", "incident", "rescue_case", "task", "post", "foreign"];
     for (const kind of kinds) {
       const ids = changed ? changed[kind] : null;
       if (changed && !ids) continue;
@@ -129,7 +130,8 @@ export class CoastMap {
   }
 
   draw(kind, id, r, store) {
-    if (!r || (!r.position && kind !== "sector" && kind !== "task")) return this.remove(kind, id);
+    const placed = kind === "foreign" ? r && r.record && r.record.position : r && r.position;
+    if (!r || (!placed && kind !== "sector" && kind !== "task")) return this.remove(kind, id);
     this[`draw_${kind}`](id, r, store);
   }
 
@@ -272,6 +274,24 @@ export class CoastMap {
       this.markers.rescue_case.set(id, m);
     } else m.setLatLng(pos);
     m.record = r;
+  }
+
+  // A record the partner nation's centre released to this one: its own symbol (a dashed
+  // diamond), never mistaken for ours; a partner's rescue case goes on the rescue layer,
+  // which cannot be hidden.
+  draw_foreign(id, r) {
+    this.remove("foreign", id);
+    if (r.status !== "held") return;
+    const rec = r.record;
+    const rescue = r.origin_kind === "rescue_case";
+    const label = rec.callsign || rec.type || rec.phase || r.origin_kind.replace(/_/g, " ");
+    const html = `<div class="foreign ${rescue ? "rescue-foreign" : ""}" data-id="${esc(id)}"><span>${esc(label)}</span></div>`;
+    const m = L.marker(ll(rec.position), { keyboard: false, pane: rescue ? "rescuePane" : "markerPane",
+      icon: L.divIcon({ className: "", html, iconSize: null, iconAnchor: [8, 8] }) })
+      .bindTooltip(() => `<b>${esc(r.origin_kind.replace(/_/g, " "))}</b> · ${esc(label)}<br>`
+        + `from ${esc(r.origin_centre)} (${esc(r.origin_nation)}), read-only<br>${marking(r)}`)
+      .addTo(rescue ? this.groups.rescue : this.groups.partner);
+    this.markers.foreign.set(id, m);
   }
 
   draw_task(id, r, store) {

@@ -5,7 +5,7 @@ export const PLURAL = {
   agencies: "agency", units: "unit", sensors: "sensor", detections: "detection",
   tracks: "track", incidents: "incident", tasks: "task", sectors: "sector",
   recommendations: "recommendation", log_entries: "log_entry", rescue_cases: "rescue_case",
-  purges: "purge", posts: "post",
+  purges: "purge", posts: "post", foreign_records: "foreign",
 };
 const LIFE_AT_SEA = new Set(["boat_at_sea", "persons_in_water"]);
 const STATUS_LOGGED = new Set(["task", "incident", "unit", "rescue_case"]);
