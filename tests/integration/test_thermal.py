@@ -393,3 +393,55 @@ def test_a_bad_model_is_refused_with_a_clear_error(tmp_path):
         OnnxFinder(bad)
     with pytest.raises(InvalidInputError, match="no model file"):
         OnnxFinder(tmp_path / "missing.onnx")
+
+
+def test_one_flight_over_one_scene_makes_one_incident_graded_by_its_people_and_its_boat(tmp_path):
+    """The README's flight (groups of people and a boat around one launch site, 130 m
+    across) through the pipeline and fusion: one incident, not one per group, counting the
+    groups' people together, a boat being prepared, and graded by that (issue 20)."""
+    import asyncio
+    import uuid
+
+    from estran.bootstrap import build_services
+    from estran.config import Settings
+    from estran.domain.events import CommandIn
+    from estran.services.fusion import FusionService
+
+    pipeline = ThermalPipeline(PROFILE, "sim-UAS-WISSANT", CODEC, emit_s=2.0, frame=ORIGIN)
+    commands: list[CommandIn] = []
+    for f in fly(SPEC):
+        ok, png = cv2.imencode(".png", f.pixels)
+        assert ok
+        commands += pipeline.process(png.tobytes(), _telemetry(f)).commands
+    services = build_services(Settings(data_dir=tmp_path, terrain="off", fusion=False))
+    fusion = FusionService(services.picture, place_of=lambda _lat, _lon: "near_launch_site",
+                           new_id=lambda: uuid.uuid4().hex[:12], owner_agency="FR-GN")  # fmt: skip
+
+    async def run() -> None:
+        await services.ledger.start()
+        sensor = {"id": "sim-UAS-WISSANT", "name": "UAS Wissant", "kind": "drone_thermal",
+                  "agency_id": "FR-GN"}  # fmt: skip
+        agency = {"id": "FR-GN", "name": "Gendarmerie", "nation": "FR", "kind": "gendarmerie"}
+        await services.ledger.submit([CommandIn(type="agency.created", data=agency),
+                                      CommandIn(type="sensor.created", data=sensor)],
+                                     actor="t", source="t")  # fmt: skip
+        for command in commands:
+            (event,) = await services.ledger.submit([command], actor="sensor:uas",
+                                                    source="thermal")  # fmt: skip
+            concluded = fusion.react(event, services.picture, services.clock.now())
+            if concluded:
+                await services.ledger.submit(concluded, actor="system:fusion", source="fusion")
+        await services.ledger.stop()
+
+    asyncio.run(run())
+    tracks = services.picture.all("track")
+    assert len({t["id"] for t in tracks}) >= 2  # several groups and the boat, tracked apart
+    incidents = services.picture.all("incident")
+    assert len(incidents) == 1, [(i["type"], i["count"], i["position"]) for i in incidents]
+    (incident,) = incidents
+    people = sum(t.get("count") or 0 for t in tracks if t["class"] == "group_of_people")
+    assert incident["count"] == people >= 15
+    assert incident["type"] == "boat_being_prepared"
+    assert incident["impact"] in ("high", "very_high")
+    assert set(incident["track_ids"]) == {t["id"] for t in tracks}
+    services.store.close()

@@ -122,3 +122,20 @@ def test_the_local_plane_round_trips():
     assert (lat, lon) == pytest.approx((51.0, 2.1), abs=1e-9)
     x, _ = PLANE.to_xy(50.95, 1.85 + 0.01)
     assert x == pytest.approx(111_320 * math.cos(math.radians(50.95)) * 0.01)
+
+
+def test_a_scene_is_graded_by_its_people_and_a_boat_and_never_downgraded():
+    from estran.domain.fusion import scene_assessment
+
+    assert scene_assessment("group_sighted", "low", None, 3, boat=False) == ("group_sighted", "low")
+    assert scene_assessment("group_sighted", "low", None, 6, boat=False)[1] == "medium"
+    assert scene_assessment("group_sighted", "medium", None, 20, boat=False)[1] == "high"
+    assert scene_assessment("group_sighted", "low", None, 45, boat=False)[1] == "very_high"
+    # A boat among people ashore is a boat being prepared, and grave.
+    assert scene_assessment("group_sighted", "medium", None, 8, boat=True) == (
+        "boat_being_prepared", "high")  # fmt: skip
+    # Never lowered, and life at sea keeps its type.
+    assert scene_assessment("boat_being_prepared", "very_high", None, 2, boat=False) == (
+        "boat_being_prepared", "very_high")  # fmt: skip
+    assert scene_assessment("persons_in_water", "very_high", None, 30, boat=True)[0] == (
+        "persons_in_water")  # fmt: skip

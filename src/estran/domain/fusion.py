@@ -28,12 +28,15 @@ if TYPE_CHECKING:
 
 __all__ = [
     "GATE_CHI2",
+    "SCENE_RADIUS_M",
+    "SCENE_WINDOW_S",
     "FusionUpdate",
     "IncidentRule",
     "LocalPlane",
     "TrackState",
     "Tracker",
     "default_rules",
+    "scene_assessment",
 ]
 
 GATE_CHI2: Final = 9.21
@@ -118,6 +121,36 @@ def default_rules() -> list[IncidentRule]:
         IncidentRule(when_class=c, where=w, min_count=n, incident_type=t, impact=i, confidence=f)
         for c, w, n, t, i, f in rows
     ]
+
+
+SCENE_RADIUS_M: Final = 250.0
+"""Tracks within this distance of an open incident's place belong to its scene: the groups and
+the boat one flight sees around one launch site are one incident, not one each."""
+SCENE_WINDOW_S: Final = 1800.0
+"""... when the incident was last updated no longer ago than this."""
+_IMPACTS: Final = ("low", "medium", "high", "very_high")
+_SHORE_RANK: Final = {"group_sighted": 0, "abandoned_boat_or_equipment": 0,
+                      "boat_being_prepared": 1}  # fmt: skip
+
+
+def scene_assessment(
+    incident_type: str, impact: str, rule: IncidentRule | None, people: int, boat: bool
+) -> tuple[str, str]:
+    """The type and impact of a scene once a track joins it: what its rule says if that is
+    graver, a boat with people ashore is a boat being prepared, and the impact rises with the
+    group's size (5 people medium, 15 high, 40 very high) and a boat among people (high).
+    Never lowered; life-at-sea types are kept as they are."""
+    if rule is not None:
+        if _SHORE_RANK.get(rule.incident_type, -1) > _SHORE_RANK.get(incident_type, 9):
+            incident_type = rule.incident_type
+        impact = max(impact, rule.impact, key=_IMPACTS.index)
+    if boat and people > 0 and _SHORE_RANK.get(incident_type, 9) < 1:
+        incident_type = "boat_being_prepared"
+    floor = (
+        "very_high" if people >= 40 else "high" if people >= 15 or (boat and people > 0)
+        else "medium" if people >= 5 else "low"
+    )  # fmt: skip
+    return incident_type, max(impact, floor, key=_IMPACTS.index)
 
 
 @dataclass(frozen=True)

@@ -8,11 +8,21 @@ its track; later reports of the same group extend the same incident instead of m
 from __future__ import annotations
 
 import logging
+import math
 from typing import TYPE_CHECKING, Any
 
 from estran.domain.events import CommandIn
-from estran.domain.fusion import LocalPlane, Tracker
+from estran.domain.fusion import (
+    SCENE_RADIUS_M,
+    SCENE_WINDOW_S,
+    IncidentRule,
+    LocalPlane,
+    Tracker,
+    TrackState,
+    scene_assessment,
+)
 from estran.domain.timefmt import parse_stamp
+from estran.domain.vocab import LIFE_AT_SEA_INCIDENTS
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -27,6 +37,7 @@ __all__ = ["FusionService"]
 log = logging.getLogger(__name__)
 
 _LIFE_AT_SEA_OWNER = "FR-CROSS-GN"
+_BOATS = frozenset({"boat", "equipment"})
 
 
 class FusionService:
@@ -127,27 +138,31 @@ class FusionService:
             CommandIn(type="detection.updated", entity_id=det_id, data={"track_id": t.id})
         )
         linked = t.incident_id or self._incident_citing(det_id)
+        verified = self._verified(detections)
+        when_s = t.last_s
+        if linked is None and upd.incident is not None and verified:
+            # Another group, or the boat, of a scene already open: the same incident.
+            linked = self._scene_of(lat, lon, upd.incident.incident_type, when_s)
         if linked is not None and self.picture.get("incident", linked) is not None:
             t.incident_id = linked
             inc = self.picture.get("incident", linked) or {}
             if inc.get("status") != "closed":
-                patch: dict[str, Any] = {
-                    "detection_ids": sorted(set(inc.get("detection_ids", [])) | {det_id}),
-                    "track_ids": sorted(set(inc.get("track_ids", [])) | {t.id}),
-                    "position": position,
-                }
-                if t.count is not None:
-                    patch["count"] = max(t.count, inc.get("count") or 0)
-                commands.append(CommandIn(type="incident.updated", entity_id=linked, data=patch))
-        elif upd.incident is not None and self._verified(detections):
+                commands.append(
+                    CommandIn(type="incident.updated", entity_id=linked,
+                              data=self._scene_patch(inc, t, det_id, position, upd.incident))
+                )  # fmt: skip
+        elif upd.incident is not None and verified:
             rule = upd.incident
             inc_id = f"inc-{t.id}"
             t.incident_id = inc_id
             life_at_sea = rule.incident_type in ("boat_at_sea", "persons_in_water")
+            people = t.count or 0 if t.cls == "group_of_people" else 0
+            kind, impact = scene_assessment(rule.incident_type, rule.impact, None, people,
+                                            t.cls in _BOATS)  # fmt: skip
             data: dict[str, Any] = {
                 "id": inc_id,
-                "type": rule.incident_type,
-                "impact": rule.impact,
+                "type": kind,
+                "impact": impact,
                 "confidence": rule.confidence,
                 "owner_agency_id": _LIFE_AT_SEA_OWNER if life_at_sea else self.owner_agency,
                 "position": position,
@@ -159,6 +174,58 @@ class FusionService:
                 data["count"] = t.count
             commands.append(CommandIn(type="incident.created", data=data))
         return commands
+
+    def _scene_of(self, lat: float, lon: float, incident_type: str, when_s: float) -> str | None:
+        """The open incident whose scene a new track falls in (fusion's own, within
+        ``SCENE_RADIUS_M``, updated within ``SCENE_WINDOW_S``, ashore or at sea alike)."""
+        at_sea = incident_type in LIFE_AT_SEA_INCIDENTS
+        x, y = self.tracker.plane.to_xy(lat, lon)
+        best: tuple[float, str] | None = None
+        for inc in self.picture.all("incident"):
+            if inc["status"] == "closed" or not inc.get("track_ids"):
+                continue
+            if bool(inc.get("life_at_sea")) != at_sea:
+                continue
+            if when_s - parse_stamp(inc["updated_at"]).timestamp() > SCENE_WINDOW_S:
+                continue
+            ix, iy = self.tracker.plane.to_xy(inc["position"]["lat"], inc["position"]["lon"])
+            d = math.hypot(ix - x, iy - y)
+            if d <= SCENE_RADIUS_M and (best is None or d < best[0]):
+                best = (d, str(inc["id"]))
+        return None if best is None else best[1]
+
+    def _scene_patch(
+        self,
+        inc: dict[str, Any],
+        t: TrackState,
+        det_id: str,
+        position: dict[str, Any],
+        rule: IncidentRule | None,
+    ) -> dict[str, Any]:
+        """An incident's scene after ``t`` reported: its reports and tracks, the people of its
+        groups together, and its type and impact graver where the scene is."""
+        track_ids = sorted(set(inc.get("track_ids", [])) | {t.id})
+        people, boat = 0, False
+        for tid in track_ids:
+            rec = {"class": t.cls, "count": t.count} if tid == t.id else self.picture.get(
+                "track", tid) or {}  # fmt: skip
+            if rec.get("class") == "group_of_people":
+                people += int(rec.get("count") or 0)
+            boat = boat or rec.get("class") in _BOATS
+        kind, impact = scene_assessment(inc["type"], inc["impact"], rule, people, boat)
+        patch: dict[str, Any] = {
+            "detection_ids": sorted(set(inc.get("detection_ids", [])) | {det_id}),
+            "track_ids": track_ids,
+        }
+        if len(track_ids) == 1:
+            patch["position"] = position  # one group: the incident follows it
+        if people:
+            patch["count"] = max(people, inc.get("count") or 0)
+        if kind != inc["type"] and not inc.get("life_at_sea"):
+            patch["type"] = kind
+        if impact != inc["impact"]:
+            patch["impact"] = impact
+        return patch
 
     def _verified(self, detections: list[str]) -> bool:
         """True when at least one report comes from an authenticated source: an unverified
