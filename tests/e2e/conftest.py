@@ -136,9 +136,11 @@ def shots(tmp_path: Path) -> Path:
     return out
 
 
-def signed_in_page(browser: Any, demo: Demo, user: str) -> Any:
+def signed_in_page(
+    browser: Any, demo: Demo, user: str, viewport: tuple[int, int] = (1440, 900)
+) -> Any:
     """A new browser context signed in as ``user`` through the API (the cookie it sets)."""
-    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
     r = context.request.post(
         f"{demo.url}/api/v1/auth/login",
         data={"username": user, "password": demo.passwords[user]},

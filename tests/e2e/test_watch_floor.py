@@ -281,6 +281,12 @@ def test_the_figures_panel_charts_the_night_for_an_analyst(browser: Any, demo: D
     page.keyboard.press("f")
     page.locator("#charts .uplot").nth(2).wait_for(timeout=15_000)
     assert page.locator("#charts .uplot").count() == 3
+    # 24-hour UTC times, labelled, and whole percentages: never 1pm, 11/30/26 or 000%.
+    ticks = page.locator("#charts .u-axis").first.inner_text()
+    assert re.search(r"\b\d\d:\d\d\b", ticks), ticks
+    assert not re.search(r"(am|pm)\b|\d+/\d+/\d+", ticks, re.I), ticks
+    assert "UTC" in page.locator("#charts").inner_text()
+    assert re.search(r"\d\d:\d\d:\d\d UTC · \d\d:\d\d Paris", page.inner_text("#clock"))
     with demo.api("demo-analyst") as api:
         stats = api.get("/stats").json()
     tile = page.locator(".tile[data-figure='intercepted'] b").inner_text()
@@ -510,4 +516,48 @@ def test_a_rescue_escalation_sounds_is_logged_and_the_rescue_centre_acknowledges
     with demo.api() as api:
         assert api.get(f"/rescue_cases/{case}").json()["status"] == "acknowledged"
     rescue.context.close()
+    page.context.close()
+
+
+CLIPPED = """() => {
+  const box = document.querySelector('#console').getBoundingClientRect();
+  const bad = [];
+  for (const el of document.querySelectorAll(
+      '#console button, #console td, #console h2, #console .badge, #console li, #console th')) {
+    const r = el.getBoundingClientRect();
+    if (r.width === 0 || r.height === 0) continue;
+    if (r.right > box.right + 0.5 || r.left < box.left - 0.5 || el.scrollWidth > el.clientWidth + 1)
+      bad.push(el.outerHTML.slice(0, 120));
+  }
+  return bad;
+}"""
+
+
+@pytest.mark.parametrize("viewport", [(1280, 800), (1920, 1080), (2560, 1440)])
+def test_the_console_clips_nothing_at_common_screen_widths(
+    browser: Any, demo: Demo, shots: Path, viewport: tuple[int, int]
+):
+    """The console at the widths of the watch floor's screens: an incident with its units by
+    time to arrive (task and propose buttons) and a task sent; no control, cell or title
+    clipped or spilling out, and the task shown by its 4-character code, as phones know it."""
+    from estran.domain.vocab import task_code
+
+    incident = _incident(demo, summary="a long summary " * 8)
+    with demo.api() as api:
+        unit = next(u for u in api.get("/units?limit=200").json()["items"]
+                    if u["agency_id"] == "FR-GN" and u["status"] == "available")  # fmt: skip
+        r = api.post("/tasks", json={"incident_id": incident["id"], "unit_id": unit["id"]})
+        assert r.status_code == 201, r.text
+        task = r.json()["id"]
+    page = signed_in_page(browser, demo, "demo-commander", viewport)
+    page.locator(f"#incidents li[data-id='{incident['id']}']").click()
+    page.locator("#recs button").first.wait_for(timeout=30_000)
+    code = page.locator(f"#tasks tr[data-task='{task}'] td.code")
+    page.wait_for_function(
+        f"() => document.querySelector(\"#tasks tr[data-task='{task}'] td.code\")"
+        f".textContent === '{task_code(task)}'"
+    )
+    assert code.get_attribute("title") == task
+    assert page.evaluate(CLIPPED) == []
+    page.screenshot(path=str(shots / f"console-{viewport[0]}.png"))
     page.context.close()

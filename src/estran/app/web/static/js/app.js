@@ -2,7 +2,7 @@
 import { api, Stream } from "./api.js";
 import { Store } from "./store.js";
 import { CoastMap, LAYERS } from "./map.js";
-import { Console } from "./console.js";
+import { Console, taskCode } from "./console.js";
 import { Figures } from "./figures.js";
 import { PlanPanel } from "./plan.js";
 import { SarAlert } from "./sar.js";
@@ -11,7 +11,7 @@ import { $, esc } from "./dom.js";
 const CONSOLE_KINDS = ["incident", "task", "log_entry", "rescue_case", "detection", "post"];
 
 // State the tests (and a curious operator's devtools) can read.
-const estran = (window.estran = { ready: false, frames: 0, events: 0 });
+const estran = (window.estran = { ready: false, frames: 0, events: 0, taskCode });
 
 let toastTimer;
 function toast(text, bad = false) {
@@ -120,7 +120,13 @@ async function start(me) {
   }
   watchRescue();
   setInterval(watchRescue, 2000);
-  setInterval(() => { $("clock").textContent = new Date().toISOString().slice(11, 19) + "Z"; map.ageDetections(); }, 1000);
+  // The clock: UTC (the log's time), and Paris local time, both 24-hour and labelled.
+  const paris = new Intl.DateTimeFormat("fr-FR", { timeZone: "Europe/Paris", hour: "2-digit", minute: "2-digit", hour12: false });
+  setInterval(() => {
+    const now = new Date();
+    $("clock").textContent = `${now.toISOString().slice(11, 19)} UTC · ${paris.format(now)} Paris`;
+    map.ageDetections();
+  }, 1000);
 
   // Tabs
   const canStats = me.actions.includes("stats");

@@ -5,6 +5,26 @@ import { byPriority } from "./store.js";
 import { fmtEta, IMPACT_COLOURS, marking } from "./map.js";
 import { $, esc } from "./dom.js";
 
+// A task's 4-character code, as the server derives it (domain/vocab.py task_code): what a
+// patrol types to acknowledge it, and what the console shows instead of a 41-character id.
+const CODE_ALPHABET = "ACDEFHJKMNPRTUVWXY34679";
+const codes = new Map();
+export function taskCode(id, ready) {
+  if (codes.has(id)) return codes.get(id);
+  codes.set(id, id.slice(-6));  // until the digest is known (or where there is no WebCrypto)
+  if (globalThis.crypto && crypto.subtle) {
+    crypto.subtle.digest("SHA-256", new TextEncoder().encode(id)).then((buf) => {
+      let n = new DataView(buf).getBigUint64(0);
+      const base = BigInt(CODE_ALPHABET.length);
+      let out = "";
+      for (let i = 0; i < 4; i++) { out += CODE_ALPHABET[Number(n % base)]; n /= base; }
+      codes.set(id, out);
+      if (ready) ready();
+    });
+  }
+  return codes.get(id);
+}
+
 const words = (s) => String(s ?? "").replace(/_/g, " ");
 const hhmm = (t) => (t ? t.slice(11, 16) : "");
 
@@ -107,7 +127,7 @@ export class Console {
       <h3>Tasks</h3>
       <table id="tasks">${tasks.map((t) => {
         const u = this.store.get("unit", t.unit_id);
-        return `<tr data-task="${esc(t.id)}"><td>${esc(u ? u.callsign : t.unit_id)}</td><td>${esc(words(t.status))}</td><td class="note">${esc(t.id)}</td></tr>`;
+        return `<tr data-task="${esc(t.id)}"><td>${esc(u ? u.callsign : t.unit_id)}</td><td>${esc(words(t.status))}</td><td class="note code" title="${esc(t.id)}">${esc(taskCode(t.id, () => this.renderDetail()))}</td></tr>`;
       }).join("") || "<tr><td class='muted'>none</td></tr>"}</table>
       <h3>Units by time to arrive</h3>
       ${this.recsHtml(r)}`;
@@ -183,7 +203,7 @@ export class Console {
       if (this.canTask && own) buttons.push(`<button class="primary" data-unit="${esc(u.unit_id)}" data-act="send">Task</button>`);
       else if (this.canPropose) buttons.push(`<button data-unit="${esc(u.unit_id)}" data-act="propose">Propose</button>`);
       return `<tr data-unit-row="${esc(u.unit_id)}"><td>${proposed.has(u.unit_id) ? "★ " : ""}<b>${esc(u.callsign)}</b><div class="why">${esc(u.why || u.reason)}</div></td>
-        <td class="eta">${fmtEta(u.eta_s)}</td><td>${buttons.join(" ")}</td></tr>`;
+        <td class="eta">${fmtEta(u.eta_s)}</td><td class="act">${buttons.join(" ")}</td></tr>`;
     }).join("");
     const unfilled = (this.recs.unfilled || []).map((x) => `<div class="note">unfilled: ${esc(x.why)}</div>`).join("");
     const role = this.canTask ? "" : this.canPropose ? `<div class="note">Your role proposes; a commander of the unit's agency tasks.</div>` : `<div class="note">Your role cannot task or propose.</div>`;

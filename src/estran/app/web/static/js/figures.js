@@ -4,6 +4,14 @@
 import { api } from "./api.js";
 import { $, esc } from "./dom.js";
 
+// Times are 24-hour UTC (the watch floor's clock), dates day/month: never 1pm or 11/30/26.
+const two = (n) => String(n).padStart(2, "0");
+export const utcTicks = (u, splits) => splits.map((s, i) => {
+  const d = new Date(s * 1000);
+  const hm = `${two(d.getUTCHours())}:${two(d.getUTCMinutes())}`;
+  const prev = i > 0 ? new Date(splits[i - 1] * 1000) : null;
+  return !prev || prev.getUTCDate() !== d.getUTCDate() ? `${hm}\n${two(d.getUTCDate())}/${two(d.getUTCMonth() + 1)}` : hm;
+});
 const pct = (x) => (x === null || x === undefined ? "—" : `${Math.round(x * 100)}%`);
 const num = (x, d = 0) => (x === null || x === undefined ? "—" : Number(x).toFixed(d));
 
@@ -55,7 +63,9 @@ export class Figures {
       h.textContent = title;
       const box = document.createElement("div");
       charts.append(h, box);
-      this.plots.push(new uPlot({ width, height: 150, series: [{}, ...series], axes: [axis, { ...axis, ...opts }],
+      const x = { ...axis, values: utcTicks, label: "UTC", labelSize: 14, size: 44 };
+      this.plots.push(new uPlot({ width, height: 170, series: [{ label: "UTC", value: (u, v) => (v == null ? "—" : utcTicks(u, [v])[0].replace("\n", " ")) }, ...series],
+        axes: [x, { ...axis, size: 56, ...opts }],
         scales: { x: { time: true, range: [first - 1800, end + 1800] } },
         legend: { show: true }, cursor: { drag: { x: false, y: false } } }, [xs, ...data], box));
     };
