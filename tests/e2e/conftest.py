@@ -137,14 +137,23 @@ def shots(tmp_path: Path) -> Path:
 
 
 def signed_in_page(
-    browser: Any, demo: Demo, user: str, viewport: tuple[int, int] = (1440, 900)
+    browser: Any,
+    demo: Demo,
+    user: str,
+    viewport: tuple[int, int] = (1440, 900),
+    language: str = "en",
 ) -> Any:
-    """A new browser context signed in as ``user`` through the API (the cookie it sets)."""
+    """A new browser context signed in as ``user`` through the API (the cookie it sets), the
+    account's language set to ``language`` (kept with the account, as the page's switch
+    does)."""
     context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
     r = context.request.post(
         f"{demo.url}/api/v1/auth/login",
         data={"username": user, "password": demo.passwords[user]},
     )
+    assert r.ok, r.text()
+    r = context.request.put(f"{demo.url}/api/v1/auth/me/language", data={"language": language},
+                            headers={"Origin": demo.url})  # fmt: skip
     assert r.ok, r.text()
     page = context.new_page()
     page.errors = []

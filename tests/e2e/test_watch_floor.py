@@ -62,7 +62,8 @@ def test_sign_in_draws_the_coast_and_the_live_units_move(browser: Any, demo: Dem
     page.fill("#password", demo.passwords["demo-commander"])
     page.click("#signin-button")
     _wait(page, "() => window.estran && window.estran.ready", 60_000)
-    assert "commander" in page.inner_text("#who")
+    # The account's language (French for a French account until it chooses).
+    assert re.search("commander|commandant", page.inner_text("#who"))
 
     # The base map: the terrain image in Web Mercator over the area, and the place names.
     _wait(
@@ -533,13 +534,37 @@ CLIPPED = """() => {
 }"""
 
 
+UNTRANSLATED = """(lang) => {
+  const cat = estran.catalogue, mine = cat[lang], other = cat[lang === "fr" ? "en" : "fr"];
+  const foreign = new Set(Object.keys(other)
+    .filter((k) => other[k] !== mine[k] && other[k].length > 3 && !other[k].includes("{"))
+    .map((k) => other[k]));
+  const hits = [];
+  const walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let n = walk.nextNode(); n; n = walk.nextNode()) {
+    const el = n.parentElement;
+    if (!el || !el.offsetParent) continue;
+    const text = n.textContent.trim();
+    if (foreign.has(text)) hits.push(text);
+  }
+  for (const el of document.querySelectorAll("[title], [placeholder], [aria-label]"))
+    for (const a of ["title", "placeholder", "aria-label"]) {
+      const v = (el.getAttribute(a) || "").trim();
+      if (v && foreign.has(v)) hits.push(v);
+    }
+  return hits;
+}"""
+
+
+@pytest.mark.parametrize("language", ["fr", "en"])
 @pytest.mark.parametrize("viewport", [(1280, 800), (1920, 1080), (2560, 1440)])
 def test_the_console_clips_nothing_at_common_screen_widths(
-    browser: Any, demo: Demo, shots: Path, viewport: tuple[int, int]
+    browser: Any, demo: Demo, shots: Path, viewport: tuple[int, int], language: str
 ):
-    """The console at the widths of the watch floor's screens: an incident with its units by
-    time to arrive (task and propose buttons) and a task sent; no control, cell or title
-    clipped or spilling out, and the task shown by its 4-character code, as phones know it."""
+    """The console at the widths of the watch floor's screens, in French and in English: an
+    incident with its units by time to arrive (task and propose buttons) and a task sent; no
+    control, cell or title clipped or spilling out, no string left in the other language,
+    and the task shown by its 4-character code, as phones know it."""
     from estran.domain.vocab import task_code
 
     incident = _incident(demo, summary="a long summary " * 8)
@@ -549,7 +574,8 @@ def test_the_console_clips_nothing_at_common_screen_widths(
         r = api.post("/tasks", json={"incident_id": incident["id"], "unit_id": unit["id"]})
         assert r.status_code == 201, r.text
         task = r.json()["id"]
-    page = signed_in_page(browser, demo, "demo-commander", viewport)
+    page = signed_in_page(browser, demo, "demo-commander", viewport, language)
+    assert page.evaluate("() => document.documentElement.lang") == language
     page.locator(f"#incidents li[data-id='{incident['id']}']").click()
     page.locator("#recs button").first.wait_for(timeout=30_000)
     code = page.locator(f"#tasks tr[data-task='{task}'] td.code")
@@ -559,5 +585,14 @@ def test_the_console_clips_nothing_at_common_screen_widths(
     )
     assert code.get_attribute("title") == task
     assert page.evaluate(CLIPPED) == []
-    page.screenshot(path=str(shots / f"console-{viewport[0]}.png"))
+    assert page.evaluate(UNTRANSLATED, language) == []
+    expected = {"fr": ("Engager", "Unités par délai d'arrivée"), "en": ("Task", "Units by time")}
+    assert expected[language][0] in page.inner_text("#recs")
+    assert expected[language][1] in page.inner_text("#detail")
+    page.screenshot(path=str(shots / f"console-{language}-{viewport[0]}.png"))
+    for tab in ("log", "plan", "figures"):
+        page.click(f'[data-tab="{tab}"]')
+        page.wait_for_timeout(300)
+        assert page.evaluate(CLIPPED) == [], tab
+        assert page.evaluate(UNTRANSLATED, language) == [], tab
     page.context.close()

@@ -434,9 +434,9 @@ def test_one_flight_over_one_scene_makes_one_incident_graded_by_its_people_and_i
         await services.ledger.stop()
 
     asyncio.run(run())
-    tracks = services.picture.all("track")
+    tracks = list(services.picture.all("track"))
     assert len({t["id"] for t in tracks}) >= 2  # several groups and the boat, tracked apart
-    incidents = services.picture.all("incident")
+    incidents = list(services.picture.all("incident"))
     assert len(incidents) == 1, [(i["type"], i["count"], i["position"]) for i in incidents]
     (incident,) = incidents
     people = sum(t.get("count") or 0 for t in tracks if t["class"] == "group_of_people")

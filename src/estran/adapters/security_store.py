@@ -59,6 +59,7 @@ users = sa.Table(
     sa.Column("locked_until", sa.String(40), nullable=True),
     sa.Column("created_at", sa.String(40), nullable=False),
     sa.Column("updated_at", sa.String(40), nullable=False),
+    sa.Column("language", sa.String(8), nullable=True),
 )
 
 sessions = sa.Table(
@@ -128,6 +129,7 @@ class SecurityStore:
 
     def __init__(self, url: str, *, schema: str | None = None, anchor: Path | None = None) -> None:
         self.url = url
+        self.schema = schema
         self.anchor = anchor
         """A file outside the database holding the chain's latest head (``audit-anchor.json``):
         deleting every row, or moving the head back, no longer passes ``verify``."""
@@ -179,8 +181,18 @@ class SecurityStore:
         self._lock = threading.Lock()
         try:
             _meta.create_all(self.engine)
+            self._upgrade()
         except SQLAlchemyError as exc:
             raise StorageError(f"cannot open the security store: {exc}") from exc
+
+    def _upgrade(self) -> None:
+        """Columns added since a store was made: an account's language (the watch floor and
+        the API's messages in French or English)."""
+        with self.engine.begin() as conn:
+            have = {c["name"] for c in sa.inspect(conn).get_columns("users", schema=self.schema)}
+            if "language" not in have:
+                table = f'"{self.schema}".users' if self.schema else "users"
+                conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN language VARCHAR(8)"))
 
     @classmethod
     def for_data_dir(cls, data_dir: Path) -> SecurityStore:

@@ -29,6 +29,7 @@ from estran.domain.errors import (
     SignInThrottledError,
     StorageError,
 )
+from estran.domain.language import LANGUAGES, Language, account_language
 from estran.domain.markings import Classification
 from estran.domain.policy import Principal, Role
 from estran.domain.throttle import SignInThrottle
@@ -80,6 +81,7 @@ class NewUser:
     attached_unit: str | None = None
     access_until: str | None = None
     service: bool = False
+    language: str | None = None
 
     def check(self) -> None:
         if not (1 <= len(self.username) <= 64) or not all(
@@ -95,6 +97,8 @@ class NewUser:
             )
         if self.role == Role.OBSERVER and (self.attached_unit is None or self.access_until is None):
             raise InvalidInputError("an observer is attached to one unit until a given time")
+        if self.language is not None and self.language not in LANGUAGES:
+            raise InvalidInputError(f"language {self.language!r} is not one of {LANGUAGES}")
         if self.service != (self.role == Role.SERVICE):
             raise InvalidInputError("service accounts, and only they, have the service role")
 
@@ -154,6 +158,7 @@ class Identity:
                 "locked_until": None,
                 "created_at": at,
                 "updated_at": at,
+                "language": new.language,
             }
         )
         if new.service:
@@ -172,6 +177,19 @@ class Identity:
             raise InvalidInputError(f"no user {username!r}")
         self.store.revoke_sessions(username)
         self._cache.clear()
+
+    def language_of(self, username: str) -> Language:
+        """The language the account reads Estran in (its choice, else its nation's)."""
+        user = self.store.get_user(username)
+        if user is None:
+            raise InvalidInputError(f"no user {username!r}")
+        return account_language(user.get("language"), user["nation"])
+
+    def set_language(self, username: str, language: str) -> None:
+        if language not in LANGUAGES:
+            raise InvalidInputError(f"language {language!r} is not one of {LANGUAGES}")
+        if not self.store.update_user(username, language=language, updated_at=stamp(self.now())):
+            raise InvalidInputError(f"no user {username!r}")
 
     def set_disabled(self, username: str, disabled: bool) -> None:
         if not self.store.update_user(username, disabled=disabled, updated_at=stamp(self.now())):

@@ -4,6 +4,7 @@
                               SameSite=Strict cookie for the browser); audited, failed ones too
 ``POST /api/v1/auth/logout``  ends the session
 ``GET  /api/v1/auth/me``      who the token stands for, and what their role may do
+``PUT  /api/v1/auth/me/language``  the account's language (``fr``, ``en``), kept with it
 
 Every other route depends on ``authenticated``: ``Authorization: Bearer <token>`` or the
 cookie; anything else is 401 and changes nothing. Routes read the principal with ``who``.
@@ -12,7 +13,7 @@ cookie; anything else is 401 and changes nothing. Routes read the principal with
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from fastapi import APIRouter, Request, WebSocket
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -22,9 +23,11 @@ from estran.app.web.deps import AuditDep, IdentityDep, PolicyDep, SettingsDep
 from estran.domain.commands import pydantic_details
 from estran.domain.errors import (
     AuthenticationError,
+    InvalidInputError,
     PermissionDeniedError,
     ValidationFailedError,
 )
+from estran.domain.language import account_language
 from estran.domain.policy import Action, Policy, Principal, enforce
 
 __all__ = [
@@ -194,10 +197,49 @@ def build_auth_router() -> APIRouter:
         return response
 
     @router.get("/me", summary="Who I am and what my role may do")
-    async def me(request: Request, policy: PolicyDep) -> JSONBytes:
-        return JSONBytes(_me(policy, await authenticated(request)))
+    async def me(request: Request, policy: PolicyDep, identity: IdentityDep) -> JSONBytes:
+        principal = await authenticated(request)
+        return JSONBytes(
+            {**_me(policy, principal), "language": await _language_of(identity, principal)}
+        )
+
+    @router.put("/me/language", summary="Choose my language (French or English)")
+    async def set_language(request: Request, identity: IdentityDep, audit: AuditDep) -> JSONBytes:
+        principal = await authenticated(request)
+        try:
+            body = LanguageIn.model_validate(await read_json(request))
+        except ValidationError as exc:
+            raise ValidationFailedError("invalid language", details=pydantic_details(exc)) from exc
+        name = _username(principal)
+        if name is None:
+            raise ValidationFailedError("only a person's account has a language")
+        await asyncio.to_thread(identity.set_language, name, body.language)
+        await audit.record(audit.row(principal.id, "set_language", reason=body.language))
+        return JSONBytes({"language": body.language})
 
     return router
+
+
+class LanguageIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    language: Literal["fr", "en"]
+
+
+def _username(principal: Principal) -> str | None:
+    kind, _, name = principal.id.partition(":")
+    return name if kind in ("user", "service") and name else None
+
+
+async def _language_of(identity: Any, principal: Principal) -> str:
+    name = _username(principal)
+    if name is None:
+        return account_language(None, principal.nation)
+    try:
+        language: str = await asyncio.to_thread(identity.language_of, name)
+    except InvalidInputError:
+        return account_language(None, principal.nation)
+    return language
 
 
 def _me(policy: Policy, principal: Principal) -> dict[str, Any]:

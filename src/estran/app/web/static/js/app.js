@@ -7,6 +7,7 @@ import { Figures } from "./figures.js";
 import { PlanPanel } from "./plan.js";
 import { SarAlert } from "./sar.js";
 import { $, esc } from "./dom.js";
+import { browserLanguage, loadCatalogue, loaded, setLanguage, t, tBoth, tv } from "./i18n.js";
 
 const CONSOLE_KINDS = ["incident", "task", "log_entry", "rescue_case", "detection", "post"];
 
@@ -23,6 +24,9 @@ function toast(text, bad = false) {
 }
 
 async function boot() {
+  await loadCatalogue();
+  estran.catalogue = loaded();
+  setLanguage(localStorage.getItem("estran-lang") || browserLanguage());
   let me;
   try { me = await api("/api/v1/auth/me"); } catch { return showSignIn(); }
   await start(me);
@@ -32,6 +36,11 @@ function showSignIn() {
   $("app").hidden = true;
   $("signin").hidden = false;
   $("username").focus();
+  $("signin-lang").onclick = () => {
+    const next = document.documentElement.lang === "fr" ? "en" : "fr";
+    localStorage.setItem("estran-lang", next);
+    setLanguage(next);
+  };
   $("signin").onsubmit = async (e) => {
     e.preventDefault();
     $("signin-error").textContent = "";
@@ -40,7 +49,7 @@ function showSignIn() {
       $("password").value = "";
       location.reload();
     } catch (err) {
-      $("signin-error").textContent = err.status === 423 ? "Account locked for a while." : "Sign-in refused.";
+      $("signin-error").textContent = err.status === 423 ? t("signin.locked") : t("signin.refused");
     }
   };
 }
@@ -49,7 +58,17 @@ async function start(me) {
   $("signin").hidden = true;
   $("app").hidden = false;
   estran.me = me;
-  $("who").innerHTML = `${esc(me.principal.replace(/^user:/, ""))} · <b>${esc(me.role.replace(/_/g, " "))}</b> · ${esc(me.agency_id || "")} <span class="badge">${esc(me.nation || "")}</span>`;
+  setLanguage(me.language || browserLanguage());
+  estran.language = document.documentElement.lang;
+  $("lang").onclick = async () => {
+    const next = document.documentElement.lang === "fr" ? "en" : "fr";
+    try {
+      await api("/api/v1/auth/me/language", { method: "PUT", body: { language: next } });
+      localStorage.setItem("estran-lang", next);
+      location.reload();
+    } catch (e) { toast(t("act.refused", { message: e.message }), true); }
+  };
+  $("who").innerHTML = `${esc(me.principal.replace(/^user:/, ""))} · <b>${esc(tv("role", me.role))}</b> · ${esc(me.agency_id || "")} <span class="badge">${esc(me.nation || "")}</span>`;
   $("signout").onclick = async () => { try { await api("/api/v1/auth/logout", { method: "POST" }); } finally { location.reload(); } };
 
   const area = await waitForArea();
@@ -89,8 +108,8 @@ async function start(me) {
       map.sync(live, changed);
       if (CONSOLE_KINDS.some((k) => changed[k])) consoleSoon();
     },
-    onStatus: (s) => { $("link").textContent = s === "live" ? "● stream" : "○ reconnecting"; $("link").classList.toggle("down", s !== "live"); },
-    onClosed: () => { toast("Signed out or access ended", true); setTimeout(() => location.reload(), 1500); },
+    onStatus: (s) => { $("link").textContent = s === "live" ? t("link.live") : t("link.down"); $("link").classList.toggle("down", s !== "live"); },
+    onClosed: () => { toast(t("toast.closed"), true); setTimeout(() => location.reload(), 1500); },
   });
   stream.start();
   // The rescue watch: a red banner, which no one can close, while the server reports it
@@ -104,15 +123,14 @@ async function start(me) {
       const sim = $("sim");
       sim.hidden = !h.demo;
       if (h.demo) {
-        sim.textContent = `SIMULATION · nuit/night ${h.demo.night + 1}` +
+        sim.textContent = t("sim.text", { night: h.demo.night + 1 }) +
           (h.demo.time ? ` · ${h.demo.time}` : "") + ` · ×${h.demo.speed}`;
       }
       if (h.rescue_watch && !h.rescue_watch.ok) {
-        text = "VEILLE SAUVETAGE EN PANNE / RESCUE WATCH DOWN — " + h.rescue_watch.problems.join("; ") +
-          " — signaler tout cas de vie humaine en mer directement au CROSS / report any life-at-sea case to the MRCC directly";
+        text = tBoth("alarm.down", { problems: h.rescue_watch.problems.join("; ") });
       }
     } catch (e) {
-      text = "SERVEUR INJOIGNABLE / SERVER UNREACHABLE — la veille sauvetage n'est pas vérifiée / the rescue watch cannot be checked";
+      text = tBoth("alarm.unreachable");
     }
     alarm.textContent = text;
     alarm.hidden = !text;
@@ -124,7 +142,7 @@ async function start(me) {
   const paris = new Intl.DateTimeFormat("fr-FR", { timeZone: "Europe/Paris", hour: "2-digit", minute: "2-digit", hour12: false });
   setInterval(() => {
     const now = new Date();
-    $("clock").textContent = `${now.toISOString().slice(11, 19)} UTC · ${paris.format(now)} Paris`;
+    $("clock").textContent = `${now.toISOString().slice(11, 19)} UTC · ${paris.format(now)} ${t("clock.paris")}`;
     map.ageDetections();
   }, 1000);
 
@@ -162,7 +180,7 @@ async function start(me) {
   async function showAt(t) {
     const at = new Date(t).toISOString();
     $("replay-time").textContent = at.replace("T", " ").slice(0, 19) + "Z";
-    $("mode").textContent = "REPLAY " + at.slice(11, 16) + "Z";
+    $("mode").textContent = t("mode.replay", { time: at.slice(11, 16) });
     $("mode").className = "mode replay";
     const pic = await api(`/api/v1/picture?at=${encodeURIComponent(at)}`);
     const past = new Store();
@@ -183,7 +201,7 @@ async function start(me) {
     $("replay").classList.remove("active");
     $("replay-live").hidden = true;
     $("replay-time").textContent = "";
-    $("mode").textContent = "LIVE";
+    $("mode").textContent = t("mode.live");
     $("mode").className = "mode live";
     estran.replayAt = null;
     map.resetTrails();
@@ -236,7 +254,7 @@ async function waitForArea() {
   for (;;) {
     try { return await api("/api/v1/area"); } catch (e) {
       if (e.status !== 503) throw e;
-      $("link").textContent = "preparing terrain…";
+      $("link").textContent = t("link.terrain");
       await new Promise((r) => setTimeout(r, 1000));
     }
   }
@@ -244,10 +262,11 @@ async function waitForArea() {
 
 function buildLayerList(map) {
   const el = $("layers");
-  el.innerHTML = `<h3>Layers</h3>` + LAYERS.map((l) => `<label class="${l.locked ? "locked" : ""}" title="${l.locked ? "Rescue cases are always shown" : "Show or hide (" + l.hotkey + ")"}">
-    <input type="checkbox" data-layer="${l.key}" checked ${l.locked ? "disabled" : ""}> ${l.label}<kbd>${l.locked ? "always" : l.hotkey}</kbd></label>`).join("")
-    + `<div class="legend"><h3>Units</h3><div><span style="background:#5fae6a"></span>available</div><div><span style="background:#d9a441"></span>tasked</div><div><span style="background:#e0862f"></span>en route</div><div><span style="background:#4aa3e0"></span>on scene</div>
-       <h3>Impact</h3><div><span style="background:#4f8f5a"></span>low</div><div><span style="background:#c9a23f"></span>medium</div><div><span style="background:#d9772e"></span>high</div><div><span style="background:#d9433b"></span>very high</div></div>`;
+  const swatch = (colour, text) => `<div><span style="background:${colour}"></span>${esc(text)}</div>`;
+  el.innerHTML = `<h3>${esc(t("layers.title"))}</h3>` + LAYERS.map((l) => `<label class="${l.locked ? "locked" : ""}" title="${esc(l.locked ? t("layer.locked") : t("layer.toggle", { key: l.hotkey }))}">
+    <input type="checkbox" data-layer="${l.key}" checked ${l.locked ? "disabled" : ""}> ${esc(t(`layer.${l.key}`))}<kbd>${l.locked ? esc(t("layer.always")) : l.hotkey}</kbd></label>`).join("")
+    + `<div class="legend"><h3>${esc(t("legend.units"))}</h3>${swatch("#5fae6a", tv("status", "available"))}${swatch("#d9a441", tv("status", "tasked"))}${swatch("#e0862f", tv("status", "en_route"))}${swatch("#4aa3e0", tv("status", "on_scene"))}
+       <h3>${esc(t("legend.impact"))}</h3>${swatch("#4f8f5a", tv("impact", "low"))}${swatch("#c9a23f", tv("impact", "medium"))}${swatch("#d9772e", tv("impact", "high"))}${swatch("#d9433b", tv("impact", "very_high"))}</div>`;
   for (const box of el.querySelectorAll("input[data-layer]")) {
     box.onchange = () => setLayer(map, box.dataset.layer, box.checked);
   }
@@ -259,4 +278,4 @@ function setLayer(map, key, on) {
   if (box) box.checked = shown;
 }
 
-boot().catch((e) => { toast(`Start failed: ${e.message}`, true); console.error(e); });
+boot().catch((e) => { toast(t("toast.start_failed", { message: e.message }), true); console.error(e); });

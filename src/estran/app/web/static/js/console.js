@@ -4,6 +4,7 @@ import { api } from "./api.js";
 import { byPriority } from "./store.js";
 import { fmtEta, IMPACT_COLOURS, marking } from "./map.js";
 import { $, esc } from "./dom.js";
+import { t, tv } from "./i18n.js";
 
 // A task's 4-character code, as the server derives it (domain/vocab.py task_code): what a
 // patrol types to acknowledge it, and what the console shows instead of a 41-character id.
@@ -25,7 +26,6 @@ export function taskCode(id, ready) {
   return codes.get(id);
 }
 
-const words = (s) => String(s ?? "").replace(/_/g, " ");
 const hhmm = (t) => (t ? t.slice(11, 16) : "");
 
 export class Console {
@@ -62,7 +62,7 @@ export class Console {
       const sea = r.life_at_sea || rescue.has(r.id);
       return `<li data-id="${esc(r.id)}" tabindex="-1" class="${sea ? "sea" : ""} ${r.status === "closed" ? "closed" : ""} ${r.id === this.selected ? "selected" : ""}">
         <span class="dot" style="background:${IMPACT_COLOURS[r.impact] || "#888"}"></span>
-        <span>${sea ? "⚠ " : ""}<b>${esc(words(r.type))}</b><small>${esc(r.id)} · ${esc(words(r.impact))} · ${esc(r.count ?? "?")} people · ${esc(r.status)}</small></span>
+        <span>${sea ? "⚠ " : ""}<b>${esc(tv("type", r.type))}</b><small>${esc(r.id)} · ${esc(tv("impact", r.impact))} · ${esc(t("inc.people", { count: r.count ?? "?" }))} · ${esc(tv("status", r.status))}</small></span>
         <small>${hhmm(r.observed_at)}</small></li>`;
     }).join("");
     for (const li of this.listEl.children) li.addEventListener("click", () => this.select(li.dataset.id));
@@ -113,23 +113,23 @@ export class Console {
     const tasks = this.store.all("task").filter((t) => t.incident_id === r.id);
     const cases = this.store.all("rescue_case").filter((c) => c.incident_id === r.id);
     const reports = [
-      ...dets.map((d) => ({ t: d.observed_at, det: d, text: `${words(d.class)} × ${d.count ?? "?"} (conf ${Math.round(d.confidence * 100)}%) from ${d.sensor_id}` })),
-      ...logs.map((l) => ({ t: l.observed_at, text: `${l.role}: ${l.text}` })),
-    ].sort((a, b) => (a.t < b.t ? 1 : -1)).slice(0, 12);
+      ...dets.map((d) => ({ at: d.observed_at, det: d, text: t("inc.detection", { cls: tv("class", d.class), count: d.count ?? "?", pct: Math.round(d.confidence * 100), sensor: d.sensor_id }) })),
+      ...logs.map((l) => ({ at: l.observed_at, text: `${l.role}: ${l.text}` })),
+    ].sort((a, b) => (a.at < b.at ? 1 : -1)).slice(0, 12);
     const html = `
-      ${r.life_at_sea || cases.length ? `<div class="banner-sea">LIFE AT SEA — rescue case ${cases.map((c) => esc(c.id) + " " + esc(c.phase) + " (" + esc(c.centre_agency_id) + ")" + (c.escalations ? ` · escalated ×${esc(c.escalations)}` : "") + ` · ${esc(c.status)}`).join(", ") || "opening"}${this.ackHtml(cases)}</div>` : ""}
-      <h2>${esc(words(r.type))} <small class="muted">${esc(r.id)}</small></h2>
-      <div>${marking(r)} <span class="badge">impact ${esc(words(r.impact))}</span> <span class="badge">${esc(r.status)}</span> <span class="badge">${esc(r.count ?? "?")} people</span> <span class="badge">${esc(r.owner_agency_id)}</span></div>
+      ${r.life_at_sea || cases.length ? `<div class="banner-sea">${esc(t("rescue.banner"))} ${cases.map((c) => esc(c.id) + " " + esc(tv("phase", c.phase)) + " (" + esc(c.centre_agency_id) + ")" + (c.escalations ? ` · ${esc(t("rescue.escalated", { n: c.escalations }))}` : "") + ` · ${esc(tv("status", c.status))}`).join(", ") || esc(t("rescue.opening"))}${this.ackHtml(cases)}</div>` : ""}
+      <h2>${esc(tv("type", r.type))} <small class="muted">${esc(r.id)}</small></h2>
+      <div>${marking(r)} <span class="badge">${esc(t("inc.impact", { impact: tv("impact", r.impact) }))}</span> <span class="badge">${esc(tv("status", r.status))}</span> <span class="badge">${esc(t("inc.people", { count: r.count ?? "?" }))}</span> <span class="badge">${esc(r.owner_agency_id)}</span></div>
       ${r.summary ? `<div>${esc(r.summary)}</div>` : ""}
-      <div class="note">${r.position.lat.toFixed(5)}, ${r.position.lon.toFixed(5)} · opened ${esc(r.created_at)}</div>
-      <h3>Reports</h3>
-      <table id="reports">${reports.map((x) => `<tr><td class="eta">${hhmm(x.t)}</td><td>${esc(x.text)}${x.det ? this.reviewHtml(x.det) : ""}</td></tr>`).join("") || "<tr><td class='muted'>none</td></tr>"}</table>
-      <h3>Tasks</h3>
-      <table id="tasks">${tasks.map((t) => {
-        const u = this.store.get("unit", t.unit_id);
-        return `<tr data-task="${esc(t.id)}"><td>${esc(u ? u.callsign : t.unit_id)}</td><td>${esc(words(t.status))}</td><td class="note code" title="${esc(t.id)}">${esc(taskCode(t.id, () => this.renderDetail()))}</td></tr>`;
-      }).join("") || "<tr><td class='muted'>none</td></tr>"}</table>
-      <h3>Units by time to arrive</h3>
+      <div class="note">${r.position.lat.toFixed(5)}, ${r.position.lon.toFixed(5)} · ${esc(t("inc.opened", { at: r.created_at.slice(0, 19).replace("T", " ") + " UTC" }))}</div>
+      <h3>${esc(t("inc.reports"))}</h3>
+      <table id="reports">${reports.map((x) => `<tr><td class="eta">${hhmm(x.at)}</td><td>${esc(x.text)}${x.det ? this.reviewHtml(x.det) : ""}</td></tr>`).join("") || `<tr><td class='muted'>${esc(t("inc.none"))}</td></tr>`}</table>
+      <h3>${esc(t("inc.tasks"))}</h3>
+      <table id="tasks">${tasks.map((k) => {
+        const u = this.store.get("unit", k.unit_id);
+        return `<tr data-task="${esc(k.id)}"><td>${esc(u ? u.callsign : k.unit_id)}</td><td>${esc(tv("status", k.status))}</td><td class="note code" title="${esc(k.id)}">${esc(taskCode(k.id, () => this.renderDetail()))}</td></tr>`;
+      }).join("") || `<tr><td class='muted'>${esc(t("inc.none"))}</td></tr>`}</table>
+      <h3>${esc(t("inc.units"))}</h3>
       ${this.recsHtml(r)}`;
     el.hidden = false;
     if (el.dataset.html === html) return;  // unchanged: keep the buttons under the pointer
@@ -153,11 +153,11 @@ export class Console {
   reviewHtml(d) {
     const sensor = this.store.get("sensor", d.sensor_id);
     if (!sensor || sensor.kind !== "drone_thermal") return "";
-    const verdict = d.review && d.review !== "unreviewed" ? `<span class="badge">${esc(d.review)}</span>` : "";
+    const verdict = d.review && d.review !== "unreviewed" ? `<span class="badge">${esc(tv("status", d.review))}</span>` : "";
     const buttons = this.canReview && this.live && (!d.review || d.review === "unreviewed")
-      ? ` <button data-review="${esc(d.id)}" data-act="confirmed">Confirm</button> <button data-review="${esc(d.id)}" data-act="dismissed">Dismiss</button>`
+      ? ` <button data-review="${esc(d.id)}" data-act="confirmed">${esc(t("review.confirm"))}</button> <button data-review="${esc(d.id)}" data-act="dismissed">${esc(t("review.dismiss"))}</button>`
       : "";
-    return `<div class="chip-row"><img class="chip" alt="thermal thumbnail" loading="lazy" src="/api/v1/detections/${encodeURIComponent(d.id)}/chip">${verdict}${buttons}</div>`;
+    return `<div class="chip-row"><img class="chip" alt="${esc(t("review.thumb"))}" loading="lazy" src="/api/v1/detections/${encodeURIComponent(d.id)}/chip">${verdict}${buttons}</div>`;
   }
 
   // The rescue centre that owns a case acknowledges it from here (which stops its escalation);
@@ -165,34 +165,34 @@ export class Console {
   ackHtml(cases) {
     if (!this.live || this.me.role !== "rescue_liaison") return "";
     return cases.filter((c) => c.status === "open" && c.centre_agency_id === this.me.agency_id)
-      .map((c) => ` <button class="primary" data-ack="${esc(c.id)}">Acquitter / Acknowledge</button>`).join("");
+      .map((c) => ` <button class="primary" data-ack="${esc(c.id)}">${esc(t("rescue.ack"))}</button>`).join("");
   }
 
   async acknowledge(id) {
     try {
       await api(`/api/v1/rescue_cases/${encodeURIComponent(id)}`, { method: "PATCH", body: { status: "acknowledged" } });
-      this.toast(`Acquitté / Acknowledged ${id}`);
+      this.toast(t("rescue.acked", { id }));
     } catch (err) {
-      this.toast(`Refused: ${err.message}`, true);
+      this.toast(t("act.refused", { message: err.message }), true);
     }
   }
 
   async review(id, verdict) {
     try {
       await api(`/api/v1/detections/${encodeURIComponent(id)}`, { method: "PATCH", body: { review: verdict } });
-      this.toast(`Detection ${verdict}`);
+      this.toast(t("review.done", { verdict: tv("status", verdict) }));
     } catch (err) {
-      this.toast(`Refused: ${err.message}`, true);
+      this.toast(t("act.refused", { message: err.message }), true);
     }
   }
 
   recsHtml(r) {
-    if (!this.live) return `<div class="note">Replay: the picture as it was; tasking is live only.</div>`;
-    if (r.status === "closed") return `<div class="note">Closed.</div>`;
-    if (!this.recs) return `<div class="note">computing routes…</div>`;
+    if (!this.live) return `<div class="note">${esc(t("recs.replay"))}</div>`;
+    if (r.status === "closed") return `<div class="note">${esc(t("recs.closed"))}</div>`;
+    if (!this.recs) return `<div class="note">${esc(t("recs.computing"))}</div>`;
     if (this.recs.error) {
       return r.life_at_sea
-        ? `<div class="note">At sea, beyond the land units' reach: the rescue centre leads. ${esc(this.recs.error)}</div>`
+        ? `<div class="note">${esc(t("recs.at_sea"))} ${esc(this.recs.error)}</div>`
         : `<div class="error">${esc(this.recs.error)}</div>`;
     }
     const proposed = new Set((this.recs.proposed || []).map((u) => u.unit_id));
@@ -200,20 +200,20 @@ export class Console {
     const body = rows.map((u) => {
       const buttons = [];
       const own = u.agency_id === this.me.agency_id;
-      if (this.canTask && own) buttons.push(`<button class="primary" data-unit="${esc(u.unit_id)}" data-act="send">Task</button>`);
-      else if (this.canPropose) buttons.push(`<button data-unit="${esc(u.unit_id)}" data-act="propose">Propose</button>`);
+      if (this.canTask && own) buttons.push(`<button class="primary" data-unit="${esc(u.unit_id)}" data-act="send">${esc(t("act.task"))}</button>`);
+      else if (this.canPropose) buttons.push(`<button data-unit="${esc(u.unit_id)}" data-act="propose">${esc(t("act.propose"))}</button>`);
       return `<tr data-unit-row="${esc(u.unit_id)}"><td>${proposed.has(u.unit_id) ? "★ " : ""}<b>${esc(u.callsign)}</b><div class="why">${esc(u.why || u.reason)}</div></td>
         <td class="eta">${fmtEta(u.eta_s)}</td><td class="act">${buttons.join(" ")}</td></tr>`;
     }).join("");
-    const unfilled = (this.recs.unfilled || []).map((x) => `<div class="note">unfilled: ${esc(x.why)}</div>`).join("");
-    const role = this.canTask ? "" : this.canPropose ? `<div class="note">Your role proposes; a commander of the unit's agency tasks.</div>` : `<div class="note">Your role cannot task or propose.</div>`;
-    return `<table id="recs">${body || "<tr><td class='muted'>no unit can reach it</td></tr>"}</table>${unfilled}${role}<div class="note">${esc(this.recs.note || "")}</div>`;
+    const unfilled = (this.recs.unfilled || []).map((x) => `<div class="note">${esc(t("recs.unfilled", { why: x.why }))}</div>`).join("");
+    const role = this.canTask ? "" : this.canPropose ? `<div class="note">${esc(t("recs.proposes"))}</div>` : `<div class="note">${esc(t("recs.cannot"))}</div>`;
+    return `<table id="recs">${body || `<tr><td class='muted'>${esc(t("recs.none"))}</td></tr>`}</table>${unfilled}${role}<div class="note">${esc(this.recs.note || "")}</div>`;
   }
 
   // The first recommended action (keyboard ``s``).
   quickAction() {
     const b = this.detailEl.querySelector("button[data-unit]");
-    if (b) b.click(); else this.toast("nothing to task here", true);
+    if (b) b.click(); else this.toast(t("act.nothing"), true);
   }
 
   async dispatch(unitId, act) {
@@ -227,16 +227,16 @@ export class Console {
         await api("/api/v1/tasks", { method: "POST", body: { incident_id: incident, unit_id: unitId } });
       }
       const u = this.store.get("unit", unitId);
-      this.toast(`${act === "send" ? "Tasked" : "Proposed"} ${u ? u.callsign : unitId}`);
+      this.toast(t(act === "send" ? "act.tasked" : "act.proposed", { unit: u ? u.callsign : unitId }));
       if (this.selected === incident) this.select(incident);  // the unit is committed now
     } catch (e) {
-      this.toast(`Refused: ${e.message}`, true);
+      this.toast(t("act.refused", { message: e.message }), true);
     }
   }
 
   renderLog() {
     const entries = this.store.all("log_entry").sort((a, b) => (a.created_at < b.created_at ? 1 : -1)).slice(0, 200);
-    $("log").innerHTML = entries.map((l) => `<li><small>${esc(l.created_at.slice(0, 16).replace("T", " "))} · ${esc(l.role)} · ${esc(l.log)}${l.incident_id ? " · " + esc(l.incident_id) : ""}</small>${esc(l.text)}</li>`).join("") || "<li class='muted'>empty</li>";
+    $("log").innerHTML = entries.map((l) => `<li><small>${esc(l.created_at.slice(0, 16).replace("T", " "))} UTC · ${esc(l.role)} · ${esc(tv("log", l.log))}${l.incident_id ? " · " + esc(l.incident_id) : ""}</small>${esc(l.text)}</li>`).join("") || `<li class='muted'>${esc(t("log.empty"))}</li>`;
   }
 
   async addLog() {
@@ -245,9 +245,9 @@ export class Console {
     try {
       await api("/api/v1/log_entries", { method: "POST", body: { log: "duty", role: this.me.role, text } });
       $("log-text").value = "";
-      this.toast("Logged");
+      this.toast(t("log.logged"));
     } catch (e) {
-      this.toast(`Refused: ${e.message}`, true);
+      this.toast(t("act.refused", { message: e.message }), true);
     }
   }
 }

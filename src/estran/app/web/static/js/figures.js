@@ -3,6 +3,7 @@
 /* global uPlot */
 import { api } from "./api.js";
 import { $, esc } from "./dom.js";
+import { num as localNum, t } from "./i18n.js";
 
 // Times are 24-hour UTC (the watch floor's clock), dates day/month: never 1pm or 11/30/26.
 const two = (n) => String(n).padStart(2, "0");
@@ -12,8 +13,10 @@ export const utcTicks = (u, splits) => splits.map((s, i) => {
   const prev = i > 0 ? new Date(splits[i - 1] * 1000) : null;
   return !prev || prev.getUTCDate() !== d.getUTCDate() ? `${hm}\n${two(d.getUTCDate())}/${two(d.getUTCMonth() + 1)}` : hm;
 });
-const pct = (x) => (x === null || x === undefined ? "—" : `${Math.round(x * 100)}%`);
-const num = (x, d = 0) => (x === null || x === undefined ? "—" : Number(x).toFixed(d));
+// A percentage as the reader writes it: "42 %" in French, "42%" in English.
+const pct = (x) => (x === null || x === undefined ? "—"
+  : `${Math.round(x * 100)}${document.documentElement.lang === "fr" ? "\u202f%" : "%"}`);
+const num = (x, d = 0) => (x === null || x === undefined ? "—" : localNum(x, d));
 
 export class Figures {
   constructor() { this.plots = []; this.last = null; }
@@ -26,13 +29,13 @@ export class Figures {
     }
     this.last = stats;
     $("tiles").innerHTML = [
-      ["attempts", stats.attempts_detected, "attempts detected"],
-      ["intercepted", stats.attempts_intercepted, "intercepted"],
-      ["proportion", pct(stats.proportion_intercepted), `intercepted (95% CI ${pct(stats.proportion_ci95?.[0])}–${pct(stats.proportion_ci95?.[1])})`],
-      ["response", num(stats.response_minutes_median, 1), "min median response"],
-      ["launches", stats.launches, "launches"],
-      ["rescues", stats.rescue_referrals, "rescue referrals"],
-    ].map(([k, v, label]) => `<div class="tile" data-figure="${k}"><b>${v ?? "—"}</b><span>${label}</span></div>`).join("");
+      ["attempts", stats.attempts_detected, t("fig.attempts")],
+      ["intercepted", stats.attempts_intercepted, t("fig.intercepted")],
+      ["proportion", pct(stats.proportion_intercepted), t("fig.proportion", { lo: pct(stats.proportion_ci95?.[0]), hi: pct(stats.proportion_ci95?.[1]) })],
+      ["response", num(stats.response_minutes_median, 1), t("fig.response")],
+      ["launches", stats.launches, t("fig.launches")],
+      ["rescues", stats.rescue_referrals, t("fig.rescues")],
+    ].map(([k, v, label]) => `<div class="tile" data-figure="${k}"><b>${esc(v ?? "—")}</b><span>${esc(label)}</span></div>`).join("");
     this.draw(stats, store);
   }
 
@@ -69,11 +72,11 @@ export class Figures {
         scales: { x: { time: true, range: [first - 1800, end + 1800] } },
         legend: { show: true }, cursor: { drag: { x: false, y: false } } }, [xs, ...data], box));
     };
-    chart("Detections and interceptions per hour",
-      [{ label: "detections", stroke: "#f2c14e", fill: "rgba(242,193,78,.15)" }, { label: "attempts", stroke: "#d9772e" }, { label: "intercepted", stroke: "#5fae6a", width: 2 }],
+    chart(t("fig.chart.per_hour"),
+      [{ label: t("fig.s.detections"), stroke: "#f2c14e", fill: "rgba(242,193,78,.15)" }, { label: t("fig.s.attempts"), stroke: "#d9772e" }, { label: t("fig.s.intercepted"), stroke: "#5fae6a", width: 2 }],
       [col("det"), col("att"), col("icp")]);
-    chart("Proportion intercepted", [{ label: "intercepted", stroke: "#5fae6a", width: 2, value: (u, v) => pct(v) }],
+    chart(t("fig.chart.proportion"), [{ label: t("fig.s.intercepted"), stroke: "#5fae6a", width: 2, value: (u, v) => pct(v) }],
       [col("prop")], { values: (u, vs) => vs.map((v) => pct(v)) });
-    chart("Median response (min)", [{ label: "minutes", stroke: "#4aa3e0", width: 2 }], [col("resp")]);
+    chart(t("fig.chart.response"), [{ label: t("fig.s.minutes"), stroke: "#4aa3e0", width: 2 }], [col("resp")]);
   }
 }

@@ -2,6 +2,7 @@
 // per kind of record, each switchable but the rescue layer, kept in step with a Store.
 /* global L */
 import { esc } from "./dom.js";
+import { t, tv } from "./i18n.js";
 
 export const LAYERS = [
   { key: "sectors", label: "Sectors", hotkey: "1" },
@@ -91,7 +92,7 @@ export class CoastMap {
     for (const f of geojson.features || []) {
       const [lon, lat] = f.geometry.coordinates;
       L.circleMarker([lat, lon], { renderer: this.canvas.dots, radius: 3, color: "#8fb3c9", weight: 1, fillOpacity: 0.5 })
-        .bindTooltip(`Launch site ${esc(f.id)}`).addTo(g);
+        .bindTooltip(() => esc(t("tip.launch_site", { id: f.id }))).addTo(g);
     }
   }
 
@@ -140,7 +141,7 @@ export class CoastMap {
     const colour = IMPACT_COLOURS[r.impact] || "#888";
     const layer = L.geoJSON(r.geometry, { renderer: this.canvas.sectors,
       style: { color: colour, weight: 1.5, fillColor: colour, fillOpacity: 0.12, dashArray: "4 4" } })
-      .bindTooltip(`${esc(r.name)} · impact ${esc(r.impact)}`);
+      .bindTooltip(() => `${esc(r.name)} · ${esc(t("inc.impact", { impact: tv("impact", r.impact) }))}`);
     layer.addTo(this.groups.sectors);
     this.markers.sector.set(id, layer);
   }
@@ -182,7 +183,7 @@ export class CoastMap {
   }
 
   unitTip(r) {
-    return `<b>${esc(r.callsign)}</b> · ${esc(r.kind.replace(/_/g, " "))}<br>${esc(r.status)} · ${esc(r.agency_id)}<br>${marking(r)}`;
+    return `<b>${esc(r.callsign)}</b> · ${esc(tv("kind", r.kind))}<br>${esc(tv("status", r.status))} · ${esc(r.agency_id)}<br>${marking(r)}`;
   }
 
   draw_detection(id, r) {
@@ -224,7 +225,7 @@ export class CoastMap {
     if (r.status === "closed") return;
     const g = L.layerGroup();
     L.circleMarker(pos, { renderer: this.canvas.dots, radius: 6, color: "#fff", weight: 2, fill: false })
-      .bindTooltip(`Track ${esc(id)} · ${esc(r.class)} · ${esc(r.count ?? "?")} · ${Math.round((r.speed_mps || 0) * 3.6)} km/h`).addTo(g);
+      .bindTooltip(() => esc(t("tip.track", { id, cls: tv("class", r.class), count: r.count ?? "?", speed: Math.round((r.speed_mps || 0) * 3.6) }))).addTo(g);
     if (r.speed_mps > 0.2) {
       const d = r.speed_mps * 120 / 111320;
       const h = (r.heading_deg * Math.PI) / 180;
@@ -249,7 +250,7 @@ export class CoastMap {
     if (!m) {
       // Life at sea goes on the rescue layer: on top, and never hidden.
       m = L.marker(pos, { icon: icon(), pane: sea ? "rescuePane" : "incidentPane", keyboard: false })
-        .bindTooltip(() => `<b>${esc(m.record.type.replace(/_/g, " "))}</b> · ${esc(m.record.impact)}<br>${marking(m.record)}`)
+        .bindTooltip(() => `<b>${esc(tv("type", m.record.type))}</b> · ${esc(tv("impact", m.record.impact))}<br>${marking(m.record)}`)
         .on("click", () => this.onSelectIncident(id))
         .addTo(sea ? this.groups.rescue : this.groups.incidents);
       m.sea = sea; m.key = key;
@@ -268,7 +269,7 @@ export class CoastMap {
     if (!m) {
       m = L.marker(pos, { pane: "rescuePane", keyboard: false, zIndexOffset: 10000,
         icon: L.divIcon({ className: "", iconSize: null, iconAnchor: [15, 15], html: `<div class="rescue" data-id="${esc(id)}">SAR</div>` }) })
-        .bindTooltip(() => `<b>Rescue case</b> · ${esc(m.record.phase)} · ${esc(m.record.status)}<br>${esc(m.record.count ?? "?")} people · ${esc(m.record.centre_agency_id)}`)
+        .bindTooltip(() => `<b>${esc(t("rescue.tip"))}</b> · ${esc(tv("phase", m.record.phase))} · ${esc(tv("status", m.record.status))}<br>${esc(t("rescue.people", { count: m.record.count ?? "?" }))} · ${esc(m.record.centre_agency_id)}`)
         .on("click", () => m.record.incident_id && this.onSelectIncident(m.record.incident_id))
         .addTo(this.groups.rescue);
       this.markers.rescue_case.set(id, m);
@@ -284,12 +285,12 @@ export class CoastMap {
     if (r.status !== "held") return;
     const rec = r.record;
     const rescue = r.origin_kind === "rescue_case";
-    const label = rec.callsign || rec.type || rec.phase || r.origin_kind.replace(/_/g, " ");
+    const label = rec.callsign || (rec.type && tv("type", rec.type)) || (rec.phase && tv("phase", rec.phase)) || tv("kindname", r.origin_kind);
     const html = `<div class="foreign ${rescue ? "rescue-foreign" : ""}" data-id="${esc(id)}"><span>${esc(label)}</span></div>`;
     const m = L.marker(ll(rec.position), { keyboard: false, pane: rescue ? "rescuePane" : "markerPane",
       icon: L.divIcon({ className: "", html, iconSize: null, iconAnchor: [8, 8] }) })
-      .bindTooltip(() => `<b>${esc(r.origin_kind.replace(/_/g, " "))}</b> · ${esc(label)}<br>`
-        + `from ${esc(r.origin_centre)} (${esc(r.origin_nation)}), read-only<br>${marking(r)}`)
+      .bindTooltip(() => `<b>${esc(tv("kindname", r.origin_kind))}</b> · ${esc(label)}<br>`
+        + `${esc(t("tip.partner", { centre: r.origin_centre, nation: r.origin_nation }))}<br>${marking(r)}`)
       .addTo(rescue ? this.groups.rescue : this.groups.partner);
     this.markers.foreign.set(id, m);
   }
@@ -302,7 +303,7 @@ export class CoastMap {
     if (!unit || !unit.position || !inc || !inc.position) return;
     const line = L.polyline([ll(unit.position), ll(inc.position)], { renderer: this.canvas.dots,
       color: TASK_COLOURS[r.status] || "#ccc", weight: 2.5, dashArray: r.status === "proposed" ? "3 6" : "8 5" })
-      .bindTooltip(`Task ${esc(r.status)}: ${esc(unit.callsign)} → ${esc(inc.type)}`).addTo(this.groups.tasks);
+      .bindTooltip(() => esc(t("tip.task", { status: tv("status", r.status), unit: unit.callsign, type: tv("type", inc.type) }))).addTo(this.groups.tasks);
     this.markers.task.set(id, line);
   }
 
@@ -333,7 +334,7 @@ export class CoastMap {
     for (const s of plan.sites || []) {
       L.circleMarker([s.lat, s.lon], { renderer: this.canvas.dots, radius: 3 + Math.sqrt(s.attack_probability) * 30,
         color: coverageColour(s.coverage), weight: 1, fillColor: coverageColour(s.coverage), fillOpacity: 0.55 })
-        .bindTooltip(`${esc(s.name)} · coverage ${Math.round(s.coverage * 100)}% · ${(s.attack_probability * 100).toFixed(1)}% of attempts expected`)
+        .bindTooltip(() => esc(t("site.tip", { name: s.name, coverage: Math.round(s.coverage * 100), share: (s.attack_probability * 100).toFixed(1) })))
         .addTo(this.planSites);
     }
   }
@@ -367,12 +368,12 @@ export class CoastMap {
 export function marking(r) {
   const m = r.marking || {};
   const rel = (m.releasable_to || []).join("/");
-  return `<span class="marking">${esc(m.classification || "UNMARKED")}${rel ? " · REL " + esc(rel) : ""}</span>`;
+  return `<span class="marking">${esc(m.classification || t("marking.unmarked"))}${rel ? " · REL " + esc(rel) : ""}</span>`;
 }
 
 function postTip(r, unit) {
-  const who = unit ? `${esc(unit.callsign)} · ${esc(unit.kind.replace(/_/g, " "))}` : esc(r.unit_id);
-  return `<b>Post: ${who}</b> · ${esc(r.status)}<br>manned on ${Math.round((r.manned_share || 0) * 100)}% of nights · ${esc(r.plan_id)}<div class="why">${esc(r.why)}</div>${marking(r)}`;
+  const who = unit ? `${esc(unit.callsign)} · ${esc(tv("kind", unit.kind))}` : esc(r.unit_id);
+  return `<b>${esc(t("post.tip"))} · ${who}</b> · ${esc(tv("status", r.status))}<br>${esc(t("post.manned", { pct: Math.round((r.manned_share || 0) * 100) }))} · ${esc(r.plan_id)}<div class="why">${esc(r.why)}</div>${marking(r)}`;
 }
 
 // Red (thin) through amber to green (well covered).
@@ -384,7 +385,7 @@ export function coverageColour(c) {
 
 function detTip(r) {
   const err = r.ellipse ? r.ellipse.semi_major_m : r.position.error_m;
-  return `<b>${esc(r.class.replace(/_/g, " "))}</b> · ${esc(r.count ?? "?")} · conf ${Math.round((r.confidence || 0) * 100)}%<br>±${Math.round(err || 0)} m · ${esc(r.observed_at)}<br>${marking(r)}`;
+  return `<b>${esc(tv("class", r.class))}</b> · ${esc(r.count ?? "?")} · ${esc(t("tip.conf", { pct: Math.round((r.confidence || 0) * 100) }))}<br>±${Math.round(err || 0)} m · ${esc(r.observed_at.slice(11, 19))} UTC<br>${marking(r)}`;
 }
 
 // A duration, never to be read as a clock time: "42 s", "10 min 41 s", "1 h 05 min" (the same

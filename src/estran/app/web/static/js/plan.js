@@ -3,8 +3,7 @@
 // decides every request; the buttons only offer what the role may do.
 import { api } from "./api.js";
 import { $, esc } from "./dom.js";
-
-const words = (s) => String(s ?? "").replace(/_/g, " ");
+import { t, tv } from "./i18n.js";
 
 export class PlanPanel {
   constructor({ me, map, toast }) {
@@ -40,16 +39,16 @@ export class PlanPanel {
   async publish() {
     const b = $("plan-publish");
     b.disabled = true;
-    b.textContent = "Planning…";
+    b.textContent = t("plan.planning");
     try {
       this.latest = await api("/api/v1/plans", { method: "POST", body: { method: "ahead" } });
       this.map.setPlan(this.latest);
-      this.toast(`Plan published: ${this.latest.posts.filter((p) => p.id).length} posts proposed`);
+      this.toast(t("plan.published", { n: this.latest.posts.filter((p) => p.id).length }));
     } catch (err) {
-      this.toast(`Plan refused: ${err.message}`, true);
+      this.toast(t("plan.refused", { message: err.message }), true);
     } finally {
       b.disabled = false;
-      b.textContent = "Plan tonight";
+      b.textContent = t("plan.publish");
       this.render();
     }
   }
@@ -57,9 +56,9 @@ export class PlanPanel {
   async decide(id, status) {
     try {
       await api(`/api/v1/posts/${encodeURIComponent(id)}`, { method: "PATCH", body: { status } });
-      this.toast(`Post ${status}`);
+      this.toast(t("post.decided", { status: tv("status", status) }));
     } catch (err) {
-      this.toast(`Refused: ${err.message}`, true);
+      this.toast(t("act.refused", { message: err.message }), true);
     }
   }
 
@@ -69,19 +68,19 @@ export class PlanPanel {
     const posts = this.store.all("post").filter((p) => (planId ? p.plan_id === planId : p.status === "proposed" || p.status === "accepted"));
     const head = this.latest
       ? `<div class="plan-head"><b>${esc(this.latest.plan_id)}</b> · ${esc(this.latest.method)}<br>
-         expected proportion intercepted: <b>${Math.round((this.latest.drawn_proportion ?? this.latest.model_proportion) * 100)}%</b> over the plan's nights · ${esc(this.latest.units)} units ·
-         ${this.latest.history_attempts ? esc(this.latest.history_attempts) + " recent attempts weighed" : "site values from the scenario"}</div>`
+         ${esc(t("plan.head", { pct: Math.round((this.latest.drawn_proportion ?? this.latest.model_proportion) * 100), units: this.latest.units }))} ·
+         ${esc(this.latest.history_attempts ? t("plan.history", { n: this.latest.history_attempts }) : t("plan.scenario"))}</div>`
       : this.unreleased
-        ? `<div class="note">A plan for tonight exists and is not released to you. / Un plan existe pour cette nuit ; il ne vous est pas communiqué.</div>`
-        : `<div class="note">No plan yet${this.canPlan ? ": publish tonight's." : "."}</div>`;
+        ? `<div class="note">${esc(t("plan.unreleased"))}</div>`
+        : `<div class="note">${esc(t(this.canPlan ? "plan.none.publish" : "plan.none"))}</div>`;
     const rows = posts.sort((a, b) => a.unit_id.localeCompare(b.unit_id)).map((p) => {
       const unit = this.store.get("unit", p.unit_id);
       const own = unit && unit.agency_id === this.me.agency_id;
       const acts = p.status === "proposed" && this.canAccept && own
-        ? `<button class="primary" data-post="${esc(p.id)}" data-act="accepted">Accept</button> <button data-post="${esc(p.id)}" data-act="declined">Decline</button>`
+        ? `<button class="primary" data-post="${esc(p.id)}" data-act="accepted">${esc(t("plan.accept"))}</button> <button data-post="${esc(p.id)}" data-act="declined">${esc(t("plan.decline"))}</button>`
         : "";
       return `<li data-post-row="${esc(p.id)}" class="${esc(p.status)}"><b>${esc(unit ? unit.callsign : p.unit_id)}</b>
-        <small>${esc(words(unit ? unit.kind : ""))} · ${esc(p.status)} · manned ${Math.round((p.manned_share || 0) * 100)}% of nights</small>
+        <small>${esc(unit ? tv("kind", unit.kind) : "")} · ${esc(tv("status", p.status))} · ${esc(t("plan.manned", { pct: Math.round((p.manned_share || 0) * 100) }))}</small>
         <div class="why">${esc(p.why)}</div>${acts}</li>`;
     }).join("");
     const html = head + `<ol class="posts">${rows}</ol>`;

@@ -3,6 +3,7 @@
 // until the next escalation; it never hides the bar, and it cannot be turned off for good:
 // life at sea first.
 import { $, esc } from "./dom.js";
+import { t, tv } from "./i18n.js";
 
 export class SarAlert {
   constructor() {
@@ -24,7 +25,7 @@ export class SarAlert {
     const bar = $("sar-alert");
     bar.hidden = this.cases.length === 0;
     $("sar-alert-text").innerHTML = this.cases.map((c) =>
-      `ESCALADE / ESCALATED · ${esc(c.id)} · ${esc(c.phase)} · ${esc(c.centre_agency_id)} · ${esc(c.count ?? "?")} pers.`).join("<br>");
+      esc(t("sar.escalated", { id: c.id, phase: tv("phase", c.phase), centre: c.centre_agency_id, count: c.count ?? "?" }))).join("<br>");
     $("sar-mute").hidden = !this.ringing;
     bar.classList.toggle("muted", !this.ringing);
     if (this.ringing && !was) this.beep();
