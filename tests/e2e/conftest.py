@@ -10,6 +10,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -106,7 +107,10 @@ class Demo:
                     await nc.jetstream().delete_stream(stream_name(root, "FR", "GB"))
                 await nc.close()
 
-            asyncio.run(drop())
+            # (in a thread of its own: Playwright's event loop may be running in this one)
+            worker = threading.Thread(target=lambda: asyncio.run(drop()))
+            worker.start()
+            worker.join(30)
 
 
 @pytest.fixture(scope="module")

@@ -214,7 +214,8 @@ def test_the_time_slider_shows_an_earlier_picture(browser: Any, demo: Demo, shot
     page = signed_in_page(browser, demo, "demo-commander")
     page.locator(f"#incidents li[data-id='{late['id']}']").wait_for(timeout=15_000)
     page.keyboard.press("a")  # after-action mode
-    page.wait_for_selector("#mode:has-text('REPLAY')")
+    page.wait_for_selector("#mode.replay")
+    assert page.errors == []
     with demo.api() as api:
         first = api.get("/events", params={"after": 0, "limit": 1}).json()["events"][0]
     start = datetime.fromisoformat(first["received_at"]).timestamp()

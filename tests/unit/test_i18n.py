@@ -176,3 +176,16 @@ def test_an_account_reads_its_choice_else_its_nations_language():
     assert account_language(None, "GB") == "en"
     assert account_language("en", "FR") == "en"
     assert account_language("fr", "GB") == "fr"
+
+
+def test_no_script_hides_the_translation_function_behind_a_local_name():
+    """A parameter or variable named ``t`` in a script that translates with ``t`` makes every
+    string in its scope throw (``t is not a function``): seen once, refused since."""
+    shadow = re.compile(r"\b(?:const|let|var)\s+t\b|[(,]\s*t\s*[,)]\s*(?:=>|\{)|for \(const t\b")
+    found = [
+        f"{name}: {m.group(0)}"
+        for name, text in SCRIPTS.items()
+        if re.search(r"import \{[^}]*\bt\b[^}]*\} from \"\./i18n\.js\"", text)
+        for m in shadow.finditer(text)
+    ]
+    assert found == []

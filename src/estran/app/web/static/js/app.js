@@ -151,7 +151,7 @@ async function start(me) {
   document.querySelector('[data-tab="figures"]').hidden = !canStats;
   function showTab(name) {
     for (const b of document.querySelectorAll(".tabs button")) b.classList.toggle("active", b.dataset.tab === name);
-    for (const t of ["incidents", "log", "figures", "plan"]) $(`tab-${t}`).hidden = t !== name;
+    for (const tab of ["incidents", "log", "figures", "plan"]) $(`tab-${tab}`).hidden = tab !== name;
     if (name === "figures" && canStats) figures.refresh(view);
     if (name === "plan") plan.refresh();
   }
@@ -177,8 +177,8 @@ async function start(me) {
     slider.focus();
     await showAt(sliderTime());
   }
-  async function showAt(t) {
-    const at = new Date(t).toISOString();
+  async function showAt(when) {
+    const at = new Date(when).toISOString();
     $("replay-time").textContent = at.replace("T", " ").slice(0, 19) + "Z";
     $("mode").textContent = t("mode.replay", { time: at.slice(11, 16) });
     $("mode").className = "mode replay";
@@ -186,7 +186,7 @@ async function start(me) {
     const past = new Store();
     past.load(pic);
     view = past;
-    map.replayAt = t;
+    map.replayAt = when;
     map.resetTrails();
     map.sync(past, null);
     cons.setStore(past, false);
@@ -213,7 +213,7 @@ async function start(me) {
   slider.oninput = () => { clearTimeout(replayTimer); replayTimer = setTimeout(() => showAt(sliderTime()), 200); };
 
   // Theme
-  const setTheme = (t) => { document.documentElement.dataset.theme = t; map.setTheme(t); $("theme").textContent = t === "night" ? "☾" : "☀"; localStorage.setItem("estran-theme", t); };
+  const setTheme = (theme) => { document.documentElement.dataset.theme = theme; map.setTheme(theme); $("theme").textContent = theme === "night" ? "☾" : "☀"; localStorage.setItem("estran-theme", theme); };
   setTheme(localStorage.getItem("estran-theme") || "night");
   $("theme").onclick = () => setTheme(document.documentElement.dataset.theme === "night" ? "day" : "night");
   $("help-button").onclick = () => ($("help").hidden = !$("help").hidden);

@@ -26,7 +26,7 @@ export function taskCode(id, ready) {
   return codes.get(id);
 }
 
-const hhmm = (t) => (t ? t.slice(11, 16) : "");
+const hhmm = (at) => (at ? at.slice(11, 16) : "");
 
 export class Console {
   constructor({ me, map, toast }) {
@@ -110,7 +110,7 @@ export class Console {
     if (!r) { el.hidden = true; return; }
     const dets = (r.detection_ids || []).map((d) => this.store.get("detection", d)).filter(Boolean);
     const logs = this.store.all("log_entry").filter((l) => l.incident_id === r.id);
-    const tasks = this.store.all("task").filter((t) => t.incident_id === r.id);
+    const tasks = this.store.all("task").filter((k) => k.incident_id === r.id);
     const cases = this.store.all("rescue_case").filter((c) => c.incident_id === r.id);
     const reports = [
       ...dets.map((d) => ({ at: d.observed_at, det: d, text: t("inc.detection", { cls: tv("class", d.class), count: d.count ?? "?", pct: Math.round(d.confidence * 100), sensor: d.sensor_id }) })),

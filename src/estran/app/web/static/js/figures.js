@@ -41,7 +41,7 @@ export class Figures {
 
   draw(stats, store) {
     const hours = new Map();
-    const slot = (t) => Math.floor(Date.parse(t) / 3600000) * 3600;
+    const slot = (at) => Math.floor(Date.parse(at) / 3600000) * 3600;
     const row = (h) => hours.get(h) || hours.set(h, { det: 0, icp: 0, att: 0, prop: null, resp: null }).get(h);
     for (const d of store.all("detection")) row(slot(d.observed_at)).det += 1;
     for (const [key, g] of Object.entries(stats.groups || {})) {

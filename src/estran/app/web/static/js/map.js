@@ -109,7 +109,7 @@ export class CoastMap {
     }
     if (changed && changed.unit) {
       // Tasks follow their unit.
-      for (const t of store.all("task")) if (changed.unit.has(t.unit_id)) this.draw("task", t.id, t, store);
+      for (const k of store.all("task")) if (changed.unit.has(k.unit_id)) this.draw("task", k.id, k, store);
       for (const p of store.all("post")) if (changed.unit.has(p.unit_id)) this.draw("post", p.id, p, store);
     }
     this.ageDetections();
@@ -208,8 +208,8 @@ export class CoastMap {
   ageDetections() {
     let ref = Date.now();
     for (const m of this.markers.detection.values()) {
-      const t = Date.parse(m.record.observed_at);
-      if (t > ref) ref = t;
+      const seen = Date.parse(m.record.observed_at);
+      if (seen > ref) ref = seen;
     }
     if (this.replayAt) ref = this.replayAt;
     for (const m of this.markers.detection.values()) {
@@ -392,8 +392,8 @@ function detTip(r) {
 // units in French and English). Rounded once, to the second, before it is split.
 export function fmtEta(s) {
   if (s === null || s === undefined) return "—";
-  const t = Math.max(0, Math.round(s));
-  if (t < 60) return `${t} s`;
-  if (t < 3600) return `${Math.floor(t / 60)} min ${String(t % 60).padStart(2, "0")} s`;
-  return `${Math.floor(t / 3600)} h ${String(Math.floor((t % 3600) / 60)).padStart(2, "0")} min`;
+  const secs = Math.max(0, Math.round(s));
+  if (secs < 60) return `${secs} s`;
+  if (secs < 3600) return `${Math.floor(secs / 60)} min ${String(secs % 60).padStart(2, "0")} s`;
+  return `${Math.floor(secs / 3600)} h ${String(Math.floor((secs % 3600) / 60)).padStart(2, "0")} min`;
 }
