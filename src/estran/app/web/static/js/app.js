@@ -3,7 +3,7 @@ import { api, Stream } from "./api.js";
 import { Store } from "./store.js";
 import { CoastMap, LAYERS } from "./map.js";
 import { Console, taskCode } from "./console.js";
-import { Figures } from "./figures.js";
+import { Figures, utcTicks } from "./figures.js";
 import { PlanPanel } from "./plan.js";
 import { SarAlert } from "./sar.js";
 import { $, esc } from "./dom.js";
@@ -12,7 +12,7 @@ import { browserLanguage, loadCatalogue, loaded, setLanguage, t, tBoth, tv } fro
 const CONSOLE_KINDS = ["incident", "task", "log_entry", "rescue_case", "detection", "post"];
 
 // State the tests (and a curious operator's devtools) can read.
-const estran = (window.estran = { ready: false, frames: 0, events: 0, taskCode });
+const estran = (window.estran = { ready: false, frames: 0, events: 0, taskCode, utcTicks });
 
 let toastTimer;
 function toast(text, bad = false) {
@@ -140,11 +140,13 @@ async function start(me) {
   setInterval(watchRescue, 2000);
   // The clock: UTC (the log's time), and Paris local time, both 24-hour and labelled.
   const paris = new Intl.DateTimeFormat("fr-FR", { timeZone: "Europe/Paris", hour: "2-digit", minute: "2-digit", hour12: false });
-  setInterval(() => {
+  const tick = () => {
     const now = new Date();
     $("clock").textContent = `${now.toISOString().slice(11, 19)} UTC · ${paris.format(now)} ${t("clock.paris")}`;
     map.ageDetections();
-  }, 1000);
+  };
+  tick();
+  setInterval(tick, 1000);
 
   // Tabs
   const canStats = me.actions.includes("stats");
