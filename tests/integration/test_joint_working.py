@@ -371,3 +371,22 @@ def test_the_cli_manages_accounts_and_verifies_the_audit_trail(tmp_path):
     broken = runner.invoke(cli, ["audit", "verify", "--data", data])
     assert broken.exit_code == 1
     assert "row 3 was edited" in broken.output
+
+
+def test_an_account_reads_in_its_language_and_keeps_the_one_it_chooses(centre):
+    """French for a French account, English for a British one, until each chooses; the choice
+    is kept with the account (a new session has it), audited, and only French or English."""
+    base = centre.http
+    liz = seed_liaison(centre.settings)
+    assert httpx.get(f"{base}/api/v1/auth/me", headers=AUTH).json()["language"] == "fr"
+    assert httpx.get(f"{base}/api/v1/auth/me", headers=liz).json()["language"] == "en"
+    r = httpx.put(f"{base}/api/v1/auth/me/language", headers=liz, json={"language": "fr"})
+    assert r.status_code == 200, r.text
+    again = httpx.post(f"{base}/api/v1/auth/login", json={"username": "liz", "password": PASSWORD})
+    fresh = {"Authorization": f"Bearer {again.json()['token']}"}
+    assert httpx.get(f"{base}/api/v1/auth/me", headers=fresh).json()["language"] == "fr"
+    for bad in ({"language": "de"}, {"language": "fr", "extra": 1}, {}):
+        r = httpx.put(f"{base}/api/v1/auth/me/language", headers=liz, json=bad)
+        assert r.status_code == 422, r.text
+    assert httpx.get(f"{base}/api/v1/auth/me", headers=liz).json()["language"] == "fr"
+    assert [r["reason"] for r in audit_rows(centre) if r["action"] == "set_language"] == ["fr"]

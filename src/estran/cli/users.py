@@ -99,6 +99,12 @@ def users() -> None:
 @click.option("--unit", "attached_unit", default=None, help="Observer: the unit ridden with.")
 @click.option("--until", "access_until", default=None, help="Observer: access ends (ISO 8601).")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.option(
+    "--language",
+    type=click.Choice(["fr", "en"]),
+    default=None,
+    help="The watch floor's language for this account (default: its nation's).",
+)
 def add_cmd(
     data_dir: Path | None,
     database_url: str | None,
@@ -112,6 +118,7 @@ def add_cmd(
     attached_unit: str | None,
     access_until: str | None,
     password_stdin: bool,
+    language: str | None,
 ) -> None:
     """Create an account (a service account prints its key once)."""
     nation = nation or agency_nation(agency_id)
@@ -134,6 +141,7 @@ def add_cmd(
         attached_unit=attached_unit,
         access_until=until,
         service=role == Role.SERVICE.value,
+        language=language,
     )
     with _admin(data_dir, database_url) as admin:
         key = admin.identity.add_user(new, None if new.service else _password(password_stdin))
