@@ -7,6 +7,7 @@ and say why in the commit."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import tomllib
 from pathlib import Path
@@ -39,6 +40,25 @@ def _rounded(value: Any) -> Any:
     return value
 
 
+def _same(got: Any, want: Any) -> bool:
+    """Equal, floats to 0.01: the golden pins behaviour (which posts, which units, which
+    sites, counts), not the last digits of a coverage. The plan's game has many optimal
+    mixed strategies; on another CPU (another vector width, another order of a sum) the
+    solver may settle on another of them, with the same posts and coverages differing by up
+    to half a point (seen: 0.8011 here, 0.7956 there)."""
+    if isinstance(got, float) or isinstance(want, float):
+        return (
+            isinstance(got, int | float)
+            and isinstance(want, int | float)
+            and math.isclose(got, want, abs_tol=0.01)
+        )
+    if isinstance(got, dict) and isinstance(want, dict):
+        return got.keys() == want.keys() and all(_same(got[k], want[k]) for k in got)
+    if isinstance(got, list) and isinstance(want, list):
+        return len(got) == len(want) and all(_same(a, b) for a, b in zip(got, want, strict=True))
+    return bool(got == want)
+
+
 def check(name: str, got: Any) -> None:
     path = GOLDEN / f"{name}.json"
     text = json.dumps(_rounded(got), indent=1, sort_keys=True) + "\n"
@@ -48,7 +68,7 @@ def check(name: str, got: Any) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
         return
-    assert json.loads(text) == json.loads(path.read_text()), (
+    assert _same(json.loads(text), json.loads(path.read_text())), (
         f"{name} differs from {path}: if the change is meant, regenerate with "
         "ESTRAN_UPDATE_GOLDEN=1 and say why"
     )
