@@ -190,6 +190,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     settings_ = Settings(
         data_dir=tmp / "data", terrain="off", cot_tcp_port=None, cot_tls_port=None,
         fusion=False, seed_agencies=False, purge_interval_s=0,
+        rescue_ack_s=3600,  # a fixed world: no escalation (and its duty-log line) meanwhile
     )  # fmt: skip
     store = SqliteEventStore(settings_.data_dir / "events.sqlite3")
     picture = Picture()

@@ -15,7 +15,14 @@ import pytest
 from PIL import Image
 
 from estran.app.web.ui import STATIC_DIR
-from estran.domain.terrain import NIGHT_COLOURS, TerrainClass, paint
+from estran.domain.terrain import (
+    BEYOND_COLOURS,
+    BEYOND_LAND,
+    NIGHT_COLOURS,
+    TerrainClass,
+    fill_beyond,
+    paint,
+)
 from tests.auth import AUTH
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -94,6 +101,18 @@ def test_the_base_map_is_the_terrain_in_web_mercator_and_needs_sign_in(mapped):
         cls = httpx.get(f"{base}/api/v1/terrain/at", params={"lat": lat, "lon": lon}, headers=AUTH)
         want = colour(TerrainClass[cls.json()["class"].upper()])
         assert pixel(lat, lon) == want, (lat, lon, cls.json()["class"])
+    # Beyond the terrain strip: inland is land (never the sea's colour, which made the coast
+    # an island), offshore is sea, and nothing in the area is left transparent.
+    sea = colour(TerrainClass.SEA)
+    beyond = tuple(int(c) for c in paint(np.array([[BEYOND_LAND]], np.uint8), NIGHT_COLOURS,
+                                         beyond=BEYOND_COLOURS["night"])[0, 0])  # fmt: skip
+    assert beyond != sea
+    far = {"lat": south + 0.01, "lon": east - 0.02}  # inland, beyond the strip
+    inland = httpx.get(f"{base}/api/v1/terrain/at", params=far, headers=AUTH)
+    assert inland.json()["error"]["code"] == "outside_area", inland.text  # beyond the terrain
+    assert pixel(south + 0.01, east - 0.02) == beyond
+    assert pixel(north - 0.005, west + 0.02) == sea  # the open sea off Cap Gris-Nez
+    assert (img[:, :, 3] == 255).all()
     day = httpx.get(f"{base}/api/v1/basemap.png", params={"width": 1024, "theme": "day"},
                     headers=AUTH)  # fmt: skip
     assert day.content != r.content
@@ -103,6 +122,17 @@ def test_the_base_map_is_the_terrain_in_web_mercator_and_needs_sign_in(mapped):
         ]["code"]
         == "validation_error"
     )
+
+
+def test_beyond_the_terrain_is_sea_offshore_and_land_inland():
+    codes = np.array([[255, 0, 0, 255], [255, 0, 2, 255], [255, 6, 6, 255], [255, 255, 255, 255]],
+                     np.uint8)  # fmt: skip
+    filled = fill_beyond(codes)
+    assert (filled != 255).all()
+    assert filled[0, 0] == TerrainClass.SEA  # next to the sea
+    assert filled[3, 3] == BEYOND_LAND  # next to farmland
+    assert filled[2, 0] == BEYOND_LAND
+    assert (fill_beyond(np.full((2, 2), 255, np.uint8)) == 255).all()  # nothing to go by
 
 
 def test_paint_draws_classes_outside_transparent_and_the_coast_line():

@@ -11,7 +11,14 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 from PIL import Image
 
-from estran.domain.terrain import CLASS_COLOURS, NIGHT_COLOURS, OUTSIDE, paint
+from estran.domain.terrain import (
+    BEYOND_COLOURS,
+    CLASS_COLOURS,
+    NIGHT_COLOURS,
+    OUTSIDE,
+    fill_beyond,
+    paint,
+)
 
 if TYPE_CHECKING:
     from estran.domain.prepared import PreparedTerrain
@@ -55,9 +62,11 @@ class BasemapRenderer:
         codes[inside] = g.classes[rows[inside], cols[inside]]
         palette, coast = (NIGHT_COLOURS, "#5f8fb0") if theme == "night" else (CLASS_COLOURS, None)
         out = io.BytesIO()
-        Image.fromarray(paint(codes.reshape(height, width), palette, coast), "RGBA").save(
-            out, format="PNG", optimize=False, compress_level=6
-        )
+        # Beyond the terrain: the sea where it is sea, plain land inland (never the sea's
+        # colour, which made the coast read as an island).
+        drawn = paint(fill_beyond(codes.reshape(height, width)), palette, coast,
+                      BEYOND_COLOURS[theme])  # fmt: skip
+        Image.fromarray(drawn, "RGBA").save(out, format="PNG", optimize=False, compress_level=6)
         result = (out.getvalue(), [west, south, east, north])
         with self._lock:
             if len(self._cache) > 16:

@@ -51,6 +51,7 @@ _USER_REQUIRED: Final = (
 _USER_DEFAULTS: Final = {
     "sectors": None, "attached_unit": None, "access_until": None, "password_hash": None,
     "service": False, "disabled": False, "failed_logins": 0, "locked_until": None,
+    "language": None,
 }  # fmt: skip
 
 

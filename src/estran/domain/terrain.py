@@ -14,14 +14,18 @@ from typing import Final
 
 import numpy as np
 import numpy.typing as npt
+from scipy import ndimage
 
 __all__ = [
+    "BEYOND_COLOURS",
+    "BEYOND_LAND",
     "CLASS_COLOURS",
     "NIGHT_COLOURS",
     "OUTSIDE",
     "Grid",
     "TerrainClass",
     "class_by_name",
+    "fill_beyond",
     "paint",
 ]
 
@@ -86,14 +90,41 @@ NIGHT_COLOURS: Final[dict[TerrainClass, str]] = {
 """The night base map: dark, low-contrast land, roads and tracks still legible, a darker sea."""
 
 
+BEYOND_LAND: Final = 254
+"""A base-map pixel outside the terrain that lies inland of it (``fill_beyond``)."""
+BEYOND_COLOURS: Final = {"night": "#1d221e", "day": "#e6e1d3"}
+"""Land beyond the terrain: one plain land colour, so the coast never reads as an island."""
+
+
+def fill_beyond(codes: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+    """``codes`` with every ``OUTSIDE`` pixel given the side of the coast it lies on: the sea
+    where the nearest pixel of the terrain is sea, ``BEYOND_LAND`` where it is land (the
+    strip's inland edge continues as land to the map's edge)."""
+    outside = codes == OUTSIDE
+    if not outside.any() or outside.all():
+        return codes
+    nearest = ndimage.distance_transform_edt(outside, return_distances=False, return_indices=True)
+    side = codes[nearest[0], nearest[1]]
+    out = codes.copy()
+    out[outside & (side == TerrainClass.SEA)] = TerrainClass.SEA
+    out[outside & (side != TerrainClass.SEA)] = BEYOND_LAND
+    return out
+
+
 def paint(
-    codes: npt.NDArray[np.uint8], palette: dict[TerrainClass, str], coast: str | None = None
+    codes: npt.NDArray[np.uint8],
+    palette: dict[TerrainClass, str],
+    coast: str | None = None,
+    beyond: str | None = None,
 ) -> npt.NDArray[np.uint8]:
-    """An RGBA image of class ``codes`` in ``palette``: outside the area transparent, and the
-    coastline (sea pixels touching land) in ``coast`` when given."""
+    """An RGBA image of class ``codes`` in ``palette``: outside the area transparent, land
+    beyond it (``BEYOND_LAND``) in ``beyond`` when given, and the coastline (sea pixels
+    touching land) in ``coast`` when given."""
     lut = np.zeros((256, 4), np.uint8)
     for cls, colour in palette.items():
         lut[int(cls)] = (*_rgb(colour), 255)
+    if beyond is not None:
+        lut[BEYOND_LAND] = (*_rgb(beyond), 255)
     rgba = lut[codes]
     if coast is not None:
         sea = codes == TerrainClass.SEA
