@@ -1,7 +1,7 @@
 // The watch floor: sign in, then one screen with the live map and the console.
 import { api, Stream } from "./api.js";
 import { Store } from "./store.js";
-import { CoastMap, LAYERS } from "./map.js";
+import { CoastMap, INCIDENT_GLYPHS, LAYERS, POST_GLYPHS } from "./map.js";
 import { Console, taskCode } from "./console.js";
 import { Figures, utcTicks } from "./figures.js";
 import { PlanPanel } from "./plan.js";
@@ -268,7 +268,11 @@ function buildLayerList(map) {
   el.innerHTML = `<h3>${esc(t("layers.title"))}</h3>` + LAYERS.map((l) => `<label class="${l.locked ? "locked" : ""}" title="${esc(l.locked ? t("layer.locked") : t("layer.toggle", { key: l.hotkey }))}">
     <input type="checkbox" data-layer="${l.key}" checked ${l.locked ? "disabled" : ""}> ${esc(t(`layer.${l.key}`))}<kbd>${l.locked ? esc(t("layer.always")) : l.hotkey}</kbd></label>`).join("")
     + `<div class="legend"><h3>${esc(t("legend.units"))}</h3>${swatch("#5fae6a", tv("status", "available"))}${swatch("#d9a441", tv("status", "tasked"))}${swatch("#e0862f", tv("status", "en_route"))}${swatch("#4aa3e0", tv("status", "on_scene"))}
-       <h3>${esc(t("legend.impact"))}</h3>${swatch("#4f8f5a", tv("impact", "low"))}${swatch("#c9a23f", tv("impact", "medium"))}${swatch("#d9772e", tv("impact", "high"))}${swatch("#d9433b", tv("impact", "very_high"))}</div>`;
+       <h3>${esc(t("legend.impact"))}</h3>${swatch("#4f8f5a", tv("impact", "low"))}${swatch("#c9a23f", tv("impact", "medium"))}${swatch("#d9772e", tv("impact", "high"))}${swatch("#d9433b", tv("impact", "very_high"))}
+       <h3>${esc(t("legend.incidents"))}</h3>${Object.entries(INCIDENT_GLYPHS).map(([type, g]) => `<div class="glyph"><b>${g}</b>${esc(tv("type", type))}</div>`).join("")}
+       <div class="glyph"><b class="sar-mini">SAR</b>${esc(t("layer.rescue"))}</div>
+       <h3>${esc(t("legend.posts"))}</h3>${Object.entries(POST_GLYPHS).map(([kind, g]) => `<div class="glyph"><b>${g}</b>${esc(tv("kind", kind))}</div>`).join("")}
+       <div class="glyph"><b class="foreign-mini"></b>${esc(t("layer.partner"))}</div></div>`;
   for (const box of el.querySelectorAll("input[data-layer]")) {
     box.onchange = () => setLayer(map, box.dataset.layer, box.checked);
   }

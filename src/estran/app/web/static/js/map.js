@@ -22,12 +22,14 @@ export const IMPACT_COLOURS = { low: "#4f8f5a", medium: "#c9a23f", high: "#d9772
 const STATUS_COLOURS = { available: "#5fae6a", tasked: "#d9a441", en_route: "#e0862f", on_scene: "#4aa3e0", off_duty: "#6b7580" };
 const CLASS_COLOURS = { group_of_people: "#f2c14e", boat: "#ff6b5a", vehicle: "#b48ef0", equipment: "#6fd3c8" };
 const TASK_COLOURS = { proposed: "#9aa5b1", sent: "#d9a441", acknowledged: "#e0a84a", will_comply: "#e0a84a", en_route: "#e0862f", on_scene: "#4aa3e0" };
-const GLYPHS = { group_sighted: "G", boat_being_prepared: "P", launch_attempt: "L", boat_launched: "B", boat_at_sea: "S", persons_in_water: "W", abandoned_boat_or_equipment: "A" };
+export const INCIDENT_GLYPHS = { group_sighted: "G", boat_being_prepared: "P", launch_attempt: "L", boat_launched: "B", boat_at_sea: "S", persons_in_water: "W", abandoned_boat_or_equipment: "A" };
 const LIVE_POST = new Set(["proposed", "accepted"]);
-const POST_GLYPHS = { foot_patrol: "F", dune_buggy: "B", four_by_four: "4", drone: "U" };
+// A post takes its unit's own shape (as in the units' legend), never a letter an incident uses.
+export const POST_GLYPHS = { foot_patrol: "●", dune_buggy: "◆", four_by_four: "■", drone: "▲" };
 const ACTIVE_TASK = new Set(["proposed", "sent", "acknowledged", "will_comply", "en_route", "on_scene"]);
 const TRAIL = 30;
 const DETAIL_ZOOM = 13;
+const SITES_ZOOM = 11.5;  // the 105 launch sites, and the lines to tonight's posts, only closer in
 
 const ll = (p) => [p.lat, p.lon];
 
@@ -68,6 +70,12 @@ export class CoastMap {
   zoomed() {
     const z = this.map.getZoom();
     this.map.getContainer().classList.toggle("no-labels", z < 11.5);
+    // Declutter: the launch sites and the lines from units to their posts when zoomed in.
+    for (const [group, inner] of [[this.groups.sites, this.siteDots], [this.groups.plan, this.planLines]]) {
+      if (!inner) continue;
+      if (z >= SITES_ZOOM && !group.hasLayer(inner)) group.addLayer(inner);
+      if (z < SITES_ZOOM && group.hasLayer(inner)) group.removeLayer(inner);
+    }
     const want = z >= DETAIL_ZOOM && this.isOn("detections");
     if (want && !this.map.hasLayer(this.errorRings)) this.errorRings.addTo(this.map);
     if (!want && this.map.hasLayer(this.errorRings)) this.errorRings.remove();
@@ -87,8 +95,9 @@ export class CoastMap {
   }
 
   setSites(geojson) {
-    const g = this.groups.sites;
-    g.clearLayers();
+    if (this.siteDots) this.siteDots.remove();
+    const g = (this.siteDots = L.layerGroup());
+    this.zoomed();
     for (const f of geojson.features || []) {
       const [lon, lat] = f.geometry.coordinates;
       L.circleMarker([lat, lon], { renderer: this.canvas.dots, radius: 3, color: "#8fb3c9", weight: 1, fillOpacity: 0.5 })
@@ -245,7 +254,7 @@ export class CoastMap {
     if (r.status === "closed") return this.remove("incident", id);
     const icon = () => L.divIcon({
       className: "", iconSize: null, iconAnchor: [12, 12],
-      html: `<div class="incident${this.selected === id ? " selected" : ""}" data-id="${esc(id)}" style="background:${IMPACT_COLOURS[r.impact] || "#888"}">${GLYPHS[r.type] || "?"}</div>`,
+      html: `<div class="incident${this.selected === id ? " selected" : ""}" data-id="${esc(id)}" style="background:${IMPACT_COLOURS[r.impact] || "#888"}">${INCIDENT_GLYPHS[r.type] || "?"}</div>`,
     });
     if (!m) {
       // Life at sea goes on the rescue layer: on top, and never hidden.
@@ -317,12 +326,16 @@ export class CoastMap {
     const html = `<div class="post ${esc(r.status)}" data-id="${esc(id)}"><span>${POST_GLYPHS[unit ? unit.kind : ""] || "?"}</span></div>`;
     L.marker(ll(r.position), { keyboard: false, icon: L.divIcon({ className: "", html, iconSize: null, iconAnchor: [9, 9] }) })
       .bindTooltip(() => postTip(r, unit)).addTo(g);
-    if (unit && unit.position) {
-      L.polyline([ll(unit.position), ll(r.position)], { renderer: this.canvas.dots, color: r.status === "accepted" ? "#7fd0ff" : "#9aa5b1",
-        weight: 1.5, dashArray: r.status === "accepted" ? null : "2 5", interactive: false }).addTo(g);
-    }
     g.addTo(this.groups.plan);
-    this.markers.post.set(id, g);
+    // The line from the unit to its post: labelled, and only when zoomed in (declutter).
+    let line = null;
+    if (unit && unit.position) {
+      if (!this.planLines) { this.planLines = L.layerGroup(); this.zoomed(); }
+      line = L.polyline([ll(unit.position), ll(r.position)], { renderer: this.canvas.dots, color: r.status === "accepted" ? "#7fd0ff" : "#9aa5b1",
+        weight: 1.5, dashArray: r.status === "accepted" ? null : "2 5" })
+        .bindTooltip(() => esc(t("plan.line", { unit: unit.callsign, status: tv("status", r.status) }))).addTo(this.planLines);
+    }
+    this.markers.post.set(id, { remove: () => { g.remove(); if (line) line.remove(); } });
   }
 
   // Every launch site coloured by the latest plan's coverage (the chance an attempt there is
