@@ -28,7 +28,8 @@ def assert_error(reply: httpx.Response, status: int, code: str) -> None:
     assert reply.status_code == status, reply.text
     body = reply.json()
     assert set(body) == {"error"}
-    assert set(body["error"]) == {"status", "code", "message", "details"}
+    assert set(body["error"]) == {"status", "code", "title", "message", "details"}
+    assert body["error"]["title"]
     assert body["error"]["status"] == status
     assert body["error"]["code"] == code
     assert isinstance(body["error"]["message"], str)
@@ -192,7 +193,7 @@ def test_a_batch_with_one_bad_event_writes_none_of_them(api):
 def test_bad_query_parameters_get_the_error_shape(api, path, params):
     reply = api.get(path, params=params)
     assert reply.status_code == 422
-    assert set(reply.json()["error"]) == {"status", "code", "message", "details"}
+    assert set(reply.json()["error"]) == {"status", "code", "title", "message", "details"}
 
 
 def test_unknown_routes_and_ids_get_the_error_shape(api):
@@ -233,5 +234,29 @@ def test_arbitrary_json_never_breaks_the_server(api, body, path):
     reply = api.post(path, json=body)
     assert reply.status_code < 500, reply.text
     if reply.status_code >= 400:
-        assert set(reply.json()["error"]) == {"status", "code", "message", "details"}
+        assert set(reply.json()["error"]) == {"status", "code", "title", "message", "details"}
         assert head(api) == before
+
+
+def test_an_error_says_what_went_wrong_in_the_readers_language(api):
+    """``title`` in French or English: what ``Accept-Language`` asks for, else the principal's
+    nation's (the test commander is French), and ``Content-Language`` says which."""
+    cases = [
+        ({"Accept-Language": "fr-FR,fr;q=0.9"}, "fr", "Introuvable"),
+        ({"Accept-Language": "en-GB"}, "en", "Not found"),
+        ({"Accept-Language": "de-DE"}, "fr", "Introuvable"),  # neither: the account's nation
+        ({}, "fr", "Introuvable"),
+    ]
+    for headers, lang, title in cases:
+        reply = api.get("/api/v1/units/nope", headers=headers)
+        assert reply.status_code == 404
+        assert reply.headers["content-language"] == lang
+        assert reply.json()["error"]["title"] == title
+    # Before sign-in there is no account: what the request asks for, else English.
+    anonymous = api.get("/api/v1/units", headers={"Authorization": "Bearer est_nobody"})
+    assert anonymous.json()["error"]["title"] == "Sign in first"
+    french = api.get("/api/v1/units", headers={"Authorization": "Bearer est_nobody",
+                                               "Accept-Language": "fr"})  # fmt: skip
+    assert french.json()["error"]["title"] == "Connectez-vous d'abord"
+    assert api.post("/api/v1/units", content=b"{", headers={"Accept-Language": "fr"}).json()[
+        "error"]["title"] == "Saisie invalide"  # fmt: skip

@@ -45,6 +45,12 @@ def parsed(body: dict[str, Any] | bytes, subject: str = f"{ROOT}.FR.GB.unit.x") 
     return parse_message(subject, data, root=ROOT, partner="FR", nation="GB")
 
 
+def held_in(picture: Picture, key: str) -> dict[str, Any]:
+    record = picture.get("foreign", key)
+    assert record is not None
+    return record
+
+
 def apply(picture: Picture, body: dict[str, Any], who: Principal = PARTNER, at: datetime = NOW):
     msg = parsed(body)
     cmd = to_command(msg, picture.get("foreign", foreign_key(msg.centre, msg.kind, msg.id)),
@@ -95,7 +101,7 @@ def test_a_release_is_held_as_the_partners_record_and_only_the_partner_changes_i
     newer = message(seq=9)
     newer["record"]["callsign"] = "BRAVO"
     apply(picture, newer)
-    assert picture.get("foreign", key)["record"]["callsign"] == "BRAVO"
+    assert held_in(picture, key)["record"]["callsign"] == "BRAVO"
     # The UK's own users change nothing of it (the rule names why).
     with pytest.raises(PermissionDeniedError) as refused:
         apply(picture, message(seq=12), who=UK_COMMANDER)
@@ -111,7 +117,7 @@ def test_a_withdrawal_hides_the_record_at_once_and_retention_takes_the_rest():
     key = foreign_key("FR-CCI-X", "unit", "u-1")
     assert apply(picture, message(op="withdraw", seq=4)) is None  # older than the release
     apply(picture, message(op="withdraw", seq=6))
-    gone = picture.get("foreign", key)
+    gone = held_in(picture, key)
     assert gone["status"] == "withdrawn"
     assert gone["record"] == {}  # the content dropped in the same event
     assert not can_see(POLICY, UK_COMMANDER, gone, now=stamp(NOW))

@@ -2,11 +2,20 @@
 
 Every error response has one shape (pinned by ``tests/integration/test_error_shape.py``)::
 
-    {"error": {"status": 422, "code": "validation_error", "message": "...", "details": [...]}}
+    {"error": {"status": 422, "code": "validation_error", "title": "Données invalides",
+               "message": "...", "details": [...]}}
+
+``title`` says what went wrong in the reader's language (``Accept-Language``: ``fr`` or
+``en``, else the signed-in principal's nation's, else English; ``Content-Language`` says
+which), from the watch floor's own catalogue (``static/i18n.json``, ``error.<code>``);
+``message`` gives the particulars, in English for now.
 """
 
 from __future__ import annotations
 
+import json
+from functools import cache
+from pathlib import Path
 from typing import Any, Final
 
 import orjson
@@ -30,6 +39,7 @@ from estran.domain.errors import (
     StorageError,
     UnknownReferenceError,
 )
+from estran.domain.language import account_language, from_accept_language
 
 __all__ = ["WS_CLOSE", "error_response", "install_error_handlers", "status_for"]
 
@@ -63,11 +73,45 @@ def status_for(exc: EstranError) -> int:
     return 400
 
 
+_CATALOGUE: Final = Path(__file__).parent / "static" / "i18n.json"
+
+
+@cache
+def _titles() -> dict[str, dict[str, str]]:
+    data = json.loads(_CATALOGUE.read_text(encoding="utf-8"))
+    return {
+        lang: {k[6:]: v for k, v in table.items() if k.startswith("error.")}
+        for lang, table in data.items()
+    }
+
+
+def reader_language(request: Request | None) -> str:
+    """The language an error is written in: what the request accepts (French or English),
+    else the signed-in principal's nation's, else English."""
+    if request is None:
+        return "en"
+    chosen = from_accept_language(request.headers.get("accept-language"))
+    if chosen is not None:
+        return chosen
+    principal = getattr(request.state, "principal", None)
+    return "en" if principal is None else account_language(None, principal.nation)
+
+
 def error_response(
-    status: int, code: str, message: str, details: list[dict[str, Any]] | None = None
+    status: int,
+    code: str,
+    message: str,
+    details: list[dict[str, Any]] | None = None,
+    request: Request | None = None,
 ) -> Response:
-    body = {"error": {"status": status, "code": code, "message": message, "details": details or []}}
-    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+    lang = reader_language(request)
+    titles = _titles()
+    title = titles[lang].get(code) or titles["en"].get(code) or titles[lang]["estran_error"]
+    body = {"error": {"status": status, "code": code, "title": title, "message": message,
+                      "details": details or []}}  # fmt: skip
+    response = Response(orjson.dumps(body), status_code=status, media_type="application/json")
+    response.headers["Content-Language"] = lang
+    return response
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -75,27 +119,29 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, EstranError)  # noqa: S101 (registered for EstranError only)
         if isinstance(exc, PermissionDeniedError):
             await _audit_refusal(request, exc)
-        response = error_response(status_for(exc), exc.code, exc.message, exc.details)
+        response = error_response(status_for(exc), exc.code, exc.message, exc.details, request)
         if isinstance(exc, SignInThrottledError):
             response.headers["Retry-After"] = str(max(1, round(exc.retry_after_s)))
         elif isinstance(exc, AuthenticationError):
             response.headers["WWW-Authenticate"] = 'Bearer realm="estran"'
         return response
 
-    async def on_validation(_: Request, exc: Exception) -> Response:
+    async def on_validation(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)  # noqa: S101
         details = [
             {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
             for e in exc.errors()
         ]
-        return error_response(422, "validation_error", "request parameters are invalid", details)
+        return error_response(
+            422, "validation_error", "request parameters are invalid", details, request
+        )
 
-    async def on_http(_: Request, exc: Exception) -> Response:
+    async def on_http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)  # noqa: S101
         code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(
             exc.status_code, "http_error"
         )
-        return error_response(exc.status_code, code, str(exc.detail))
+        return error_response(exc.status_code, code, str(exc.detail), request=request)
 
     app.add_exception_handler(EstranError, on_domain)
     app.add_exception_handler(RequestValidationError, on_validation)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from estran.app.web.errors import error_response
@@ -64,5 +65,6 @@ class BodyLimitMiddleware:
             "payload_too_large",
             f"request body over {self.max_bytes} bytes",
             [{"limit": self.max_bytes}],
+            Request(scope),
         )
         await response(scope, receive, send)

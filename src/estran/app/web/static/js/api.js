@@ -1,17 +1,23 @@
 // HTTP and stream access. The session cookie (HttpOnly, SameSite=Strict) set at sign-in
 // authenticates both; the page never holds the token.
 
+// ``message``: what went wrong in the reader's language (the server's ``title``), then the
+// particulars; ``detail``: the particulars alone.
 export class ApiError extends Error {
-  constructor(status, code, message, details = []) {
-    super(message);
+  constructor(status, code, message, details = [], title = "") {
+    super(title ? `${title} — ${message}` : message);
     this.status = status;
     this.code = code;
     this.details = details;
+    this.title = title;
+    this.detail = message;
   }
 }
 
 export async function api(path, { method = "GET", body, headers = {} } = {}) {
-  const init = { method, credentials: "same-origin", headers: { ...headers } };
+  // Errors come back in the page's language (the account's), not the browser's.
+  const lang = document.documentElement.lang || "en";
+  const init = { method, credentials: "same-origin", headers: { "Accept-Language": lang, ...headers } };
   if (body !== undefined) {
     init.body = JSON.stringify(body);
     init.headers["Content-Type"] = "application/json";
@@ -25,7 +31,7 @@ export async function api(path, { method = "GET", body, headers = {} } = {}) {
   if (!res.ok) {
     const err = (data && data.error) || {};
     throw new ApiError(res.status, err.code || "http_" + res.status, err.message || res.statusText,
-      err.details || []);
+      err.details || [], err.title || "");
   }
   return data;
 }
