@@ -6,9 +6,7 @@ each test in streams of its own (a subject root of its own), deleted after."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -30,20 +28,6 @@ pytestmark = [needs_nats, pytest.mark.integration, pytest.mark.timeout(120)]
 
 FR_ONLY = {"classification": "OFFICIAL", "releasable_to": ["FR"]}
 TO_GB = {"classification": "OFFICIAL", "releasable_to": ["FR", "GB"]}
-
-
-@pytest.fixture
-def root() -> Iterator[str]:
-    name = f"t{uuid.uuid4().hex[:10]}.fed"
-    yield name
-
-    async def drop() -> None:
-        nc = await nats.connect(NATS_URL)
-        with contextlib.suppress(Exception):  # not created: nothing to drop
-            await nc.jetstream().delete_stream(stream_name(name, "FR", "GB"))
-        await nc.close()
-
-    asyncio.run(drop())
 
 
 class Tap:

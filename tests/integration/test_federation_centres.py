@@ -8,10 +8,8 @@ released to GB must not be held there at all, not merely hidden."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +19,7 @@ import nats
 import orjson
 import pytest
 
-from estran.adapters.jetstream_federation import record_subject, stream_name
+from estran.adapters.jetstream_federation import record_subject
 from estran.bootstrap import open_store
 from estran.domain.federation import foreign_key
 from estran.domain.markings import Classification, Purpose
@@ -41,20 +39,6 @@ TO_GB = {"classification": "OFFICIAL", "releasable_to": ["FR", "GB"]}
 FR_ONLY = {"classification": "OFFICIAL", "releasable_to": ["FR"]}
 UK_TOKEN = "est_uk-commander-token"  # noqa: S105 (test accounts in a temporary directory)
 RESCUE_TOKEN = "est_uk-rescue-token"  # noqa: S105
-
-
-@pytest.fixture
-def root() -> Iterator[str]:
-    name = f"t{uuid.uuid4().hex[:10]}.fed"
-    yield name
-
-    async def drop() -> None:
-        nc = await nats.connect(NATS_URL)
-        with contextlib.suppress(Exception):  # not created: nothing to drop
-            await nc.jetstream().delete_stream(stream_name(name, "FR", "GB"))
-        await nc.close()
-
-    asyncio.run(drop())
 
 
 @pytest.fixture
