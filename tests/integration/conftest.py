@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -28,3 +29,14 @@ def root() -> Iterator[str]:
         await nc.close()
 
     asyncio.run(drop())
+
+
+@pytest.fixture
+def nats_proxy() -> Iterator[Any]:
+    """A proxy the test owns between Estran and NATS, to cut and restore the link (set up
+    before the servers, so closed after them)."""
+    from tests.faultproxy import FaultProxy
+
+    proxy = FaultProxy("127.0.0.1", 4222)
+    yield proxy
+    proxy.close()

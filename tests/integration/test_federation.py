@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -19,7 +18,6 @@ from estran.adapters.jetstream_federation import JetStreamFederation, stream_nam
 from estran.ports import Release
 from tests import factories
 from tests.auth import AUTH
-from tests.faultproxy import FaultProxy
 from tests.marks import NATS_URL, needs_nats
 from tests.polling import get_until
 from tests.security.helpers import audit_rows
@@ -131,14 +129,6 @@ async def test_a_message_published_twice_is_stored_once(root):
     await nc.close()
     await link.close()
     assert info.state.messages == 2
-
-
-@pytest.fixture
-def nats_proxy() -> Iterator[FaultProxy]:
-    """Between the centre and NATS (set up before the server, so closed after it)."""
-    proxy = FaultProxy("127.0.0.1", 4222)
-    yield proxy
-    proxy.close()
 
 
 # nats-py leaves the socket of a connection attempt that the cut link ends unclosed: a

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,6 @@ from estran.domain.markings import Classification, Purpose
 from estran.domain.policy import Role
 from tests import factories
 from tests.auth import AUTH, seed_user
-from tests.faultproxy import FaultProxy
 from tests.marks import NATS_URL, needs_nats
 from tests.polling import eventually, get_until
 from tests.security.helpers import audit_rows
@@ -249,14 +248,6 @@ def test_the_uk_centre_refuses_what_was_not_released_to_it_and_applies_a_message
     health = httpx.get(f"{uk.http}/api/v1/health", headers=uk_auth).json()
     assert health["federation"]["inbound"]["refused"] == 5
     assert health["federation"]["inbound"]["received"] == 7
-
-
-@pytest.fixture
-def nats_proxy() -> Iterator[FaultProxy]:
-    """Between the UK centre and NATS (set up before the servers, so closed after them)."""
-    proxy = FaultProxy("127.0.0.1", 4222)
-    yield proxy
-    proxy.close()
 
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
