@@ -235,19 +235,28 @@ def test_the_uk_centre_refuses_what_was_not_released_to_it_and_applies_a_message
         await _publish(root, "unit", "spoof", release("spoof", TO_GB, nation="GB"), "m3")
         await _publish(root, "unit", "junk", b"\x00not json{", "m4")
         await _publish(root, "unit", "extra", {**release("extra", TO_GB), "name": "x"}, "m5")
+        await _publish(root, "unit", "mine", release("mine", TO_GB, centre=UK_CENTRE), "m8")
         await _publish(root, "unit", "shared", release("shared", TO_GB), "m6")
         await _publish(root, "unit", "shared", release("shared", TO_GB), "m7")  # stored twice
 
     asyncio.run(send())
     key = foreign_key(FR_CENTRE, "unit", "shared")
     get_until(f"{uk.http}/api/v1/foreign_records/{key}", lambda f: True, 15.0, uk_auth)
-    eventually(lambda: sum(row.action == "federation_refused" for row in audit_rows(uk.settings))
-               >= 5, 10.0, "five refusals in the audit trail")  # fmt: skip
+
+    def audited() -> list[Any] | None:
+        rows = [r for r in audit_rows(uk.settings)
+                if r.action in ("federation_refused", "federation_receive")]  # fmt: skip
+        return rows if len(rows) >= 8 else None
+
+    # Every message received is in the audit trail: six refused, the shared one twice.
+    rows = eventually(audited, 10.0, "every message in the audit trail")
+    assert sorted(r.action for r in rows) == ["federation_receive"] * 2 + [
+        "federation_refused"] * 6  # fmt: skip
     received = [e for e in held_events(uk.settings) if e.kind == "foreign"]
     assert [e.entity_id for e in received] == [key]  # the shared one, applied once
     health = httpx.get(f"{uk.http}/api/v1/health", headers=uk_auth).json()
-    assert health["federation"]["inbound"]["refused"] == 5
-    assert health["federation"]["inbound"]["received"] == 7
+    assert health["federation"]["inbound"]["refused"] == 6
+    assert health["federation"]["inbound"]["received"] == 8
 
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")

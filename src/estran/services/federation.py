@@ -291,6 +291,8 @@ class FederationIn:
             try:
                 message = parse_message(inbound.subject, inbound.data, root=self.root,
                                         partner=partner, nation=self.nation)  # fmt: skip
+                if message.centre == self.centre:
+                    raise ValidationFailedError("a partner's message in this centre's name")
                 if message.op == "release" and not acceptable(message.record or {}):
                     raise ValidationFailedError(
                         f"not releasable to {self.nation} at {self.clearance} or below, "
@@ -300,7 +302,9 @@ class FederationIn:
                 rows.append(self._refusal(partner, inbound.stream_seq, str(exc)))
                 continue
             key = foreign_key(message.centre, message.kind, message.id)
-            latest.pop(key, None)  # a burst on one record: its state now
+            earlier = latest.pop(key, None)  # a burst on one record: its state now
+            if earlier is not None:
+                rows.append(self._received(earlier, key, f"superseded by its seq {message.seq}"))
             latest[key] = message
         outcomes = await asyncio.gather(*(self._apply(m) for m in latest.values()))
         for message, outcome in zip(latest.values(), outcomes, strict=True):
@@ -308,18 +312,7 @@ class FederationIn:
             if isinstance(outcome, str):
                 rows.append(self._refusal(partner, None, outcome, message, key))
                 continue
-            details = {"centre": message.centre, "kind": message.kind, "id": message.id,
-                       "event_id": message.event_id, "seq": message.seq}  # fmt: skip
-            rows.append(
-                self.audit.row(
-                    f"centre:{message.centre}",
-                    "federation_receive",
-                    target=f"foreign/{key}",
-                    reason=f"{message.op} from {message.centre}"
-                    + ("" if outcome else " (held already)"),
-                    details=details,
-                )
-            )
+            rows.append(self._received(message, key, "applied" if outcome else "held already"))
         if rows:
             await self.audit.record(*rows)
         if batch:
@@ -349,6 +342,17 @@ class FederationIn:
         else:
             self.applied += 1
         return True
+
+    def _received(self, message: Received, key: str, outcome: str) -> AuditRow:
+        details = {"centre": message.centre, "kind": message.kind, "id": message.id,
+                   "event_id": message.event_id, "seq": message.seq}  # fmt: skip
+        return self.audit.row(
+            f"centre:{message.centre}",
+            "federation_receive",
+            target=f"foreign/{key}",
+            reason=f"{message.op} from {message.centre}: {outcome}",
+            details=details,
+        )
 
     def _refusal(
         self,
