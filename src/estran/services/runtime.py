@@ -287,13 +287,16 @@ class Runtime:
         """Resume ``slot`` from its saved cursor (else the picture's head): events after it,
         up to the picture's head, are read back from the log; later ones come from the hub."""
         rec = slot.record
+        # From here on the hub queues it what is applied after ``head``: cleared and read
+        # together, with no await between, so an event committed while the cursor is read
+        # is queued, not lost (it was, once: a new leader skipped what came meanwhile).
+        slot.queue.clear()
         head = self.picture.seq
         saved = await asyncio.to_thread(self.store.cursor, rec.name)
         if saved is None:  # its first run in this centre: from here, and said so at once
             await asyncio.to_thread(self.store.save_cursor, rec.name, head)
         rec.last_seq = slot.saved = head if saved is None else saved
         rec.standby = False
-        slot.queue.clear()  # from here on the hub queues it what is applied
         await self._catch_up(slot, up_to=head)
         slot.task = asyncio.create_task(self._worker(slot), name=f"reactor-{rec.name}")
 
