@@ -153,3 +153,16 @@ def test_a_bad_plan_request_is_refused_and_publishes_nothing(centre, body):
     r = centre.api.post("/api/v1/plans", json=body)
     assert r.status_code == 422
     assert centre.api.get("/api/v1/posts").json()["total"] == 0
+
+
+def test_the_coverage_model_is_prepared_before_anyone_asks_for_a_plan(centre):
+    """Every node prepares the coverage model (the costly part of a plan) as soon as its
+    terrain is ready, supervised like its other loops, so tonight's first plan is as quick
+    as the later ones (the figures: ``bench/bench_planning.py``, ``docs/planning.md``)."""
+    from tests.polling import get_until
+
+    health = get_until(f"{centre.http}/api/v1/health",
+                       lambda h: h["plans"]["coverage_model"] == "ready", 120.0)  # fmt: skip
+    assert health["plans"]["prepared_in_s"] >= 0
+    assert health["reactors"]["coverage-model"]["alive"]
+    assert health["reactors"]["coverage-model"]["restarts"] == 0

@@ -290,6 +290,8 @@ class Services:
                     runtime.supervise(side.name, side.run, once=True)
             for extra in self.extras:
                 runtime.supervise(extra.name, _held(extra), once=True)
+        if self.plans is not None:  # each node prepares its own coverage model
+            runtime.supervise("coverage-model", self.plans.warm)
         if self.cot is not None and self.tak is not None:
             for name, run in self.tak.loops().items():
                 runtime.supervise(name, run)
