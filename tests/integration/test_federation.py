@@ -6,6 +6,7 @@ each test in streams of its own (a subject root of its own), deleted after."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from typing import Any
 
@@ -173,3 +174,53 @@ def test_a_partition_from_nats_loses_nothing_and_doubles_nothing(nats_proxy, ser
     messages = asyncio.run(stored())
     units = [m["id"] for m in messages if m["kind"] == "unit"]
     assert sorted(units) == sorted(f"p-{i}" for i in range(20))  # each once, none lost
+
+
+async def test_a_consumer_on_a_quiet_stream_waits_without_failing(root, monkeypatch):
+    """Nothing to receive: the consumer waits, and what comes later is delivered. nats-py
+    ends a fetch on a quiet stream in three ways (its own TimeoutError, asyncio's, or no
+    message at all: a server started by hand crash-looped on the last two); each is made to
+    happen here."""
+    from nats.js.client import JetStreamContext
+
+    real = JetStreamContext.PullSubscription.fetch
+    quiet = iter([[], TimeoutError(), nats.errors.TimeoutError(), []])
+
+    async def fetch(self: Any, *args: Any, **kwargs: Any) -> Any:
+        answer = next(quiet, None)
+        if answer is None:
+            return await real(self, *args, **kwargs)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    monkeypatch.setattr(JetStreamContext.PullSubscription, "fetch", fetch)
+    link = JetStreamFederation(NATS_URL, nation="GB", partners=["FR"], root=root, centre="UK-X")
+    sender = JetStreamFederation(NATS_URL, nation="FR", partners=["GB"], root=root)
+    await link.connect()
+    await sender.connect()
+    got: list[Any] = []
+
+    async def handle(batch: list[Any]) -> None:
+        got.extend(batch)
+
+    # The UK's own releases to France share the stream, not the UK's consumer's subjects.
+    for i in range(3):
+        body = {"id": f"gb-{i}", "marking": TO_GB}
+        await link.publish(Release("release", "UK-X", "GB", "FR", "unit", f"gb-{i}",
+                                   f"ev-gb-{i}", i + 1, body))  # fmt: skip
+    task = asyncio.create_task(link.consume("FR", handle))
+    await asyncio.sleep(3.5)  # several empty fetches
+    assert not task.done(), task.exception() if task.done() else None
+    await sender.publish(Release("release", "FR-X", "FR", "GB", "unit", "u1", "ev-1", 1,
+                                 {"id": "u1", "marking": TO_GB}))  # fmt: skip
+    for _ in range(50):
+        if got:
+            break
+        await asyncio.sleep(0.1)
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    await link.close()
+    await sender.close()
+    assert len(got) == 1

@@ -198,10 +198,12 @@ class JetStreamFederation:
             while True:
                 try:
                     messages = await sub.fetch(CONSUME_BATCH, timeout=1.0)
-                except NatsTimeoutError:
+                except (NatsTimeoutError, TimeoutError):  # nats-py raises either
                     continue  # nothing new (or the link is down: nats-py reconnects)
                 except (NatsError, JetStreamError) as exc:
                     raise ConnectionError(f"federation consumer {durable}: {exc}") from exc
+                if not messages:  # a fetch can also end with no message and no timeout
+                    continue
                 batch = [Inbound(m.subject, m.data, m.metadata.sequence.stream) for m in messages]
                 await handle(batch)
                 try:  # acknowledges the whole batch (AckPolicy.ALL): handled, in order
