@@ -306,9 +306,8 @@ class FederationIn:
             if earlier is not None:
                 rows.append(self._received(earlier, key, f"superseded by its seq {message.seq}"))
             latest[key] = message
-        outcomes = await asyncio.gather(*(self._apply(m) for m in latest.values()))
-        for message, outcome in zip(latest.values(), outcomes, strict=True):
-            key = foreign_key(message.centre, message.kind, message.id)
+        outcomes = await asyncio.gather(*(self._apply(m, k) for k, m in latest.items()))
+        for (key, message), outcome in zip(latest.items(), outcomes, strict=True):
             if isinstance(outcome, str):
                 rows.append(self._refusal(partner, None, outcome, message, key))
                 continue
@@ -318,10 +317,9 @@ class FederationIn:
         if batch:
             self.last_received_at = stamp(self.audit.now())
 
-    async def _apply(self, message: Received) -> bool | str:
+    async def _apply(self, message: Received, key: str) -> bool | str:
         """True: applied; False: nothing to change (a message seen before); a string: why
-        this centre refused it."""
-        key = foreign_key(message.centre, message.kind, message.id)
+        this centre refused it. ``key``: the foreign record the message is about."""
         try:
             command = to_command(message, self.picture.get("foreign", key), self.centre)
         except (ValidationError, EstranError) as exc:
