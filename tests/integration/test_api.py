@@ -160,10 +160,14 @@ def test_a_position_far_outside_the_area_is_refused_unless_the_header_says_delib
     r = api.post("/api/v1/units", json=paris)
     assert r.status_code == 422, r.text
     assert r.json()["error"]["code"] == "outside_area"
-    assert "deliberate" in r.json()["error"]["message"]
+    assert '"out_of_area": "deliberate"' in r.json()["error"]["message"]
+    assert "refusé comme erreur probable" in r.json()["error"]["message"]  # a French account
     r = api.post("/api/v1/units", json=paris, headers={"X-Out-Of-Area": "deliberate"})
     assert r.status_code == 201, r.text
     swapped = factories.unit("SWAP-1", id="swap-1", position={"lat": 1.85, "lon": 50.95})
     r = api.post("/api/v1/events", json=[{"type": "unit.created", "data": swapped}])
     assert r.status_code == 422
-    assert "swapped" in r.json()["error"]["message"]
+    assert "(latitude et longitude inversées ?)" in r.json()["error"]["message"]
+    r = api.post("/api/v1/events", json=[{"type": "unit.created", "data": swapped}],
+                 headers={"Accept-Language": "en"})  # fmt: skip
+    assert "(latitude and longitude swapped?)" in r.json()["error"]["message"]

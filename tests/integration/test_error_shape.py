@@ -247,11 +247,13 @@ def test_an_error_says_what_went_wrong_in_the_readers_language(api):
         ({"Accept-Language": "de-DE"}, "fr", "Introuvable"),  # neither: the account's nation
         ({}, "fr", "Introuvable"),
     ]
+    messages = {"fr": "unité introuvable : 'nope'", "en": "no unit with id 'nope'"}
     for headers, lang, title in cases:
         reply = api.get("/api/v1/units/nope", headers=headers)
         assert reply.status_code == 404
         assert reply.headers["content-language"] == lang
         assert reply.json()["error"]["title"] == title
+        assert reply.json()["error"]["message"] == messages[lang]  # the particulars too
     # Before sign-in there is no account: what the request asks for, else English.
     anonymous = api.get("/api/v1/units", headers={"Authorization": "Bearer est_nobody"})
     assert anonymous.json()["error"]["title"] == "Sign in first"

@@ -124,7 +124,7 @@ def test_an_outcome_for_a_closed_incident_is_refused_and_changes_nothing(night):
         headers=AUTH, url=f"{night}/api/v1/incidents/inc-b", json={"outcome": "launch_prevented"}
     )
     assert r.status_code == 409
-    assert "closed" in r.json()["error"]["message"]
+    assert "est clos" in r.json()["error"]["message"]  # the French account reads French
     assert (
         httpx.get(headers=AUTH, url=f"{night}/api/v1/incidents/inc-b").json()["outcome"]
         == "boat_launched"

@@ -40,7 +40,7 @@ def _rounded(value: Any) -> Any:
     return value
 
 
-def _same(got: Any, want: Any) -> bool:
+def _same(got: Any, want: Any, tol: float = 0.01) -> bool:
     """Equal, floats to 0.01: the golden pins behaviour (which posts, which units, which
     sites, counts), not the last digits of a coverage. The plan's game has many optimal
     mixed strategies; on another CPU (another vector width, another order of a sum) the
@@ -50,16 +50,18 @@ def _same(got: Any, want: Any) -> bool:
         return (
             isinstance(got, int | float)
             and isinstance(want, int | float)
-            and math.isclose(got, want, abs_tol=0.01)
+            and math.isclose(got, want, abs_tol=tol)
         )
     if isinstance(got, dict) and isinstance(want, dict):
-        return got.keys() == want.keys() and all(_same(got[k], want[k]) for k in got)
+        return got.keys() == want.keys() and all(_same(got[k], want[k], tol) for k in got)
     if isinstance(got, list) and isinstance(want, list):
-        return len(got) == len(want) and all(_same(a, b) for a, b in zip(got, want, strict=True))
+        return len(got) == len(want) and all(
+            _same(a, b, tol) for a, b in zip(got, want, strict=True)
+        )
     return bool(got == want)
 
 
-def check(name: str, got: Any) -> None:
+def check(name: str, got: Any, tol: float = 0.01) -> None:
     path = GOLDEN / f"{name}.json"
     text = json.dumps(_rounded(got), indent=1, sort_keys=True) + "\n"
     if os.environ.get("ESTRAN_UPDATE_GOLDEN") == "1" or not path.exists():
@@ -68,7 +70,7 @@ def check(name: str, got: Any) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
         return
-    assert _same(json.loads(text), json.loads(path.read_text())), (
+    assert _same(json.loads(text), json.loads(path.read_text()), tol), (
         f"{name} differs from {path}: if the change is meant, regenerate with "
         "ESTRAN_UPDATE_GOLDEN=1 and say why"
     )
@@ -96,11 +98,15 @@ def test_a_seeded_plan_for_tonight_is_the_golden_one(opale, planner):
         "plan-qr-seed1",
         {
             "posts": [
-                {k: p.get(k) for k in ("unit_id", "kind", "post", "lat", "lon", "covers")}
+                # Not the post's index: two neighbouring candidate posts (600 m apart) can tie
+                # to the last digit, and another CPU picks the other (seen: 366 and 367 for
+                # UAS-SANGATTE); the position, to 0.01 degree, still pins where each unit goes.
+                {k: p.get(k) for k in ("unit_id", "kind", "lat", "lon", "covers")}
                 for p in plan["posts"]
             ],
             "sites": [{"coverage": s["coverage"]} for s in plan["sites"]],
         },
+        tol=0.02,  # that tie moves a drone 600 m: a site's coverage by up to a point
     )
 
 

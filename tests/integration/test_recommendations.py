@@ -45,7 +45,8 @@ def test_the_best_buggy_is_proposed_with_its_reason_and_nothing_is_tasked(dispat
         "position": {"lat": MARCK_BEACH[0], "lon": MARCK_BEACH[1]},
     }
     assert httpx.post(headers=AUTH, url=f"{base}/api/v1/incidents", json=inc).status_code == 201
-    body = httpx.get(headers=AUTH, url=f"{base}/api/v1/incidents/inc-r/recommendations").json()
+    url = f"{base}/api/v1/incidents/inc-r/recommendations"
+    body = httpx.get(headers={**AUTH, "Accept-Language": "en"}, url=url).json()
     assert body["run_card"] is not None
     kinds = [p["kind"] for p in body["proposed"]]
     assert "dune_buggy" in kinds
@@ -58,6 +59,14 @@ def test_the_best_buggy_is_proposed_with_its_reason_and_nothing_is_tasked(dispat
     # Estran never tasks by itself.
     assert httpx.get(headers=AUTH, url=f"{base}/api/v1/tasks").json()["total"] == 0
     assert "never tasks" in body["note"]
+    # The same reasons in French: asked for, or the (French) account's language by default.
+    for headers in ({**AUTH, "Accept-Language": "fr"}, AUTH):
+        fr = httpx.get(headers=headers, url=url).json()
+        why = next(p for p in fr["proposed"] if p["kind"] == "dune_buggy")["why"]
+        assert why.startswith("la fiche réflexe"), why
+        assert "buggy des dunes : roule" in why, why
+        assert " km en " in why, why
+        assert "n'engage jamais" in fr["note"]
 
 
 def test_a_busy_unit_is_not_proposed_and_an_unfilled_need_is_said(dispatch):

@@ -124,6 +124,48 @@ def test_the_base_map_is_the_terrain_in_web_mercator_and_needs_sign_in(mapped):
     )
 
 
+def test_zoomed_in_the_base_map_is_tiles_drawn_from_the_terrain_at_that_zoom(mapped):
+    """Issue 20: the overview image blurred after two zoom steps. XYZ tiles are drawn from the
+    terrain grid at the zoom asked for: at zoom 16 a pixel is about 1.5 m (the overview's is
+    30 m), and each pixel is the class of the terrain under it."""
+    import math
+
+    from estran.adapters.basemap import tile_bounds
+
+    base = mapped
+    lat, lon = 50.9600, 1.9500  # Marck beach, inside the strip
+    z = 16
+    n = 2**z
+    fx = (lon + 180) / 360 * n
+    fy = (1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n
+    x, y = int(fx), int(fy)
+    url = f"{base}/api/v1/basemap/night/{z}/{x}/{y}.png"
+    assert httpx.get(url).status_code == 401
+    r = httpx.get(url, headers=AUTH)
+    assert r.status_code == 200, r.text
+    img = np.asarray(Image.open(io.BytesIO(r.content)).convert("RGBA"))
+    assert img.shape == (256, 256, 4)
+    west, _, east, _ = tile_bounds(z, x, y)
+    metres_per_px = (east - west) / 256 * 111_320 * math.cos(math.radians(lat))
+    assert metres_per_px < 2.0
+    at = httpx.get(f"{base}/api/v1/terrain/at", params={"lat": lat, "lon": lon}, headers=AUTH)
+    cls = TerrainClass[at.json()["class"].upper()]
+    px = img[int((fy - y) * 256), int((fx - x) * 256)]
+    expected = paint(np.array([[cls]], np.uint8), NIGHT_COLOURS)[0, 0]
+    coast = paint(np.array([[0]], np.uint8), NIGHT_COLOURS, coast="#5f8fb0")[0, 0]
+    assert tuple(px) in (tuple(expected), tuple(coast)), (px, cls)
+    assert len({tuple(p) for p in img.reshape(-1, 4)}) >= 2  # a beach: sand and sea at least
+    again = httpx.get(url, headers=AUTH)
+    assert again.content == r.content  # the same tile from the cache
+    day = httpx.get(f"{base}/api/v1/basemap/day/{z}/{x}/{y}.png", headers=AUTH)
+    assert day.content != r.content
+    # Far from the strip (the Alps): clear, so the overview shows through.
+    far = httpx.get(f"{base}/api/v1/basemap/night/12/2120/1450.png", headers=AUTH)
+    assert (np.asarray(Image.open(io.BytesIO(far.content)).convert("RGBA"))[:, :, 3] == 0).all()
+    for bad in ("night/7/0/0", "night/12/4096/0", "dusk/12/0/0"):
+        assert httpx.get(f"{base}/api/v1/basemap/{bad}.png", headers=AUTH).status_code == 422
+
+
 def test_beyond_the_terrain_is_sea_offshore_and_land_inland():
     codes = np.array([[255, 0, 0, 255], [255, 0, 2, 255], [255, 6, 6, 255], [255, 255, 255, 255]],
                      np.uint8)  # fmt: skip

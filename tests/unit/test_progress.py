@@ -34,3 +34,19 @@ def test_on_a_terminal_the_bar_is_redrawn_in_place():
     text = out.getvalue()
     assert text.count("\r") >= 60
     assert text.count("\n") == 1
+
+
+def test_progress_is_written_in_the_clis_language(monkeypatch):
+    from estran.domain.messages import msg
+
+    monkeypatch.setenv("ESTRAN_LANGUAGE", "fr")
+    out = io.StringIO()
+    bar = Progress(out)
+    for i in range(1, 4):
+        bar(msg("night {i}/{n}", i=i, n=3), i / 3)
+    bar(msg("solving the game"), 1.0)
+    bar.close()
+    lines = out.getvalue().splitlines()
+    assert [line.split("] ", 1)[1] for line in lines] == [
+        "nuit 1/3", "résolution du jeu", "terminé",
+    ]  # fmt: skip

@@ -29,6 +29,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from estran.adapters.private_files import private_dir, write_private
 from estran.domain.errors import InvalidInputError
+from estran.domain.messages import msg
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -95,7 +96,9 @@ def init_ca(folder: Path, hosts: list[str], days: int = 3650, force: bool = Fals
     """Make the CA and the server certificate (for ``hosts``: names or IP addresses)."""
     private_dir(folder)
     if (folder / "ca.pem").exists() and not force:
-        raise InvalidInputError(f"{folder} already has a CA; pass --force to replace it")
+        raise InvalidInputError(
+            msg("{folder} already has a CA; pass --force to replace it", folder=folder)
+        )
     ca_key = _key()
     start = _now() - dt.timedelta(minutes=5)
     ca = (
@@ -158,7 +161,9 @@ def server_names(folder: Path) -> list[str]:
     """The names and addresses the server certificate is valid for (its SANs), in order."""
     path = folder / "server.pem"
     if not path.exists():
-        raise InvalidInputError(f"no server certificate in {folder}: run `estran certs init`")
+        raise InvalidInputError(
+            msg("no server certificate in {folder}: run `estran certs init`", folder=folder)
+        )
     cert = x509.load_pem_x509_certificate(path.read_bytes())
     try:
         sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
@@ -169,11 +174,13 @@ def server_names(folder: Path) -> list[str]:
 
 def _load_ca(folder: Path) -> tuple[x509.Certificate, rsa.RSAPrivateKey]:
     if not (folder / "ca.pem").exists():
-        raise InvalidInputError(f"no CA in {folder}: run `estran certs init` first")
+        raise InvalidInputError(
+            msg("no CA in {folder}: run `estran certs init` first", folder=folder)
+        )
     ca = x509.load_pem_x509_certificate((folder / "ca.pem").read_bytes())
     key = serialization.load_pem_private_key((folder / "ca.key").read_bytes(), password=None)
     if not isinstance(key, rsa.RSAPrivateKey):
-        raise InvalidInputError("the CA key is not an RSA key")
+        raise InvalidInputError(msg("the CA key is not an RSA key"))
     return ca, key
 
 
@@ -193,7 +200,7 @@ def issue_client(
     serial issued to ``name`` is kept, so ``revoke`` revokes them all."""
     password = password or secrets.token_urlsafe(12)
     if not name or len(name) > 64 or not all(c.isalnum() or c in "-_." for c in name):
-        raise InvalidInputError("a client name is 1-64 letters, digits, '-', '_' or '.'")
+        raise InvalidInputError(msg("a client name is 1-64 letters, digits, '-', '_' or '.'"))
     ca, ca_key = _load_ca(folder)
     key = _key()
     start = valid_from or (_now() - dt.timedelta(minutes=5))
@@ -268,7 +275,7 @@ def revoke(folder: Path, name: str) -> list[str]:
     """Revoke every certificate ever issued to ``name``; returns their serials."""
     serials = _issued(folder).get(name)
     if not serials:
-        raise InvalidInputError(f"no certificate was issued to {name!r}")
+        raise InvalidInputError(msg("no certificate was issued to {name!r}", name=name))
     path = folder / "revoked.json"
     revoked = set(json.loads(path.read_text() or "[]")) if path.exists() else set()
     revoked.update(serials)

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 from estran.domain.errors import ProtocolError
+from estran.domain.messages import msg
 from estran.protocols.cot.encode import (
     pong,
     stream_frame,
@@ -362,7 +363,9 @@ class CotServer:
         ev = None
         try:
             if len(xml) > limit:
-                raise ProtocolError(f"event of {len(xml)} bytes exceeds {limit}")
+                raise ProtocolError(
+                    msg("event of {n_xml} bytes exceeds {limit}", n_xml=len(xml), limit=limit)
+                )
             if self._protobuf > 0:  # only a protobuf client needs it parsed (re-encoded)
                 ev = parse_xml(xml, limit)
         except ProtocolError as exc:

@@ -15,6 +15,7 @@ from pyproj import Transformer
 from rasterio.errors import RasterioError
 
 from estran.domain.errors import InvalidInputError
+from estran.domain.messages import msg
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -32,14 +33,24 @@ def dem_ground(path: Path, frame: LocalFrame) -> Callable[[float, float], float]
     try:
         with rasterio.open(path) as ds:
             if ds.width * ds.height > MAX_DEM_CELLS:
-                raise InvalidInputError(f"{path.name}: more than {MAX_DEM_CELLS} cells")
+                raise InvalidInputError(
+                    msg(
+                        "{name}: more than {MAX_DEM_CELLS} cells",
+                        name=path.name,
+                        MAX_DEM_CELLS=MAX_DEM_CELLS,
+                    )
+                )
             heights = ds.read(1, masked=True).astype(np.float64).filled(np.nan)
             inverse = ~ds.transform
             crs = ds.crs
     except RasterioError as exc:
-        raise InvalidInputError(f"{path.name}: not a readable DEM ({exc})") from exc
+        raise InvalidInputError(
+            msg("{name}: not a readable DEM ({exc})", name=path.name, exc=exc)
+        ) from exc
     if crs is None:
-        raise InvalidInputError(f"{path.name}: the DEM has no coordinate reference system")
+        raise InvalidInputError(
+            msg("{name}: the DEM has no coordinate reference system", name=path.name)
+        )
     to_dem = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
     rows, cols = heights.shape
 

@@ -25,6 +25,7 @@ import numpy.typing as npt
 
 from estran.domain.audit import GENESIS, AuditRow, audit_hash
 from estran.domain.errors import StorageError
+from estran.domain.messages import msg
 from estran.domain.thermal import Blob, DetectorParams, thumbnail
 
 if TYPE_CHECKING:
@@ -66,12 +67,19 @@ class MemorySecurityStore:
     def add_user(self, row: dict[str, Any]) -> None:
         with self._lock:
             if row["username"] in self.users:
-                raise StorageError(f"user {row['username']!r} already exists")
+                raise StorageError(
+                    msg("user {username!r} already exists", username=row["username"])
+                )
             missing = [k for k in _USER_REQUIRED if row.get(k) is None]
             unknown = set(row) - set(_USER_REQUIRED) - set(_USER_DEFAULTS)
             if missing or unknown:
                 raise StorageError(
-                    f"user {row['username']!r} refused: missing {missing}, unknown {unknown}"
+                    msg(
+                        "user {username!r} refused: missing {missing}, unknown {unknown}",
+                        username=row["username"],
+                        missing=missing,
+                        unknown=unknown,
+                    )
                 )
             self.users[row["username"]] = _USER_DEFAULTS | dict(row)
 
@@ -88,7 +96,9 @@ class MemorySecurityStore:
                 return False
             unknown = set(changes) - set(_USER_REQUIRED) - set(_USER_DEFAULTS)
             if unknown:
-                raise StorageError(f"no such account columns: {sorted(unknown)}")
+                raise StorageError(
+                    msg("no such account columns: {columns}", columns=sorted(unknown))
+                )
             self.users[username].update(changes)
             return True
 

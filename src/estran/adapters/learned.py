@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from estran.domain.errors import InvalidInputError
+from estran.domain.messages import msg
 from estran.domain.thermal import Blob, DetectorParams, blobs_of
 
 if TYPE_CHECKING:
@@ -38,12 +39,18 @@ class OnnxFinder:
             import onnxruntime as ort  # type: ignore[import-untyped]
         except ImportError as exc:  # pragma: no cover (the dev environment has it)
             raise InvalidInputError(
-                "a learned detector needs onnxruntime: pip install 'estran[learned]'"
+                msg("a learned detector needs onnxruntime: pip install 'estran[learned]'")
             ) from exc
         if not model.is_file():
-            raise InvalidInputError(f"no model file at {model}")
+            raise InvalidInputError(msg("no model file at {model}", model=model))
         if model.stat().st_size > MAX_MODEL_BYTES:
-            raise InvalidInputError(f"{model.name} is larger than {MAX_MODEL_BYTES} bytes")
+            raise InvalidInputError(
+                msg(
+                    "{name} is larger than {MAX_MODEL_BYTES} bytes",
+                    name=model.name,
+                    MAX_MODEL_BYTES=MAX_MODEL_BYTES,
+                )
+            )
         options = ort.SessionOptions()
         options.intra_op_num_threads = 1
         try:
@@ -51,10 +58,14 @@ class OnnxFinder:
                 str(model), options, providers=["CPUExecutionProvider"]
             )
         except Exception as exc:  # onnxruntime raises its own types for a bad model
-            raise InvalidInputError(f"{model.name}: not a usable ONNX model ({exc})") from exc
+            raise InvalidInputError(
+                msg("{name}: not a usable ONNX model ({exc})", name=model.name, exc=exc)
+            ) from exc
         inputs = self.session.get_inputs()
         if len(inputs) != 1:
-            raise InvalidInputError(f"{model.name}: the model must take one input (the frame)")
+            raise InvalidInputError(
+                msg("{name}: the model must take one input (the frame)", name=model.name)
+            )
         self.input = inputs[0].name
         self.threshold = threshold
 

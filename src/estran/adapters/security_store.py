@@ -25,6 +25,7 @@ from estran.adapters.private_files import private_file, write_private
 from estran.adapters.storage.watchdog import deadline
 from estran.domain.audit import GENESIS, AuditRow, audit_hash
 from estran.domain.errors import StorageError
+from estran.domain.messages import msg
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -119,7 +120,7 @@ def _storage(func: Callable[P, R]) -> Callable[P, R]:
         except StorageError:
             raise
         except SQLAlchemyError as exc:
-            raise StorageError(f"the security store is unreachable: {exc}") from exc
+            raise StorageError(msg("the security store is unreachable: {exc}", exc=exc)) from exc
 
     return wrapper
 
@@ -183,7 +184,7 @@ class SecurityStore:
             _meta.create_all(self.engine)
             self._upgrade()
         except SQLAlchemyError as exc:
-            raise StorageError(f"cannot open the security store: {exc}") from exc
+            raise StorageError(msg("cannot open the security store: {exc}", exc=exc)) from exc
 
     def _upgrade(self) -> None:
         """Columns added since a store was made: an account's language (the watch floor and
@@ -271,8 +272,12 @@ class SecurityStore:
                 conn.execute(users.insert().values(**row))
         except IntegrityError as exc:
             if self.get_user(row["username"]) is not None:
-                raise StorageError(f"user {row['username']!r} already exists") from exc
-            raise StorageError(f"user {row['username']!r} refused: {exc.orig}") from exc
+                raise StorageError(
+                    msg("user {username!r} already exists", username=row["username"])
+                ) from exc
+            raise StorageError(
+                msg("user {username!r} refused: {orig}", username=row["username"], orig=exc.orig)
+            ) from exc
 
     @_storage
     def get_user(self, username: str) -> dict[str, Any] | None:
@@ -385,7 +390,7 @@ class SecurityStore:
                 for r in conn.execute(query).mappings():
                     yield AuditRow(**{**dict(r), "details": orjson.loads(r["details"])})
         except SQLAlchemyError as exc:
-            raise StorageError(f"the security store is unreachable: {exc}") from exc
+            raise StorageError(msg("the security store is unreachable: {exc}", exc=exc)) from exc
 
     @_storage
     def audit_head(self) -> tuple[int, str]:

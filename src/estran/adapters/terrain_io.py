@@ -23,6 +23,7 @@ from shapely.ops import unary_union
 
 from estran.domain.area import AreaSpec
 from estran.domain.errors import InvalidInputError, PayloadTooLargeError
+from estran.domain.messages import msg
 from estran.domain.terrain import OUTSIDE, Grid
 from estran.domain.terrain import TerrainClass as T
 from estran.domain.terrain_gen import AreaGeometry
@@ -188,7 +189,9 @@ def load_area(folder: Path) -> LoadedArea:
     toml_path, coast_path = folder / "area.toml", folder / "coast.geojson"
     for path in (toml_path, coast_path):
         if not path.is_file():
-            raise InvalidInputError(f"area folder {folder} lacks {path.name}")
+            raise InvalidInputError(
+                msg("area folder {folder} lacks {name}", folder=folder, name=path.name)
+            )
     raw = tomllib.loads(toml_path.read_text(encoding="utf-8"))
     body = dict(raw.get("area", {}))
     body["places"] = raw.get("places", [])
@@ -264,7 +267,9 @@ def read_grid(path: Path) -> Grid:
 
     with rasterio.open(path) as src:
         if src.count < 1 or src.res[0] != src.res[1]:
-            raise InvalidInputError(f"{path}: a terrain raster has square cells and one band")
+            raise InvalidInputError(
+                msg("{path}: a terrain raster has square cells and one band", path=path)
+            )
         data = src.read(1).astype(np.uint8)
         t = src.transform
         return Grid(data, float(t.c), float(t.f), float(t.a), str(src.crs))
@@ -284,8 +289,12 @@ def _guess_mapping(path: Path, values: set[int]) -> Mapping:
     if values and values <= set(CORINE) | {0, 48, 49, 50, 128, 255, 999}:
         return "corine"
     raise InvalidInputError(
-        f"{path.name}: cannot tell the legend of values {sorted(values)[:12]}; "
-        "pass --mapping worldcover or corine"
+        msg(
+            "{name}: cannot tell the legend of values {values}; "
+            "pass --mapping worldcover or corine",
+            name=path.name,
+            values=sorted(values)[:12],
+        )
     )
 
 
@@ -299,11 +308,16 @@ def import_landcover(
     Returns the classes and a count of cells per class set from the file.
     """
     if not path.is_file():
-        raise InvalidInputError(f"no such file: {path}")
+        raise InvalidInputError(msg("no such file: {path}", path=path))
     size = path.stat().st_size
     if size > MAX_IMPORT_BYTES:
         raise PayloadTooLargeError(
-            f"{path.name} is {size} bytes; the import limit is {MAX_IMPORT_BYTES}",
+            msg(
+                "{name} is {size} bytes; the import limit is {MAX_IMPORT_BYTES}",
+                name=path.name,
+                size=size,
+                MAX_IMPORT_BYTES=MAX_IMPORT_BYTES,
+            ),
             limit=MAX_IMPORT_BYTES,
             actual=size,
         )
@@ -324,7 +338,7 @@ def _import_raster(path: Path, grid: Grid, mapping: Mapping) -> npt.NDArray[np.u
     try:
         with rasterio.open(path) as src:
             if src.count < 1:
-                raise InvalidInputError(f"{path.name} has no band")
+                raise InvalidInputError(msg("{name} has no band", name=path.name))
             source = np.full(grid.shape, 0, dtype=np.int32)
             reproject(
                 source=rasterio.band(src, 1),
@@ -335,7 +349,9 @@ def _import_raster(path: Path, grid: Grid, mapping: Mapping) -> npt.NDArray[np.u
                 resampling=Resampling.nearest,
             )
     except RasterioError as exc:
-        raise InvalidInputError(f"{path.name} is not a readable raster: {exc}") from exc
+        raise InvalidInputError(
+            msg("{name} is not a readable raster: {exc}", name=path.name, exc=exc)
+        ) from exc
     values = {int(v) for v in np.unique(source)} - {0}
     chosen = _guess_mapping(path, values) if mapping == "auto" else mapping
     table = np.full(max(1024, max(values, default=0) + 1), OUTSIDE, dtype=np.uint8)
@@ -354,7 +370,9 @@ def _import_vector(path: Path, grid: Grid) -> npt.NDArray[np.uint8]:
         meta, _, geometry, field_data = pyogrio.raw.read(path, return_fids=False)
         fields = [str(f) for f in meta["fields"]]
     except Exception as exc:  # pyogrio raises its own tree and GDAL errors; all mean "bad file"
-        raise InvalidInputError(f"{path.name} is not a readable vector file: {exc}") from exc
+        raise InvalidInputError(
+            msg("{name} is not a readable vector file: {exc}", name=path.name, exc=exc)
+        ) from exc
     from shapely import from_wkb
 
     crs = meta.get("crs") or "EPSG:4326"

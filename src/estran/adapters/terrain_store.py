@@ -36,6 +36,7 @@ from estran.adapters.terrain_io import (
 from estran.domain.costgraph import CoarseLevel, Graph
 from estran.domain.errors import InvalidInputError
 from estran.domain.launch_sites import LaunchSite, generate_sites
+from estran.domain.messages import msg
 from estran.domain.mobility import Mobility, parse_mobility
 from estran.domain.prepared import PreparedTerrain
 from estran.domain.terrain import Grid
@@ -77,7 +78,7 @@ def load_mobility(path: Path | None) -> Mobility:
     try:
         return parse_mobility(tomllib.loads(path.read_text(encoding="utf-8")))
     except (OSError, tomllib.TOMLDecodeError, ValueError) as exc:
-        raise InvalidInputError(f"mobility profiles {path}: {exc}") from exc
+        raise InvalidInputError(msg("mobility profiles {path}: {exc}", path=path, exc=exc)) from exc
 
 
 def imported_landcover_path(settings: Settings) -> Path:
@@ -105,14 +106,22 @@ def _key(settings: Settings, area_dir: Path, mobility_path: Path) -> str:
 def read_sites_geojson(path: Path, projector: Projector, grid: Grid) -> list[LaunchSite]:
     """Launch sites from a GeoJSON FeatureCollection of points (WGS 84), validated."""
     if path.stat().st_size > MAX_SITES_BYTES:
-        raise InvalidInputError(f"{path.name} is larger than {MAX_SITES_BYTES} bytes")
+        raise InvalidInputError(
+            msg(
+                "{name} is larger than {MAX_SITES_BYTES} bytes",
+                name=path.name,
+                MAX_SITES_BYTES=MAX_SITES_BYTES,
+            )
+        )
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
         features = doc["features"]
         if doc.get("type") != "FeatureCollection" or not isinstance(features, list):
             raise TypeError("not a FeatureCollection")
     except (ValueError, KeyError, TypeError) as exc:
-        raise InvalidInputError(f"{path.name}: not a GeoJSON FeatureCollection ({exc})") from exc
+        raise InvalidInputError(
+            msg("{name}: not a GeoJSON FeatureCollection ({exc})", name=path.name, exc=exc)
+        ) from exc
     sites: list[LaunchSite] = []
     for i, feature in enumerate(features):
         try:
@@ -131,7 +140,9 @@ def read_sites_geojson(path: Path, projector: Projector, grid: Grid) -> list[Lau
             props.setdefault("beach_width_m", 0.0)
             sites.append(LaunchSite.model_validate({**props, "x": x, "y": y}))
         except (KeyError, TypeError, ValueError) as exc:
-            raise InvalidInputError(f"{path.name}: feature {i}: {exc}") from exc
+            raise InvalidInputError(
+                msg("{name}: feature {i}: {exc}", name=path.name, i=i, exc=exc)
+            ) from exc
     return sites
 
 
@@ -238,7 +249,11 @@ def prepare_terrain(settings: Settings, progress: Progress | None = None) -> Pre
         if landcover.is_file():
             imported = read_grid(landcover)
             if imported.shape != grid.shape:
-                raise InvalidInputError(f"{landcover} does not match the area's grid; re-import")
+                raise InvalidInputError(
+                    msg(
+                        "{landcover} does not match the area's grid; re-import", landcover=landcover
+                    )
+                )
             grid = imported
             source = f"imported land cover ({landcover.name}) over the synthetic default"
         places = [(p.name, *projector.to_xy(p.lon, p.lat)) for p in area.spec.places]
@@ -302,19 +317,19 @@ def import_landcover_file(
     area = load_area(area_dir)
     projector = Projector(area.spec.crs)
     if progress is not None:
-        progress("generating the default grid", 0.1)
+        progress(msg("generating the default grid"), 0.1)
     base = generate(area_geometry(area, projector)).grid
     previous = imported_landcover_path(settings)
     if previous.is_file():
         base = read_grid(previous)
     if progress is not None:
-        progress(f"reading {path.name}", 0.4)
+        progress(msg("reading {name}", name=path.name), 0.4)
     classes, counts = import_landcover(path, base, mapping)
     merged = apply_import(base, classes)
     changed = int((merged.classes != base.classes).sum())
     write_grid(merged, previous)
     if progress is not None:
-        progress("written", 1.0)
+        progress(msg("written"), 1.0)
     return {
         "file": str(path),
         "cells_set": counts,

@@ -30,6 +30,7 @@ from estran.domain.area import OperatingArea
 from estran.domain.errors import AlreadyExistsError, InvalidInputError
 from estran.domain.events import CommandIn
 from estran.domain.markings import Classification, Marking
+from estran.domain.messages import msg
 from estran.domain.picture import Picture
 from estran.domain.policy import Policy, Principal, Role, parse_policy
 from estran.domain.runcards import RunCard, parse_runcards
@@ -215,7 +216,7 @@ def load_policy(path: Path | None, nation: str | None = None) -> Policy:
     try:
         policy = parse_policy(tomllib.loads(path.read_text(encoding="utf-8")))
     except (OSError, tomllib.TOMLDecodeError, ValidationError, ValueError) as exc:
-        raise InvalidInputError(f"policy {path}: {exc}") from exc
+        raise InvalidInputError(msg("policy {path}: {exc}", path=path, exc=exc)) from exc
     return policy if nation is None else policy.model_copy(update={"host_nation": nation})
 
 
@@ -508,7 +509,7 @@ def load_runcards(path: Path | None) -> list[RunCard]:
     try:
         return parse_runcards(tomllib.loads(path.read_text(encoding="utf-8")))
     except (OSError, tomllib.TOMLDecodeError, ValidationError) as exc:
-        raise InvalidInputError(f"run cards {path}: {exc}") from exc
+        raise InvalidInputError(msg("run cards {path}: {exc}", path=path, exc=exc)) from exc
 
 
 def read_toml(path: Path, what: str) -> dict[str, Any]:
@@ -516,7 +517,7 @@ def read_toml(path: Path, what: str) -> dict[str, Any]:
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise InvalidInputError(f"{what} {path}: {exc}") from exc
+        raise InvalidInputError(msg("{what} {path}: {exc}", what=what, path=path, exc=exc)) from exc
 
 
 def build_plans(
@@ -533,7 +534,7 @@ def build_plans(
         picture,
         ledger,
         parse_scenario(raw, path.name),
-        lambda prepared: posts_for(prepared, cache),
+        lambda prepared, progress: posts_for(prepared, cache, progress),
         clock.now,
     )
 

@@ -8,7 +8,9 @@ import click
 
 from estran.bootstrap import CertAuthority
 from estran.cli.options import data_option, settings_from
+from estran.cli.output import echo
 from estran.domain.errors import EstranError
+from estran.domain.messages import msg
 
 __all__ = ["certs"]
 
@@ -36,11 +38,20 @@ def init_cmd(data_dir: Path | None, hosts: tuple[str, ...], force: bool) -> None
         folder = CertAuthority(settings).init(list(hosts), force=force)
     except EstranError as exc:
         raise click.ClickException(exc.message) from exc
-    click.echo(f"CA and server certificate in {folder}, for {', '.join(hosts)}", err=True)
+    echo(
+        msg(
+            "CA and server certificate in {folder}, for {hosts}",
+            folder=folder,
+            hosts=", ".join(hosts),
+        ),
+        err=True,
+    )
     if CertAuthority.loopback_only(hosts):
-        click.echo(
-            "warning: only this machine's loopback is named: phones cannot reach it. Run "
-            "again with --host <the address phones reach> --force",
+        echo(
+            msg(
+                "warning: only this machine's loopback is named: phones cannot reach it. Run "
+                "again with --host <the address phones reach> --force"
+            ),
             err=True,
         )
 
@@ -70,11 +81,15 @@ def client_cmd(
     except EstranError as exc:
         raise click.ClickException(exc.message) from exc
     for warning in warnings:
-        click.echo(f"warning: {warning}", err=True)
-    click.echo(str(package.package))
-    click.echo(
-        f"password for {name}'s certificate (shown once; type it when the phone imports the "
-        f"package): {package.password}",
+        echo(msg("warning: {warning}", warning=warning), err=True)
+    echo(str(package.package))
+    echo(
+        msg(
+            "password for {name}'s certificate (shown once; type it when "
+            "the phone imports the package): {password}",
+            name=name,
+            password=package.password,
+        ),
         err=True,
     )
 
@@ -89,4 +104,11 @@ def revoke_cmd(data_dir: Path | None, name: str) -> None:
         serials = CertAuthority(settings).revoke(name)
     except EstranError as exc:
         raise click.ClickException(exc.message) from exc
-    click.echo(f"revoked every certificate of {name} (serials {', '.join(serials)})", err=True)
+    echo(
+        msg(
+            "revoked every certificate of {name} (serials {serials})",
+            name=name,
+            serials=", ".join(serials),
+        ),
+        err=True,
+    )

@@ -7,8 +7,10 @@ from typing import TYPE_CHECKING
 import click
 
 from estran.cli.options import settings_from, store_options
+from estran.cli.output import echo
 from estran.cli.serve import run_server
 from estran.cli.simulate import load_scenario, shipped_scenario
+from estran.domain.messages import msg
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -68,14 +70,19 @@ def demo(
     )
     foot = next((u.id for u in scenario.units if u.kind == "foot_patrol"), None)
     accounts = make_demo_accounts(services.identity, None if foot is None else f"sim-{foot}")
-    click.echo(
-        f"Demo: '{scenario.name}', {speed:g}x real time (a 10-hour night in "
-        f"{10 * 60 / speed:.0f} min).\nThrowaway demo accounts (new passwords each start; sign "
-        "in with POST /api/v1/auth/login):",
+    echo(
+        msg(
+            "Demo: '{name}', {speed:g}x real time (a 10-hour night in "
+            "{minutes:.0f} min).\nThrowaway demo accounts (new passwords each "
+            "start; sign in with POST /api/v1/auth/login):",
+            name=scenario.name,
+            speed=speed,
+            minutes=10 * 60 / speed,
+        ),
         err=True,
     )
     for a in accounts:
-        click.echo(
+        echo(
             f"  {a.username:<15} {a.password:<18} {a.role:<15} {a.agency_id:<14} {a.note}",
             err=True,
         )

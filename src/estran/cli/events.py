@@ -9,7 +9,9 @@ import click
 
 from estran.bootstrap import open_store
 from estran.cli.options import settings_from, store_options
+from estran.cli.output import echo
 from estran.domain.errors import EstranError
+from estran.domain.messages import msg
 from estran.services.transfer import export_events, import_events
 
 __all__ = ["events"]
@@ -43,7 +45,7 @@ def export_cmd(
                 count = export_events(store, out, after=after)
     finally:
         store.close()
-    click.echo(f"exported {count} events", err=True)
+    echo(msg("exported {count} events", count=count), err=True)
 
 
 @events.command("import")
@@ -62,11 +64,18 @@ def import_cmd(data_dir: Path | None, database_url: str | None, source: Path) ->
             result = import_events(store, lines)
     except EstranError as exc:
         detail = "".join(f"\n  {d}" for d in exc.details[:10])
-        raise click.ClickException(f"{exc.message}{detail}\nnothing was imported") from exc
+        raise click.ClickException(
+            msg("{message}{detail}\nnothing was imported", message=exc.message, detail=detail)
+        ) from exc
     finally:
         store.close()
-    click.echo(
-        f"imported {result.imported} events, skipped {result.skipped} already present", err=True
+    echo(
+        msg(
+            "imported {imported} events, skipped {skipped} already present",
+            imported=result.imported,
+            skipped=result.skipped,
+        ),
+        err=True,
     )
 
 
@@ -87,10 +96,14 @@ def verify_cmd(data_dir: Path | None, database_url: str | None) -> None:
         security.close()
         store.close()
     if result.ok:
-        click.echo(
-            f"event log intact: {result.events} events, {result.checkpoints} checkpoints agree"
+        echo(
+            msg(
+                "event log intact: {events} events, {checkpoints} checkpoints agree",
+                events=result.events,
+                checkpoints=result.checkpoints,
+            )
         )
         return
     for problem in result.problems:
-        click.echo(f"BROKEN: {problem}", err=True)
+        echo(msg("BROKEN: {problem}", problem=problem), err=True)
     raise SystemExit(1)

@@ -56,6 +56,15 @@ class _LazyGroup(click.Group):
         command: click.Command = getattr(importlib.import_module(entry[0]), entry[1])
         return command
 
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except click.ClickException as exc:  # its message in the user's language
+            from estran.cli.output import localize  # imported here: not for --help
+
+            exc.message = localize(exc.message)
+            raise
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         names = self.list_commands(ctx)
         limit = formatter.width - 6 - max(len(n) for n in names)

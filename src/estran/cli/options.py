@@ -10,6 +10,7 @@ import click
 from pydantic import ValidationError
 
 from estran.config import Settings
+from estran.domain.messages import msg
 
 __all__ = ["data_option", "settings_from", "store_options"]
 
@@ -47,4 +48,4 @@ def settings_from(**overrides: Any) -> Settings:
     try:
         return Settings(**given)
     except ValidationError as exc:
-        raise click.UsageError(f"bad settings: {exc}") from exc
+        raise click.UsageError(msg("bad settings: {exc}", exc=exc)) from exc

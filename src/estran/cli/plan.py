@@ -12,8 +12,10 @@ import click
 import numpy as np
 
 from estran.cli.options import data_option, settings_from
+from estran.cli.output import echo
 from estran.cli.progress import Progress
 from estran.cli.simulate import load_scenario
+from estran.domain.messages import msg
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -82,7 +84,13 @@ def plan() -> None:
 def read_history(path: Path, site_ids: list[str]) -> np.ndarray:
     """Attempts per site from a CSV (site_id,attempts); unknown ids and bad counts refused."""
     if path.stat().st_size > MAX_HISTORY_BYTES:
-        raise click.ClickException(f"{path.name} is larger than {MAX_HISTORY_BYTES} bytes")
+        raise click.ClickException(
+            msg(
+                "{name} is larger than {MAX_HISTORY_BYTES} bytes",
+                name=path.name,
+                MAX_HISTORY_BYTES=MAX_HISTORY_BYTES,
+            )
+        )
     index = {s: i for i, s in enumerate(site_ids)}
     counts = np.zeros(len(site_ids))
     try:
@@ -90,18 +98,32 @@ def read_history(path: Path, site_ids: list[str]) -> np.ndarray:
             for line, row in enumerate(csv.DictReader(f), start=2):
                 sid, raw = row.get("site_id"), row.get("attempts")
                 if sid not in index:
-                    raise click.ClickException(f"{path.name} line {line}: unknown site {sid!r}")
+                    raise click.ClickException(
+                        msg(
+                            "{name} line {line}: unknown site {sid!r}",
+                            name=path.name,
+                            line=line,
+                            sid=sid,
+                        )
+                    )
                 try:
                     n = float(raw or "")
                 except ValueError:
                     n = -1.0
                 if not (0 <= n <= 1e6):
                     raise click.ClickException(
-                        f"{path.name} line {line}: attempts must be a count, not {raw!r}"
+                        msg(
+                            "{name} line {line}: attempts must be a count, not {raw!r}",
+                            name=path.name,
+                            line=line,
+                            raw=raw,
+                        )
                     )
                 counts[index[sid]] += n
     except (UnicodeDecodeError, csv.Error) as exc:
-        raise click.ClickException(f"{path.name}: not a CSV of site_id,attempts ({exc})") from exc
+        raise click.ClickException(
+            msg("{name}: not a CSV of site_id,attempts ({exc})", name=path.name, exc=exc)
+        ) from exc
     return counts
 
 
@@ -151,21 +173,27 @@ def tonight_cmd(
     bar = Progress()
     _, scenario, terrain, posts, history = _setup(data_dir, scenario_path, history_path, bar)
     planner = Planner(scenario, coast_from(terrain), posts, history=history)
-    bar("solving the game", 0.9)
+    bar(msg("solving the game"), 0.9)
     strategy = planner.plan(method)
     result = tonight(planner, strategy, np.random.default_rng(seed), terrain.projector.to_lonlat)
     bar.close()
     out.mkdir(parents=True, exist_ok=True)
     (out / "tonight.json").write_text(json.dumps(result, indent=1))
     coverage_map(planner, strategy.x, terrain, out / "coverage-map.png", "Tonight's plan")
-    click.echo(
-        f"plan ({strategy.method}): expected proportion {result['drawn_proportion']:.1%} over "
-        f"nights drawn from it (model proportion {result['model_proportion']:.1%})"
+    echo(
+        msg(
+            "plan ({method}): expected proportion {drawn_proportion:.1%} "
+            "over nights drawn from it (model proportion "
+            "{model_proportion:.1%})",
+            method=strategy.method,
+            drawn_proportion=result["drawn_proportion"],
+            model_proportion=result["model_proportion"],
+        )
     )
     for post in result["posts"]:
         where = f"{post['lat']:.4f},{post['lon']:.4f}" if post.get("post") is not None else "-"
-        click.echo(f"  {post['unit_id']:<20} {where:<18} {post['why']}")
-    click.echo(f"written to {out}/")
+        echo(f"  {post['unit_id']:<20} {where:<18} {post['why']}")
+    echo(msg("written to {out}/", out=out))
 
 
 def _policies(planner: Planner, seed: int) -> list[Any]:
@@ -199,7 +227,7 @@ def evaluate_cmd(
     settings, scenario, terrain, posts, history = _setup(data_dir, scenario_path, history_path, bar)
     coast = coast_from(terrain)
     planner = Planner(scenario, coast, posts, history=history)
-    bar("solving the game", 0.0)
+    bar(msg("solving the game"), 0.0)
     policies = _policies(planner, seed)
     results = evaluate(
         scenario, coast, policies, nights=nights, replications=replications, seed=seed,
@@ -267,8 +295,8 @@ def evaluate_cmd(
     lines += ["", "![proportions](proportions.png)", "![coverage](coverage-map.png)",
               "![shift](adversary-shift.png)", ""]  # fmt: skip
     (out / "report.md").write_text("\n".join(lines))
-    click.echo("\n".join(lines[4 : 6 + len(results)]))
-    click.echo(f"report in {out}/")
+    echo("\n".join(lines[4 : 6 + len(results)]))
+    echo(msg("report in {out}/", out=out))
 
 
 @plan.command("frontier")
@@ -318,32 +346,50 @@ def frontier_cmd(
     (out / "frontier.json").write_text(json.dumps(result.as_dict(), indent=1))
     frontier_plot(result, out / "frontier.png", scenario.name)
     lo, hi = result.baseline.ci95
-    click.echo(
-        f"baseline ({baseline}): {result.baseline.mean:.1%} ({lo:.1%}-{hi:.1%}); "
-        f"target x{factor:g}: {result.target:.1%}; the plan with today's resources: "
-        f"{result.today.mean:.1%}"
+    echo(
+        msg(
+            "baseline ({baseline}): {mean:.1%} ({lo:.1%}-{hi:.1%}); "
+            "target x{factor:g}: {target:.1%}; the plan with today's "
+            "resources: {mean2:.1%}",
+            baseline=baseline,
+            mean=result.baseline.mean,
+            lo=lo,
+            hi=hi,
+            factor=factor,
+            target=result.target,
+            mean2=result.today.mean,
+        )
     )
     if result.mix is None:
-        click.echo(f"no mix within +{max_added} of each kind reaches the target")
+        echo(msg("no mix within +{max_added} of each kind reaches the target", max_added=max_added))
     else:
         checked = result.mix_result
         assert checked is not None  # noqa: S101 (a mix is only found once checked)
         clo, chi = checked.ci95
         added = ", ".join(f"+{v} {k}" for k, v in result.mix.items() if v) or "nothing"
-        click.echo(
-            f"cheapest mix found: {added} ({result.mix_cost:,.0f} EUR a night): "
-            f"{checked.mean:.1%} in the simulator ({clo:.1%}-{chi:.1%})"
+        echo(
+            msg(
+                "cheapest mix found: {added} ({mix_cost:,.0f} EUR a night): "
+                "{mean:.1%} in the simulator ({clo:.1%}-{chi:.1%})",
+                added=added,
+                mix_cost=result.mix_cost,
+                mean=checked.mean,
+                clo=clo,
+                chi=chi,
+            )
         )
-    click.echo(f"frontier in {out}/")
+    echo(msg("frontier in {out}/", out=out))
 
 
 def _factors(_ctx: click.Context, _param: click.Parameter, value: str) -> list[float]:
     try:
         factors = [float(v) for v in value.split(",") if v.strip()]
     except ValueError:
-        raise click.BadParameter(f"a comma-separated list of numbers, not {value!r}") from None
+        raise click.BadParameter(
+            msg("a comma-separated list of numbers, not {value!r}", value=value)
+        ) from None
     if not factors or len(factors) > 20 or not all(0.05 <= f <= 5.0 for f in factors):
-        raise click.BadParameter("1 to 20 factors, each between 0.05 and 5")
+        raise click.BadParameter(msg("1 to 20 factors, each between 0.05 and 5"))
     return sorted(set(factors))
 
 
@@ -416,5 +462,5 @@ def sweep_cmd(
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", "![sweep](sweep.png)", ""]
     (out / "report.md").write_text("\n".join(lines))
-    click.echo("\n".join(lines[4:]))
-    click.echo(f"report in {out}/")
+    echo("\n".join(lines[4:]))
+    echo(msg("report in {out}/", out=out))

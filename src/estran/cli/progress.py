@@ -9,6 +9,9 @@ import sys
 import time
 from typing import TextIO
 
+from estran.cli.output import localize
+from estran.domain.messages import msg
+
 __all__ = ["Progress"]
 
 _COUNTERS = re.compile(r"\d+")
@@ -23,6 +26,7 @@ class Progress:
         self.stage = ""
 
     def __call__(self, stage: str, fraction: float) -> None:
+        stage = localize(stage)  # the CLI's language
         elapsed = time.monotonic() - self.started
         if not self.live:
             label = _COUNTERS.sub("N", stage)  # "night 3/60" and "night 4/60": one stage
@@ -46,5 +50,6 @@ class Progress:
         if self.live:
             self.stream.write("\n")
         else:
-            self.stream.write(f"[{time.monotonic() - self.started:6.1f} s] done\n")
+            done = localize(msg("done"))
+            self.stream.write(f"[{time.monotonic() - self.started:6.1f} s] {done}\n")
         self.stream.flush()

@@ -9,6 +9,8 @@ import orjson
 
 from estran.bootstrap import open_store, rebuild
 from estran.cli.options import settings_from, store_options
+from estran.cli.output import echo
+from estran.domain.messages import msg
 from estran.domain.records import KINDS
 from estran.domain.timefmt import parse_stamp, stamp
 
@@ -35,21 +37,21 @@ def replay(data_dir: Path | None, database_url: str | None, at: str, as_json: bo
     finally:
         store.close()
     if as_json:
-        click.echo(
+        echo(
             orjson.dumps(
                 {"at": stamp(moment), "seq": picture.seq, "records": picture.snapshot()}
             ).decode()
         )
         return
-    click.echo(f"Picture at {stamp(moment)} (after event {picture.seq})")
+    echo(msg("Picture at {moment} (after event {seq})", moment=stamp(moment), seq=picture.seq))
     for kind, spec in KINDS.items():
         records = picture.snapshot([kind])[kind]
-        click.echo(f"  {spec.plural}: {len(records)}")
+        echo(f"  {spec.plural}: {len(records)}")
         for r in records[:50]:
             label = r.get("callsign") or r.get("name") or r.get(spec.type_field or "id", "")
             status = r.get("status", "")
             pos = r.get("position")
             where = f" at {pos['lat']:.5f},{pos['lon']:.5f}" if pos else ""
-            click.echo(f"    {r['id']}  {label}  {status}{where}")
+            echo(f"    {r['id']}  {label}  {status}{where}")
         if len(records) > 50:
-            click.echo(f"    ... {len(records) - 50} more")
+            echo(msg("    ... {n} more", n=len(records) - 50))

@@ -11,6 +11,8 @@ import uvicorn
 
 from estran.app.web.app import create_app
 from estran.cli.options import settings_from, store_options
+from estran.cli.output import echo
+from estran.domain.messages import msg
 
 if TYPE_CHECKING:
     from estran.bootstrap import Services
@@ -54,13 +56,16 @@ def run_server(settings: Settings, services: Services | None = None) -> None:
     port = sock.getsockname()[1]
     config = server_config(settings, create_app(settings, services))
     server = uvicorn.Server(config)
-    click.echo(
-        f"Estran listening on http://{settings.host}:{port}  "
-        f"(API docs: http://{settings.host}:{port}/api/docs)",
+    echo(
+        msg(
+            "Estran listening on http://{host}:{port}  (API docs: http://{host}:{port}/api/docs)",
+            host=settings.host,
+            port=port,
+        ),
         err=True,
     )
     if settings.cot_tcp_port is not None:
-        click.echo(
+        echo(
             f"TAK clients: plain CoT (anonymous) on "
             f"tcp://{settings.cot_plain_host}:{settings.cot_tcp_port or '(any)'}"
             + (

@@ -13,8 +13,10 @@ from typing import Any
 import click
 
 from estran.cli.options import data_option, settings_from
+from estran.cli.output import echo
 from estran.cli.progress import Progress
 from estran.domain.errors import EstranError
+from estran.domain.messages import msg
 from estran.sim.scenario import DEFAULT_SCENARIO, Scenario, parse_scenario
 
 __all__ = ["DEFAULT_SCENARIO", "load_scenario", "simulate_cmd"]
@@ -30,7 +32,13 @@ def shipped_scenario(name: str | None) -> Path | None:
     path = Path(name)
     if not path.is_file():
         names = ", ".join(sorted(p.stem for p in DEFAULT_SCENARIO.parent.glob("*.toml")))
-        raise click.BadParameter(f"{name!r} is neither a shipped scenario ({names}) nor a file")
+        raise click.BadParameter(
+            msg(
+                "{name!r} is neither a shipped scenario ({names}) nor a file",
+                name=name,
+                names=names,
+            )
+        )
     return path
 
 
@@ -39,9 +47,11 @@ def load_scenario(path: Path | None) -> Scenario:
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
-        raise click.ClickException(f"cannot read {path}: {exc}") from exc
+        raise click.ClickException(msg("cannot read {path}: {exc}", path=path, exc=exc)) from exc
     except tomllib.TOMLDecodeError as exc:
-        raise click.ClickException(f"{path.name} is not valid TOML: {exc}") from exc
+        raise click.ClickException(
+            msg("{name} is not valid TOML: {exc}", name=path.name, exc=exc)
+        ) from exc
     try:
         return parse_scenario(raw, path.name)
     except EstranError as exc:
@@ -112,7 +122,7 @@ def simulate_cmd(
                 coast_from(terrain),
                 nights,
                 seed,
-                progress=lambda i, n: bar(f"night {i}/{n}", i / n),
+                progress=lambda i, n: bar(msg("night {i}/{n}", i=i, n=n), i / n),
             )
         )
     else:
@@ -123,7 +133,7 @@ def simulate_cmd(
         with mp.get_context("spawn").Pool(max(1, min(replications, mp.cpu_count()))) as pool:
             for i, nights_raw in enumerate(pool.imap(_replicate, jobs)):
                 runs.append([NightResult(**n) for n in nights_raw])
-                bar(f"replication {i + 1}/{replications}", (i + 1) / replications)
+                bar(msg("replication {i}/{n}", i=i + 1, n=replications), (i + 1) / replications)
     bar.close()
     out.mkdir(parents=True, exist_ok=True)
     with (out / "nights.csv").open("w", newline="") as f:
@@ -177,11 +187,22 @@ def simulate_cmd(
     (out / "summary.json").write_text(json.dumps(everything, indent=1))
     _plot(runs, out / "season.png", scenario.name)
     low, high = wilson(everything["intercepted"], everything["attempts"])
-    click.echo(
-        f"{everything['attempts']} attempts over {nights} nights x {replications}: "
-        f"{everything['proportion_intercepted']:.1%} intercepted (95 % CI {low:.1%}-{high:.1%}), "
-        f"{everything['launched']} launched, {everything['rescue_cases']} rescue cases; "
-        f"results in {out}/"
+    echo(
+        msg(
+            "{attempts} attempts over {nights} nights x {replications}: "
+            "{proportion_intercepted:.1%} intercepted (95 % CI "
+            "{low:.1%}-{high:.1%}), {launched} launched, {rescue_cases} "
+            "rescue cases; results in {out}/",
+            attempts=everything["attempts"],
+            nights=nights,
+            replications=replications,
+            proportion_intercepted=everything["proportion_intercepted"],
+            low=low,
+            high=high,
+            launched=everything["launched"],
+            rescue_cases=everything["rescue_cases"],
+            out=out,
+        )
     )
 
 

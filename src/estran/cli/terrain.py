@@ -11,8 +11,10 @@ import click
 
 from estran.bootstrap import TerrainKit
 from estran.cli.options import data_option, settings_from
+from estran.cli.output import echo
 from estran.cli.progress import Progress
 from estran.domain.errors import EstranError
+from estran.domain.messages import msg
 
 __all__ = ["terrain"]
 
@@ -45,7 +47,7 @@ def prepare_cmd(data_dir: Path | None) -> None:
         "prepared_s": round(t.prepared_s, 2),
         "memory_mb": round(t.engine.nbytes / 2**20, 1),
     }
-    click.echo(json.dumps(summary, indent=2))
+    echo(json.dumps(summary, indent=2))
 
 
 @terrain.command("import")
@@ -68,7 +70,7 @@ def import_cmd(data_dir: Path | None, file: Path, mapping: str) -> None:
         bar.close()
         raise click.ClickException(exc.message) from exc
     bar.close()
-    click.echo(json.dumps(summary, indent=2))
+    echo(json.dumps(summary, indent=2))
 
 
 @terrain.command("sites")
@@ -81,7 +83,7 @@ def sites_cmd(data_dir: Path | None, file: Path) -> None:
         count = TerrainKit(settings).import_sites(file)
     except EstranError as exc:
         raise click.ClickException(exc.message) from exc
-    click.echo(f"{count} launch sites imported", err=True)
+    echo(msg("{count} launch sites imported", count=count), err=True)
 
 
 @terrain.command("render")
@@ -102,4 +104,4 @@ def render_cmd(data_dir: Path | None, output: Path, step: int) -> None:
     bar = Progress()
     TerrainKit(settings).render(output, step, bar)
     bar.close()
-    click.echo(str(output), file=sys.stdout)
+    echo(str(output), file=sys.stdout)

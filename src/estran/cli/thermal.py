@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from estran.cli.options import settings_from
+from estran.cli.output import echo, localize
+from estran.domain.messages import msg
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -54,7 +56,7 @@ def synth_cmd(seconds: float, seed: int, lat: float, lon: float, out: Path) -> N
         writer = csv.writer(f)
         writer.writerow(TELEMETRY_FIELDS)
         total = int(spec.seconds * spec.fps)
-        with click.progressbar(fly(spec), length=total, label="rendering") as frames:
+        with click.progressbar(fly(spec), length=total, label=localize(msg("rendering"))) as frames:
             for fr in frames:
                 cv2.imwrite(str(out / "frames" / f"{fr.index:05d}.png"), fr.pixels)
                 flat, flon = origin.to_latlon(fr.reported.east, fr.reported.north)
@@ -67,7 +69,13 @@ def synth_cmd(seconds: float, seed: int, lat: float, lon: float, out: Path) -> N
                      "lat_lon": origin.to_latlon(t.east, t.north)}
                     for t in fr.truth if t.cls != "person"]})  # fmt: skip
     (out / "truth.json").write_text(json.dumps(truth))
-    click.echo(f"{len(truth)} frames in {out}/frames, telemetry in {out}/telemetry.csv")
+    echo(
+        msg(
+            "{n_truth} frames in {out}/frames, telemetry in {out}/telemetry.csv",
+            n_truth=len(truth),
+            out=out,
+        )
+    )
 
 
 def read_telemetry(path: Path) -> list[dict[str, float]]:
@@ -77,13 +85,21 @@ def read_telemetry(path: Path) -> list[dict[str, float]]:
         reader = csv.DictReader(f)
         missing = set(TELEMETRY_FIELDS[:-1]) - set(reader.fieldnames or [])
         if missing:
-            raise click.ClickException(f"{path.name}: no column {', '.join(sorted(missing))}")
+            raise click.ClickException(
+                msg(
+                    "{name}: no column {columns}",
+                    name=path.name,
+                    columns=", ".join(sorted(missing)),
+                )
+            )
         for line, row in enumerate(reader, start=2):
             try:
                 rows.append({k: float(row[k]) for k in TELEMETRY_FIELDS if row.get(k) not in
                              (None, "")})  # fmt: skip
             except ValueError as exc:
-                raise click.ClickException(f"{path.name} line {line}: {exc}") from exc
+                raise click.ClickException(
+                    msg("{name} line {line}: {exc}", name=path.name, line=line, exc=exc)
+                ) from exc
     return rows
 
 
@@ -98,7 +114,9 @@ def frames_of(source: Path) -> Iterator[bytes]:
         return
     video = cv2.VideoCapture(str(source))
     if not video.isOpened():
-        raise click.ClickException(f"{source}: not a folder of frames nor a readable video")
+        raise click.ClickException(
+            msg("{source}: not a folder of frames nor a readable video", source=source)
+        )
     try:
         while True:
             ok, img = video.read()
@@ -147,7 +165,7 @@ def replay_cmd(
     url = url or configured_url(settings_from())
     token = os.environ.get("ESTRAN_TOKEN")
     if not token:
-        raise click.ClickException("set ESTRAN_TOKEN to a token that may create detections")
+        raise click.ClickException(msg("set ESTRAN_TOKEN to a token that may create detections"))
     telemetry = read_telemetry(telemetry_path)
     started = time.monotonic()
     sent = skipped = written = 0
@@ -165,12 +183,25 @@ def replay_cmd(
             with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
                 body = json.loads(response.read())
         except urllib.error.HTTPError as exc:
-            raise click.ClickException(f"frame {sent}: {exc.code} {exc.read()[:300]!r}") from exc
+            raise click.ClickException(
+                msg(
+                    "frame {sent}: {code} {body!r}", sent=sent, code=exc.code, body=exc.read()[:300]
+                )
+            ) from exc
         except urllib.error.URLError as exc:
-            raise click.ClickException(f"cannot reach {url}: {exc.reason}") from exc
+            raise click.ClickException(
+                msg("cannot reach {url}: {reason}", url=url, reason=exc.reason)
+            ) from exc
         sent += 1
         if body.get("skipped"):
             skipped += 1
-            click.echo(body["skipped"], err=True)
+            echo(body["skipped"], err=True)
         written += len(body.get("written", []))
-    click.echo(f"{sent} frames sent, {skipped} skipped, {written} detections written")
+    echo(
+        msg(
+            "{sent} frames sent, {skipped} skipped, {written} detections written",
+            sent=sent,
+            skipped=skipped,
+            written=written,
+        )
+    )

@@ -17,8 +17,10 @@ import click
 
 from estran.bootstrap import admin_kit, agency_nation
 from estran.cli.options import settings_from, store_options
+from estran.cli.output import echo
 from estran.domain.errors import EstranError
 from estran.domain.markings import Classification
+from estran.domain.messages import msg
 from estran.domain.policy import Role
 from estran.domain.timefmt import parse_stamp, stamp
 from estran.services.audit import AuditTrail, verify
@@ -123,13 +125,15 @@ def add_cmd(
     """Create an account (a service account prints its key once)."""
     nation = nation or agency_nation(agency_id)
     if nation is None:
-        raise click.UsageError(f"agency {agency_id} is not a known one: give --nation")
+        raise click.UsageError(
+            msg("agency {agency_id} is not a known one: give --nation", agency_id=agency_id)
+        )
     until = None
     if access_until is not None:
         try:
             until = stamp(parse_stamp(access_until))
         except ValueError as exc:
-            raise click.UsageError(f"--until: {exc}") from exc
+            raise click.UsageError(msg("--until: {exc}", exc=exc)) from exc
     new = NewUser(
         username,
         Role(role),
@@ -146,9 +150,17 @@ def add_cmd(
     with _admin(data_dir, database_url) as admin:
         key = admin.identity.add_user(new, None if new.service else _password(password_stdin))
         admin.note("user_add", username, role=role, agency=agency_id, nation=nation)
-    click.echo(f"user {username} added ({role}, {agency_id}, {nation})")
+    echo(
+        msg(
+            "user {username} added ({role}, {agency_id}, {nation})",
+            username=username,
+            role=role,
+            agency_id=agency_id,
+            nation=nation,
+        )
+    )
     if key is not None:
-        click.echo(f"service key (shown once): {key}")
+        echo(msg("service key (shown once): {key}", key=key))
 
 
 @users.command("list")
@@ -162,7 +174,7 @@ def list_cmd(data_dir: Path | None, database_url: str | None) -> None:
         extra = (
             f" unit={u['attached_unit']} until={u['access_until']}" if u["attached_unit"] else ""
         )
-        click.echo(
+        echo(
             f"{u['username']:<20} {u['role']:<15} {u['agency_id']:<14} {u['nation']:<3} "
             f"{u['clearance']:<20} {state}{extra}"
         )
@@ -180,7 +192,7 @@ def _set_state(data_dir: Path | None, database_url: str | None, username: str, o
 def disable_cmd(data_dir: Path | None, database_url: str | None, username: str) -> None:
     """Disable an account: its sessions end at once."""
     _set_state(data_dir, database_url, username, True)
-    click.echo(f"user {username} disabled; its sessions are ended")
+    echo(msg("user {username} disabled; its sessions are ended", username=username))
 
 
 @users.command("enable")
@@ -189,7 +201,7 @@ def disable_cmd(data_dir: Path | None, database_url: str | None, username: str) 
 def enable_cmd(data_dir: Path | None, database_url: str | None, username: str) -> None:
     """Enable a disabled account."""
     _set_state(data_dir, database_url, username, False)
-    click.echo(f"user {username} enabled")
+    echo(msg("user {username} enabled", username=username))
 
 
 @users.command("reset")
@@ -203,7 +215,7 @@ def reset_cmd(
     with _admin(data_dir, database_url) as admin:
         admin.identity.reset_password(username, _password(password_stdin))
         admin.note("user_reset", username)
-    click.echo(f"password of {username} reset; its sessions are ended")
+    echo(msg("password of {username} reset; its sessions are ended", username=username))
 
 
 @click.group()
@@ -226,15 +238,17 @@ def verify_cmd(data_dir: Path | None, database_url: str | None, anchor: str | No
     if anchor is not None:
         seq, _, digest = anchor.partition(":")
         if not seq.isdigit() or len(digest) != 64:
-            raise click.BadParameter("SEQ:HASH, as a handover prints it", param_hint="--anchor")
+            raise click.BadParameter(
+                msg("SEQ:HASH, as a handover prints it"), param_hint="--anchor"
+            )
         given = (int(seq), digest)
     with _admin(data_dir, database_url) as admin:
         result = verify(admin.store, given)
     if result.ok:
-        click.echo(f"audit trail intact: {result.rows} rows, chain and head agree")
+        echo(msg("audit trail intact: {rows} rows, chain and head agree", rows=result.rows))
         return
     for problem in result.problems:
-        click.echo(f"BROKEN: {problem}", err=True)
+        echo(msg("BROKEN: {problem}", problem=problem), err=True)
     raise SystemExit(1)
 
 
@@ -248,7 +262,7 @@ def show_cmd(data_dir: Path | None, database_url: str | None, after: int, limit:
         for r in admin.store.read_audit(after, limit):
             verdict = "allowed" if r.allowed else f"DENIED ({r.rule})"
             why = f" why={r.justification!r}" if r.justification else ""
-            click.echo(f"{r.seq:>7} {r.at} {r.actor} {r.action} {r.target or '-'} {verdict}{why}")
+            echo(f"{r.seq:>7} {r.at} {r.actor} {r.action} {r.target or '-'} {verdict}{why}")
 
 
 @click.command()
@@ -283,4 +297,4 @@ def purge(data_dir: Path | None, database_url: str | None, justification: str) -
     result = asyncio.run(run())
     removed = result["removed"]
     total = sum(removed.values())
-    click.echo(f"purged {total} records" + (f": {removed}" if removed else ""))
+    echo(f"purged {total} records" + (f": {removed}" if removed else ""))

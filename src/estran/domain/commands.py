@@ -28,6 +28,7 @@ from estran.domain.errors import (
 from estran.domain.events import CommandIn, Event
 from estran.domain.marking_rules import check_marking_change
 from estran.domain.markings import Marking
+from estran.domain.messages import msg
 from estran.domain.policy import (
     SYSTEM,
     Policy,
@@ -191,7 +192,10 @@ class _Guard:
         )
         if classification_rank(base.classification) > classification_rank(who.clearance):
             raise PermissionDeniedError(
-                f"a record cannot be marked above its originator's clearance ({who.clearance})",
+                msg(
+                    "a record cannot be marked above its originator's clearance ({clearance})",
+                    clearance=who.clearance,
+                ),
                 rule="clearance",
                 action="create",
             )
@@ -236,11 +240,12 @@ def _check_area(data: dict[str, Any], cmd: CommandIn, ctx: Context, *, trusted: 
         return
     lat, lon = float(pos["lat"]), float(pos["lon"])
     if not ctx.area.contains(lat, lon):
-        swapped = " (latitude and longitude swapped?)" if ctx.area.contains(lon, lat) else ""
+        swapped = msg(" (latitude and longitude swapped?)") if ctx.area.contains(lon, lat) else ""
         raise OutsideAreaError(
             lat, lon, ctx.area.name,
-            f"{swapped}: refused as a likely mistake; say it is deliberate with "
-            '"out_of_area": "deliberate" (REST: the header X-Out-Of-Area: deliberate)',
+            msg('{swapped}: refused as a likely mistake; say it is deliberate with '
+                '"out_of_area": "deliberate" (REST: the header X-Out-Of-Area: deliberate)',
+                swapped=swapped),
         )  # fmt: skip
 
 
@@ -250,14 +255,23 @@ def decide(view: RecordView, cmd: CommandIn, ctx: Context) -> Event:
     observed = cmd.observed_at or ctx.received_at
     if observed < EARLIEST:
         raise TimeOutOfRangeError(
-            f"observed_at {observed.isoformat()} is before {EARLIEST.isoformat()}: "
-            "refused as not a time Estran can have observed",
+            msg(
+                "observed_at {observed} is before {earliest}: "
+                "refused as not a time Estran can have observed",
+                observed=observed.isoformat(),
+                earliest=EARLIEST.isoformat(),
+            ),
             field="observed_at",
         )
     if observed - ctx.received_at > timedelta(seconds=ctx.max_future_skew_s):
         raise FutureTimeError(
-            f"observed_at {stamp(observed)} is more than {ctx.max_future_skew_s:g} s "
-            f"after the server's clock ({stamp(ctx.received_at)})",
+            msg(
+                "observed_at {observed} is more than {max_future_skew_s:g} s after the "
+                "server's clock ({clock})",
+                observed=stamp(observed),
+                max_future_skew_s=ctx.max_future_skew_s,
+                clock=stamp(ctx.received_at),
+            ),
             observed_at=stamp(observed),
             limit_s=ctx.max_future_skew_s,
         )
@@ -269,7 +283,7 @@ def decide(view: RecordView, cmd: CommandIn, ctx: Context) -> Event:
         )
     except ValidationError as exc:
         raise ValidationFailedError(
-            f"invalid {spec.name} data", details=pydantic_details(exc, ("data",))
+            msg("invalid {name} data", name=spec.name), details=pydantic_details(exc, ("data",))
         ) from exc
 
     guard = _Guard(view, ctx)
@@ -285,7 +299,9 @@ def decide(view: RecordView, cmd: CommandIn, ctx: Context) -> Event:
             and not guard.policy.roles[guard.who.role].choose_ids
         ):
             raise ValidationFailedError(
-                f"record ids are assigned by the server for the {guard.who.role} role",
+                msg(
+                    "record ids are assigned by the server for the {role} role", role=guard.who.role
+                ),
                 details=[{"loc": ["data", "id"], "msg": "leave it out", "type": "forbidden"}],
             )
         guard.check(spec, "created", cmd, None, data, marking_changed=False)
@@ -296,7 +312,7 @@ def decide(view: RecordView, cmd: CommandIn, ctx: Context) -> Event:
     else:
         if cmd.entity_id is None:
             raise ValidationFailedError(
-                "an update needs entity_id",
+                msg("an update needs entity_id"),
                 details=[{"loc": ["entity_id"], "msg": "required", "type": "missing"}],
             )
         entity_id = cmd.entity_id
@@ -305,7 +321,7 @@ def decide(view: RecordView, cmd: CommandIn, ctx: Context) -> Event:
             raise NotFoundError(spec.name, entity_id)
         if not data and cmd.marking is None:
             raise ValidationFailedError(
-                "an update must change something",
+                msg("an update must change something"),
                 details=[{"loc": ["data"], "msg": "empty update", "type": "value_error"}],
             )
         changed = cmd.marking is not None and not _same_marking(cmd.marking, current["marking"])
@@ -329,8 +345,10 @@ def decide(view: RecordView, cmd: CommandIn, ctx: Context) -> Event:
                 after = {**current, "marking": marking.as_event()}
                 if not guard.sees(after):
                     raise ValidationFailedError(
-                        "this marking would hide the record from its own releaser: a release "
-                        "may never leave a record visible to nobody on duty",
+                        msg(
+                            "this marking would hide the record from its own releaser: a release "
+                            "may never leave a record visible to nobody on duty"
+                        ),
                         details=[{"loc": ["marking"], "msg": "hidden", "type": "marking_rule"}],
                     )
     _check_references(view, spec, data, guard.sees)

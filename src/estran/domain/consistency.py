@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from estran.domain.errors import ConflictError
+from estran.domain.messages import msg
 
 __all__ = ["DuplicateCallsignError", "IncidentClosedError", "check_consistency"]
 
@@ -41,7 +42,10 @@ def check_consistency(
         incident = view.get("incident", incident_id) if incident_id else None
         if sending and incident is not None and incident.get("status") == "closed":
             raise IncidentClosedError(
-                f"incident {incident_id!r} is closed: no unit is tasked to it any more"
+                msg(
+                    "incident {incident_id!r} is closed: no unit is tasked to it any more",
+                    incident_id=incident_id,
+                )
             )
     back_on_duty = (
         current is not None
@@ -56,6 +60,10 @@ def check_consistency(
         key = (str(agency), str(callsign).strip().casefold())
         if _holders(view, key) - {entity_id}:
             raise DuplicateCallsignError(
-                f"callsign {callsign!r} is already used by an active unit of "
-                f"{agency}: choose another, or stand the other unit down first"
+                msg(
+                    "callsign {callsign!r} is already used by an active unit of {agency}: "
+                    "choose another, or stand the other unit down first",
+                    callsign=callsign,
+                    agency=agency,
+                )
             )

@@ -34,6 +34,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from estran.domain.messages import msg
+
 __all__ = [
     "AlreadyExistsError",
     "AuthenticationError",
@@ -117,7 +119,13 @@ class OutsideAreaError(InvalidInputError):
 
     def __init__(self, lat: float, lon: float, area: str, hint: str = "") -> None:
         super().__init__(
-            f"({lat:.5f}, {lon:.5f}) is outside the area of interest {area!r}{hint}",
+            msg(
+                "({lat:.5f}, {lon:.5f}) is outside the area of interest {area!r}{hint}",
+                lat=lat,
+                lon=lon,
+                area=area,
+                hint=hint,
+            ),
             details=[{"lat": lat, "lon": lon, "area": area}],
         )
         self.lat = lat
@@ -129,8 +137,14 @@ class UnreachableLocationError(InvalidInputError):
 
     def __init__(self, lat: float, lon: float, terrain: str, search_m: float) -> None:
         super().__init__(
-            f"({lat:.5f}, {lon:.5f}) is {terrain}, and no ground a unit can reach lies within "
-            f"{search_m:.0f} m",
+            msg(
+                "({lat:.5f}, {lon:.5f}) is {terrain}, and no ground a unit can reach lies within "
+                "{search_m:.0f} m",
+                lat=lat,
+                lon=lon,
+                terrain=terrain,
+                search_m=search_m,
+            ),
             details=[{"lat": lat, "lon": lon, "terrain": terrain, "search_m": search_m}],
         )
         self.terrain = terrain
@@ -141,7 +155,7 @@ class NotFoundError(EstranError, LookupError):
     code = "not_found"
 
     def __init__(self, kind: str, entity_id: str, message: str | None = None) -> None:
-        super().__init__(message or f"no {kind} with id {entity_id!r}")
+        super().__init__(message or msg("no {kind} with id {id!r}", kind=kind, id=entity_id))
         self.kind = kind
         self.entity_id = entity_id
         self.details = [{"kind": kind, "id": entity_id}]
@@ -151,7 +165,11 @@ class UnknownReferenceError(NotFoundError):
     code = "unknown_reference"
 
     def __init__(self, kind: str, entity_id: str, field: str) -> None:
-        super().__init__(kind, entity_id, f"{field} refers to unknown {kind} {entity_id!r}")
+        super().__init__(
+            kind,
+            entity_id,
+            msg("{field} refers to unknown {kind} {id!r}", field=field, kind=kind, id=entity_id),
+        )
         self.field = field
         self.details = [{"kind": kind, "id": entity_id, "field": field}]
 
@@ -164,7 +182,7 @@ class AlreadyExistsError(ConflictError):
     code = "already_exists"
 
     def __init__(self, kind: str, entity_id: str) -> None:
-        super().__init__(f"{kind} {entity_id!r} already exists")
+        super().__init__(msg("{kind} {id!r} already exists", kind=kind, id=entity_id))
         self.kind = kind
         self.entity_id = entity_id
         self.details = [{"kind": kind, "id": entity_id}]
@@ -174,7 +192,16 @@ class InvalidTransitionError(ConflictError):
     code = "invalid_transition"
 
     def __init__(self, kind: str, entity_id: str, field: str, old: str, new: str) -> None:
-        super().__init__(f"{kind} {entity_id!r}: {field} cannot go from {old!r} to {new!r}")
+        super().__init__(
+            msg(
+                "{kind} {id!r}: {field} cannot go from {old!r} to {new!r}",
+                kind=kind,
+                id=entity_id,
+                field=field,
+                old=old,
+                new=new,
+            )
+        )
         self.kind = kind
         self.entity_id = entity_id
         self.old = old
@@ -196,7 +223,12 @@ class NotReadyError(EstranError):
 
     def __init__(self, what: str, *, progress: float, elapsed_s: float) -> None:
         super().__init__(
-            f"{what} is being prepared ({progress:.0%} after {elapsed_s:.0f} s); retry shortly",
+            msg(
+                "{what} is being prepared ({progress:.0%} after {elapsed_s:.0f} s); retry shortly",
+                what=what,
+                progress=progress,
+                elapsed_s=elapsed_s,
+            ),
             details=[{"what": what, "progress": progress, "elapsed_s": elapsed_s}],
         )
         self.progress = progress
@@ -244,8 +276,13 @@ class SlowConsumerError(StreamError):
 
     def __init__(self, *, pending_messages: int, pending_bytes: int, last_seq: int) -> None:
         super().__init__(
-            f"slow consumer: {pending_messages} messages ({pending_bytes} bytes) pending; "
-            f"reconnect with since={last_seq}"
+            msg(
+                "slow consumer: {pending_messages} messages ({pending_bytes} bytes) pending; "
+                "reconnect with since={last_seq}",
+                pending_messages=pending_messages,
+                pending_bytes=pending_bytes,
+                last_seq=last_seq,
+            )
         )
         self.pending_messages = pending_messages
         self.pending_bytes = pending_bytes
@@ -256,7 +293,9 @@ class ResumeError(StreamError):
     code = "bad_resume_point"
 
     def __init__(self, since: int, head: int) -> None:
-        super().__init__(f"cannot resume after seq {since}: the log ends at {head}")
+        super().__init__(
+            msg("cannot resume after seq {since}: the log ends at {head}", since=since, head=head)
+        )
         self.since = since
         self.head = head
 
@@ -272,7 +311,13 @@ class BehindError(StorageError):
     code = "storage_error"
 
     def __init__(self, head: int, expected: int) -> None:
-        super().__init__(f"the log is at seq {head}, not {expected}: another node wrote first")
+        super().__init__(
+            msg(
+                "the log is at seq {head}, not {expected}: another node wrote first",
+                head=head,
+                expected=expected,
+            )
+        )
         self.head = head
         self.expected = expected
 
@@ -282,7 +327,11 @@ class SchemaVersionError(StorageError):
 
     def __init__(self, found: int, supported: int) -> None:
         super().__init__(
-            f"the data store is at schema version {found}; this Estran knows up to {supported}"
+            msg(
+                "the data store is at schema version {found}; this Estran knows up to {supported}",
+                found=found,
+                supported=supported,
+            )
         )
         self.found = found
         self.supported = supported

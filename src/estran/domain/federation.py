@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from estran.domain.errors import ValidationFailedError
 from estran.domain.events import CommandIn
 from estran.domain.markings import Marking
+from estran.domain.messages import msg
 from estran.domain.records import KINDS
 
 __all__ = [
@@ -64,25 +65,43 @@ class Received(BaseModel):
 def parse_message(subject: str, data: bytes, *, root: str, partner: str, nation: str) -> Received:
     """The message, or ``ValidationFailedError`` saying why it is refused."""
     if len(data) > MAX_MESSAGE_BYTES:
-        raise ValidationFailedError(f"a federation message is at most {MAX_MESSAGE_BYTES} bytes")
+        raise ValidationFailedError(
+            msg(
+                "a federation message is at most {MAX_MESSAGE_BYTES} bytes",
+                MAX_MESSAGE_BYTES=MAX_MESSAGE_BYTES,
+            )
+        )
     try:
         message = Received.model_validate(orjson.loads(data))
     except (orjson.JSONDecodeError, ValidationError) as exc:
         raise ValidationFailedError(f"not a federation message: {exc}"[:500]) from exc
     if not subject.startswith(f"{root}.{partner}.{nation}."):
-        raise ValidationFailedError(f"subject {subject!r} is not {partner}'s to {nation}")
+        raise ValidationFailedError(
+            msg(
+                "subject {subject!r} is not {partner}'s to {nation}",
+                subject=subject,
+                partner=partner,
+                nation=nation,
+            )
+        )
     if message.nation != partner:
-        raise ValidationFailedError(f"sent on {partner}'s subject as {message.nation}")
+        raise ValidationFailedError(
+            msg("sent on {partner}'s subject as {nation}", partner=partner, nation=message.nation)
+        )
     if message.kind not in KINDS or message.kind == "foreign":
-        raise ValidationFailedError(f"kind {message.kind!r} is not released between centres")
+        raise ValidationFailedError(
+            msg("kind {kind!r} is not released between centres", kind=message.kind)
+        )
     if message.op == "release":
         record = message.record
         if record is None or not isinstance(record.get("marking"), dict):
-            raise ValidationFailedError("a release carries its record and the record's marking")
+            raise ValidationFailedError(
+                msg("a release carries its record and the record's marking")
+            )
         if record.get("id") != message.id or record.get("entity") != message.kind:
-            raise ValidationFailedError("the record is not the one the message names")
+            raise ValidationFailedError(msg("the record is not the one the message names"))
     elif message.record is not None:
-        raise ValidationFailedError("a withdrawal carries no record")
+        raise ValidationFailedError(msg("a withdrawal carries no record"))
     return message
 
 

@@ -36,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from estran.domain.errors import JustificationRequiredError, PermissionDeniedError
 from estran.domain.markings import Classification, Purpose
+from estran.domain.messages import N_, msg
 
 __all__ = [
     "SYSTEM",
@@ -259,16 +260,17 @@ def _visible_reason(
     who: Principal,
     record: Record,
     scope: frozenset[tuple[str, str]] | None,
-) -> str | None:
-    """Why ``who`` may not see ``record``; None when they may."""
+) -> tuple[str, dict[str, Any]] | None:
+    """Why ``who`` may not see ``record`` (a template and its particulars, made into a
+    message only for a refusal: this runs for every record read); None when they may."""
     rules = policy.roles[who.role]
     if rules.sees == "all":
         return None
     if rules.sees == "none":
-        return f"the {who.role} role sees no picture records"
+        return N_("the {role} role sees no picture records"), {"role": who.role}
     kind = record.get("entity")
     if kind == "foreign" and record.get("status") == "withdrawn":
-        return "withdrawn by the partner centre that released it"
+        return N_("withdrawn by the partner centre that released it"), {}
     if rules.rescue_cases and (
         kind == "rescue_case"
         or (kind == "incident" and record.get("life_at_sea"))
@@ -276,16 +278,21 @@ def _visible_reason(
     ):
         return None  # life at sea first: a rescue centre sees every case, whatever its marking
     if rules.sees == "attached_unit" and (scope is None or (kind, record.get("id")) not in scope):
-        return "outside the picture of the unit the observer rides with"
+        return N_("outside the picture of the unit the observer rides with"), {}
     marking = record.get("marking") or {}
     if who.nation not in marking.get("releasable_to", ()):
-        return f"not released to {who.nation}"
+        return N_("not released to {nation}"), {"nation": who.nation}
     if _CLASS_RANK.get(marking.get("classification", ""), 99) > _CLASS_RANK[who.clearance]:
-        return f"classified above the principal's clearance ({who.clearance})"
+        return N_("classified above the principal's clearance ({clearance})"), {
+            "clearance": who.clearance
+        }
     if marking.get("purpose") not in rules.purposes:
-        return f"held for {marking.get('purpose')}, not a purpose of the {who.role} role"
+        return N_("held for {purpose}, not a purpose of the {role} role"), {
+            "purpose": marking.get("purpose"),
+            "role": who.role,
+        }
     if marking.get("personal_data") and not rules.personal_data:
-        return f"personal data, which the {who.role} role may not see"
+        return N_("personal data, which the {role} role may not see"), {"role": who.role}
     return None
 
 
@@ -357,9 +364,11 @@ def authorize(
 
     rules = policy.roles[who.role]
     if who.access_until is not None and now >= who.access_until:
-        return deny("expired", f"access ended at {who.access_until}")
+        return deny("expired", msg("access ended at {access_until}", access_until=who.access_until))
     if action not in rules.actions:
-        return deny("role", f"the {who.role} role may not {action.value}")
+        return deny(
+            "role", msg("the {role} role may not {action}", role=who.role, action=action.value)
+        )
     kind = kind or (record.get("entity") if record is not None else None)
     if kind is not None:
         creating = record is None and action in (
@@ -368,62 +377,95 @@ def authorize(
             Action.COMMENT,
         )
         if creating and not rules.may_create(kind):
-            return deny("kind", f"the {who.role} role may not create a {kind}")
+            return deny(
+                "kind", msg("the {role} role may not create a {kind}", role=who.role, kind=kind)
+            )
         if action == Action.UPDATE and record is not None and not rules.may_update(kind):
-            return deny("kind", f"the {who.role} role may not change a {kind}")
+            return deny(
+                "kind", msg("the {role} role may not change a {kind}", role=who.role, kind=kind)
+            )
         if action in (Action.TASK, Action.REPORT) and not rules.may_update(kind):
-            return deny("kind", f"the {who.role} role may not change a {kind}")
+            return deny(
+                "kind", msg("the {role} role may not change a {kind}", role=who.role, kind=kind)
+            )
     if kind == "foreign" and action != Action.READ:
         origin = (record or {}).get("origin_centre")
         if not rules.federates:
             return deny(
                 "foreign",
-                "a record a partner centre released to this one: only that centre changes it "
-                "(comment or propose on it instead)",
+                msg(
+                    "a record a partner centre released to this one: only that centre changes it "
+                    "(comment or propose on it instead)"
+                ),
             )
         if record is not None and origin != who.agency_id:
-            return deny("foreign", f"released by {origin}: {who.agency_id} may not change it")
+            return deny(
+                "foreign",
+                msg(
+                    "released by {origin}: {agency_id} may not change it",
+                    origin=origin,
+                    agency_id=who.agency_id,
+                ),
+            )
     if action in policy.justify and not (justification and justification.strip()):
-        return deny("justification", f"{action.value} needs a written justification")
+        return deny(
+            "justification", msg("{action} needs a written justification", action=action.value)
+        )
     if record is not None:
         hidden = _visible_reason(policy, who, record, scope)
         if hidden is not None:
-            return deny("not_visible", hidden)
+            return deny("not_visible", msg(hidden[0], **hidden[1]))
         if action in _OWN_NATION_ONLY and rules.sees != "all":
             rescue_own = kind == "rescue_case" and record.get("centre_agency_id") == who.agency_id
             if _origin_nation(policy, record) != who.nation and not rescue_own:
                 return deny(
                     "other_nation",
-                    f"originated by {_origin_nation(policy, record)}: "
-                    f"{who.nation} may not change it",
+                    msg(
+                        "originated by {origin}: {nation} may not change it",
+                        origin=_origin_nation(policy, record),
+                        nation=who.nation,
+                    ),
                 )
             if kind == "rescue_case" and who.role == Role.RESCUE_LIAISON and not rescue_own:
-                return deny("other_nation", "another rescue centre's case")
+                return deny("other_nation", msg("another rescue centre's case"))
         if action == Action.RELEASE and rules.sees != "all":
             origin = (record.get("marking") or {}).get("originator_agency")
             if origin is not None and origin != who.agency_id:
-                return deny("originator_only", f"only {origin}, the originator, may release it")
+                return deny(
+                    "originator_only",
+                    msg("only {origin}, the originator, may release it", origin=origin),
+                )
         if (
             rules.own_records
             and action != Action.READ
             and (record.get("marking") or {}).get("originator_agency") != who.agency_id
         ):
-            return deny("own_records", f"{who.id} may change only the records it originated")
+            return deny(
+                "own_records", msg("{id} may change only the records it originated", id=who.id)
+            )
         if kind == "rescue_case" and action != Action.READ and rules.sees != "all":
             centre = record.get("centre_agency_id")
             if centre != who.agency_id:
                 return deny(
                     "rescue_centre",
-                    f"only {centre}, the rescue centre that owns the case, may change it "
-                    "(others comment in its incident's log)",
+                    msg(
+                        "only {centre}, the rescue centre that owns the case, may change it "
+                        "(others comment in its incident's log)",
+                        centre=centre,
+                    ),
                 )
         if rules.own_unit_reports and action != Action.READ:
             # A field device is one unit: it reports on that unit's tasks and moves that unit.
             mine = who.attached_unit
             if kind == "task" and (mine is None or record.get("unit_id") != mine):
-                return deny("own_unit", f"the task is for {record.get('unit_id')}, not this unit")
+                return deny(
+                    "own_unit",
+                    msg("the task is for {unit}, not this unit", unit=record.get("unit_id")),
+                )
             if kind == "unit" and (mine is None or record.get("id") != mine):
-                return deny("own_unit", f"unit {record.get('id')} is not this device's unit")
+                return deny(
+                    "own_unit", msg("unit {unit} is not this device's unit", unit=record.get("id"))
+                )
     where = sector if sector is not None else (record or {}).get("sector_id")
     if (
         who.sectors is not None
@@ -432,7 +474,7 @@ def authorize(
         and where is not None
         and where not in who.sectors
     ):
-        return deny("sector", f"sector {where} is not one of the principal's")
+        return deny("sector", msg("sector {where} is not one of the principal's", where=where))
     if (
         action == Action.TASK
         and rules.own_agency_tasking
@@ -441,7 +483,12 @@ def authorize(
     ):
         return deny(
             "own_agency",
-            f"unit {unit.get('id')} belongs to {unit.get('agency_id')}, not {who.agency_id}",
+            msg(
+                "unit {unit} belongs to {owner}, not {agency_id}",
+                unit=unit.get("id"),
+                owner=unit.get("agency_id"),
+                agency_id=who.agency_id,
+            ),
         )
     return Decision(who.id, action.value, target, True, "granted", "allowed")
 

@@ -299,11 +299,13 @@ class PostCreate(_Schema):
     coverage: Confidence = Field(0.0, description="Its best interception chance at a site.")
     manned_share: Confidence = Field(0.0, description="Share of nights the plan mans it.")
     why: Text = ""
+    why_fr: Text = Field("", description="The same explanation in French.")
 
 
 class PostPatch(_Patch):
     status: PostStatus | None = None
     why: Text | None = None
+    why_fr: Text | None = None
 
 
 class LogKind(StrEnum):

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Final
 
 from estran.domain.errors import ConflictError
+from estran.domain.messages import msg
 from estran.domain.records import LIFE_AT_SEA_INCIDENTS
 
 if TYPE_CHECKING:
@@ -47,17 +48,30 @@ def check_life_at_sea(
         new_type = data.get("type")
         if current.get("type") in _SEA and new_type is not None and new_type not in _SEA:
             raise LifeAtSeaError(
-                f"incident {entity_id!r} is a life-at-sea case ({current['type']}); it cannot "
-                f"be re-typed as {new_type!r}: rescue cases are never suppressed"
+                msg(
+                    "incident {entity_id!r} is a life-at-sea case ({type}); it cannot be "
+                    "re-typed as {new_type!r}: rescue cases are never suppressed",
+                    entity_id=entity_id,
+                    type=current["type"],
+                    new_type=new_type,
+                )
             )
     closed = current is not None and current.get("status") == "closed"
     if kind == "incident" and closed and ("outcome" in data or "people_count" in data):
         raise ConflictError(
-            f"incident {entity_id!r} is closed; its outcome can no longer be recorded"
+            msg(
+                "incident {entity_id!r} is closed; its outcome can no longer be recorded",
+                entity_id=entity_id,
+            )
         )
     settled = current is not None and current.get("status") != "open"
     if kind == "rescue_case" and settled and "escalations" in data:
-        raise ConflictError(f"rescue case {entity_id!r} is no longer open; it does not escalate")
+        raise ConflictError(
+            msg(
+                "rescue case {entity_id!r} is no longer open; it does not escalate",
+                entity_id=entity_id,
+            )
+        )
     if kind == "task" and verb == "created":
         unit_id = data.get("unit_id")
         tasks_of = getattr(view, "tasks_of", None)
@@ -71,10 +85,16 @@ def check_life_at_sea(
             if _is_rescue(view, task.get("incident_id")):
                 raise LifeAtSeaError(
                     # The task itself is not named: the caller may not be allowed to see it.
-                    f"unit {unit_id!r} is committed to a rescue task; no other task may take "
-                    "it away"
+                    msg(
+                        "unit {unit_id!r} is committed to a rescue task; no other task may "
+                        "take it away",
+                        unit_id=unit_id,
+                    )
                 )
             if not new_is_rescue:
                 raise ConflictError(
-                    f"unit {unit_id!r} already holds an active task; cancel or replace it first"
+                    msg(
+                        "unit {unit_id!r} already holds an active task; cancel or replace it first",
+                        unit_id=unit_id,
+                    )
                 )

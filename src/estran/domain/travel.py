@@ -35,6 +35,7 @@ import numpy.typing as npt
 from scipy import ndimage
 
 from estran.domain.costgraph import CoarseLevel, Graph, build_coarse, lattice_graph, segment_cost
+from estran.domain.messages import msg
 from estran.domain.mobility import AirProfile, GroundProfile, Mobility, pace_table
 from estran.domain.terrain import OUTSIDE, Grid, TerrainClass
 from estran.domain.travel_types import Eta, Leg, Target, UnitAt, no_eta, reason_for
@@ -134,7 +135,7 @@ class TravelEngine:
 
             def report(frac: float, name: str = name, i: int = i) -> None:
                 if progress is not None:
-                    progress(f"coarse level {name}", (i + frac) / len(names))
+                    progress(msg("coarse level {name}", name=name), (i + frac) / len(names))
 
             self.coarse[name] = build_coarse(pace, grid.cell_m, factor, progress=report)
 
@@ -168,9 +169,12 @@ class TravelEngine:
         if moved > self.snap_m:
             return f"unreachable:{terrain}"
         new_terrain = TerrainClass(int(self.grid.classes[nr, nc])).label
-        note = (
-            f"the point is on {terrain}, where no unit can go; times are to the nearest "
-            f"reachable point, {moved:.0f} m away on {new_terrain}"
+        note = msg(
+            "the point is on {terrain}, where no unit can go; times are to the nearest "
+            "reachable point, {moved:.0f} m away on {new_terrain}",
+            terrain=terrain,
+            moved=moved,
+            new_terrain=new_terrain,
         )
         return Target(nr, nc, nx, ny, (x, y), moved, new_terrain, note)
 
@@ -460,7 +464,7 @@ class TravelEngine:
                 row, col = moved
                 x, y = self.grid.centre(row, col)
                 moved_m = math.dist((unit.x, unit.y), (x, y))
-                note = f" (position moved {moved_m:.0f} m to drivable ground)"
+                note = msg(" (position moved {moved_m:.0f} m to drivable ground)", moved_m=moved_m)
                 # Getting there is not free: charged at the slowest pace the vehicle drives.
                 pace = self.pace[name]
                 snap = Leg(
@@ -474,7 +478,14 @@ class TravelEngine:
         if not np.isfinite(self.pace[name][row, col]):
             if profile.walk_profile is None:
                 terrain = TerrainClass(int(self.grid.classes[cell])).label
-                return no_eta(unit, f"{profile.label} cannot stand on {terrain} where it is")
+                return no_eta(
+                    unit,
+                    msg(
+                        "{label} cannot stand on {terrain} where it is",
+                        label=profile.label,
+                        terrain=terrain,
+                    ),
+                )
             name, on_foot = profile.walk_profile, True
         fld = fields.by_profile[name]
         r0, c0, h, w = fld.window
@@ -559,11 +570,15 @@ class TravelEngine:
         legs: tuple[Leg, ...] = ()
         if not np.isfinite(best) or best > self.max_eta_s:
             why = (
-                f"no route over the terrain within {self.max_eta_s / 60:.0f} min"
+                msg("no route over the terrain within {max:.0f} min", max=self.max_eta_s / 60)
                 if not np.isfinite(best)
-                else f"more than {self.max_eta_s / 60:.0f} min away ({best / 60:.0f} min)"
+                else msg(
+                    "more than {max:.0f} min away ({min:.0f} min)",
+                    max=self.max_eta_s / 60,
+                    min=best / 60,
+                )
             )
-            return no_eta(unit, f"{profile.label}: {why}")
+            return no_eta(unit, msg("{label}: {why}", label=profile.label, why=why))
         mode = "walk" if fld.walker is None else "drive"
         if straight_best:
             pts = ((unit.x, unit.y), (target.x, target.y))
@@ -576,9 +591,12 @@ class TravelEngine:
             legs = self._coarse_route(fields, fld, unit, start_block, best)
         if cand.snap is not None:
             legs, best = (cand.snap, *legs), best + cand.snap.seconds
-        label = profile.label + cand.note
-        if cand.on_foot:
-            label += " (crew on foot: vehicle off drivable ground)"
+        label = msg(
+            "{label}{note}{foot}",
+            label=profile.label,
+            note=cand.note,
+            foot=msg(" (crew on foot: vehicle off drivable ground)") if cand.on_foot else "",
+        )
         return Eta(unit.unit_id, profile.name, True, best, legs, reason_for(label, legs), method)
 
     def _sample_cells(
@@ -599,15 +617,24 @@ class TravelEngine:
         if 2 * flight > profile.endurance_s:
             return no_eta(
                 unit,
-                f"{profile.label}: {d / 1000:.1f} km away, there and back ({2 * flight / 60:.0f} "
-                f"min) exceeds its {profile.endurance_s / 60:.0f} min endurance",
+                msg(
+                    "{label}: {km:.1f} km away, there and back ({min:.0f} min) exceeds its "
+                    "{endurance:.0f} min endurance",
+                    label=profile.label,
+                    km=d / 1000,
+                    min=2 * flight / 60,
+                    endurance=profile.endurance_s / 60,
+                ),
             )
         eta = profile.launch_s + flight
         pts = ((unit.x, unit.y), (target.x, target.y))
         leg = Leg("fly", np.asarray(pts), flight, 0.0)
-        reason = (
-            f"{profile.label}: launch {profile.launch_s:.0f} s, flies {d / 1000:.1f} km "
-            f"straight at {profile.cruise_kmh:.0f} km/h"
+        reason = msg(
+            "{label}: launch {launch:.0f} s, flies {km:.1f} km straight at {kmh:.0f} km/h",
+            label=profile.label,
+            launch=profile.launch_s,
+            km=d / 1000,
+            kmh=profile.cruise_kmh,
         )
         return Eta(unit.unit_id, profile.name, True, eta, (leg,), reason, "air")
 
@@ -619,7 +646,9 @@ class TravelEngine:
         for unit in units:
             profile = self.mobility.ground.get(unit.profile) or self.mobility.air.get(unit.profile)
             if profile is None:
-                out.append(no_eta(unit, f"no mobility profile {unit.profile!r}"))
+                out.append(
+                    no_eta(unit, msg("no mobility profile {profile!r}", profile=unit.profile))
+                )
             elif isinstance(profile, AirProfile):
                 out.append(self._air(target, unit, profile))
             else:

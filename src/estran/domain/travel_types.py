@@ -4,9 +4,12 @@ and how a unit is given to it (``UnitAt``). ``travel.py`` re-exports them."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
 import numpy as np
 import numpy.typing as npt
+
+from estran.domain.messages import N_, joined, msg
 
 __all__ = ["Eta", "Leg", "Target", "UnitAt", "no_eta", "reason_for"]
 
@@ -71,10 +74,26 @@ def no_eta(unit: UnitAt, reason: str) -> Eta:
     return Eta(unit.unit_id, unit.profile, False, None, (), reason, "none")
 
 
+_LEG: Final = {
+    "drive": N_("drives {km:.2f} km in {min:.1f} min"),
+    "walk": N_("walks {km:.2f} km in {min:.1f} min"),
+    "fly": N_("flies {km:.2f} km in {min:.1f} min"),
+}
+_LEG_OVER: Final = {
+    "drive": N_("drives {km:.2f} km in {min:.1f} min over {classes}"),
+    "walk": N_("walks {km:.2f} km in {min:.1f} min over {classes}"),
+    "fly": N_("flies {km:.2f} km in {min:.1f} min over {classes}"),
+}
+
+
 def reason_for(label: str, legs: tuple[Leg, ...]) -> str:
+    """Why a unit takes the time it does: its legs, their lengths, times and terrain."""
     parts = []
     for leg in legs:
-        via = f" over {', '.join(c.replace('_', ' ') for c in leg.classes)}" if leg.classes else ""
-        verb = {"drive": "drives", "walk": "walks", "fly": "flies"}[leg.mode]
-        parts.append(f"{verb} {leg.length_m / 1000:.2f} km in {leg.seconds / 60:.1f} min{via}")
-    return f"{label}: " + "; then ".join(parts)
+        km, mins = leg.length_m / 1000, leg.seconds / 60
+        if leg.classes:
+            classes = joined([c.replace("_", " ") for c in leg.classes])
+            parts.append(msg(_LEG_OVER[leg.mode], km=km, min=mins, classes=classes))
+        else:
+            parts.append(msg(_LEG[leg.mode], km=km, min=mins))
+    return msg("{label}: {legs}", label=label, legs=joined(parts, "; then "))

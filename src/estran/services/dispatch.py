@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from estran.domain.errors import NotFoundError
+from estran.domain.messages import msg
 from estran.domain.rescue import ACTIVE_TASK_STATUSES
 from estran.domain.runcards import RunCard, match_card
 
@@ -65,21 +66,37 @@ def recommend(
         )
         if pick is None:
             unfilled.append(
-                {"kind": kind, "why": f"no available {kind.replace('_', ' ')} can reach it"}
+                {
+                    "kind": kind,
+                    "why": msg("no available {kind} can reach it", kind=kind.replace("_", " ")),
+                }
             )
             continue
         taken.add(pick["unit_id"])
         proposed.append(
             {
                 **pick,
-                "why": f"run card '{card.name}' asks for a {kind.replace('_', ' ')}: "
-                f"the fastest available, {pick['eta_s'] / 60:.0f} min. {pick['reason']}",
+                "why": msg(
+                    "run card '{card}' asks for a {kind}: the fastest available, "
+                    "{min:.0f} min. {reason}",
+                    card=card.name,
+                    kind=kind.replace("_", " "),
+                    min=pick["eta_s"] / 60,
+                    reason=pick["reason"],
+                ),
             }
         )
     if card is None:
         best = next((u for u in ranked["units"] if u["reachable"]), None)
         if best is not None:
-            proposed.append({**best, "why": f"no run card matches; fastest unit. {best['reason']}"})
+            proposed.append(
+                {
+                    **best,
+                    "why": msg(
+                        "no run card matches; fastest unit. {reason}", reason=best["reason"]
+                    ),
+                }
+            )
     return {
         "incident_id": incident_id,
         "incident_type": incident["type"],
@@ -89,5 +106,5 @@ def recommend(
         "unfilled": unfilled,
         "ranked": ranked["units"][:limit],
         "target": ranked["target"],
-        "note": "the dispatcher chooses and tasks; Estran never tasks a unit by itself",
+        "note": msg("the dispatcher chooses and tasks; Estran never tasks a unit by itself"),
     }

@@ -29,6 +29,7 @@ from pydantic import ValidationError
 
 from estran.domain.errors import EstranError, StorageError, ValidationFailedError
 from estran.domain.federation import foreign_key, parse_message, to_command
+from estran.domain.messages import msg
 from estran.domain.policy import Principal, Role
 from estran.domain.timefmt import stamp
 from estran.ports import Release
@@ -292,11 +293,15 @@ class FederationIn:
                 message = parse_message(inbound.subject, inbound.data, root=self.root,
                                         partner=partner, nation=self.nation)  # fmt: skip
                 if message.centre == self.centre:
-                    raise ValidationFailedError("a partner's message in this centre's name")
+                    raise ValidationFailedError(msg("a partner's message in this centre's name"))
                 if message.op == "release" and not acceptable(message.record or {}):
                     raise ValidationFailedError(
-                        f"not releasable to {self.nation} at {self.clearance} or below, "
-                        "or personal data: not held"
+                        msg(
+                            "not releasable to {nation} at {clearance} or below, or personal data: "
+                            "not held",
+                            nation=self.nation,
+                            clearance=self.clearance,
+                        )
                     )
             except ValidationFailedError as exc:
                 rows.append(self._refusal(partner, inbound.stream_seq, str(exc)))

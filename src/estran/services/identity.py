@@ -31,6 +31,7 @@ from estran.domain.errors import (
 )
 from estran.domain.language import LANGUAGES, Language, account_language
 from estran.domain.markings import Classification
+from estran.domain.messages import msg
 from estran.domain.policy import Principal, Role
 from estran.domain.throttle import SignInThrottle
 from estran.domain.timefmt import parse_stamp, stamp
@@ -87,20 +88,31 @@ class NewUser:
         if not (1 <= len(self.username) <= 64) or not all(
             c.isalnum() or c in "._-" for c in self.username
         ):
-            raise InvalidInputError("a username is 1-64 letters, digits, '.', '_' or '-'")
+            raise InvalidInputError(msg("a username is 1-64 letters, digits, '.', '_' or '-'"))
         if not (2 <= len(self.nation) <= 3 and self.nation.isalpha() and self.nation.isupper()):
-            raise InvalidInputError(f"nation {self.nation!r} is not an ISO 3166 code")
+            raise InvalidInputError(
+                msg("nation {nation!r} is not an ISO 3166 code", nation=self.nation)
+            )
         if self.role in (Role.SYSTEM, Role.PARTNER, Role.DEVICE, Role.ANONYMOUS):
             raise InvalidInputError(
-                f"the {self.role} role belongs to Estran itself, a partner centre or a TAK "
-                "connection, not to an account"
+                msg(
+                    "the {role} role belongs to Estran itself, a partner centre or a TAK "
+                    "connection, not to an account",
+                    role=self.role,
+                )
             )
         if self.role == Role.OBSERVER and (self.attached_unit is None or self.access_until is None):
-            raise InvalidInputError("an observer is attached to one unit until a given time")
+            raise InvalidInputError(msg("an observer is attached to one unit until a given time"))
         if self.language is not None and self.language not in LANGUAGES:
-            raise InvalidInputError(f"language {self.language!r} is not one of {LANGUAGES}")
+            raise InvalidInputError(
+                msg(
+                    "language {language!r} is not one of {LANGUAGES}",
+                    language=self.language,
+                    LANGUAGES=LANGUAGES,
+                )
+            )
         if self.service != (self.role == Role.SERVICE):
-            raise InvalidInputError("service accounts, and only they, have the service role")
+            raise InvalidInputError(msg("service accounts, and only they, have the service role"))
 
 
 @dataclass(frozen=True)
@@ -174,7 +186,7 @@ class Identity:
             locked_until=None,
             updated_at=stamp(self.now()),
         ):
-            raise InvalidInputError(f"no user {username!r}")
+            raise InvalidInputError(msg("no user {username!r}", username=username))
         self.store.revoke_sessions(username)
         self._cache.clear()
 
@@ -182,18 +194,24 @@ class Identity:
         """The language the account reads Estran in (its choice, else its nation's)."""
         user = self.store.get_user(username)
         if user is None:
-            raise InvalidInputError(f"no user {username!r}")
+            raise InvalidInputError(msg("no user {username!r}", username=username))
         return account_language(user.get("language"), user["nation"])
 
     def set_language(self, username: str, language: str) -> None:
         if language not in LANGUAGES:
-            raise InvalidInputError(f"language {language!r} is not one of {LANGUAGES}")
+            raise InvalidInputError(
+                msg(
+                    "language {language!r} is not one of {LANGUAGES}",
+                    language=language,
+                    LANGUAGES=LANGUAGES,
+                )
+            )
         if not self.store.update_user(username, language=language, updated_at=stamp(self.now())):
-            raise InvalidInputError(f"no user {username!r}")
+            raise InvalidInputError(msg("no user {username!r}", username=username))
 
     def set_disabled(self, username: str, disabled: bool) -> None:
         if not self.store.update_user(username, disabled=disabled, updated_at=stamp(self.now())):
-            raise InvalidInputError(f"no user {username!r}")
+            raise InvalidInputError(msg("no user {username!r}", username=username))
         if disabled:
             self.store.revoke_sessions(username)
         self._cache.clear()
@@ -203,7 +221,7 @@ class Identity:
     def issue(self, username: str, *, kind: str = "session", token: str | None = None) -> Session:
         user = self.store.get_user(username)
         if user is None:
-            raise InvalidInputError(f"no user {username!r}")
+            raise InvalidInputError(msg("no user {username!r}", username=username))
         now = self.now()
         ttl = (
             timedelta(days=self.service_key_days)
@@ -223,8 +241,11 @@ class Identity:
         verdict = self.throttle.begin(source, username[:64], now.timestamp())
         if not verdict.allowed:
             raise SignInThrottledError(
-                f"too many failed sign-ins from {source}: try again in "
-                f"{verdict.retry_after_s:.0f} s",
+                msg(
+                    "too many failed sign-ins from {source}: try again in {retry_after_s:.0f} s",
+                    source=source,
+                    retry_after_s=verdict.retry_after_s,
+                ),
                 retry_after_s=verdict.retry_after_s,
             )
         ok = False
@@ -243,7 +264,7 @@ class Identity:
         if not _verify(user["password_hash"], password):
             raise AuthenticationError(_BAD_CREDENTIALS)
         if user["disabled"]:
-            raise AuthenticationError("this account is disabled")
+            raise AuthenticationError(msg("this account is disabled"))
         if _hasher.check_needs_rehash(user["password_hash"]):
             self.store.update_user(username, password_hash=_hasher.hash(password))
         return self.issue(username)
@@ -267,13 +288,13 @@ class Identity:
     def authenticate(self, token: str) -> Principal:
         """The principal a bearer token stands for; refuses unknown, expired, revoked ones."""
         if not token or len(token) > 200:
-            raise AuthenticationError("no valid credentials")
+            raise AuthenticationError(msg("no valid credentials"))
         digest = hash_token(token)
         now = self.now()
         cached = self._cache.get(digest)
         if cached is not None and time.monotonic() - cached[0] < _CACHE_S:
             if parse_stamp(cached[2]) <= now:
-                raise AuthenticationError("the session has expired: sign in again")
+                raise AuthenticationError(msg("the session has expired: sign in again"))
             return cached[1]
         try:
             session = self.store.get_session(digest)
@@ -284,12 +305,12 @@ class Identity:
                 return cached[1]
             raise
         if session is None or session["revoked"]:
-            raise AuthenticationError("no valid credentials")
+            raise AuthenticationError(msg("no valid credentials"))
         if parse_stamp(session["expires_at"]) <= now:
-            raise AuthenticationError("the session has expired: sign in again")
+            raise AuthenticationError(msg("the session has expired: sign in again"))
         user = self.store.get_user(session["username"])
         if user is None or user["disabled"]:
-            raise AuthenticationError("this account is disabled")
+            raise AuthenticationError(msg("this account is disabled"))
         principal = principal_of(user)
         if len(self._cache) > 10_000:
             self._cache.clear()
@@ -299,9 +320,14 @@ class Identity:
 
 def _check_password(password: str | None) -> None:
     if password is None or len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidInputError(f"a password has at least {MIN_PASSWORD_LENGTH} characters")
+        raise InvalidInputError(
+            msg(
+                "a password has at least {MIN_PASSWORD_LENGTH} characters",
+                MIN_PASSWORD_LENGTH=MIN_PASSWORD_LENGTH,
+            )
+        )
     if len(password) > 1024:
-        raise InvalidInputError("a password has at most 1024 characters")
+        raise InvalidInputError(msg("a password has at most 1024 characters"))
 
 
 def _verify(hashed: str, password: str) -> bool:

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Final
 from estran.domain.audit import AuditRow
 from estran.domain.commands import Context, decide
 from estran.domain.errors import BehindError, ConflictError, EstranError, StorageError
+from estran.domain.messages import msg
 from estran.domain.picture import Picture, Staged
 from estran.domain.policy import SYSTEM, Policy, Principal, Role
 from estran.domain.timefmt import stamp
@@ -204,7 +205,7 @@ class Ledger:
         ``principal`` is who asks: the policy decides each command for them (Estran's own
         services are the system principal)."""
         if self._closing:
-            raise StorageError("the server is shutting down; nothing was written")
+            raise StorageError(msg("the server is shutting down; nothing was written"))
         future: asyncio.Future[list[Event]] = asyncio.get_running_loop().create_future()
         self._pending.append(_Request(commands, actor, source, principal, future))
         self._wake.set()
@@ -217,7 +218,7 @@ class Ledger:
         in one transaction, between two groups: nothing is decided against a record mid-purge.
         """
         if self._closing:
-            raise StorageError("the server is shutting down; nothing was purged")
+            raise StorageError(msg("the server is shutting down; nothing was purged"))
         future: asyncio.Future[list[Event]] = asyncio.get_running_loop().create_future()
         self._pending.append(
             _Request([record], actor, "retention", SYSTEM, future, purge=list(keys))
@@ -340,7 +341,7 @@ class Ledger:
                 self._apply_committed(stored)
             self._answer(accepted, stored)
             return
-        raise StorageError("other nodes kept writing first; nothing was written, try again")
+        raise StorageError(msg("other nodes kept writing first; nothing was written, try again"))
 
     async def _decide(self, group: list[_Request]) -> list[_Request]:
         """Each request decided against the picture plus the group's earlier requests; the
@@ -362,13 +363,20 @@ class Ledger:
                         # principal's key is refused as in use, never shown.
                         original = existing[cmd.event_id]
                         if original.actor != req.actor:
-                            raise ConflictError(f"event_id {cmd.event_id!r} is already in use")
+                            raise ConflictError(
+                                msg(
+                                    "event_id {event_id!r} is already in use", event_id=cmd.event_id
+                                )
+                            )
                         req.results.append(original)
                         continue
                     if cmd.event_id is not None:
                         if cmd.event_id in seen:
                             raise ConflictError(
-                                f"event_id {cmd.event_id!r} is being written by another request"
+                                msg(
+                                    "event_id {event_id!r} is being written by another request",
+                                    event_id=cmd.event_id,
+                                )
                             )
                         seen.add(cmd.event_id)
                     event = decide(staged, cmd, req_ctx)

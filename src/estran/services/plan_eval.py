@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy import stats
 
+from estran.domain.messages import msg
 from estran.services.planning import KINDS, Planner, Policy, scaled, with_extra
 from estran.services.simulate import wilson
 from estran.sim.night import Season, run_night
@@ -194,7 +195,8 @@ def evaluate(
     jobs = [(scenario, p, nights, seed, r) for p in policies for r in range(replications)]
     runs = _run(
         jobs, coast, workers, load_coast, progress,
-        lambda i: f"{names[i // replications]} {i % replications + 1}/{replications}",
+        lambda i: msg("{name} {i}/{n}", name=names[i // replications],
+                      i=i % replications + 1, n=replications),
     )  # fmt: skip
     results = []
     for k, name in enumerate(names):
@@ -268,7 +270,10 @@ def sweep(
 
         def step(stage: str, frac: float, k: int = k, factor: float = factor) -> None:
             if progress is not None:
-                progress(f"x{factor:g} resources: {stage}", (k + frac) / len(factors))
+                progress(
+                    msg("x{factor:g} resources: {stage}", factor=factor, stage=stage),
+                    (k + frac) / len(factors),
+                )
 
         current, uni, planned = evaluate(
             sc, coast, policies, nights=nights, replications=replications, seed=seed,
@@ -363,7 +368,8 @@ def frontier(
         (res,) = evaluate(
             with_extra(scenario, mix), coast, [plan_for(mix)[1]], nights=nights,
             replications=replications, seed=seed, workers=workers, load_coast=load_coast,
-            progress=lambda stage, _frac: report(f"{label}: {stage}", 0.9),
+            progress=lambda stage, _frac: report(
+                msg("{label}: {stage}", label=label, stage=stage), 0.9),
         )  # fmt: skip
         return res
 

@@ -24,7 +24,9 @@ import numpy as np
 
 from estran.domain.errors import NotFoundError, NotReadyError, ValidationFailedError
 from estran.domain.events import CommandIn
+from estran.domain.messages import msg
 from estran.domain.timefmt import parse_stamp
+from estran.i18n import translate
 from estran.services.planning import KINDS, Planner, Resources, tonight
 from estran.sim.night import coast_from
 
@@ -99,7 +101,7 @@ class PlanService:
         picture: Picture,
         ledger: Ledger,
         scenario: Scenario,
-        posts_for: Callable[[PreparedTerrain], PostSet],
+        posts_for: Callable[[PreparedTerrain, Callable[[str, float], None]], PostSet],
         now: Callable[[], datetime],
     ) -> None:
         self.terrain = terrain
@@ -112,14 +114,27 @@ class PlanService:
         self._lock = asyncio.Lock()
         self.coverage_model = "waiting for the terrain"
         self.coverage_model_s: float | None = None
+        self.coverage_progress = 0.0  # while preparing: the share done (written by its thread)
+        self._preparing_since: float | None = None
         self._building = asyncio.Lock()  # one build at a time; a plan waits for the warm-up
 
     async def _posts(self, terrain: PreparedTerrain) -> PostSet:
         async with self._building:
-            return await asyncio.to_thread(self.posts_for, terrain)
+            return await asyncio.to_thread(self.posts_for, terrain, self._progress)
+
+    def _progress(self, _stage: str, fraction: float) -> None:
+        self.coverage_progress = max(0.0, min(1.0, fraction))
 
     def status(self) -> dict[str, Any]:
-        return {"coverage_model": self.coverage_model, "prepared_in_s": self.coverage_model_s}
+        """Whether the coverage model is ready; while it is prepared, how far it is (the Plan
+        tab shows it, since a plan asked for meanwhile waits for it)."""
+        since = self._preparing_since
+        return {
+            "coverage_model": self.coverage_model,
+            "prepared_in_s": self.coverage_model_s,
+            "progress": 1.0 if self.coverage_model == "ready" else round(self.coverage_progress, 3),
+            "elapsed_s": None if since is None else round(time.monotonic() - since, 1),
+        }
 
     async def warm(self) -> None:
         """Prepare the coverage model ahead (a supervised loop on every node): once the
@@ -133,10 +148,11 @@ class PlanService:
             except NotReadyError:
                 await asyncio.sleep(1.0)
         self.coverage_model = "preparing"
-        started = time.monotonic()
+        started = self._preparing_since = time.monotonic()
         await self._posts(terrain)
         self.coverage_model_s = round(time.monotonic() - started, 2)
         self.coverage_model = "ready"
+        self._preparing_since = None
         await asyncio.Event().wait()
 
     def resources(
@@ -195,7 +211,10 @@ class PlanService:
             resources = self.resources(terrain, visible)
             if not resources:
                 raise ValidationFailedError(
-                    "no available foot patrol, buggy, 4x4 or drone that you can see to plan with"
+                    msg(
+                        "no available foot patrol, buggy, 4x4 or drone that you can see "
+                        "to plan with"
+                    )
                 )
             history = self.history(terrain, visible)
             posts = await self._posts(terrain)
@@ -214,6 +233,8 @@ class PlanService:
                 return planner, tonight(planner, strategy, rng, terrain.projector.to_lonlat)
 
             _, plan = await asyncio.to_thread(solve)
+            for post in plan["posts"]:  # stored in both languages: read by French and British
+                post["why_fr"] = translate(post["why"], "fr")
             stamp = self.now().strftime(PLAN_STAMP)
             plan_id = f"plan-{stamp}-{secrets.token_hex(3)}"
             commands = [
@@ -237,6 +258,7 @@ class PlanService:
                     "coverage": post["coverage"],
                     "manned_share": post["manned_share"],
                     "why": post["why"][:2000],
+                    "why_fr": post["why_fr"][:2000],
                 }))  # fmt: skip
             await self.ledger.submit(commands, actor=who.id, source=source, principal=who)
             first = self.picture.get("post", created[0]) if created else None
@@ -259,12 +281,12 @@ class PlanService:
         """The latest plan, for those who may see a record marked as its posts are."""
         plan = self.latest
         if plan is None:
-            raise NotFoundError("plan", "latest", "no plan published yet / aucun plan publié")
+            raise NotFoundError("plan", "latest", msg("no plan published yet / aucun plan publié"))
         if not visible({"entity": "post", "marking": plan["marking"]}):
             # Said, not hidden: the liaison desk must know to ask for it, not think none exists.
             missing = NotFoundError(
-                "plan", "latest", "tonight's plan exists and is not released to you / le plan "
-                "de cette nuit existe mais ne vous est pas communiqué",
+                "plan", "latest", msg("tonight's plan exists and is not released to you / le plan "
+                "de cette nuit existe mais ne vous est pas communiqué"),
             )  # fmt: skip
             missing.details = [{"kind": "plan", "id": "latest", "released": False}]
             raise missing

@@ -27,6 +27,7 @@ import numpy.typing as npt
 from scipy.optimize import linear_sum_assignment
 
 from estran.domain.coverage import Window, drone_hazard, patrol_hazard, shift_share, within_time
+from estran.domain.messages import joined, msg
 from estran.domain.planning import (
     Game,
     PostSet,
@@ -541,7 +542,7 @@ def tonight(
     for res in planner.types:
         for uid in res.ids:
             if uid not in where:
-                reserve = "in reserve: the plan needs no more of its kind tonight"
+                reserve = msg("in reserve: the plan needs no more of its kind tonight")
                 posts.append({"unit_id": uid, "kind": res.kind, "post": None, "why": reserve})
                 continue
             px, py = where[uid]
@@ -549,7 +550,9 @@ def tonight(
             share = game.q[p] * attack
             top = [int(i) for i in np.argsort(-share)[:3] if share[i] > 0]
             lon, lat = to_lonlat(px, py)
-            names = ", ".join(f"{sites[i].name} ({game.q[p, i]:.0%})" for i in top)
+            names = joined(
+                [msg("{site} ({q:.0%})", site=sites[i].name, q=game.q[p, i]) for i in top]
+            )
             posts.append({
                 "unit_id": uid,
                 "kind": res.kind,
@@ -560,10 +563,12 @@ def tonight(
                 "covers": [sites[i].id for i in top],
                 "coverage": round(float(game.q[p].max()), 4),
                 "why": (
-                    f"{res.kind.replace('_', ' ')} post drawn tonight (manned on {x[p]:.0%} of "
-                    f"nights): best placed of its type to reach {names} before a launch; "
-                    f"these sites draw {attack[top].sum():.0%} of the attempts the plan expects"
-                    if top else "drawn tonight; it covers no site on its own"
+                    msg("{kind} post drawn tonight (manned on {share:.0%} of nights): best "
+                        "placed of its type to reach {names} before a launch; these sites draw "
+                        "{draw:.0%} of the attempts the plan expects",
+                        kind=res.kind.replace("_", " "), share=float(x[p]), names=names,
+                        draw=float(attack[top].sum()))
+                    if top else msg("drawn tonight; it covers no site on its own")
                 ),
             })  # fmt: skip
     site_rows = []
@@ -576,11 +581,11 @@ def tonight(
             "value": round(float(planner.value[i]), 4),
         })  # fmt: skip
     method = (
-        "against a perfect optimiser (strong Stackelberg equilibrium)"
+        msg("against a perfect optimiser (strong Stackelberg equilibrium)")
         if strategy.method.startswith("sse")
-        else "against organisers who remember where our units stood on recent nights"
+        else msg("against organisers who remember where our units stood on recent nights")
         if "memory" in strategy.method
-        else "against a boundedly rational adversary (quantal response)"
+        else msg("against a boundedly rational adversary (quantal response)")
     )
     return {
         "method": method,

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from estran.domain.messages import msg
 from estran.domain.planning import PostSet
 from estran.domain.travel import UnitAt
 from estran.services.planning import GROUND_PROFILE
@@ -67,5 +68,5 @@ def build_posts(coast: Coast, progress: Callable[[str, float], None] | None = No
                     kind, p = e.unit_id.split("|")
                     eta[kind][int(p), j] = e.eta_s
         if progress is not None:
-            progress(f"travel times to site {j + 1}/{n}", (j + 1) / n)
+            progress(msg("travel times to site {i}/{n}", i=j + 1, n=n), (j + 1) / n)
     return PostSet(site_xy, xy, site_of, eta)

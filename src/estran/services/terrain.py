@@ -20,6 +20,7 @@ from estran.domain.errors import (
     OutsideAreaError,
     UnreachableLocationError,
 )
+from estran.domain.messages import N_, msg
 from estran.domain.terrain import OUTSIDE, TerrainClass
 from estran.domain.travel import Eta, UnitAt
 from estran.services.terrain_layers import MapLayers
@@ -119,11 +120,17 @@ class TerrainService:
         if self.state == "idle":
             self._kick()
         if self.state in ("off", "failed"):
-            why = "terrain is switched off" if self.state == "off" else f"failed: {self.error}"
-            raise NotReadyError(f"terrain ({why})", progress=0.0, elapsed_s=0.0)
+            what = (
+                msg("terrain (terrain is switched off)")
+                if self.state == "off"
+                else msg("terrain (failed: {error})", error=self.error)
+            )
+            raise NotReadyError(what, progress=0.0, elapsed_s=0.0)
         elapsed = time.monotonic() - (self._started_at or time.monotonic())
         raise NotReadyError(
-            f"terrain ({self.stage or 'starting'})", progress=self.progress, elapsed_s=elapsed
+            msg("terrain ({stage})", stage=self.stage or N_("starting")),
+            progress=self.progress,
+            elapsed_s=elapsed,
         )
 
     # --- ETA ranking ----------------------------------------------------------------------
@@ -154,9 +161,9 @@ class TerrainService:
             profile = t.engine.mobility.unit_kinds.get(unit["kind"])
             if profile is None:
                 kind = unit["kind"].replace("_", " ")
-                excluded.append(_no(unit, f"a {kind} is not ranked ashore"))
+                excluded.append(_no(unit, msg("a {kind} is not ranked ashore", kind=kind)))
             elif not unit.get("position"):
-                excluded.append(_no(unit, "position unknown"))
+                excluded.append(_no(unit, msg("position unknown")))
             else:
                 placed.append((unit, profile))
         lons = np.array([u["position"]["lon"] for u, _ in placed], dtype=np.float64)

@@ -13,6 +13,7 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 from estran.domain.errors import NotFoundError, ValidationFailedError
+from estran.domain.messages import msg
 from estran.services.thermal import ThermalPipeline
 
 if TYPE_CHECKING:
@@ -63,8 +64,13 @@ class ThermalService:
         if sensor is None or not visible(sensor):
             raise NotFoundError("sensor", sensor_id)
         if sensor.get("kind") != "drone_thermal":
-            raise ValidationFailedError(f"sensor {sensor_id} is a {sensor.get('kind')}, not a "
-                                        "thermal drone camera")  # fmt: skip
+            raise ValidationFailedError(
+                msg(
+                    "sensor {sensor_id} is a {kind}, not a thermal drone camera",
+                    sensor_id=sensor_id,
+                    kind=sensor.get("kind"),
+                )
+            )
         lock = self._locks.setdefault(sensor_id, asyncio.Lock())
         async with lock:
             pipeline = self.pipelines.get(sensor_id)

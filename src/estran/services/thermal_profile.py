@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from estran.domain.camera import Intrinsics
 from estran.domain.errors import ValidationFailedError
+from estran.domain.messages import msg
 
 __all__ = ["CameraProfile", "DetectorSpec", "LearnedSpec", "SigmaSpec", "Telemetry"]
 
@@ -90,7 +91,9 @@ class CameraProfile(_Spec):
         except ValidationError as exc:
             names = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
                               for e in exc.errors()[:5])  # fmt: skip
-            raise ValidationFailedError(f"{source}: {names}") from exc
+            raise ValidationFailedError(
+                msg("{source}: {names}", source=source, names=names)
+            ) from exc
 
     def intrinsics(self) -> Intrinsics:
         return Intrinsics.from_fov(self.width, self.height, self.hfov_deg)

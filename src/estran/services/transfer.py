@@ -24,6 +24,7 @@ from estran.domain.errors import (
 )
 from estran.domain.events import EVENT_TYPES, MAX_EVENT_BYTES, Event
 from estran.domain.markings import Marking
+from estran.domain.messages import msg
 from estran.domain.picture import Picture, Staged
 from estran.domain.records import KINDS
 from estran.domain.timefmt import EARLIEST, LATEST, parse_stamp, stamp
@@ -70,7 +71,9 @@ def export_events(store: EventStore, out: IO[bytes], *, after: int = 0) -> int:
 
 def _check(view: Staged, line: _Line, number: int) -> Event:
     if line.type not in EVENT_TYPES or line.type.split(".")[0] != line.kind:
-        raise InvalidInputError(f"line {number}: unknown event type {line.type!r}")
+        raise InvalidInputError(
+            msg("line {number}: unknown event type {type!r}", number=number, type=line.type)
+        )
     spec = KINDS[line.kind]
     try:
         moments = parse_stamp(line.observed_at), parse_stamp(line.received_at)
@@ -85,10 +88,11 @@ def _check(view: Staged, line: _Line, number: int) -> Event:
             data = spec.validate_patch(line.data)
     except ValidationError as exc:
         raise ValidationFailedError(
-            f"line {number}: invalid {spec.name} data", details=pydantic_details(exc, ("data",))
+            msg("line {number}: invalid {name} data", number=number, name=spec.name),
+            details=pydantic_details(exc, ("data",)),
         ) from exc
     except ValueError as exc:
-        raise InvalidInputError(f"line {number}: {exc}") from exc
+        raise InvalidInputError(msg("line {number}: {exc}", number=number, exc=exc)) from exc
     current = view.get(spec.name, line.entity_id)
     if line.type.endswith(".created") and current is not None:
         raise AlreadyExistsError(spec.name, line.entity_id)
@@ -120,17 +124,31 @@ def import_events(store: EventStore, lines: Iterable[bytes]) -> ImportResult:
         if not raw.strip():
             continue
         if len(raw) > MAX_EVENT_BYTES:
-            raise InvalidInputError(f"line {number}: over {MAX_EVENT_BYTES} bytes")
+            raise InvalidInputError(
+                msg(
+                    "line {number}: over {MAX_EVENT_BYTES} bytes",
+                    number=number,
+                    MAX_EVENT_BYTES=MAX_EVENT_BYTES,
+                )
+            )
         try:
             line = _Line.model_validate(orjson.loads(raw))
         except orjson.JSONDecodeError as exc:
-            raise InvalidInputError(f"line {number}: malformed JSON ({exc})") from exc
+            raise InvalidInputError(
+                msg("line {number}: malformed JSON ({exc})", number=number, exc=exc)
+            ) from exc
         except ValidationError as exc:
             raise ValidationFailedError(
-                f"line {number}: not an event", details=pydantic_details(exc)
+                msg("line {number}: not an event", number=number), details=pydantic_details(exc)
             ) from exc
         if line.event_id in seen:
-            raise InvalidInputError(f"line {number}: event_id {line.event_id!r} repeated")
+            raise InvalidInputError(
+                msg(
+                    "line {number}: event_id {event_id!r} repeated",
+                    number=number,
+                    event_id=line.event_id,
+                )
+            )
         seen.add(line.event_id)
         parsed.append((line, number))
     present = store.find([line.event_id for line, _ in parsed])
@@ -142,7 +160,9 @@ def import_events(store: EventStore, lines: Iterable[bytes]) -> ImportResult:
         try:
             event = _check(view, line, number)
         except (NotFoundError, AlreadyExistsError, InvalidTransitionError) as exc:
-            raise InvalidInputError(f"line {number}: {exc.message}") from exc
+            raise InvalidInputError(
+                msg("line {number}: {message}", number=number, message=exc.message)
+            ) from exc
         view.stage(event)
         fresh.append(event)
     for i in range(0, len(fresh), _CHUNK):

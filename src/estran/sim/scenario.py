@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from estran.domain.errors import ValidationFailedError
+from estran.domain.messages import msg
 
 __all__ = [
     "DEFAULT_SCENARIO",
@@ -202,4 +203,6 @@ def parse_scenario(raw: dict[str, object], source: str = "scenario") -> Scenario
             for e in exc.errors()
         ]
         names = "; ".join(f"{'.'.join(d['loc'])}: {d['msg']}" for d in details[:5])
-        raise ValidationFailedError(f"{source}: {names}", details=details) from exc
+        raise ValidationFailedError(
+            msg("{source}: {names}", source=source, names=names), details=details
+        ) from exc

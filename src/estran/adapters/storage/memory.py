@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from estran.adapters.storage.migrations import SCHEMA_VERSION
 from estran.domain.audit import GENESIS, AuditRow, chain_rows
 from estran.domain.errors import BehindError, StorageError
+from estran.domain.messages import msg
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -44,7 +45,7 @@ class MemoryEventStore:
             if len({e.event_id for e in stored} | self._by_id.keys()) != len(self._by_id) + len(
                 stored
             ):
-                raise StorageError("duplicate event_id")
+                raise StorageError(msg("duplicate event_id"))
             rows = audit(stored) if audit is not None else []
             if rows:
                 head = self.audit_rows[-1] if self.audit_rows else None

@@ -33,6 +33,7 @@ from estran.adapters.storage.migrations import SCHEMA_VERSION, migrate
 from estran.adapters.storage.watchdog import deadline
 from estran.domain.errors import BehindError, StorageError
 from estran.domain.events import Event
+from estran.domain.messages import msg
 from estran.domain.timefmt import stamp
 
 if TYPE_CHECKING:
@@ -120,7 +121,7 @@ class PostgresEventStore:
                 open=True,
             )
         except psycopg.Error as exc:
-            raise StorageError(f"cannot open PostgreSQL event store: {exc}") from exc
+            raise StorageError(msg("cannot open PostgreSQL event store: {exc}", exc=exc)) from exc
 
     def _connect(self) -> psycopg.Connection[Any]:
         return psycopg.connect(make_conninfo(self.dsn, options=self._options, **LINK_OPTIONS))
@@ -137,7 +138,7 @@ class PostgresEventStore:
             try:
                 conn = self._writer_conn = self._connect()
             except psycopg.Error as exc:
-                raise StorageError(f"PostgreSQL unreachable: {exc}") from exc
+                raise StorageError(msg("PostgreSQL unreachable: {exc}", exc=exc)) from exc
         return conn
 
     def _after_failure(self) -> None:
@@ -171,7 +172,7 @@ class PostgresEventStore:
             with self._pool.connection() as conn, deadline(lambda: conn, DEADLINE_S):
                 row = conn.execute("SELECT max(version) FROM estran_schema").fetchone()
         except (psycopg.Error, PoolTimeout) as exc:
-            raise StorageError(f"PostgreSQL unreachable: {exc}") from exc
+            raise StorageError(msg("PostgreSQL unreachable: {exc}", exc=exc)) from exc
         return int(row[0]) if row else 0
 
     def append(
@@ -217,7 +218,9 @@ class PostgresEventStore:
                 self._writer.commit()
         except psycopg.Error as exc:
             self._after_failure()
-            raise StorageError(f"append of {len(events)} events failed: {exc}") from exc
+            raise StorageError(
+                msg("append of {n_events} events failed: {exc}", n_events=len(events), exc=exc)
+            ) from exc
         if chained and self.on_audit_head is not None:
             self.on_audit_head(chained[-1].seq, chained[-1].hash)
         return stored
@@ -254,7 +257,9 @@ class PostgresEventStore:
                 self._writer.commit()
         except psycopg.Error as exc:
             self._after_failure()
-            raise StorageError(f"purge of {len(keys)} records failed: {exc}") from exc
+            raise StorageError(
+                msg("purge of {n_keys} records failed: {exc}", n_keys=len(keys), exc=exc)
+            ) from exc
         return stored
 
     def _notify(self, seq: int) -> None:
@@ -273,7 +278,7 @@ class PostgresEventStore:
                     "SELECT kind, entity_id FROM purged WHERE seq = %s", (seq,)
                 ).fetchall()
         except (psycopg.Error, PoolTimeout) as exc:
-            raise StorageError(f"PostgreSQL unreachable: {exc}") from exc
+            raise StorageError(msg("PostgreSQL unreachable: {exc}", exc=exc)) from exc
         return [(str(k), str(i)) for k, i in rows]
 
     def watch(self, on_commit: Callable[[int], None]) -> Callable[[], None]:
@@ -310,7 +315,7 @@ class PostgresEventStore:
                     "SELECT body FROM events WHERE event_id = ANY(%s)", (list(event_ids),)
                 ).fetchall()
         except (psycopg.Error, PoolTimeout) as exc:
-            raise StorageError(f"PostgreSQL unreachable: {exc}") from exc
+            raise StorageError(msg("PostgreSQL unreachable: {exc}", exc=exc)) from exc
         return {e.event_id: e for e in (Event.from_dict(r[0]) for r in rows)}
 
     def read(
@@ -353,14 +358,14 @@ class PostgresEventStore:
                     for (body,) in rows:
                         yield Event.from_dict(body)
         except (psycopg.Error, PoolTimeout) as exc:
-            raise StorageError(f"read failed: {exc}") from exc
+            raise StorageError(msg("read failed: {exc}", exc=exc)) from exc
 
     def cursor(self, name: str) -> int | None:
         try:
             with self._pool.connection() as conn, deadline(lambda: conn, DEADLINE_S):
                 row = conn.execute("SELECT seq FROM cursors WHERE name = %s", (name,)).fetchone()
         except (psycopg.Error, PoolTimeout) as exc:
-            raise StorageError(f"PostgreSQL unreachable: {exc}") from exc
+            raise StorageError(msg("PostgreSQL unreachable: {exc}", exc=exc)) from exc
         return None if row is None else int(row[0])
 
     def save_cursor(self, name: str, seq: int) -> None:
@@ -369,14 +374,14 @@ class PostgresEventStore:
             with self._pool.connection() as conn, deadline(lambda: conn, DEADLINE_S):
                 conn.execute(_SAVE_CURSOR, (name, seq, stamp(datetime.now(UTC))))
         except (psycopg.Error, PoolTimeout) as exc:
-            raise StorageError(f"PostgreSQL unreachable: {exc}") from exc
+            raise StorageError(msg("PostgreSQL unreachable: {exc}", exc=exc)) from exc
 
     def last_seq(self) -> int:
         try:
             with self._pool.connection() as conn, deadline(lambda: conn, DEADLINE_S):
                 row = conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()
         except (psycopg.Error, PoolTimeout) as exc:
-            raise StorageError(f"PostgreSQL unreachable: {exc}") from exc
+            raise StorageError(msg("PostgreSQL unreachable: {exc}", exc=exc)) from exc
         return int(row[0]) if row else 0
 
     def drop(self) -> None:

@@ -20,6 +20,7 @@ from estran.adapters.storage.audit_sql import append_audit_rows
 from estran.adapters.storage.migrations import SCHEMA_VERSION, migrate
 from estran.domain.errors import BehindError, StorageError
 from estran.domain.events import Event
+from estran.domain.messages import msg
 from estran.domain.timefmt import stamp
 
 if TYPE_CHECKING:
@@ -61,7 +62,9 @@ class SqliteEventStore:
             )
             row = self._writer.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()
         except sqlite3.Error as exc:
-            raise StorageError(f"cannot open event store {path}: {exc}") from exc
+            raise StorageError(
+                msg("cannot open event store {path}: {exc}", path=path, exc=exc)
+            ) from exc
         self._seq: int = int(row[0])
         self._lock = threading.Lock()
         self._local = threading.local()
@@ -116,7 +119,9 @@ class SqliteEventStore:
             try:
                 self._transaction(insert)
             except sqlite3.Error as exc:
-                raise StorageError(f"append of {len(rows)} events failed: {exc}") from exc
+                raise StorageError(
+                    msg("append of {n_rows} events failed: {exc}", n_rows=len(rows), exc=exc)
+                ) from exc
             self._seq = start + len(stored)
             if chained and self.on_audit_head is not None:
                 self.on_audit_head(chained[-1].seq, chained[-1].hash)
@@ -148,7 +153,9 @@ class SqliteEventStore:
             try:
                 self._transaction(delete_then_record)
             except sqlite3.Error as exc:
-                raise StorageError(f"purge of {len(keys)} records failed: {exc}") from exc
+                raise StorageError(
+                    msg("purge of {n_keys} records failed: {exc}", n_keys=len(keys), exc=exc)
+                ) from exc
             self._seq = stored.seq
             return stored
 
@@ -213,7 +220,7 @@ class SqliteEventStore:
                 for (body,) in rows:
                     yield Event.from_dict(orjson.loads(body))
         except sqlite3.Error as exc:
-            raise StorageError(f"read failed: {exc}") from exc
+            raise StorageError(msg("read failed: {exc}", exc=exc)) from exc
 
     def cursor(self, name: str) -> int | None:
         row = self._reader().execute("SELECT seq FROM cursors WHERE name = ?", (name,)).fetchone()
@@ -224,7 +231,9 @@ class SqliteEventStore:
             try:
                 self._writer.execute(_SAVE_CURSOR, (name, seq, stamp(datetime.now(UTC))))
             except sqlite3.Error as exc:
-                raise StorageError(f"saving the cursor of {name} failed: {exc}") from exc
+                raise StorageError(
+                    msg("saving the cursor of {name} failed: {exc}", name=name, exc=exc)
+                ) from exc
 
     def last_seq(self) -> int:
         return self._seq

@@ -28,6 +28,7 @@ from estran.domain.errors import (
     ValidationFailedError,
 )
 from estran.domain.language import account_language
+from estran.domain.messages import msg
 from estran.domain.policy import Action, Policy, Principal, enforce
 
 __all__ = [
@@ -55,7 +56,7 @@ def _token(headers: Any, cookies: Any) -> str | None:
     if header:
         scheme, _, value = header.partition(" ")
         if scheme.lower() != "bearer" or not value.strip():
-            raise AuthenticationError("the Authorization header must be 'Bearer <token>'")
+            raise AuthenticationError(msg("the Authorization header must be 'Bearer <token>'"))
         return str(value.strip())
     cookie = cookies.get(COOKIE)
     return str(cookie) if cookie else None
@@ -64,7 +65,7 @@ def _token(headers: Any, cookies: Any) -> str | None:
 async def resolve(app_services: Any, headers: Any, cookies: Any) -> Principal:
     token = _token(headers, cookies)
     if token is None:
-        raise AuthenticationError("sign in first: no bearer token or session cookie")
+        raise AuthenticationError(msg("sign in first: no bearer token or session cookie"))
     identity = app_services.identity
     fast: Principal | None = identity.cached(token)
     if fast is not None:
@@ -89,8 +90,12 @@ def check_cookie_write(request: Request) -> None:
     host = request.headers.get("host", "")
     if origin is None or origin.split("://", 1)[-1].rstrip("/") != host:
         raise PermissionDeniedError(
-            "a cookie-authenticated write must come from this server's own page "
-            f"(Origin {origin or 'missing'} is not {host})",
+            msg(
+                "a cookie-authenticated write must come from this server's own page "
+                "(Origin {origin} is not {host})",
+                origin=origin or "missing",
+                host=host,
+            ),
             rule="origin",
             action="write",
         )
@@ -98,7 +103,10 @@ def check_cookie_write(request: Request) -> None:
     kind = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if has_body and kind != "application/json":
         raise PermissionDeniedError(
-            f"a cookie-authenticated write is sent as application/json, not {kind or 'nothing'}",
+            msg(
+                "a cookie-authenticated write is sent as application/json, not {kind}",
+                kind=kind or "nothing",
+            ),
             rule="origin",
             action="write",
         )
@@ -154,7 +162,7 @@ def build_auth_router() -> APIRouter:
             body = LoginIn.model_validate(await read_json(request))
         except ValidationError as exc:
             raise ValidationFailedError(
-                "username and password expected", details=pydantic_details(exc)
+                msg("username and password expected"), details=pydantic_details(exc)
             ) from exc
         client = request.client.host if request.client else "unknown"
         try:
@@ -209,10 +217,12 @@ def build_auth_router() -> APIRouter:
         try:
             body = LanguageIn.model_validate(await read_json(request))
         except ValidationError as exc:
-            raise ValidationFailedError("invalid language", details=pydantic_details(exc)) from exc
+            raise ValidationFailedError(
+                msg("invalid language"), details=pydantic_details(exc)
+            ) from exc
         name = _username(principal)
         if name is None:
-            raise ValidationFailedError("only a person's account has a language")
+            raise ValidationFailedError(msg("only a person's account has a language"))
         await asyncio.to_thread(identity.set_language, name, body.language)
         await audit.record(audit.row(principal.id, "set_language", reason=body.language))
         return JSONBytes({"language": body.language})

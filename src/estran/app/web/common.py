@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from estran.domain.errors import FutureTimeError, InvalidInputError, ValidationFailedError
 from estran.domain.markings import Marking
+from estran.domain.messages import msg
 from estran.domain.timefmt import parse_stamp, stamp
 
 if TYPE_CHECKING:
@@ -55,12 +56,12 @@ def services(request: Request) -> Services:
 async def read_json(request: Request) -> Any:
     raw = await request.body()
     if not raw:
-        raise InvalidInputError("request body is empty; JSON expected")
+        raise InvalidInputError(msg("request body is empty; JSON expected"))
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise InvalidInputError(
-            f"malformed JSON: {exc}", details=[{"loc": ["body"], "msg": str(exc)}]
+            msg("malformed JSON: {exc}", exc=exc), details=[{"loc": ["body"], "msg": str(exc)}]
         ) from exc
 
 
@@ -72,12 +73,12 @@ def time_param(name: str, value: str | None, now: datetime, max_skew_s: float) -
         moment = parse_stamp(value)
     except ValueError as exc:
         raise ValidationFailedError(
-            f"{name} is not an ISO 8601 time with a zone",
+            msg("{name} is not an ISO 8601 time with a zone", name=name),
             details=[{"loc": ["query", name], "msg": str(exc), "type": "datetime_parsing"}],
         ) from exc
     if (moment - now).total_seconds() > max_skew_s:
         raise FutureTimeError(
-            f"{name} is in the future", observed_at=stamp(moment), limit_s=max_skew_s
+            msg("{name} is in the future", name=name), observed_at=stamp(moment), limit_s=max_skew_s
         )
     return stamp(moment)
 
@@ -93,7 +94,7 @@ def envelope_fields(body: dict[str, Any]) -> tuple[dict[str, Any], Marking | Non
         from estran.domain.commands import pydantic_details
 
         raise ValidationFailedError(
-            "invalid marking", details=pydantic_details(exc, ("body", "marking"))
+            msg("invalid marking"), details=pydantic_details(exc, ("body", "marking"))
         ) from exc
     return data, marking, observed_at
 

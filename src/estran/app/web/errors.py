@@ -8,11 +8,14 @@ Every error response has one shape (pinned by ``tests/integration/test_error_sha
 ``title`` says what went wrong in the reader's language (``Accept-Language``: ``fr`` or
 ``en``, else the signed-in principal's nation's, else English; ``Content-Language`` says
 which), from the watch floor's own catalogue (``static/i18n.json``, ``error.<code>``);
-``message`` gives the particulars, in English for now.
+``message`` gives the particulars in the same language: the gettext catalogue's French for
+the template the error was raised with (``estran.i18n``), with its particulars.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from functools import cache
 from pathlib import Path
@@ -39,9 +42,19 @@ from estran.domain.errors import (
     StorageError,
     UnknownReferenceError,
 )
-from estran.domain.language import account_language, from_accept_language
+from estran.domain.language import Language, account_language, from_accept_language
+from estran.domain.messages import msg
+from estran.i18n import translate, translate_tree
 
-__all__ = ["WS_CLOSE", "error_response", "install_error_handlers", "status_for"]
+__all__ = [
+    "WS_CLOSE",
+    "account_language_of",
+    "error_response",
+    "install_error_handlers",
+    "localized",
+    "reader_language",
+    "status_for",
+]
 
 _STATUS: Final[list[tuple[type[EstranError], int]]] = [
     (SignInThrottledError, 429),
@@ -85,16 +98,35 @@ def _titles() -> dict[str, dict[str, str]]:
     }
 
 
-def reader_language(request: Request | None) -> str:
-    """The language an error is written in: what the request accepts (French or English),
-    else the signed-in principal's nation's, else English."""
+def reader_language(request: Request | None) -> Language:
+    """The language an answer is written in: what the request accepts (French or English),
+    else the signed-in account's language (once ``account_language_of`` has read it), else
+    its nation's, else English."""
     if request is None:
         return "en"
     chosen = from_accept_language(request.headers.get("accept-language"))
     if chosen is not None:
         return chosen
+    known: Language | None = getattr(request.state, "language", None)
+    if known is not None:
+        return known
     principal = getattr(request.state, "principal", None)
     return "en" if principal is None else account_language(None, principal.nation)
+
+
+async def account_language_of(request: Request) -> Language:
+    """``reader_language``, reading the signed-in account's own choice when the request
+    does not say (kept on the request for the rest of it)."""
+    if from_accept_language(request.headers.get("accept-language")) is None:
+        principal = getattr(request.state, "principal", None)
+        svc = getattr(request.app.state, "services", None)
+        kind, _, name = ("", "", "") if principal is None else principal.id.partition(":")
+        name = name if kind in ("user", "service") else ""
+        if name and svc is not None and getattr(request.state, "language", None) is None:
+            # Not an account (a device, Estran itself): its nation's language, below.
+            with contextlib.suppress(EstranError):
+                request.state.language = await asyncio.to_thread(svc.identity.language_of, name)
+    return reader_language(request)
 
 
 def error_response(
@@ -107,6 +139,7 @@ def error_response(
     lang = reader_language(request)
     titles = _titles()
     title = titles[lang].get(code) or titles["en"].get(code) or titles[lang]["estran_error"]
+    message = translate(message, lang)
     body = {"error": {"status": status, "code": code, "title": title, "message": message,
                       "details": details or []}}  # fmt: skip
     response = Response(orjson.dumps(body), status_code=status, media_type="application/json")
@@ -119,6 +152,7 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, EstranError)  # noqa: S101 (registered for EstranError only)
         if isinstance(exc, PermissionDeniedError):
             await _audit_refusal(request, exc)
+        await account_language_of(request)
         response = error_response(status_for(exc), exc.code, exc.message, exc.details, request)
         if isinstance(exc, SignInThrottledError):
             response.headers["Retry-After"] = str(max(1, round(exc.retry_after_s)))
@@ -128,16 +162,18 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_validation(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)  # noqa: S101
+        await account_language_of(request)
         details = [
             {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
             for e in exc.errors()
         ]
         return error_response(
-            422, "validation_error", "request parameters are invalid", details, request
+            422, "validation_error", msg("request parameters are invalid"), details, request
         )
 
     async def on_http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)  # noqa: S101
+        await account_language_of(request)
         code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(
             exc.status_code, "http_error"
         )
@@ -146,6 +182,11 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(EstranError, on_domain)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
+
+
+async def localized(request: Request, value: Any) -> Any:
+    """An answer with every message in it in the reader's language (``reader_language``)."""
+    return translate_tree(value, await account_language_of(request))
 
 
 async def _audit_refusal(request: Request, exc: PermissionDeniedError) -> None:

@@ -31,6 +31,7 @@ from estran.app.web.deps import (
     SecurityDep,
 )
 from estran.domain.errors import NotFoundError, ValidationFailedError
+from estran.domain.messages import msg
 from estran.domain.policy import Action
 from estran.domain.records import KINDS, KINDS_BY_PLURAL
 from estran.services.audit import verify
@@ -46,7 +47,7 @@ def _chosen(kinds: str | None) -> list[str]:
     unknown = [k for k in names if k not in KINDS_BY_PLURAL]
     if unknown:
         raise ValidationFailedError(
-            f"unknown kinds {unknown}",
+            msg("unknown kinds {unknown}", unknown=unknown),
             details=[{"loc": ["query", "kinds"], "msg": f"one of {list(KINDS_BY_PLURAL)}"}],
         )
     return [KINDS_BY_PLURAL[k].name for k in names]
@@ -182,7 +183,7 @@ def build_admin_router() -> APIRouter:
         require(request, Action.MANAGE_USERS, why=why)
         if not 1 <= times <= 20:
             raise ValidationFailedError(
-                "times is 1 to 20",
+                msg("times is 1 to 20"),
                 details=[{"loc": ["query", "times"], "msg": "1 to 20", "type": "range"}],
             )
         try:

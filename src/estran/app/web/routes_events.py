@@ -19,6 +19,7 @@ from estran.app.web.deps import AccessDep, ClockDep, LedgerDep, PictureDep, Sett
 from estran.domain.commands import pydantic_details
 from estran.domain.errors import InvalidInputError, PayloadTooLargeError, ValidationFailedError
 from estran.domain.events import EVENT_TYPES, CommandIn, Event
+from estran.domain.messages import msg
 from estran.domain.policy import Action
 
 __all__ = ["build_events_router"]
@@ -61,10 +62,16 @@ def build_events_router() -> APIRouter:
         if isinstance(body, dict):
             body = [body]
         if not isinstance(body, list) or not body:
-            raise InvalidInputError("a command object or a non-empty array of commands expected")
+            raise InvalidInputError(
+                msg("a command object or a non-empty array of commands expected")
+            )
         if len(body) > settings.max_batch_events:
             raise PayloadTooLargeError(
-                f"{len(body)} commands in one request; the limit is {settings.max_batch_events}",
+                msg(
+                    "{n_body} commands in one request; the limit is {max_batch_events}",
+                    n_body=len(body),
+                    max_batch_events=settings.max_batch_events,
+                ),
                 limit=settings.max_batch_events,
                 actual=len(body),
             )
@@ -74,7 +81,9 @@ def build_events_router() -> APIRouter:
         try:
             commands = _COMMANDS.validate_python(body)
         except ValidationError as exc:
-            raise ValidationFailedError("invalid commands", details=pydantic_details(exc)) from exc
+            raise ValidationFailedError(
+                msg("invalid commands"), details=pydantic_details(exc)
+            ) from exc
         client = request.client.host if request.client else "unknown"
         principal = who(request)
         events = await ledger.submit(
@@ -113,7 +122,7 @@ def build_events_router() -> APIRouter:
         for t in type or ():
             if t not in EVENT_TYPES:
                 raise ValidationFailedError(
-                    f"unknown event type {t!r}",
+                    msg("unknown event type {t!r}", t=t),
                     details=[
                         {
                             "loc": ["query", "type"],

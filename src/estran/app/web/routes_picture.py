@@ -32,6 +32,7 @@ from estran.app.web.deps import (
     TerrainDep,
 )
 from estran.domain.errors import AuthenticationError, ValidationFailedError
+from estran.domain.messages import msg
 from estran.domain.policy import Action
 from estran.domain.records import KINDS, KINDS_BY_PLURAL
 
@@ -63,7 +64,7 @@ def build_picture_router() -> APIRouter:
         unknown = [k for k in chosen if k not in KINDS_BY_PLURAL]
         if unknown:
             raise ValidationFailedError(
-                f"unknown kinds {unknown}",
+                msg("unknown kinds {unknown}", unknown=unknown),
                 details=[
                     {
                         "loc": ["query", "kinds"],

@@ -17,8 +17,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from estran.app.web.auth import require, who
 from estran.app.web.common import JSONBytes, read_json
 from estran.app.web.deps import AccessDep, PlansDep
+from estran.app.web.errors import localized
 from estran.domain.commands import pydantic_details
 from estran.domain.errors import NotReadyError, ValidationFailedError
+from estran.domain.messages import msg
 from estran.domain.policy import Action, enforce
 
 __all__ = ["build_plan_router"]
@@ -36,6 +38,9 @@ class PlanRequest(BaseModel):
     seed: int | None = Field(
         None, ge=0, le=2**63 - 1, description="Seed for tonight's draw (default: fresh)."
     )
+
+
+_OFF = msg("planning (terrain is switched off)")
 
 
 def build_plan_router() -> APIRouter:
@@ -60,13 +65,15 @@ def build_plan_router() -> APIRouter:
             body = PlanRequest.model_validate(await read_json(request) if raw.strip() else {})
         except ValidationError as exc:
             raise ValidationFailedError(
-                "invalid plan request", details=pydantic_details(exc, ("body",))
+                msg("invalid plan request"), details=pydantic_details(exc, ("body",))
             ) from exc
         principal = who(request)
         # Publishing proposes posts: refused up front to whoever may not create one.
         enforce(access.decide(principal, Action.PROPOSE, kind="post"))
         if plans is None:
-            raise NotReadyError("planning (terrain is switched off)", progress=0.0, elapsed_s=0.0)
+            raise NotReadyError(
+                msg("planning (terrain is switched off)"), progress=0.0, elapsed_s=0.0
+            )
         client = request.client.host if request.client else "unknown"
         plan = await plans.publish(
             principal,
@@ -75,7 +82,17 @@ def build_plan_router() -> APIRouter:
             seed=body.seed,
             source=f"http:{client}",
         )
-        return JSONBytes(plan, status_code=201)
+        return JSONBytes(await localized(request, plan), status_code=201)
+
+    @router.get("/plans/status", summary="Whether plans can answer at once: the coverage model")
+    async def status(
+        request: Request,
+        plans: PlansDep,
+    ) -> JSONBytes:
+        require(request, Action.READ)
+        if plans is None:
+            raise NotReadyError(_OFF, progress=0.0, elapsed_s=0.0)
+        return JSONBytes(plans.status())
 
     @router.get("/plans/latest", summary="The latest plan: site coverage and posts explained")
     async def latest(
@@ -85,8 +102,10 @@ def build_plan_router() -> APIRouter:
     ) -> JSONBytes:
         require(request, Action.READ)
         if plans is None:
-            raise NotReadyError("planning (terrain is switched off)", progress=0.0, elapsed_s=0.0)
+            raise NotReadyError(
+                msg("planning (terrain is switched off)"), progress=0.0, elapsed_s=0.0
+            )
         principal = who(request)
-        return JSONBytes(plans.last(access.predicate(principal)))
+        return JSONBytes(await localized(request, plans.last(access.predicate(principal))))
 
     return router

@@ -38,6 +38,7 @@ from estran.domain.commands import pydantic_details
 from estran.domain.errors import InvalidInputError, NotFoundError, ValidationFailedError
 from estran.domain.events import CommandIn
 from estran.domain.geo import parse_bbox
+from estran.domain.messages import msg
 from estran.domain.picture import Query as PictureQuery
 from estran.domain.policy import Action
 from estran.domain.records import KINDS, KindSpec
@@ -110,7 +111,7 @@ async def _submit_one(
     try:
         cmd = CommandIn.model_validate(cmd_fields)
     except ValidationError as exc:
-        raise ValidationFailedError("invalid request", details=pydantic_details(exc)) from exc
+        raise ValidationFailedError(msg("invalid request"), details=pydantic_details(exc)) from exc
     client = request.client.host if request.client else "unknown"
     (event,) = await ledger.submit(
         [cmd], actor=principal.id, source=f"http:{client}", principal=principal
@@ -120,7 +121,7 @@ async def _submit_one(
 
 def _object_body(body: Any) -> dict[str, Any]:
     if not isinstance(body, dict):
-        raise InvalidInputError("a JSON object is expected")
+        raise InvalidInputError(msg("a JSON object is expected"))
     return body
 
 

@@ -12,6 +12,7 @@ from estran.app.web.auth import require, who
 from estran.app.web.common import JSONBytes, time_param
 from estran.app.web.deps import AccessDep, ClockDep, SecurityDep, SettingsDep
 from estran.domain.errors import ValidationFailedError
+from estran.domain.messages import msg
 from estran.domain.policy import Action
 from estran.domain.timefmt import stamp
 from estran.services.handover import handover
@@ -42,7 +43,7 @@ def build_stats_router() -> APIRouter:
         end = time_param("until", until, now, skew)
         if start is not None and end is not None and end <= start:
             raise ValidationFailedError(
-                "until must be after since",
+                msg("until must be after since"),
                 details=[{"loc": ["query", "until"], "msg": "not after since"}],
             )
         require(request, Action.STATS)

@@ -6,6 +6,7 @@ GET /api/v1/terrain?bbox=           terrain classes as GeoJSON polygons (a map l
 GET /api/v1/terrain/at?lat=&lon=    the class at a point and each profile's speed there
 GET /api/v1/launch-sites            candidate launch sites (GeoJSON points)
 GET /api/v1/basemap.png             the offline base map (PNG, Web Mercator, the area's bbox)
+GET /api/v1/basemap/{theme}/{z}/{x}/{y}.png   the base map as XYZ tiles (sharp at every zoom)
 
 While the terrain is still being prepared these answer 503 ``not_ready`` with the progress.
 """
@@ -15,7 +16,7 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from estran.app.web.auth import who
 from estran.app.web.common import JSONBytes
@@ -27,8 +28,10 @@ from estran.app.web.deps import (
     RuncardsDep,
     TerrainDep,
 )
+from estran.app.web.errors import localized
 from estran.domain.errors import ValidationFailedError
 from estran.domain.geo import parse_bbox
+from estran.domain.messages import msg
 from estran.domain.records import UnitKind, UnitStatus
 from estran.services.dispatch import recommend
 
@@ -67,7 +70,7 @@ def build_terrain_router() -> APIRouter:
         ]
         if bad:
             raise ValidationFailedError(
-                f"unknown unit status or kind {sorted(bad)}",
+                msg("unknown unit status or kind {values}", values=sorted(bad)),
                 details=[{"loc": ["query"], "msg": f"unknown {sorted(bad)}", "type": "enum"}],
             )
         keep = access.predicate(who(request))
@@ -79,7 +82,7 @@ def build_terrain_router() -> APIRouter:
             and (wanted_kinds is None or u.get("kind") in wanted_kinds)
         ]
         result = await asyncio.to_thread(terrain.rank, lat, lon, units, limit=limit, routes=routes)
-        return JSONBytes(result)
+        return JSONBytes(await localized(request, result))
 
     @router.get(
         "/incidents/{incident_id}/recommendations",
@@ -104,7 +107,7 @@ def build_terrain_router() -> APIRouter:
             clock.now(),
             whole=picture,
         )
-        return JSONBytes(result)
+        return JSONBytes(await localized(request, result))
 
     @router.get("/area", summary="The area of interest: extent, places, terrain legend")
     async def area(
@@ -160,6 +163,28 @@ def build_terrain_router() -> APIRouter:
                 "X-Bounds": ",".join(f"{v:.6f}" for v in bounds),
             },
         )
+
+    @router.get(
+        "/basemap/{theme}/{z}/{x}/{y}.png",
+        summary="The base map as XYZ tiles, drawn from the terrain at each zoom (stays sharp)",
+        response_class=Response,
+    )
+    async def basemap_tile(
+        terrain: TerrainDep,
+        renderer: BasemapDep,
+        theme: Literal["night", "day"],
+        z: Annotated[int, Path(ge=8, le=19, description="Zoom level.")],
+        x: Annotated[int, Path(ge=0, lt=2**19, description="Column.")],
+        y: Annotated[int, Path(ge=0, lt=2**19, description="Row.")],
+    ) -> Response:
+        if x >= 2**z or y >= 2**z:
+            raise ValidationFailedError(
+                msg("tile {x}/{y} does not exist at zoom {z}", x=x, y=y, z=z),
+                details=[{"loc": ["path"], "msg": "beyond the zoom's tiles", "type": "range"}],
+            )
+        png = await asyncio.to_thread(renderer.tile, terrain.terrain(), theme, z, x, y)
+        return Response(png, media_type="image/png",
+                        headers={"Cache-Control": "private, max-age=3600"})  # fmt: skip
 
     @router.get("/launch-sites", summary="Candidate launch sites along the beaches (GeoJSON)")
     async def launch_sites(

@@ -18,6 +18,7 @@ from estran.app.web.auth import who
 from estran.app.web.common import JSONBytes
 from estran.app.web.deps import AccessDep, AuditDep, ClockDep, ThermalDep
 from estran.domain.errors import InvalidInputError, NotFoundError, NotReadyError
+from estran.domain.messages import msg
 from estran.domain.policy import Action, enforce
 
 __all__ = ["build_thermal_router"]
@@ -60,10 +61,10 @@ def build_thermal_router() -> APIRouter:
         principal = who(request)
         enforce(access.decide(principal, Action.CREATE, kind="detection"))
         if thermal is None:
-            raise NotReadyError("thermal video (switched off)", progress=0.0, elapsed_s=0.0)
+            raise NotReadyError(msg("thermal video (switched off)"), progress=0.0, elapsed_s=0.0)
         body = await request.body()
         if not body:
-            raise InvalidInputError("the request body is empty: one encoded frame expected")
+            raise InvalidInputError(msg("the request body is empty: one encoded frame expected"))
         telemetry = {"t": t, "lat": lat, "lon": lon, "alt_m": alt_m, "yaw_deg": yaw_deg,
                      "pitch_deg": pitch_deg, "roll_deg": roll_deg}  # fmt: skip
         client = request.client.host if request.client else "unknown"
@@ -96,7 +97,9 @@ def build_thermal_router() -> APIRouter:
             )
         )
         if png is None:
-            raise NotFoundError("chip", detection_id, "no thumbnail (none kept, or past retention)")
+            raise NotFoundError(
+                "chip", detection_id, msg("no thumbnail (none kept, or past retention)")
+            )
         return Response(png, media_type="image/png", headers={"Cache-Control": "no-store"})
 
     return router

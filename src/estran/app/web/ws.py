@@ -46,6 +46,7 @@ from estran.domain.errors import (
     SlowConsumerError,
 )
 from estran.domain.events import Event
+from estran.domain.messages import msg
 from estran.domain.picture import Picture
 from estran.domain.policy import Action, Policy, Principal, enforce
 from estran.domain.records import KINDS
@@ -289,7 +290,9 @@ async def _access_ends(until: str | None, now: Any) -> None:
     end = parse_stamp(until)
     while (left := (end - now()).total_seconds()) > 0:  # noqa: ASYNC110 (re-reads the clock)
         await asyncio.sleep(min(left, 5.0))
-    raise PermissionDeniedError(f"access ended at {until}", rule="expired", action="read")
+    raise PermissionDeniedError(
+        msg("access ended at {until}", until=until), rule="expired", action="read"
+    )
 
 
 async def _serve(

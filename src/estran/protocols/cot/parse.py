@@ -20,6 +20,7 @@ from google.protobuf.message import DecodeError
 from takproto.proto import TakMessage
 
 from estran.domain.errors import ProtocolError
+from estran.domain.messages import msg
 from estran.protocols.cot.messages import (
     MAX_DETAIL_BYTES,
     MAX_EVENT_BYTES,
@@ -64,33 +65,39 @@ class Received:
 
 def _text(value: str | None, what: str) -> str | None:
     if value is not None and len(value) > _MAX_STR:
-        raise ProtocolError(f"{what} longer than {_MAX_STR} characters")
+        raise ProtocolError(
+            msg("{what} longer than {MAX_STR} characters", what=what, MAX_STR=_MAX_STR)
+        )
     return value
 
 
 def _float(value: str | None, what: str, default: float | None = None) -> float:
     if value is None:
         if default is None:
-            raise ProtocolError(f"{what} is missing")
+            raise ProtocolError(msg("{what} is missing", what=what))
         return default
     try:
         out = float(value)
     except ValueError:
-        raise ProtocolError(f"{what} is not a number: {value[:32]!r}") from None
+        raise ProtocolError(
+            msg("{what} is not a number: {value!r}", what=what, value=value[:32])
+        ) from None
     if not math.isfinite(out):
-        raise ProtocolError(f"{what} is not finite")
+        raise ProtocolError(msg("{what} is not finite", what=what))
     return out
 
 
 def _time(value: str | None, what: str) -> str:
     if not value:
-        raise ProtocolError(f"event has no {what}")
+        raise ProtocolError(msg("event has no {what}", what=what))
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        raise ProtocolError(f"event {what} is not an ISO 8601 time: {value[:40]!r}") from None
+        raise ProtocolError(
+            msg("event {what} is not an ISO 8601 time: {value!r}", what=what, value=value[:40])
+        ) from None
     if moment.tzinfo is None:
-        raise ProtocolError(f"event {what} has no time zone")
+        raise ProtocolError(msg("event {what} has no time zone", what=what))
     _in_window(moment, what)
     return value
 
@@ -103,12 +110,18 @@ def _in_window(moment: datetime, what: str) -> None:
     """Times outside 2000-2200 are refused at the door (a year-999 time once broke every
     later purge when it reached the store)."""
     if not _EARLIEST <= moment < _LATEST:
-        raise ProtocolError(f"event {what} {moment.isoformat()} is outside 2000 to 2200")
+        raise ProtocolError(
+            msg(
+                "event {what} {moment} is outside 2000 to 2200",
+                what=what,
+                moment=moment.isoformat(),
+            )
+        )
 
 
 def _point(lat: float, lon: float, hae: float, ce: float, le: float) -> Point:
     if not (-90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0):
-        raise ProtocolError(f"point ({lat}, {lon}) is out of range")
+        raise ProtocolError(msg("point ({lat}, {lon}) is out of range", lat=lat, lon=lon))
     return Point(lat, lon, hae, ce, le)
 
 
@@ -141,7 +154,7 @@ def _from_detail(detail: Element) -> dict[str, object]:
                 try:
                     out["battery"] = int(float(battery))
                 except ValueError:
-                    raise ProtocolError("status battery is not a number") from None
+                    raise ProtocolError(msg("status battery is not a number")) from None
         elif tag == "precisionlocation":
             out["geopointsrc"] = a.get("geopointsrc")
             out["altsrc"] = a.get("altsrc")
@@ -171,31 +184,44 @@ def parse_fragment(text: str, what: str) -> Element:
             text, forbid_dtd=True, forbid_entities=True, forbid_external=True
         )
     except DefusedXmlException as exc:
-        raise ProtocolError(f"{what}: forbidden XML construct ({type(exc).__name__})") from exc
+        raise ProtocolError(
+            msg(
+                "{what}: forbidden XML construct ({construct})",
+                what=what,
+                construct=type(exc).__name__,
+            )
+        ) from exc
     except ParseError as exc:
-        raise ProtocolError(f"{what}: malformed XML ({exc})") from exc
+        raise ProtocolError(msg("{what}: malformed XML ({exc})", what=what, exc=exc)) from exc
     return root
 
 
 def parse_xml(data: bytes, max_bytes: int = MAX_EVENT_BYTES) -> CotEvent:
     """One CoT XML ``<event>``; ``ProtocolError`` says why it is refused."""
     if len(data) > max_bytes:
-        raise ProtocolError(f"event of {len(data)} bytes exceeds {max_bytes}", size=len(data))
+        raise ProtocolError(
+            msg(
+                "event of {n_data} bytes exceeds {max_bytes}", n_data=len(data), max_bytes=max_bytes
+            ),
+            size=len(data),
+        )
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ProtocolError(f"event is not valid UTF-8 (byte {exc.start})") from None
+        raise ProtocolError(
+            msg("event is not valid UTF-8 (byte {start})", start=exc.start)
+        ) from None
     root = parse_fragment(text, "event")
     if root.tag != "event":
-        raise ProtocolError(f"root element is <{root.tag[:32]}>, not <event>")
+        raise ProtocolError(msg("root element is <{tag}>, not <event>", tag=root.tag[:32]))
     a = root.attrib
     uid = a.get("uid")
     kind = a.get("type")
     if not uid or not kind:
-        raise ProtocolError("event needs a uid and a type")
+        raise ProtocolError(msg("event needs a uid and a type"))
     point_el = root.find("point")
     if point_el is None:
-        raise ProtocolError("event has no <point>")
+        raise ProtocolError(msg("event has no <point>"))
     p = point_el.attrib
     point = _point(
         _float(p.get("lat"), "lat"),
@@ -208,7 +234,10 @@ def parse_xml(data: bytes, max_bytes: int = MAX_EVENT_BYTES) -> CotEvent:
     fields = _from_detail(detail) if detail is not None else {}
     inner = _detail_inner(text) if detail is not None else ""
     if len(inner) > MAX_DETAIL_BYTES:
-        raise ProtocolError(f"detail exceeds {MAX_DETAIL_BYTES} bytes", size=len(inner))
+        raise ProtocolError(
+            msg("detail exceeds {MAX_DETAIL_BYTES} bytes", MAX_DETAIL_BYTES=MAX_DETAIL_BYTES),
+            size=len(inner),
+        )
     return CotEvent(
         uid=_text(uid, "uid") or uid,
         type=_text(kind, "type") or kind,
@@ -231,7 +260,7 @@ def ms_to_iso(ms: int) -> str:
     try:
         moment = datetime.fromtimestamp(ms / 1000, UTC)
     except (OverflowError, OSError, ValueError):
-        raise ProtocolError(f"time {ms} ms is out of range") from None
+        raise ProtocolError(msg("time {ms} ms is out of range", ms=ms)) from None
     _in_window(moment, "time")
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
@@ -239,17 +268,23 @@ def ms_to_iso(ms: int) -> str:
 def parse_proto(payload: bytes, max_bytes: int = MAX_EVENT_BYTES) -> CotEvent:
     """A TAK Protocol v1 ``TakMessage`` payload (without framing) as a ``CotEvent``."""
     if len(payload) > max_bytes:
-        raise ProtocolError(f"message of {len(payload)} bytes exceeds {max_bytes}")
-    msg = TakMessage()
+        raise ProtocolError(
+            msg(
+                "message of {n_payload} bytes exceeds {max_bytes}",
+                n_payload=len(payload),
+                max_bytes=max_bytes,
+            )
+        )
+    tak = TakMessage()
     try:
-        msg.ParseFromString(payload)
+        tak.ParseFromString(payload)
     except (DecodeError, ValueError, RuntimeError) as exc:
-        raise ProtocolError(f"malformed TAK protobuf ({exc})") from None
-    if not msg.HasField("cotEvent"):
-        raise ProtocolError("TAK message carries no cotEvent")
-    ev = msg.cotEvent
+        raise ProtocolError(msg("malformed TAK protobuf ({exc})", exc=exc)) from None
+    if not tak.HasField("cotEvent"):
+        raise ProtocolError(msg("TAK message carries no cotEvent"))
+    ev = tak.cotEvent
     if not ev.uid or not ev.type:
-        raise ProtocolError("event needs a uid and a type")
+        raise ProtocolError(msg("event needs a uid and a type"))
     d = ev.detail
     parts: list[str] = []
     fields: dict[str, object] = {}
@@ -283,7 +318,9 @@ def parse_proto(payload: bytes, max_bytes: int = MAX_EVENT_BYTES) -> CotEvent:
         parts.append(_element("track", speed=repr(d.track.speed), course=repr(d.track.course)))
     if d.xmlDetail:
         if len(d.xmlDetail) > MAX_DETAIL_BYTES:
-            raise ProtocolError(f"detail exceeds {MAX_DETAIL_BYTES} bytes")
+            raise ProtocolError(
+                msg("detail exceeds {MAX_DETAIL_BYTES} bytes", MAX_DETAIL_BYTES=MAX_DETAIL_BYTES)
+            )
         extra = _from_detail(parse_fragment(f"<detail>{d.xmlDetail}</detail>", "xmlDetail"))
         fields.update({k: v for k, v in extra.items() if k not in fields})
         parts.append(d.xmlDetail)
@@ -322,7 +359,7 @@ def decode_varint(buf: bytes | bytearray, start: int) -> tuple[int, int] | None:
         value |= (byte & 0x7F) << (7 * i)
         if not byte & 0x80:
             return value, i + 1
-    raise ProtocolError("varint longer than 10 bytes", fatal=True)
+    raise ProtocolError(msg("varint longer than 10 bytes"), fatal=True)
 
 
 class StreamParser:
@@ -370,12 +407,15 @@ class StreamParser:
         if buf[0] == STREAM_MAGIC:
             return self._frame()
         if self.protobuf:
-            raise ProtocolError("expected a TAK protocol frame (0xbf)", fatal=True)
+            raise ProtocolError(msg("expected a TAK protocol frame (0xbf)"), fatal=True)
         end = buf.find(b"</event>", self._scan)
         if end < 0:
             if len(buf) > self.max_event_bytes:
                 raise ProtocolError(
-                    f"no end of event within {self.max_event_bytes} bytes",
+                    msg(
+                        "no end of event within {max_event_bytes} bytes",
+                        max_event_bytes=self.max_event_bytes,
+                    ),
                     fatal=True,
                     size=len(buf),
                 )
@@ -392,14 +432,20 @@ class StreamParser:
     def _frame(self) -> Received | ProtocolError | None:
         buf = self._buf
         if len(buf) >= 3 and buf[1] == 0x01 and buf[2] == STREAM_MAGIC:
-            raise ProtocolError("mesh framing on a stream connection", fatal=True)
+            raise ProtocolError(msg("mesh framing on a stream connection"), fatal=True)
         got = decode_varint(buf, 1)
         if got is None:
             return None
         size, used = got
         if size > self.max_event_bytes:
             raise ProtocolError(
-                f"frame of {size} bytes exceeds {self.max_event_bytes}", fatal=True, size=size
+                msg(
+                    "frame of {size} bytes exceeds {max_event_bytes}",
+                    size=size,
+                    max_event_bytes=self.max_event_bytes,
+                ),
+                fatal=True,
+                size=size,
             )
         total = 1 + used + size
         if len(buf) < total:

@@ -17,6 +17,8 @@ export function setLanguage(l) {
 }
 
 export const language = () => lang;
+// A record's text written by the server in both languages (``why`` and ``why_fr``).
+export const local = (r, field) => (lang === "fr" && r[`${field}_fr`]) || r[field] || "";
 export const browserLanguage = () => ((navigator.language || "en").toLowerCase().startsWith("fr") ? "fr" : "en");
 
 export function t(key, vars) {

@@ -2,7 +2,7 @@
 // per kind of record, each switchable but the rescue layer, kept in step with a Store.
 /* global L */
 import { esc } from "./dom.js";
-import { t, tv } from "./i18n.js";
+import { local, t, tv } from "./i18n.js";
 
 export const LAYERS = [
   { key: "sectors", label: "Sectors", hotkey: "1" },
@@ -49,6 +49,13 @@ export class CoastMap {
       dots: L.canvas({ pane: "overlayPane" }),
     };
     this.base = L.imageOverlay(this.baseUrl("night"), this.bounds, { pane: "tilePane", className: "basemap" }).addTo(this.map);
+    // Zoomed in, tiles drawn by the server from the terrain at that zoom keep the map sharp
+    // (the overview image above blurs past two zoom steps); beyond the strip they are clear.
+    this.theme = "night";
+    this.tiles = L.tileLayer("/api/v1/basemap/{theme}/{z}/{x}/{y}.png", {
+      theme: () => this.theme, minZoom: 12, maxZoom: 19, bounds: this.bounds, pane: "tilePane",
+      className: "basemap-tiles", keepBuffer: 1, updateWhenZooming: false,
+    }).addTo(this.map);
     for (const p of area.places || []) {
       L.marker([p.lat, p.lon], { interactive: false, keyboard: false,
         icon: L.divIcon({ className: "place-label", html: esc(p.name), iconSize: null }) }).addTo(this.map);
@@ -65,7 +72,7 @@ export class CoastMap {
   }
 
   baseUrl(theme) { return `/api/v1/basemap.png?theme=${theme}&width=2048`; }
-  setTheme(theme) { this.base.setUrl(this.baseUrl(theme)); }
+  setTheme(theme) { this.theme = theme; this.base.setUrl(this.baseUrl(theme)); this.tiles.redraw(); }
 
   zoomed() {
     const z = this.map.getZoom();
@@ -386,7 +393,7 @@ export function marking(r) {
 
 function postTip(r, unit) {
   const who = unit ? `${esc(unit.callsign)} · ${esc(tv("kind", unit.kind))}` : esc(r.unit_id);
-  return `<b>${esc(t("post.tip"))} · ${who}</b> · ${esc(tv("status", r.status))}<br>${esc(t("post.manned", { pct: Math.round((r.manned_share || 0) * 100) }))} · ${esc(r.plan_id)}<div class="why">${esc(r.why)}</div>${marking(r)}`;
+  return `<b>${esc(t("post.tip"))} · ${who}</b> · ${esc(tv("status", r.status))}<br>${esc(t("post.manned", { pct: Math.round((r.manned_share || 0) * 100) }))} · ${esc(r.plan_id)}<div class="why">${esc(local(r, "why"))}</div>${marking(r)}`;
 }
 
 // Red (thin) through amber to green (well covered).

@@ -3,7 +3,7 @@
 // decides every request; the buttons only offer what the role may do.
 import { api } from "./api.js";
 import { $, esc } from "./dom.js";
-import { t, tv } from "./i18n.js";
+import { local, t, tv } from "./i18n.js";
 
 export class PlanPanel {
   constructor({ me, map, toast }) {
@@ -40,6 +40,8 @@ export class PlanPanel {
     const b = $("plan-publish");
     b.disabled = true;
     b.textContent = t("plan.planning");
+    // A plan asked for while the coverage model is still prepared waits for it: show how far.
+    const poll = setInterval(() => this.showPreparing(b), 1000);
     try {
       this.latest = await api("/api/v1/plans", { method: "POST", body: { method: "ahead" } });
       this.map.setPlan(this.latest);
@@ -47,10 +49,20 @@ export class PlanPanel {
     } catch (err) {
       this.toast(t("plan.refused", { message: err.message }), true);
     } finally {
+      clearInterval(poll);
       b.disabled = false;
       b.textContent = t("plan.publish");
       this.render();
     }
+  }
+
+  async showPreparing(b) {
+    try {
+      const s = await api("/api/v1/plans/status");
+      if (b.disabled && s.coverage_model !== "ready") {
+        b.textContent = t("plan.preparing", { pct: Math.round((s.progress || 0) * 100) });
+      }
+    } catch (e) { /* the plan's own answer says what went wrong */ }
   }
 
   async decide(id, status) {
@@ -81,7 +93,7 @@ export class PlanPanel {
         : "";
       return `<li data-post-row="${esc(p.id)}" class="${esc(p.status)}"><b>${esc(unit ? unit.callsign : p.unit_id)}</b>
         <small>${esc(unit ? tv("kind", unit.kind) : "")} · ${esc(tv("status", p.status))} · ${esc(t("plan.manned", { pct: Math.round((p.manned_share || 0) * 100) }))}</small>
-        <div class="why">${esc(p.why)}</div>${acts}</li>`;
+        <div class="why">${esc(local(p, "why"))}</div>${acts}</li>`;
     }).join("");
     const html = head + `<ol class="posts">${rows}</ol>`;
     if (this.el.dataset.html === html) return;
