@@ -14,7 +14,7 @@ from estran.adapters.plan_store import DiskPostCache
 from estran.cli.main import cli
 from estran.config import Settings
 from estran.services.plan_eval import CURRENT, evaluate, play
-from estran.services.planning import KINDS, NIGHTLY, Planner, scaled, tonight, with_extra
+from estran.services.planning import KINDS, NIGHTLY, ORACLE, Planner, scaled, tonight, with_extra
 from estran.services.posts import posts_for
 from estran.sim.night import Season, begin_night, coast_from
 from estran.sim.scenario import DEFAULT_SCENARIO, Scenario, parse_scenario
@@ -216,7 +216,9 @@ def test_evaluate_pairs_seeds_and_counts_everything(opale, planner, baseline):
         assert len(r.shares) == 2
         assert sum(r.site_attempts) == r.attempts > 0
         lo, hi = r.ci95
-        assert lo <= r.mean <= hi
+        assert 0.0 <= lo <= r.intercepted / r.attempts <= hi <= 1.0
+        assert sum(r.season_attempts) == r.attempts
+        assert 0 <= r.deterred <= r.attempts
         assert 0 <= r.intercepted <= r.attempts
     # Common random numbers: the weather and the number of attempts a night are the same
     # dice for every policy (only where the attempts go, and their fate, differ).
@@ -329,9 +331,20 @@ def test_the_cli_writes_tonight_an_evaluation_and_a_frontier(tmp_path, terrain_c
         "planned (SSE)",
         "planned",
         NIGHTLY,
+        ORACLE,
     ]
     assert set(report["planned_against"]) == set(names) - {"planned"}
     assert set(report["nightly_against"]) == set(names) - {NIGHTLY}
+    # Issue 21's measure: the gap closure against the best baseline and the oracle, and
+    # intervals inside [0, 1] even for two seasons of two nights.
+    gc = report["gap_closure"][NIGHTLY]
+    assert gc["best_baseline"] in ("current posts", "uniform", "evenly spaced", "hotspot",
+                                   "best fixed")  # fmt: skip
+    for p in report["policies"]:
+        low, high = p["proportion_ci95"]
+        assert 0.0 <= low <= high <= 1.0
+        assert p["deterred"] >= 0
+    assert "Oracle gap closure" in (out / "report.md").read_text()
     for png in ("proportions.png", "coverage-map.png", "adversary-shift.png"):
         assert (out / png).stat().st_size > 10_000
     assert "| planned |" in (out / "report.md").read_text()
@@ -418,3 +431,44 @@ def test_a_bad_history_file_is_refused_with_the_line(tmp_path, terrain_cache):
     assert "line 2: unknown site 'nowhere'" in res.output
     bad.write_text("site_id,attempts\n")
     assert not (tmp_path / "o" / "tonight.json").exists()
+
+
+def test_the_oracle_is_told_tonights_sites_and_covers_them(opale, planner, baseline):
+    """Issue 21's clairvoyant reference: placed greedily on tonight's attempt sites it covers
+    them far better than any baseline, and only it is told where they are (the others' dice
+    are unchanged, which the golden evaluation pins)."""
+    oracle = planner.oracle(seed=1)
+    deploy = oracle.deployer(0)
+    assert getattr(deploy, "clairvoyant", False)
+    q = planner.game.q
+    site = int(np.argmax(q.max(axis=0)))  # the site some post covers best
+    where = deploy(0, [site, site, site])
+    covering = {tuple(np.round(planner.post_xy[p], 3)) for p in np.flatnonzero(q[:, site] > 0)}
+    assert any(tuple(np.round(xy, 3)) in covering for xy in where.values())
+    # In the simulator, over the same seeds: the oracle intercepts more than the best fixed
+    # deployment and today's posts.
+    coast = coast_from(opale)
+    fixed = next(p for p in planner.policies(seed=1) if p.name == "best fixed")
+    results = evaluate(baseline, coast, [None, fixed, oracle], nights=6, replications=2, seed=3)
+    current, best_fixed, clairvoyant = results
+    assert clairvoyant.intercepted / clairvoyant.attempts > max(
+        current.intercepted / current.attempts, best_fixed.intercepted / best_fixed.attempts
+    )
+
+
+def test_the_truth_scenario_plays_other_organisers_with_our_forces(tmp_path, baseline):
+    from estran.cli.plan import played_scenario
+
+    truth = tmp_path / "sharper.toml"
+    truth.write_text(
+        '[scenario]\nname = "sharper organisers"\n[adversary]\nrationality = 6.0\n'
+        "road_weight = 2.0\n"
+        "memory = 0.4\nwatch_radius_m = 3000.0\n"
+    )
+    played = played_scenario(baseline, truth)
+    assert played.name == "sharper organisers"
+    assert played.adversary.rationality == 6.0
+    assert played.adversary.memory == 0.4
+    assert played.units == baseline.units  # our forces are ours: the planning scenario's
+    assert played.drones == baseline.drones
+    assert played_scenario(baseline, None) is baseline

@@ -200,27 +200,57 @@ def _policies(planner: Planner, seed: int) -> list[Any]:
     return [None, *planner.policies(seed)]
 
 
+BASELINES = ("current posts", "uniform", "evenly spaced", "hotspot", "best fixed")
+"""The baseline panel the plan is judged against (issue 21): today's posts and four more."""
+
+
+def played_scenario(planning: Scenario, truth_path: Path | None) -> Scenario:
+    """What the simulator plays: ``--truth-scenario``'s organisers, weather, sea and sensors
+    with our own forces (units, drones, cameras, aircraft: those we know) from the planning
+    scenario; the planning scenario itself without one. The planner never reads it."""
+    if truth_path is None:
+        return planning
+    truth = load_scenario(truth_path)
+    return truth.model_copy(update={
+        "units": planning.units, "drones": planning.drones, "cameras": planning.cameras,
+        "aircraft": planning.aircraft, "night_start_h": planning.night_start_h,
+        "night_end_h": planning.night_end_h,
+    })  # fmt: skip
+
+
 @plan.command("evaluate")
 @data_option
 @scenario_option
 @history_option
+@click.option(
+    "--truth-scenario",
+    "truth_path",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    default=None,
+    help="Scenario the simulator plays (its organisers, weather, sea, sensors) while the plan "
+    "and every baseline are built from --scenario only: what if the organisers behave "
+    "otherwise than we assume?",
+)
 @simulation_options(nights=60, replications=10)
 @out_option
 def evaluate_cmd(
     data_dir: Path | None,
     scenario_path: Path | None,
     history_path: Path | None,
+    truth_path: Path | None,
     nights: int,
     replications: int,
     seed: int,
     workers: int | None,
     out: Path,
 ) -> None:
-    """The plan against uniform, hot-spot and best-fixed baselines in the simulator."""
+    """The plan against the baseline panel and a clairvoyant reference in the simulator:
+    proportions intercepted, the oracle gap closure, attempts deterred."""
     from estran.bootstrap import CoastLoader
     from estran.cli.plan_plots import adversary_shift, coverage_map, proportions
     from estran.services.plan_eval import evaluate, paired
-    from estran.services.planning import NIGHTLY, Planner
+    from estran.services.plan_measure import gap_closure
+    from estran.services.planning import NIGHTLY, ORACLE, Planner
     from estran.sim.night import coast_from
 
     bar = Progress()
@@ -228,9 +258,10 @@ def evaluate_cmd(
     coast = coast_from(terrain)
     planner = Planner(scenario, coast, posts, history=history)
     bar(msg("solving the game"), 0.0)
-    policies = _policies(planner, seed)
+    policies = [*_policies(planner, seed), planner.oracle(seed)]
+    played = played_scenario(scenario, truth_path)
     results = evaluate(
-        scenario, coast, policies, nights=nights, replications=replications, seed=seed,
+        played, coast, policies, nights=nights, replications=replications, seed=seed,
         workers=_workers(workers, len(policies) * replications),
         load_coast=CoastLoader.of(settings), progress=bar,
     )  # fmt: skip
@@ -239,6 +270,7 @@ def evaluate_cmd(
     plan_x = next(p.x for p in policies if p is not None and p.name == "planned")
     report: dict[str, Any] = {
         "scenario": scenario.name,
+        "truth_scenario": played.name if truth_path is not None else None,
         "nights": nights,
         "replications": replications,
         "seed": seed,
@@ -261,24 +293,62 @@ def evaluate_cmd(
             }
     report["planned_against"] = verdicts["planned"]
     report["nightly_against"] = verdicts[NIGHTLY]
+    best = max((by[n] for n in BASELINES if n in by), key=lambda r: r.mean)
+    closures = {
+        mine: gap_closure(by[mine].shares, best.shares, by[ORACLE].shares, best_name=best.name)
+        for mine in plans
+    }
+    report["gap_closure"] = {mine: gc.as_dict() for mine, gc in closures.items()}
+    report["oracle"] = "greedy placement knowing tonight's attempt sites (a reference, not a plan)"
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(json.dumps(report, indent=1))
     proportions(results, out / "proportions.png", scenario.name)
     coverage_map(planner, plan_x, terrain, out / "coverage-map.png", "The plan")
     adversary_shift(results, planner, out / "adversary-shift.png")
+
+    def _gc_line(mine: str) -> str:
+        gc = closures[mine]
+        bounds = (
+            "unbounded: the oracle is not clearly better than the best baseline"
+            if gc.low is None or gc.high is None
+            else f"{gc.low:.2f} to {gc.high:.2f}"
+        )
+        return (f"- **{mine}**: oracle gap closure **{gc.value:.2f}** (95 %: {bounds}); "
+                f"{100 * gc.plan_minus_best:+.1f} pts over {gc.best}, the oracle "
+                f"{100 * gc.oracle_minus_best:+.1f} pts")  # fmt: skip
+
+    truth_line = (
+        [f"The simulator played **{played.name}** ({truth_path.name}); the plan and every "
+         f"baseline were built from **{scenario.name}** only.", ""]
+        if truth_path is not None else []
+    )  # fmt: skip
     lines = [
         f"# Plan evaluation: {scenario.name}",
         "",
         f"{replications} seasons of {nights} nights per policy, seeds {seed}-"
         f"{seed + replications - 1} shared by every policy.",
         "",
-        "| policy | proportion intercepted | 95 % interval | attempts | planned / this | "
-        "intervals apart | planned minus this, paired (95 %) | re-planned nightly / this | "
-        "intervals apart | re-planned nightly minus this, paired (95 %) |",
-        "| --- | ---: | --- | ---: | ---: | --- | --- | ---: | --- | --- |",
+        *truth_line,
+        f"Best baseline: {best.name} ({best.mean:.1%}); oracle (knows tonight's sites, greedy "
+        f"placement): {by[ORACLE].mean:.1%}. Oracle gap closure "
+        "GC = (P_plan - P_best) / (P_oracle - P_best), Fieller's 95 % interval over paired "
+        "seasons:",
+        "",
+        *[_gc_line(mine) for mine in plans],
+        "",
+        "Intervals of proportions: Jeffreys with the seasons' design effect (inside [0, 1]). "
+        "Deterred: attempts given up because of patrols seen near the beach, not counted as "
+        "interceptions.",
+        "",
+        "| policy | proportion intercepted | 95 % interval | attempts | deterred | "
+        "planned / this | intervals apart | planned minus this, paired (95 %) | "
+        "re-planned nightly / this | intervals apart | "
+        "re-planned nightly minus this, paired (95 %) |",
+        "| --- | ---: | --- | ---: | ---: | ---: | --- | --- | ---: | --- | --- |",
     ]
     for r in results:
-        cells = [r.name, f"{r.mean:.1%}", "{:.1%}-{:.1%}".format(*r.ci95), str(r.attempts)]
+        cells = [r.name, f"{r.mean:.1%}", "{:.1%}-{:.1%}".format(*r.ci95), str(r.attempts),
+                 f"{r.deterred} ({r.deterred / max(r.attempts, 1):.0%})"]  # fmt: skip
         for mine in plans:
             v = verdicts[mine].get(r.name)
             if not v:
@@ -295,7 +365,8 @@ def evaluate_cmd(
     lines += ["", "![proportions](proportions.png)", "![coverage](coverage-map.png)",
               "![shift](adversary-shift.png)", ""]  # fmt: skip
     (out / "report.md").write_text("\n".join(lines))
-    echo("\n".join(lines[4 : 6 + len(results)]))
+    table = next(i for i, line in enumerate(lines) if line.startswith("| policy"))
+    echo("\n".join(lines[4 : table + 2 + len(results)]))
     echo(msg("report in {out}/", out=out))
 
 

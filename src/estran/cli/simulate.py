@@ -174,14 +174,17 @@ def simulate_cmd(
     everything = summarise([n for run in runs for n in run])
     shares = [s["proportion_intercepted"] for s in per_run]
     if len(shares) > 1:
-        import statistics
+        from estran.services.plan_measure import season_interval
 
-        mean = statistics.fmean(shares)
-        half = 1.96 * statistics.stdev(shares) / len(shares) ** 0.5
+        # Inside [0, 1] with any number of seasons (Jeffreys with the seasons' design effect;
+        # Student's t over two short seasons went below 0 and above 1).
+        interval = season_interval([s["intercepted"] for s in per_run],
+                                   [s["attempts"] for s in per_run])  # fmt: skip
         everything["replications"] = {
             "count": len(shares),
-            "proportion_mean": mean,
-            "proportion_ci95": [mean - half, mean + half],
+            "proportion_mean": sum(shares) / len(shares),
+            "proportion_ci95": list(interval),
+            "interval_method": "Jeffreys with the seasons' design effect",
         }
     everything["scenario"] = scenario.name
     (out / "summary.json").write_text(json.dumps(everything, indent=1))

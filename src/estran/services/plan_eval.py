@@ -3,7 +3,10 @@
 ``evaluate`` plays every policy against the simulator's adaptive adversary over the same
 seeds (common random numbers: replication ``r`` of every policy faces the same weather and the
 same adversary's dice), and summarises each by its proportion intercepted per replication,
-with a 95 % interval (Student's t over replications) and the pooled Wilson interval.
+with a 95 % interval that stays in [0, 1] with any number of seasons (Jeffreys with the
+seasons' design effect, ``plan_measure.season_interval``), the pooled Wilson interval, and the
+attempts deterred (given up because of patrols seen near the beach: not interceptions)
+counted apart.
 
 ``frontier`` asks how many more of each resource it takes to reach a target proportion: the
 model (``Planner.expected``, scaled to what the simulator measured for the plan with today's
@@ -22,6 +25,7 @@ import numpy as np
 from scipy import stats
 
 from estran.domain.messages import msg
+from estran.services.plan_measure import season_interval
 from estran.services.planning import KINDS, Planner, Policy, scaled, with_extra
 from estran.services.simulate import wilson
 from estran.sim.night import Season, run_night
@@ -56,6 +60,9 @@ class PolicyResult:
     attempts: int = 0
     intercepted: int = 0
     site_attempts: list[int] = field(default_factory=list)
+    deterred: int = 0
+    season_attempts: list[int] = field(default_factory=list)
+    season_intercepted: list[int] = field(default_factory=list)
 
     @property
     def mean(self) -> float:
@@ -63,12 +70,9 @@ class PolicyResult:
 
     @property
     def ci95(self) -> tuple[float, float]:
-        """Student's t interval of the mean over replications."""
-        k = len(self.shares)
-        if k < 2:
-            return (0.0, 1.0)
-        half = float(stats.t.ppf(0.975, k - 1) * np.std(self.shares, ddof=1) / math.sqrt(k))
-        return (self.mean - half, self.mean + half)
+        """The 95 % interval of the proportion intercepted over the seasons: inside [0, 1]
+        and meaningful with two seasons (``plan_measure.season_interval``)."""
+        return season_interval(self.season_intercepted, self.season_attempts)
 
     @property
     def pooled(self) -> tuple[float, float]:
@@ -85,6 +89,9 @@ class PolicyResult:
             "pooled_ci95": [plow, phigh],
             "attempts": self.attempts,
             "intercepted": self.intercepted,
+            "deterred": self.deterred,
+            "deterred_share": self.deterred / self.attempts if self.attempts else 0.0,
+            "interval_method": "Jeffreys with the seasons' design effect",
             "replications": len(self.shares),
             "shares": self.shares,
             "site_attempts": self.site_attempts,
@@ -126,7 +133,9 @@ def _init_worker(load_coast: Callable[[], Coast]) -> None:
     _COAST = load_coast()
 
 
-def _season(job: tuple[Scenario, Policy | None, int, int, int]) -> tuple[int, int, list[int]]:
+def _season(
+    job: tuple[Scenario, Policy | None, int, int, int],
+) -> tuple[int, int, list[int], int]:
     scenario, policy, nights, seed, stream = job
     coast = _COAST
     assert coast is not None  # noqa: S101 (set by the initialiser or the caller)
@@ -135,20 +144,21 @@ def _season(job: tuple[Scenario, Policy | None, int, int, int]) -> tuple[int, in
 
 def play(
     scenario: Scenario, coast: Coast, policy: Policy | None, nights: int, seed: int, stream: int
-) -> tuple[int, int, list[int]]:
+) -> tuple[int, int, list[int], int]:
     """One season under ``policy`` (None: the scenario's own posts): attempts, interceptions,
-    attempts per site."""
+    attempts per site, attempts deterred."""
     deploy = policy.deployer(stream) if policy is not None else None
     season = Season(scenario, coast, seed + stream, deploy=deploy)
-    attempts = intercepted = 0
+    attempts = intercepted = deterred = 0
     sites = np.zeros(len(coast.sites), dtype=np.int64)
     for _ in range(nights):
         res = run_night(season)
         attempts += res.attempts
         intercepted += res.interceptions
+        deterred += res.deterred
         if res.sites:
             sites += np.bincount(np.asarray(res.sites), minlength=len(sites))
-    return attempts, intercepted, [int(v) for v in sites]
+    return attempts, intercepted, [int(v) for v in sites], deterred
 
 
 def _run(
@@ -158,8 +168,8 @@ def _run(
     load_coast: Callable[[], Coast] | None,
     progress: Callable[[str, float], None] | None,
     label: Callable[[int], str],
-) -> list[tuple[int, int, list[int]]]:
-    out: list[tuple[int, int, list[int]]] = []
+) -> list[tuple[int, int, list[int], int]]:
+    out: list[tuple[int, int, list[int], int]] = []
     if workers <= 1 or load_coast is None:
         global _COAST
         _COAST = coast
@@ -201,10 +211,15 @@ def evaluate(
     results = []
     for k, name in enumerate(names):
         res = PolicyResult(name, site_attempts=[0] * len(coast.sites))
-        for attempts, intercepted, sites in runs[k * replications : (k + 1) * replications]:
+        for attempts, intercepted, sites, deterred in runs[
+            k * replications : (k + 1) * replications
+        ]:
             res.shares.append(intercepted / attempts if attempts else 0.0)
+            res.season_attempts.append(attempts)
+            res.season_intercepted.append(intercepted)
             res.attempts += attempts
             res.intercepted += intercepted
+            res.deterred += deterred
             res.site_attempts = [a + b for a, b in zip(res.site_attempts, sites, strict=True)]
         results.append(res)
     return results

@@ -54,7 +54,9 @@ __all__ = [
     "GROUND_PROFILE",
     "KINDS",
     "NIGHTLY",
+    "ORACLE",
     "NightlyPolicy",
+    "OraclePolicy",
     "Planner",
     "Policy",
     "Resources",
@@ -67,6 +69,8 @@ __all__ = [
 F64 = npt.NDArray[np.float64]
 KINDS = ("foot_patrol", "dune_buggy", "four_by_four", "drone")
 NIGHTLY = "planned, re-planned nightly"
+ORACLE = "oracle (knows tonight's sites)"
+"""The clairvoyant reference of the evaluation: not a plan anyone can run."""
 GROUND_PROFILE = {"foot_patrol": "foot", "dune_buggy": "buggy", "four_by_four": "four_by_four"}
 
 
@@ -220,6 +224,44 @@ class Policy:
             del night  # one draw per night, in order
             return self.positions(self.draw(rng))
 
+        return deploy
+
+
+@dataclass(frozen=True)
+class OraclePolicy(Policy):
+    """The clairvoyant reference of the evaluation (issue 21), never a plan: each night it is
+    told where tonight's attempts will be and places every resource greedily, each in turn on
+    the free post of its type that adds most to the expected interceptions of those attempts
+    (posts combined as independent chances, ``game.q``). Greedy is not optimal, but for this
+    coverage objective (submodular) it is within 1 - 1/e of the best placement, and it is
+    what the issue accepts; a night without attempts keeps the marginals ``x``."""
+
+    def deployer(self, stream: int) -> Callable[[int], dict[str, tuple[float, float]]]:
+        rng = np.random.default_rng([self.seed, stream, 0x4F524143])
+        q, post_type = self.game.q, self.game.post_type
+
+        def deploy(night: int, sites: list[int] | None = None) -> dict[str, tuple[float, float]]:
+            del night
+            if not sites:
+                return self.positions(self.draw(rng))
+            want = np.bincount(np.asarray(sites), minlength=q.shape[1]).astype(np.float64)
+            missed = np.ones(q.shape[1])  # chance each site's attempts are not intercepted
+            left = self.game.counts.astype(int).copy()
+            taken = np.zeros(q.shape[0], dtype=bool)
+            chosen: list[int] = []
+            for _ in range(int(left.sum())):
+                free = ~taken & (left[post_type] > 0)
+                if not free.any():
+                    break
+                gain = np.where(free, q @ (want * missed), -1.0)
+                best = int(np.argmax(gain))
+                chosen.append(best)
+                taken[best] = True
+                left[post_type[best]] -= 1
+                missed *= 1.0 - q[best]
+            return self.positions(np.asarray(chosen, dtype=np.intp))
+
+        deploy.clairvoyant = True  # type: ignore[attr-defined]
         return deploy
 
 
@@ -503,6 +545,11 @@ class Planner:
         self, name: str, x: F64, *, fixed: bool, seed: int = 0, spread: bool = True
     ) -> Policy:
         return Policy(name, self.game, x, fixed, self.post_xy, self.types, seed, spread)
+
+    def oracle(self, seed: int = 0) -> OraclePolicy:
+        """The clairvoyant reference (``OraclePolicy``): knows tonight's attempt sites."""
+        return OraclePolicy(ORACLE, self.game, self.uniform(), False, self.post_xy, self.types,
+                            seed, True)  # fmt: skip
 
     def policies(self, seed: int = 0) -> list[Policy]:
         """The plans and the baselines, all with the same resources, in report order."""

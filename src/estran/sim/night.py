@@ -200,17 +200,7 @@ def begin_night(season: Season, observer: Observer | None = None) -> Night:
     def clock(h: float) -> float:
         return ((h - h0) % 24) * 3600.0
 
-    posts = season.deploy(night) if season.deploy is not None else {}
-    units = []
-    for u in sc.units:
-        x, y = posts.get(u.id) or coast.to_xy(u.lon, u.lat)
-        end = clock(u.end_h) or dark
-        units.append(SimUnit(u.id, u.kind, x, y, clock(u.start_h), end))
-    drones = [(d, *(posts.get(d.id) or coast.to_xy(d.lon, d.lat)), clock(d.start_h),
-               clock(d.end_h) or dark) for d in sc.drones]  # fmt: skip
-    # Where the organisers saw patrols stand tonight (before any tasking moves them).
-    watched = [(u.x, u.y) for u in units] + [(dx, dy) for _, dx, dy, *_ in drones]
-    cameras = [(c, *coast.to_xy(c.lon, c.lat)) for c in sc.cameras]
+    units: list[SimUnit] = []
     groups: list[Group] = []
     seen_at_site = np.zeros(len(coast.sites))
 
@@ -252,6 +242,27 @@ def begin_night(season: Season, observer: Observer | None = None) -> Night:
             env.after(prep, start_launch)
 
         env.at(start, arrive)
+
+    # --- tonight's deployment ------------------------------------------------------------
+    # Posted after the adversary's plan is drawn (a deployer draws from its own stream, so
+    # the dice are the same whatever it does); only the clairvoyant reference of the
+    # evaluation (``Oracle``) is told where tonight's attempts will be.
+    deploy = season.deploy
+    if deploy is None:
+        posts: dict[str, tuple[float, float]] = {}
+    elif getattr(deploy, "clairvoyant", False):
+        posts = deploy(night, list(res.sites))  # type: ignore[call-arg]
+    else:
+        posts = deploy(night)
+    for u in sc.units:
+        x, y = posts.get(u.id) or coast.to_xy(u.lon, u.lat)
+        end = clock(u.end_h) or dark
+        units.append(SimUnit(u.id, u.kind, x, y, clock(u.start_h), end))
+    drones = [(d, *(posts.get(d.id) or coast.to_xy(d.lon, d.lat)), clock(d.start_h),
+               clock(d.end_h) or dark) for d in sc.drones]  # fmt: skip
+    # Where the organisers saw patrols stand tonight (before any tasking moves them).
+    watched = [(u.x, u.y) for u in units] + [(dx, dy) for _, dx, dy, *_ in drones]
+    cameras = [(c, *coast.to_xy(c.lon, c.lat)) for c in sc.cameras]
 
     def active() -> list[Group]:
         return [g for g in groups if g.state in ("preparing", "launching")]
