@@ -254,6 +254,15 @@ def test_an_error_says_what_went_wrong_in_the_readers_language(api):
         assert reply.headers["content-language"] == lang
         assert reply.json()["error"]["title"] == title
         assert reply.json()["error"]["message"] == messages[lang]  # the particulars too
+    # The account's own choice comes before its nation's (kept with it, no store read on an
+    # error: the language is remembered from sign-in and from the choice).
+    assert api.put("/api/v1/auth/me/language", json={"language": "en"}).status_code == 200
+    try:
+        chosen = api.get("/api/v1/units/nope")
+        assert chosen.headers["content-language"] == "en"
+        assert chosen.json()["error"]["message"] == messages["en"]
+    finally:
+        api.put("/api/v1/auth/me/language", json={"language": "fr"})
     # Before sign-in there is no account: what the request asks for, else English.
     anonymous = api.get("/api/v1/units", headers={"Authorization": "Bearer est_nobody"})
     assert anonymous.json()["error"]["title"] == "Sign in first"

@@ -143,6 +143,7 @@ class Identity:
         self.throttle = SignInThrottle(per_name=max_failed_logins, base_s=lockout_s)
         self.service_key_days = service_key_days
         self._cache: dict[str, tuple[float, Principal, str]] = {}
+        self._languages: dict[str, Language] = {}  # read with each account at sign-in
 
     # --- accounts -------------------------------------------------------------------------
 
@@ -197,6 +198,11 @@ class Identity:
             raise InvalidInputError(msg("no user {username!r}", username=username))
         return account_language(user.get("language"), user["nation"])
 
+    def known_language(self, username: str) -> Language | None:
+        """The account's language as last read with it (at authentication): no I/O, so an
+        error answered while the database is away is not held up by asking it."""
+        return self._languages.get(username)
+
     def set_language(self, username: str, language: str) -> None:
         if language not in LANGUAGES:
             raise InvalidInputError(
@@ -208,6 +214,7 @@ class Identity:
             )
         if not self.store.update_user(username, language=language, updated_at=stamp(self.now())):
             raise InvalidInputError(msg("no user {username!r}", username=username))
+        self._languages[username] = language
 
     def set_disabled(self, username: str, disabled: bool) -> None:
         if not self.store.update_user(username, disabled=disabled, updated_at=stamp(self.now())):
@@ -314,6 +321,8 @@ class Identity:
         principal = principal_of(user)
         if len(self._cache) > 10_000:
             self._cache.clear()
+            self._languages.clear()
+        self._languages[user["username"]] = account_language(user.get("language"), user["nation"])
         self._cache[digest] = (time.monotonic(), principal, session["expires_at"])
         return principal
 

@@ -14,8 +14,6 @@ the template the error was raised with (``estran.i18n``), with its particulars.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 from functools import cache
 from pathlib import Path
@@ -115,17 +113,17 @@ def reader_language(request: Request | None) -> Language:
 
 
 async def account_language_of(request: Request) -> Language:
-    """``reader_language``, reading the signed-in account's own choice when the request
-    does not say (kept on the request for the rest of it)."""
+    """``reader_language``, with the signed-in account's own choice when the request does not
+    say: as read with the account at sign-in, never by asking the database again (an error
+    answered while it is away must not wait for it)."""
     if from_accept_language(request.headers.get("accept-language")) is None:
         principal = getattr(request.state, "principal", None)
         svc = getattr(request.app.state, "services", None)
         kind, _, name = ("", "", "") if principal is None else principal.id.partition(":")
-        name = name if kind in ("user", "service") else ""
-        if name and svc is not None and getattr(request.state, "language", None) is None:
-            # Not an account (a device, Estran itself): its nation's language, below.
-            with contextlib.suppress(EstranError):
-                request.state.language = await asyncio.to_thread(svc.identity.language_of, name)
+        if kind in ("user", "service") and name and svc is not None:
+            known = svc.identity.known_language(name)
+            if known is not None:
+                request.state.language = known
     return reader_language(request)
 
 
