@@ -50,14 +50,22 @@ def tile_bounds(z: int, x: int, y: int) -> tuple[float, float, float, float]:
     return west, south, east, north
 
 
+def _mercator(
+    west: float, south: float, east: float, north: float
+) -> tuple[float, float, float, float]:
+    """The box in Web Mercator metres: ``(x0, y0, x1, y1)``."""
+    x0, x1 = _R * math.radians(west), _R * math.radians(east)
+    y0, y1 = (_R * math.log(math.tan(math.pi / 4 + math.radians(v) / 2)) for v in (south, north))
+    return x0, y0, x1, y1
+
+
 def _sample(
     t: PreparedTerrain, west: float, south: float, east: float, north: float, w: int, h: int
 ) -> npt.NDArray[np.uint8]:
     """The terrain class under the centre of each pixel of a ``w`` x ``h`` Web Mercator image
     of the box (``OUTSIDE`` beyond the grid)."""
     g = t.grid
-    x0, x1 = _R * np.radians(west), _R * np.radians(east)
-    y0, y1 = (_R * np.log(np.tan(np.pi / 4 + np.radians(v) / 2)) for v in (south, north))
+    x0, y0, x1, y1 = _mercator(west, south, east, north)
     xs = x0 + (np.arange(w) + 0.5) * (x1 - x0) / w
     ys = y1 - (np.arange(h) + 0.5) * (y1 - y0) / h
     lons = np.degrees(xs / _R)
@@ -119,8 +127,7 @@ class BasemapRenderer:
         minx, miny, maxx, maxy = g.bounds
         (west, south), (east, north) = (t.projector.to_lonlat(x, y)
                                         for x, y in ((minx, miny), (maxx, maxy)))  # fmt: skip
-        x0, x1 = _R * np.radians(west), _R * np.radians(east)
-        y0, y1 = (_R * np.log(np.tan(np.pi / 4 + np.radians(v) / 2)) for v in (south, north))
+        x0, y0, x1, y1 = _mercator(west, south, east, north)
         height = max(1, round(width * (y1 - y0) / (x1 - x0)))
         codes = _sample(t, west, south, east, north, width, height)
         palette, coast = (NIGHT_COLOURS, "#5f8fb0") if theme == "night" else (CLASS_COLOURS, None)

@@ -46,7 +46,6 @@ from estran.i18n import translate, translate_tree
 
 __all__ = [
     "WS_CLOSE",
-    "account_language_of",
     "error_response",
     "install_error_handlers",
     "localized",
@@ -98,33 +97,24 @@ def _titles() -> dict[str, dict[str, str]]:
 
 def reader_language(request: Request | None) -> Language:
     """The language an answer is written in: what the request accepts (French or English),
-    else the signed-in account's language (once ``account_language_of`` has read it), else
-    its nation's, else English."""
+    else the signed-in account's own choice (as read with the account at sign-in: never by
+    asking the database again, so an error answered while it is away does not wait for it),
+    else its nation's, else English."""
     if request is None:
         return "en"
     chosen = from_accept_language(request.headers.get("accept-language"))
     if chosen is not None:
         return chosen
-    known: Language | None = getattr(request.state, "language", None)
-    if known is not None:
-        return known
     principal = getattr(request.state, "principal", None)
-    return "en" if principal is None else account_language(None, principal.nation)
-
-
-async def account_language_of(request: Request) -> Language:
-    """``reader_language``, with the signed-in account's own choice when the request does not
-    say: as read with the account at sign-in, never by asking the database again (an error
-    answered while it is away must not wait for it)."""
-    if from_accept_language(request.headers.get("accept-language")) is None:
-        principal = getattr(request.state, "principal", None)
-        svc = getattr(request.app.state, "services", None)
-        kind, _, name = ("", "", "") if principal is None else principal.id.partition(":")
-        if kind in ("user", "service") and name and svc is not None:
-            known = svc.identity.known_language(name)
-            if known is not None:
-                request.state.language = known
-    return reader_language(request)
+    if principal is None:
+        return "en"
+    svc = getattr(request.app.state, "services", None)
+    kind, _, name = principal.id.partition(":")
+    if kind in ("user", "service") and name and svc is not None:
+        known: Language | None = svc.identity.known_language(name)
+        if known is not None:
+            return known
+    return account_language(None, principal.nation)
 
 
 def error_response(
@@ -150,7 +140,6 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, EstranError)  # noqa: S101 (registered for EstranError only)
         if isinstance(exc, PermissionDeniedError):
             await _audit_refusal(request, exc)
-        await account_language_of(request)
         response = error_response(status_for(exc), exc.code, exc.message, exc.details, request)
         if isinstance(exc, SignInThrottledError):
             response.headers["Retry-After"] = str(max(1, round(exc.retry_after_s)))
@@ -160,7 +149,6 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_validation(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)  # noqa: S101
-        await account_language_of(request)
         details = [
             {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
             for e in exc.errors()
@@ -171,7 +159,6 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)  # noqa: S101
-        await account_language_of(request)
         code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(
             exc.status_code, "http_error"
         )
@@ -182,9 +169,9 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, on_http)
 
 
-async def localized(request: Request, value: Any) -> Any:
+def localized(request: Request, value: Any) -> Any:
     """An answer with every message in it in the reader's language (``reader_language``)."""
-    return translate_tree(value, await account_language_of(request))
+    return translate_tree(value, reader_language(request))
 
 
 async def _audit_refusal(request: Request, exc: PermissionDeniedError) -> None:

@@ -82,7 +82,7 @@ def build_plan_router() -> APIRouter:
             seed=body.seed,
             source=f"http:{client}",
         )
-        return JSONBytes(await localized(request, plan), status_code=201)
+        return JSONBytes(localized(request, plan), status_code=201)
 
     @router.get("/plans/status", summary="Whether plans can answer at once: the coverage model")
     async def status(
@@ -106,6 +106,6 @@ def build_plan_router() -> APIRouter:
                 msg("planning (terrain is switched off)"), progress=0.0, elapsed_s=0.0
             )
         principal = who(request)
-        return JSONBytes(await localized(request, plans.last(access.predicate(principal))))
+        return JSONBytes(localized(request, plans.last(access.predicate(principal))))
 
     return router

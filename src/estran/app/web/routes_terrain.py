@@ -82,7 +82,7 @@ def build_terrain_router() -> APIRouter:
             and (wanted_kinds is None or u.get("kind") in wanted_kinds)
         ]
         result = await asyncio.to_thread(terrain.rank, lat, lon, units, limit=limit, routes=routes)
-        return JSONBytes(await localized(request, result))
+        return JSONBytes(localized(request, result))
 
     @router.get(
         "/incidents/{incident_id}/recommendations",
@@ -107,7 +107,7 @@ def build_terrain_router() -> APIRouter:
             clock.now(),
             whole=picture,
         )
-        return JSONBytes(await localized(request, result))
+        return JSONBytes(localized(request, result))
 
     @router.get("/area", summary="The area of interest: extent, places, terrain legend")
     async def area(
