@@ -16,7 +16,7 @@ from estran.config import Settings
 from estran.services.plan_eval import CURRENT, evaluate, play
 from estran.services.planning import KINDS, NIGHTLY, ORACLE, Planner, scaled, tonight, with_extra
 from estran.services.posts import posts_for
-from estran.sim.night import Season, begin_night, coast_from
+from estran.sim.night import Season, begin_night, coast_from, run_night
 from estran.sim.scenario import DEFAULT_SCENARIO, Scenario, parse_scenario
 
 
@@ -177,10 +177,27 @@ def test_the_server_re_plans_against_what_was_seen_and_falls_back_without_it(pla
 
 def test_the_nightly_policy_plans_from_what_stood_on_the_coast_each_night(planner, opale):
     policy = planner.nightly(seed=3)
-    first, again = policy.deployer(0), policy.deployer(0)
-    nights = [first(k) for k in range(4)]
-    assert nights == [again(k) for k in range(4)]  # reproducible per season
-    assert len({tuple(sorted(n.items())) for n in nights}) > 1  # and not the same each night
+    coast = coast_from(opale)
+
+    def season_of(seed: int) -> list[dict]:
+        """Four nights in the simulator: what the policy posted each night."""
+        deploy = policy.deployer(0)
+        posted: list[dict] = []
+
+        def record(night: int) -> dict:
+            posted.append(deploy(night))
+            return posted[-1]
+
+        record.observe = deploy.observe  # type: ignore[attr-defined]
+        season = Season(planner.scenario, coast, seed, deploy=record)
+        for _ in range(4):
+            run_night(season)
+        return posted
+
+    nights = season_of(5)
+    assert nights == season_of(5)  # reproducible per season
+    # It learns from each night (where it stood, what it found): not the same every night.
+    assert len({tuple(sorted(n.items())) for n in nights}) > 1
     kinds = {uid: t.kind for t in planner.types for uid in t.ids}
     for night in nights:
         assert set(night) == set(kinds)  # every unit and drone has a post

@@ -22,7 +22,6 @@ from estran.domain.planning import (
     solve_sse_milp,
     solve_suqr,
     suqr_probabilities,
-    with_memory,
 )
 
 
@@ -226,18 +225,6 @@ def test_the_organisers_memory_saturates_decays_and_lowers_what_a_site_is_worth(
     assert m[0] == pytest.approx((0.3 * 0.7 + 0.3) * 0.7**3)
     with pytest.raises(ValueError, match="decay"):
         remember(m, m, 1.5)
-    # With memory, a site the organisers remember is worth less to them, covered or not, and
-    # their quantal response moves away from it.
-    g = two_sites()
-    remembered = with_memory(g, np.array([1.0, 0.0]), 2.0)
-    assert remembered.att_uncovered == pytest.approx(g.att_uncovered - [2.0, 0.0])
-    assert remembered.att_covered == pytest.approx(g.att_covered - [2.0, 0.0])
-    c = np.array([0.5, 0.5])
-    before = suqr_probabilities(g, c, (-3.0, 1.0, 0.0))
-    after = suqr_probabilities(remembered, c, (-3.0, 1.0, 0.0))
-    assert after[0] < before[0]
-    with pytest.raises(ValueError, match="one value per site"):
-        with_memory(g, np.zeros(3), 1.0)
 
 
 def test_bad_games_are_refused_with_a_clear_error():

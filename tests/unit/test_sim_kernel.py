@@ -32,7 +32,7 @@ def test_an_event_can_schedule_more_and_cancel_others():
             env.after(1.0, tick)
 
     env.at(0.0, tick)
-    Environment.cancel(doomed)
+    env.cancel(doomed)
     env.run(until=100.0)
     assert seen == [0.0, 1.0, 2.0, 3.0, 4.0]
     with pytest.raises(ValueError, match="before now"):

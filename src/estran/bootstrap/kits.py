@@ -124,7 +124,13 @@ class CoastLoader:
     def __call__(self) -> Coast:
         from estran.config import Settings
 
-        return coast_from(prepare_terrain(Settings.model_validate(self.settings_json)))
+        settings = Settings.model_validate(self.settings_json)
+        terrain = prepare_terrain(settings)
+        coast = coast_from(terrain)
+        posts = post_cache(settings).get(terrain)
+        if posts is not None:  # the travel times the simulator's dispatch asks most
+            coast.remember_posts(posts)
+        return coast
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ never together exceed 1, an upper bound on ``1 - prod(1 - Q x)`` otherwise).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
@@ -40,12 +40,10 @@ __all__ = [
     "presence",
     "remember",
     "sample",
-    "solve_against_memory",
     "solve_sse",
     "solve_sse_milp",
     "solve_suqr",
     "suqr_probabilities",
-    "with_memory",
 ]
 
 F64 = npt.NDArray[np.float64]
@@ -518,34 +516,3 @@ def remember(seen: F64, tonight: F64, decay: float) -> F64:
         raise ValueError("decay must lie in [0, 1]")
     out: F64 = decay * seen + (1.0 - decay) * tonight
     return out
-
-
-def with_memory(game: Game, seen: F64, weight: float) -> Game:
-    """The game against organisers who remember: each site is worth ``weight`` times what they
-    remember seeing there less to them, covered or not (their quantal response then weighs
-    memory and tonight's coverage separately)."""
-    if seen.shape != (game.sites,) or weight < 0:
-        raise ValueError("memory must give one value per site, and a non-negative weight")
-    shift = weight * seen
-    return replace(
-        game, att_uncovered=game.att_uncovered - shift, att_covered=game.att_covered - shift
-    )
-
-
-def solve_against_memory(
-    game: Game,
-    seen: F64,
-    *,
-    rationality: float,
-    coverage_weight: float,
-    memory_weight: float,
-    start: F64,
-) -> Strategy:
-    """The best commitment against organisers who go by what they remember (``seen``, per
-    site) with ``memory_weight`` of their aversion to being caught, and by tonight's coverage
-    with the rest: a quantal response to both (``solve_suqr`` on ``with_memory``'s game)."""
-    remembered = with_memory(game, seen, coverage_weight * memory_weight)
-    w = coverage_weight * (1.0 - memory_weight)
-    st = solve_suqr(remembered, (-rationality * w, rationality, 0.0), start=start,
-                    iterations=150, independent=True)  # fmt: skip
-    return replace(st, method="suqr-gradient, re-planned against the organisers' memory")

@@ -27,6 +27,7 @@ import numpy.typing as npt
 from scipy.optimize import linear_sum_assignment
 
 from estran.domain.coverage import Window, drone_hazard, patrol_hazard, shift_share, within_time
+from estran.domain.green import MemoryTracker, Organisers, place_against, place_greedy, watchers
 from estran.domain.messages import joined, msg
 from estran.domain.planning import (
     Game,
@@ -36,13 +37,12 @@ from estran.domain.planning import (
     presence,
     remember,
     sample,
-    solve_against_memory,
     solve_sse,
     solve_suqr,
     suqr_probabilities,
 )
 from estran.sim.night import site_appeal
-from estran.sim.scenario import AdversarySpec, DroneSpec, UnitSpec
+from estran.sim.scenario import DroneSpec, UnitSpec
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -55,7 +55,7 @@ __all__ = [
     "KINDS",
     "NIGHTLY",
     "ORACLE",
-    "NightlyPolicy",
+    "MemoryPolicy",
     "OraclePolicy",
     "Planner",
     "Policy",
@@ -68,7 +68,7 @@ __all__ = [
 
 F64 = npt.NDArray[np.float64]
 KINDS = ("foot_patrol", "dune_buggy", "four_by_four", "drone")
-NIGHTLY = "planned, re-planned nightly"
+NIGHTLY = "planned nightly against their memory"
 ORACLE = "oracle (knows tonight's sites)"
 """The clairvoyant reference of the evaluation: not a plan anyone can run."""
 GROUND_PROFILE = {"foot_patrol": "foot", "dune_buggy": "buggy", "four_by_four": "four_by_four"}
@@ -238,64 +238,59 @@ class OraclePolicy(Policy):
 
     def deployer(self, stream: int) -> Callable[[int], dict[str, tuple[float, float]]]:
         rng = np.random.default_rng([self.seed, stream, 0x4F524143])
-        q, post_type = self.game.q, self.game.post_type
 
         def deploy(night: int, sites: list[int] | None = None) -> dict[str, tuple[float, float]]:
             del night
             if not sites:
                 return self.positions(self.draw(rng))
-            want = np.bincount(np.asarray(sites), minlength=q.shape[1]).astype(np.float64)
-            missed = np.ones(q.shape[1])  # chance each site's attempts are not intercepted
-            left = self.game.counts.astype(int).copy()
-            taken = np.zeros(q.shape[0], dtype=bool)
-            chosen: list[int] = []
-            for _ in range(int(left.sum())):
-                free = ~taken & (left[post_type] > 0)
-                if not free.any():
-                    break
-                gain = np.where(free, q @ (want * missed), -1.0)
-                best = int(np.argmax(gain))
-                chosen.append(best)
-                taken[best] = True
-                left[post_type[best]] -= 1
-                missed *= 1.0 - q[best]
-            return self.positions(np.asarray(chosen, dtype=np.intp))
+            want = np.bincount(np.asarray(sites), minlength=self.game.sites).astype(np.float64)
+            return self.positions(place_greedy(self.game, want))
 
         deploy.clairvoyant = True  # type: ignore[attr-defined]
         return deploy
 
 
 @dataclass(frozen=True, kw_only=True)
-class NightlyPolicy(Policy):
-    """A plan re-solved every night against the organisers' memory of the nights before:
-    the policy keeps, per season, where its units stood (what the organisers saw; a unit
-    without a post stands at its home) and plans tonight as ``Planner.plan_ahead`` does
-    (from plain arrays, so that a policy travels to worker processes)."""
+class MemoryPolicy(Policy):
+    """The plan over nights (issue 21): each night, predict where the organisers will go from
+    what they remember of our past nights (``MemoryTracker``: where our units stood, exactly,
+    and what we found, per site) and place every resource greedily where the predicted
+    attempts will be (``place_against``; randomised by nothing when the organisers see none
+    of tonight's deployment, since then a draw only throws interceptions away)."""
 
     site_xy: F64
-    adversary: AdversarySpec
-    memory_weight: float
+    organisers: Organisers
+    attempts_calm: float
+    rough_factor: float
 
     def deployer(self, stream: int) -> Callable[[int], dict[str, tuple[float, float]]]:
-        rng = np.random.default_rng([self.seed, stream, 0x504C414E])
-        adv = self.adversary
+        del stream  # nothing random
+        tracker = MemoryTracker(self.organisers, self.site_xy)
+        sees = watchers(self.site_xy, self.post_xy, self.organisers.watch_radius_m)
         homes = [(uid, home) for t in self.types for uid, home in zip(t.ids, t.homes, strict=True)]
-        state = {"seen": np.zeros(len(self.site_xy)), "x": self.x}
+        night_state: dict[str, F64] = {}
 
         def deploy(night: int) -> dict[str, tuple[float, float]]:
-            del night  # one plan per night, in order
-            x = solve_against_memory(
-                self.game, state["seen"], rationality=adv.rationality,
-                coverage_weight=adv.coverage_weight, memory_weight=self.memory_weight,
-                start=state["x"],
-            ).x  # fmt: skip
-            where = self.positions(sample(self.game, x, rng, spread=self.spread))
+            del night
+            chosen = place_against(self.game, self.organisers, tracker.seen, sees)
+            where = self.positions(chosen)
             stood = np.array([where.get(uid, home) for uid, home in homes], dtype=np.float64)
-            tonight = presence(self.site_xy, stood.reshape(-1, 2), radius_m=adv.watch_radius_m,
-                               weight=adv.presence_weight)  # fmt: skip
-            state["seen"], state["x"] = remember(state["seen"], tonight, adv.memory), x
+            org = self.organisers
+            tonight = presence(self.site_xy, stood.reshape(-1, 2), radius_m=org.watch_radius_m,
+                               weight=org.presence_weight)  # fmt: skip
+            night_state["stood"] = stood
+            night_state["p"] = org.probabilities(
+                (1.0 - org.tonight) * tracker.seen + org.tonight * tonight
+            )
             return where
 
+        def observe(result: Any) -> None:
+            rate = self.attempts_calm * (1.0 if result.calm else self.rough_factor)
+            found = np.bincount(np.asarray(result.found_sites, dtype=np.intp),
+                                minlength=len(self.site_xy)).astype(np.float64)  # fmt: skip
+            tracker.update(night_state["stood"], found, rate * night_state["p"])
+
+        deploy.observe = observe  # type: ignore[attr-defined]
         return deploy
 
 
@@ -350,6 +345,7 @@ class Planner:
             def_uncovered=np.zeros(n),
             base=self._base(window, cover, weather),
         )
+        self.coast.remember_posts(self.posts)  # the simulator's dispatch reuses these times
 
     # --- the model -------------------------------------------------------------------------
 
@@ -448,17 +444,24 @@ class Planner:
         )
         return best
 
-    def plan_ahead(self, seen: F64, start: F64 | None = None) -> Strategy:
-        """Tonight's plan against organisers who remember what they saw on past nights
-        (``seen``: their memory per site, 0..1, as ``remember`` keeps it): they weigh it with
-        ``planning.memory_weight`` and tonight's coverage with the rest (re-planned each night,
-        in the spirit of green security games' planning against a lagging adversary)."""
-        adv = self.scenario.adversary
-        return solve_against_memory(
-            self.game, seen, rationality=adv.rationality, coverage_weight=adv.coverage_weight,
-            memory_weight=self.scenario.planning.memory_weight,
-            start=self.plan("qr").x if start is None else start,
-        )  # fmt: skip
+    def plan_ahead(self, seen: F64) -> Strategy:
+        """Tonight's deployment against organisers who remember ``seen`` (per site, 0..1, as
+        ``remember`` keeps it): where they will go, by their quantal response to it, and every
+        resource placed greedily where they will be (``place_against``). A deployment, not a
+        draw: they do not see tonight's, so randomising would only throw interceptions away
+        (in proportion to what they do see of it, ``adversary.sees_tonight``, it is priced
+        in)."""
+        org = self.organisers()
+        sees = watchers(self.posts.site_xy, self.post_xy, org.watch_radius_m)
+        x = np.zeros(self.game.posts)
+        x[place_against(self.game, org, seen, sees)] = 1.0
+        stood = presence(self.posts.site_xy, self.post_xy[x > 0.5], radius_m=org.watch_radius_m,
+                         weight=org.presence_weight)  # fmt: skip
+        attack = org.probabilities((1.0 - org.tonight) * seen + org.tonight * stood)
+        coverage = self.game.coverage_independent(x)
+        value = float(attack @ coverage)
+        return Strategy(x, coverage, value, float(attack @ self.game.attacker(coverage)), None,
+                        "greedy against the organisers' memory", attack)  # fmt: skip
 
     def seen(self, nights: list[F64]) -> F64:
         """The organisers' memory after ``nights`` (oldest first), each the positions (metres,
@@ -471,25 +474,25 @@ class Planner:
             memory = remember(memory, tonight, adv.memory)
         return memory
 
-    def nightly(
-        self, name: str = NIGHTLY, seed: int = 0, start: F64 | None = None
-    ) -> NightlyPolicy:
-        """The plan re-solved each night against what the organisers saw of the last ones,
-        from ``start`` (default: the static quantal-response plan) on the first night."""
-        x = self.plan("qr").x if start is None else start
-        return NightlyPolicy(
-            name=name,
-            game=self.game,
-            x=x,
-            fixed=False,
-            post_xy=self.post_xy,
-            types=self.types,
-            seed=seed,
-            spread=True,
-            site_xy=self.posts.site_xy,
-            adversary=self.scenario.adversary,
-            memory_weight=self.scenario.planning.memory_weight,
-        )
+    def organisers(self) -> Organisers:
+        """The organisers as the scenario describes them, for planning over nights."""
+        adv = self.scenario.adversary
+        return Organisers(
+            value=self.value, rationality=adv.rationality, coverage_weight=adv.coverage_weight,
+            memory=adv.memory, watch_radius_m=adv.watch_radius_m,
+            presence_weight=adv.presence_weight, tonight=adv.sees_tonight,
+        )  # fmt: skip
+
+    def nightly(self, name: str = NIGHTLY, seed: int = 0) -> MemoryPolicy:
+        """The plan over nights against the organisers' memory (``MemoryPolicy``)."""
+        first = self.plan_ahead(np.zeros(self.game.sites)).x
+        return MemoryPolicy(
+            name=name, game=self.game, x=first, fixed=False, post_xy=self.post_xy,
+            types=self.types, seed=seed, site_xy=self.posts.site_xy,
+            organisers=self.organisers(),
+            attempts_calm=self.scenario.adversary.attempts_per_calm_night,
+            rough_factor=self.scenario.weather.rough_attempt_factor,
+        )  # fmt: skip
 
     def uniform(self) -> F64:
         """Every post of a type equally likely."""
@@ -562,7 +565,7 @@ class Planner:
             self.policy("best fixed", self.best_fixed(), fixed=True, seed=seed),
             self.policy("planned (SSE)", sse.x, fixed=False, seed=seed),
             self.policy("planned", qr.x, fixed=False, seed=seed),
-            self.nightly(NIGHTLY, seed=seed, start=qr.x),
+            self.nightly(NIGHTLY, seed=seed),
         ]
 
 
@@ -583,7 +586,8 @@ def tonight(
     # What the plan's nights give on average (each post manned all night or not at all), not
     # the optimiser's smoother model, which is some points higher for a randomised plan.
     coverage = drawn_coverage(game, x, np.random.default_rng(0), draws=1000)
-    attack = planner.attack_probabilities(x)
+    ahead = "memory" in strategy.method  # where the organisers go was predicted with the plan
+    attack = strategy.attack_probabilities if ahead else planner.attack_probabilities(x)
     sites = planner.coast.sites
     posts: list[dict[str, Any]] = []
     for res in planner.types:
@@ -637,7 +641,7 @@ def tonight(
     return {
         "method": method,
         "solver": strategy.method,
-        "model_proportion": planner.expected(x),
+        "model_proportion": strategy.defender_utility if ahead else planner.expected(x),
         "drawn_proportion": float(attack @ coverage),
         "posts": posts,
         "sites": site_rows,

@@ -14,19 +14,22 @@ which raises a *rescue case*.
 
 from __future__ import annotations
 
+import bisect
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from estran.domain.travel import TravelEngine, UnitAt
+from estran.domain.travel_types import Eta, Target
 from estran.sim.kernel import LATE, Environment
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from estran.domain.launch_sites import LaunchSite
+    from estran.domain.planning import PostSet
     from estran.domain.prepared import PreparedTerrain
     from estran.sim.scenario import AircraftSpec, DroneSpec, Scenario
 
@@ -47,13 +50,65 @@ __all__ = [
 _PROFILE = {"foot_patrol": "foot", "dune_buggy": "buggy", "four_by_four": "four_by_four"}
 
 
+_ETA_CACHE_MAX = 200_000
+
+
 @dataclass(frozen=True)
 class Coast:
-    """The area as the simulation needs it, in the terrain's metres."""
+    """The area as the simulation needs it, in the terrain's metres.
+
+    ``eta`` remembers each unit's time to each target by position and profile: units stand at
+    a few hundred posts and groups at the launch sites, so a season asks the terrain engine
+    the same questions night after night (its answer for one unit does not depend on the
+    others asked with it; the cache changes no result, only the time: issue 21's speed)."""
 
     engine: TravelEngine
     sites: list[LaunchSite]
     to_xy: Callable[[float, float], tuple[float, float]]  # (lon, lat) -> (x, y)
+    _etas: dict[tuple[str, float, float, float, float], Eta] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+    _seeded: dict[str, object] = field(default_factory=dict, compare=False, repr=False)
+
+    def eta(self, target: Target, units: list[UnitAt]) -> list[Eta]:
+        """The engine's ``eta`` (fastest first, unreachable last), remembered."""
+        keys = [(u.profile, u.x, u.y, target.x, target.y) for u in units]
+        missing = [u for u, k in zip(units, keys, strict=True) if k not in self._etas]
+        if missing:
+            if len(self._etas) > _ETA_CACHE_MAX:
+                self._etas.clear()
+            by_id = {m.unit_id: m for m in missing}
+            for e in self.engine.eta(target, missing):
+                u = by_id[e.unit_id]
+                self._etas[(u.profile, u.x, u.y, target.x, target.y)] = e
+        out = []
+        for u, k in zip(units, keys, strict=True):
+            e = self._etas[k]
+            out.append(e if e.unit_id == u.unit_id else replace(e, unit_id=u.unit_id))
+        out.sort(key=lambda e: (not e.reachable, e.eta_s if e.eta_s is not None else 0.0))
+        return out
+
+    def remember_posts(self, posts: PostSet) -> None:
+        """Teach ``eta`` the travel times from every ground post to every launch site that
+        ``posts`` already holds (the engine's own answers, kept by the post cache): the
+        questions a season asks most. Their routes are not kept, so a run with an observer
+        (the live demo draws routes) asks the engine itself."""
+        if self._seeded.get("posts") is posts:
+            return
+        targets = [self.engine.resolve(float(x), float(y)) for x, y in posts.site_xy]
+        for kind, table in posts.eta_s.items():
+            profile = _PROFILE[kind]
+            for p, (px, py) in enumerate(posts.xy[kind]):
+                for j, target in enumerate(targets):
+                    if isinstance(target, str):
+                        continue
+                    eta = float(table[p, j])
+                    reachable = math.isfinite(eta)
+                    key = (profile, float(px), float(py), target.x, target.y)
+                    self._etas[key] = Eta(
+                        "", profile, reachable, eta if reachable else None, (), "", "table"
+                    )
+        self._seeded["posts"] = posts
 
 
 def coast_from(terrain: PreparedTerrain) -> Coast:
@@ -115,6 +170,7 @@ class NightResult:
     people_intercepted: int = 0
     response_s: list[float] = field(default_factory=list)
     sites: list[int] = field(default_factory=list)
+    found_sites: list[int] = field(default_factory=list)  # where groups were found (detected)
 
     @property
     def interceptions(self) -> int:
@@ -155,10 +211,15 @@ class Season:
         self.site_xy = np.array([[x.x, x.y] for x in coast.sites])
         self.nights = 0
 
-    def choice_probabilities(self) -> np.ndarray:
-        """Quantal response: p(site) proportional to exp(rationality x utility)."""
+    def choice_probabilities(self, tonight: np.ndarray | None = None) -> np.ndarray:
+        """Quantal response: p(site) proportional to exp(rationality x utility), the utility
+        lowered by the coverage they remember, blended with the share ``sees_tonight`` of
+        ``tonight``'s presence they see (when given)."""
         adv = self.scenario.adversary
-        utility = self.appeal - adv.coverage_weight * self.coverage
+        seen = self.coverage
+        if tonight is not None:
+            seen = (1.0 - adv.sees_tonight) * seen + adv.sees_tonight * tonight
+        utility = self.appeal - adv.coverage_weight * seen
         z = adv.rationality * (utility - utility.max())
         p = np.exp(z)
         out: np.ndarray = p / p.sum()
@@ -203,16 +264,51 @@ def begin_night(season: Season, observer: Observer | None = None) -> Night:
     units: list[SimUnit] = []
     groups: list[Group] = []
     seen_at_site = np.zeros(len(coast.sites))
+    arrival_times: list[float] = []
 
     # --- the adversary's plan for the night ----------------------------------------------
+    # Every die of the night's attempts is drawn before anything else happens, so that two
+    # policies played with one seed face the same dice whatever they do.
     rate = adv.attempts_per_calm_night * (1.0 if calm else sc.weather.rough_attempt_factor)
     attempts = int(dice.poisson(rate))
-    probs = season.choice_probabilities()
-    cum = np.cumsum(probs)
-    for i in range(attempts):
-        pick, u_start = dice.random(2)
-        z_prep, z_size = dice.standard_normal(2)
-        site = min(int(np.searchsorted(cum, pick, side="right")), len(probs) - 1)
+    draws = [(*dice.random(2), *dice.standard_normal(2)) for _ in range(attempts)]
+
+    def pick_sites(probs: np.ndarray) -> list[int]:
+        cum = np.cumsum(probs)
+        top = len(probs) - 1
+        return [min(int(np.searchsorted(cum, d[0], side="right")), top) for d in draws]
+
+    sites = pick_sites(season.choice_probabilities())
+
+    # --- tonight's deployment ------------------------------------------------------------
+    # Posted after the adversary's plan is drawn (a deployer draws from its own stream); only
+    # the clairvoyant reference of the evaluation (``Oracle``) is told where tonight's
+    # attempts will be (where the organisers would go if they saw none of tonight's posts).
+    deploy = season.deploy
+    if deploy is None:
+        posts: dict[str, tuple[float, float]] = {}
+    elif getattr(deploy, "clairvoyant", False):
+        posts = deploy(night, list(sites))  # type: ignore[call-arg]
+    else:
+        posts = deploy(night)
+    for u in sc.units:
+        x, y = posts.get(u.id) or coast.to_xy(u.lon, u.lat)
+        end = clock(u.end_h) or dark
+        units.append(SimUnit(u.id, u.kind, x, y, clock(u.start_h), end))
+    drones = [(d, *(posts.get(d.id) or coast.to_xy(d.lon, d.lat)), clock(d.start_h),
+               clock(d.end_h) or dark) for d in sc.drones]  # fmt: skip
+    # Where the organisers saw patrols stand tonight (before any tasking moves them).
+    watched = [(u.x, u.y) for u in units] + [(dx, dy) for _, dx, dy, *_ in drones]
+    present = np.zeros(len(coast.sites))
+    for wx, wy in watched:
+        near = np.hypot(season.site_xy[:, 0] - wx, season.site_xy[:, 1] - wy)
+        present[near < adv.watch_radius_m] += adv.presence_weight
+    if adv.sees_tonight > 0.0:  # they see some of tonight's posts before they choose
+        sites = pick_sites(season.choice_probabilities(np.minimum(present, 1.0)))
+
+    # --- the attempts ----------------------------------------------------------------------
+    for i, ((pick, u_start, z_prep, z_size), site) in enumerate(zip(draws, sites, strict=True)):
+        del pick
         prep = max(300.0, (adv.prep_minutes_mean + adv.prep_minutes_sd * z_prep) * 60.0)
         launch = adv.launch_minutes * 60.0
         start = u_start * max(1.0, dark - prep - launch)
@@ -242,44 +338,35 @@ def begin_night(season: Season, observer: Observer | None = None) -> Night:
             env.after(prep, start_launch)
 
         env.at(start, arrive)
+        arrival_times.append(start)
 
-    # --- tonight's deployment ------------------------------------------------------------
-    # Posted after the adversary's plan is drawn (a deployer draws from its own stream, so
-    # the dice are the same whatever it does); only the clairvoyant reference of the
-    # evaluation (``Oracle``) is told where tonight's attempts will be.
-    deploy = season.deploy
-    if deploy is None:
-        posts: dict[str, tuple[float, float]] = {}
-    elif getattr(deploy, "clairvoyant", False):
-        posts = deploy(night, list(res.sites))  # type: ignore[call-arg]
-    else:
-        posts = deploy(night)
-    for u in sc.units:
-        x, y = posts.get(u.id) or coast.to_xy(u.lon, u.lat)
-        end = clock(u.end_h) or dark
-        units.append(SimUnit(u.id, u.kind, x, y, clock(u.start_h), end))
-    drones = [(d, *(posts.get(d.id) or coast.to_xy(d.lon, d.lat)), clock(d.start_h),
-               clock(d.end_h) or dark) for d in sc.drones]  # fmt: skip
-    # Where the organisers saw patrols stand tonight (before any tasking moves them).
-    watched = [(u.x, u.y) for u in units] + [(dx, dy) for _, dx, dy, *_ in drones]
     cameras = [(c, *coast.to_xy(c.lon, c.lat)) for c in sc.cameras]
 
     def active() -> list[Group]:
         return [g for g in groups if g.state in ("preparing", "launching")]
 
     # --- detection and dispatch ----------------------------------------------------------
-    def detect(g: Group | None, x: float, y: float, sensor: str) -> None:
+    def detect(
+        g: Group | None,
+        x: float,
+        y: float,
+        sensor: str,
+        go_x: float | None = None,
+        go_y: float | None = None,
+    ) -> None:
+        """A sighting at (x, y); the unit is sent there, or to (go_x, go_y) when given."""
         if g is not None:
             if g.detected_at is not None:
                 return
             g.detected_at, g.detected_by = env.now, sensor
             res.detected += 1
+            res.found_sites.append(g.site)
             seen_at_site[g.site] += 1
         else:
             res.false_alarms += 1
         if observer is not None:
             observer.detection(env.now, g, x, y, sensor)
-        dispatch(g, x, y)
+        dispatch(g, x if go_x is None else go_x, y if go_y is None else go_y)
 
     def dispatch(g: Group | None, x: float, y: float) -> None:
         free = [u for u in units if u.available(env.now)]
@@ -290,7 +377,9 @@ def begin_night(season: Season, observer: Observer | None = None) -> Night:
         if isinstance(target, str):
             res.unanswered += 1
             return
-        etas = coast.engine.eta(target, [UnitAt(u.id, _PROFILE[u.kind], u.x, u.y) for u in free])
+        asked = [UnitAt(u.id, _PROFILE[u.kind], u.x, u.y) for u in free]
+        # The live demo draws each route, which only the engine itself gives.
+        etas = coast.engine.eta(target, asked) if observer is not None else coast.eta(target, asked)
         best = next((e for e in etas if e.reachable and e.eta_s is not None), None)
         if best is None or best.eta_s is None:
             res.unanswered += 1
@@ -331,12 +420,14 @@ def begin_night(season: Season, observer: Observer | None = None) -> Night:
     # --- sensors: drones scan; cameras, patrols and deterrence every minute ---------------
     flight, swap = sen.drone_flight_min * 60.0, sen.drone_swap_min * 60.0
 
+    arrivals = sorted(arrival_times)
+
     def scan(d: DroneSpec, dx: float, dy: float, start: float, end: float) -> None:
         if env.now >= end:
             return
-        airborne = ((env.now - start) % (flight + swap)) < flight
-        if airborne:
-            for g in active():
+        live = active()
+        if ((env.now - start) % (flight + swap)) < flight:
+            for g in live:
                 dist = math.hypot(g.x - dx, g.y - dy)
                 if dist > d.radius_m:
                     continue
@@ -344,7 +435,17 @@ def begin_night(season: Season, observer: Observer | None = None) -> Night:
                 p *= 1.0 - sen.cover_hides * season.cover[g.site]
                 if rng.random() < p:
                     detect(g, g.x, g.y, d.id)
-        env.after(sen.drone_scan_s, lambda: scan(d, dx, dy, start, end))
+        # The next scan that can find anyone: a scan finds no one while the drone is changing
+        # battery, or while no group is on the beach and none has arrived since. Those scans
+        # are stepped over, to the same tick (the same sums) as scanning every drone_scan_s
+        # would reach, and drew no dice: the night is the same, with a third of the events.
+        nxt = env.now + max(0.0, sen.drone_scan_s)
+        k = bisect.bisect_right(arrivals, env.now)
+        quiet_until = (arrivals[k] if k < len(arrivals) else math.inf) if not live else -math.inf
+        while nxt < end and (nxt < quiet_until or ((nxt - start) % (flight + swap)) >= flight):
+            nxt += max(0.0, sen.drone_scan_s)
+        if nxt < end:
+            env.at(nxt, lambda: scan(d, dx, dy, start, end))
 
     for d, dx, dy, start, end in drones:
 
@@ -394,7 +495,9 @@ def begin_night(season: Season, observer: Observer | None = None) -> Night:
         if rng.random() < sen.false_alarms_per_hour / 60.0:
             site = int(rng.integers(len(coast.sites)))
             fx, fy = season.site_xy[site]
-            detect(None, float(fx) + rng.normal(0, 150), float(fy) + rng.normal(0, 150), "camera")
+            # Reported within a few hundred metres of a beach; the unit is sent to that beach.
+            seen_x, seen_y = float(fx) + rng.normal(0, 150), float(fy) + rng.normal(0, 150)
+            detect(None, seen_x, seen_y, "camera", float(fx), float(fy))
         for u in units:
             if u.task is not None and env.now >= u.busy_until:
                 u.task = None
@@ -406,13 +509,12 @@ def begin_night(season: Season, observer: Observer | None = None) -> Night:
     def finish() -> NightResult:
         # What the organisers take away: where they saw drones and patrols, and where they
         # met them.
-        present = np.zeros(len(coast.sites))
-        for wx, wy in watched:
-            near = np.hypot(season.site_xy[:, 0] - wx, season.site_xy[:, 1] - wy)
-            present[near < adv.watch_radius_m] += adv.presence_weight
         tried = np.bincount(np.asarray(res.sites, dtype=np.int64), minlength=len(coast.sites))
         observed = np.clip(present + np.divide(seen_at_site, np.maximum(tried, 1)), 0.0, 1.0)
         season.coverage = adv.memory * season.coverage + (1.0 - adv.memory) * observed
+        observe = getattr(season.deploy, "observe", None)
+        if observe is not None:  # a deployer that learns from what it saw (``MemoryPolicy``)
+            observe(res)
         return res
 
     return Night(env, res, dark + 4 * 3600.0, units, finish)

@@ -71,6 +71,11 @@ class AdversarySpec(_Spec):
         0.5, ge=0.0, le=5.0, description="Coverage they read into one patrol or drone seen."
     )
     abandon_radius_m: float = Field(250.0, ge=0.0, le=5000.0)
+    sees_tonight: Prob = Field(
+        0.0,
+        description="Share of tonight's deployment they see before they choose a site "
+        "(0: only what they remember of past nights; 1: all of it).",
+    )
 
 
 class DroneSpec(_Spec):
@@ -143,11 +148,6 @@ class PlanningSpec(_Spec):
     )
     history_weight: Prob = Field(
         0.5, description="How much where attempts were seen weighs against the scenario."
-    )
-    memory_weight: Prob = Field(
-        0.5,
-        description="Re-planning each night: how much the organisers go by what they remember "
-        "seeing on past nights, against tonight's coverage (1: memory alone).",
     )
     costs: CostSpec = CostSpec()
 
