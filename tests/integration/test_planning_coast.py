@@ -16,7 +16,7 @@ from estran.config import Settings
 from estran.services.plan_eval import CURRENT, evaluate, play
 from estran.services.planning import KINDS, NIGHTLY, ORACLE, Planner, scaled, tonight, with_extra
 from estran.services.posts import posts_for
-from estran.sim.night import Season, begin_night, coast_from, run_night
+from estran.sim.night import Season, begin_night, coast_from, run_night, site_appeal
 from estran.sim.scenario import DEFAULT_SCENARIO, Scenario, parse_scenario
 
 
@@ -489,3 +489,33 @@ def test_the_truth_scenario_plays_other_organisers_with_our_forces(tmp_path, bas
     assert played.units == baseline.units  # our forces are ours: the planning scenario's
     assert played.drones == baseline.drones
     assert played_scenario(baseline, None) is baseline
+
+
+def test_organisers_who_see_tonight_avoid_where_our_units_stand_tonight(opale, baseline):
+    """``adversary.sees_tonight``: with 0 they go by memory alone (tonight's posts cannot
+    move them); with 1 they also see tonight's posts before they pick a site."""
+    coast = coast_from(opale)
+    site_xy = np.array([[s.x, s.y] for s in coast.sites])
+    ids = [u.id for u in baseline.units] + [d.id for d in baseline.drones]
+    # Every unit and drone stands at one busy site, a new one each night (so memory lags).
+    appeal, _ = site_appeal(coast.sites, baseline)
+    busy = np.argsort(-appeal)[:20]
+
+    def deploy(night: int) -> dict[str, tuple[float, float]]:
+        x, y = site_xy[busy[night % len(busy)]]
+        return dict.fromkeys(ids, (float(x) + 300.0, float(y)))
+
+    def near_tonight(share: float) -> int:
+        adv = baseline.adversary.model_copy(update={"sees_tonight": share})
+        season = Season(baseline.model_copy(update={"adversary": adv}), coast, 3, deploy=deploy)
+        hits = 0
+        for n in range(40):
+            res = run_night(season)
+            x, y = deploy(n)[ids[0]]
+            near = np.hypot(site_xy[:, 0] - x, site_xy[:, 1] - y) < adv.watch_radius_m
+            hits += int(np.isin(res.sites, np.flatnonzero(near)).sum())
+        return hits
+
+    blind, sighted = near_tonight(0.0), near_tonight(1.0)
+    assert blind >= 8
+    assert sighted <= blind / 5

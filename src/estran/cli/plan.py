@@ -231,6 +231,15 @@ def played_scenario(planning: Scenario, truth_path: Path | None) -> Scenario:
     "and every baseline are built from --scenario only: what if the organisers behave "
     "otherwise than we assume?",
 )
+@click.option(
+    "--resources",
+    "factor",
+    type=click.FloatRange(0.1, 5.0),
+    default=1.0,
+    show_default=True,
+    help="Times the scenario's units and drones (0.5: a short-staffed night), for the plan, "
+    "every baseline and the oracle alike.",
+)
 @simulation_options(nights=60, replications=10)
 @out_option
 def evaluate_cmd(
@@ -238,6 +247,7 @@ def evaluate_cmd(
     scenario_path: Path | None,
     history_path: Path | None,
     truth_path: Path | None,
+    factor: float,
     nights: int,
     replications: int,
     seed: int,
@@ -250,11 +260,12 @@ def evaluate_cmd(
     from estran.cli.plan_plots import adversary_shift, coverage_map, proportions
     from estran.services.plan_eval import evaluate, paired
     from estran.services.plan_measure import gap_closure
-    from estran.services.planning import NIGHTLY, ORACLE, Planner
+    from estran.services.planning import NIGHTLY, ORACLE, Planner, scaled
     from estran.sim.night import coast_from
 
     bar = Progress()
     settings, scenario, terrain, posts, history = _setup(data_dir, scenario_path, history_path, bar)
+    scenario = scaled(scenario, factor)
     coast = coast_from(terrain)
     planner = Planner(scenario, coast, posts, history=history)
     bar(msg("solving the game"), 0.0)
@@ -274,6 +285,7 @@ def evaluate_cmd(
         "nights": nights,
         "replications": replications,
         "seed": seed,
+        "resources": len(scenario.units) + len(scenario.drones),
         "policies": [r.as_dict() for r in results],
         "plan_model_proportion": planner.expected(plan_x),
     }
@@ -300,6 +312,8 @@ def evaluate_cmd(
     }
     report["gap_closure"] = {mine: gc.as_dict() for mine, gc in closures.items()}
     report["oracle"] = "greedy placement knowing tonight's attempt sites (a reference, not a plan)"
+    learnt = _learned_lines(by[NIGHTLY].learned, scenario, played)
+    report["learned"] = by[NIGHTLY].learned
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(json.dumps(report, indent=1))
     proportions(results, out / "proportions.png", scenario.name)
@@ -326,7 +340,8 @@ def evaluate_cmd(
         f"# Plan evaluation: {scenario.name}",
         "",
         f"{replications} seasons of {nights} nights per policy, seeds {seed}-"
-        f"{seed + replications - 1} shared by every policy.",
+        f"{seed + replications - 1} shared by every policy; "
+        f"{len(scenario.units) + len(scenario.drones)} units and drones.",
         "",
         *truth_line,
         f"Best baseline: {best.name} ({best.mean:.1%}); oracle (knows tonight's sites, greedy "
@@ -362,12 +377,53 @@ def evaluate_cmd(
                 f"{100 * d:+.1f} pts ({100 * dlo:+.1f} to {100 * dhi:+.1f})",
             ]
         lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", *learnt]
     lines += ["", "![proportions](proportions.png)", "![coverage](coverage-map.png)",
               "![shift](adversary-shift.png)", ""]  # fmt: skip
     (out / "report.md").write_text("\n".join(lines))
     table = next(i for i, line in enumerate(lines) if line.startswith("| policy"))
     echo("\n".join(lines[4 : table + 2 + len(results)]))
     echo(msg("report in {out}/", out=out))
+
+
+def _learned_lines(learned: list[dict[str, Any]], assumed: Scenario, played: Scenario) -> list[str]:
+    """The report's account of what the plan learnt of the organisers, season by season,
+    against what the planning scenario assumed and what the simulator played."""
+    if not learned:
+        return []
+    w = np.array([x["weights"] for x in learned])
+    sd = np.array([x["sd"] for x in learned])
+
+    def truth(sc: Scenario) -> list[float]:
+        a = sc.adversary
+        return [a.rationality * a.cover_weight, a.rationality * a.road_weight,
+                a.rationality * a.coverage_weight]  # fmt: skip
+
+    rows = [
+        "## What the plan learnt of the organisers",
+        "",
+        f"From the groups it found (median {int(np.median([x['found'] for x in learned]))} a "
+        "season), fitted by maximum a posteriori (the planning scenario as the prior, Laplace's "
+        "interval) at each season's end; mean over seasons (spread between seasons), the "
+        "posterior's own sd, what was assumed, what the simulator played:",
+        "",
+        "| weight (log-odds) | learnt | between seasons | posterior sd | assumed | played |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    names = ("taste for cover", "taste for a road", "aversion to what they saw of us")
+    want, got = truth(assumed), truth(played)
+    for k, name in enumerate(names):
+        rows.append(f"| {name} | {w[:, k].mean():.2f} | {w[:, k].std():.2f} | "
+                    f"{sd[:, k].mean():.2f} | {want[k]:.2f} | {got[k]:.2f} |")  # fmt: skip
+    for key, label, fmt in (("memory", "memory (weight of older nights)", "{:.1f}"),
+                            ("watch_radius_m", "watch radius (m)", "{:.0f}")):  # fmt: skip
+        values = [x[key] for x in learned]
+        common = max(set(values), key=values.count)
+        rows.append(f"| {label} | {fmt.format(common)} (in {values.count(common)} of "
+                    f"{len(values)} seasons) | | | "
+                    f"{fmt.format(getattr(assumed.adversary, key))} | "
+                    f"{fmt.format(getattr(played.adversary, key))} |")  # fmt: skip
+    return rows
 
 
 @plan.command("frontier")

@@ -165,3 +165,179 @@ class MemoryTracker:
         share = np.divide(found, np.maximum(found, np.maximum(expected_attempts, 1e-9)))
         observed = np.clip(tonight + np.where(found > 0, share, 0.0), 0.0, 1.0)
         self.seen = remember(self.seen, observed, org.memory)
+
+
+# --- learning the organisers from what is seen ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Fit:
+    """The organisers' weights fitted from where groups were found, with their uncertainty.
+
+    ``weights``: (cover, road, aversion to what they remember), on the log-odds scale of their
+    choice (their quantal response's rationality times each taste); ``covariance``: Laplace's
+    approximation (the inverse of the log-posterior's curvature at the optimum); ``memory`` and
+    ``watch_radius_m``: the hypothesis of the grid that explains the sightings best."""
+
+    weights: F64
+    covariance: F64
+    memory: float
+    watch_radius_m: float
+    found: int
+    log_posterior: float
+
+    @property
+    def sd(self) -> F64:
+        out: F64 = np.sqrt(np.clip(np.diag(self.covariance), 0.0, None))
+        return out
+
+    def samples(self, n: int, rng: np.random.Generator) -> F64:
+        """``n`` weight vectors from the approximate posterior (the plausible set)."""
+        out: F64 = rng.multivariate_normal(self.weights, self.covariance, size=n)
+        return out
+
+
+def fit_choice(
+    features: F64,
+    memories: F64,
+    found: F64,
+    detect: F64,
+    prior_mean: F64,
+    prior_sd: float,
+    iterations: int = 30,
+) -> tuple[F64, F64, float]:
+    """Maximum a posteriori weights of the organisers' choice from the groups found.
+
+    ``features`` (sites, k): what they like in a site; ``memories`` (nights, sites): what they
+    remembered of us each night; ``found`` (nights, sites): groups found; ``detect`` (nights,
+    sites): our chance of finding a group there that night (> 0). The groups found on a night
+    are a multinomial sample of sites with chance proportional to ``exp(z) detect``,
+    ``z = features @ w[:k] - w[k] memory``; the total found cancels (so how many attempts
+    there were need not be known). The log-likelihood is concave in ``w``, the Gaussian prior
+    (``prior_mean``, ``prior_sd``) keeps it so: Newton's method with step halving. Returns the
+    weights, their covariance (Laplace) and the log-posterior."""
+    nights, sites = found.shape
+    k = features.shape[1]
+    if memories.shape != (nights, sites) or detect.shape != (nights, sites):
+        raise ValueError("memories, found and detect must all be (nights, sites)")
+    if features.shape[0] != sites or prior_mean.shape != (k + 1,) or prior_sd <= 0:
+        raise ValueError("features must be (sites, k) and the prior (k + 1) weights, sd > 0")
+    x = np.concatenate(
+        [np.broadcast_to(features, (nights, sites, k)), -memories[:, :, None]], axis=2
+    )  # (nights, sites, k + 1)
+    log_d = np.log(np.clip(detect, 1e-6, 1.0))
+    total = found.sum(axis=1)
+    precision = 1.0 / prior_sd**2
+
+    def evaluate(w: F64) -> tuple[float, F64, F64]:
+        z = x @ w + log_d
+        z -= z.max(axis=1, keepdims=True)
+        log_norm = np.log(np.exp(z).sum(axis=1))
+        pi = np.exp(z - log_norm[:, None])
+        value = float((found * z).sum() - (total * log_norm).sum())
+        value -= 0.5 * precision * float(((w - prior_mean) ** 2).sum())
+        mean_x = np.einsum("ns,nsk->nk", pi, x)
+        grad = np.einsum("ns,nsk->k", found, x) - total @ mean_x - precision * (w - prior_mean)
+        centred = x - mean_x[:, None, :]
+        hess = -np.einsum("n,ns,nsk,nsl->kl", total, pi, centred, centred)
+        hess -= precision * np.eye(k + 1)
+        return value, grad, hess
+
+    w = prior_mean.astype(np.float64).copy()
+    value, grad, hess = evaluate(w)
+    for _ in range(iterations):
+        step = np.linalg.solve(hess, -grad)
+        scale = 1.0
+        while scale > 1e-4:
+            trial = w + scale * step
+            v, g, h = evaluate(trial)
+            if v >= value - 1e-12:
+                break
+            scale /= 2
+        else:
+            break
+        converged = abs(v - value) < 1e-9
+        w, value, grad, hess = trial, v, g, h
+        if converged:
+            break
+    covariance = np.asarray(np.linalg.inv(-hess), dtype=np.float64)
+    return w, covariance, value
+
+
+@dataclass
+class Learner:
+    """Learns the organisers night by night from what the defender knows and sees.
+
+    For each hypothesis of their memory and watch radius (a small grid), it keeps what they
+    would remember of our nights (``MemoryTracker``'s rule); each refit (``fit``) finds, for
+    every hypothesis, the weights that best explain the groups found (``fit_choice``, the
+    scenario's organisers as the prior) and keeps the most probable hypothesis."""
+
+    prior: Organisers
+    features: F64
+    site_xy: F64
+    prior_sd: float = 2.0
+    memories: tuple[float, ...] = (0.3, 0.5, 0.7, 0.9)
+    radii_m: tuple[float, ...] = (1000.0, 2000.0, 4000.0)
+    _seen: dict[tuple[float, float], F64] = field(init=False)
+    _history: dict[tuple[float, float], list[F64]] = field(init=False)
+    _found: list[F64] = field(init=False)
+    _detect: list[F64] = field(init=False)
+
+    def __post_init__(self) -> None:
+        grid = [(m, r) for m in self.memories for r in self.radii_m]
+        self._seen = {h: np.zeros(len(self.site_xy)) for h in grid}
+        self._history = {h: [] for h in grid}
+        self._found, self._detect = [], []
+
+    @property
+    def prior_weights(self) -> F64:
+        """The scenario's organisers as weights: its value is ``features @ (cover, road)``
+        (without a history blend) times the rationality, the aversion likewise."""
+        p = self.prior
+        taste = np.linalg.lstsq(self.features, p.value, rcond=None)[0]
+        return np.concatenate([p.rationality * taste, [p.rationality * p.coverage_weight]])
+
+    def night(self, stood_xy: F64, found: F64, detect: F64, expected: F64) -> None:
+        """One more night: where our units stood, the groups found per site, our chance of
+        finding one at each site, and the attempts the current model expected there."""
+        for (m, r), seen in self._seen.items():
+            self._history[(m, r)].append(seen.copy())
+            tonight = presence(self.site_xy, stood_xy.reshape(-1, 2), radius_m=r,
+                               weight=self.prior.presence_weight)  # fmt: skip
+            share = np.divide(found, np.maximum(found, np.maximum(expected, 1e-9)))
+            observed = np.clip(tonight + np.where(found > 0, share, 0.0), 0.0, 1.0)
+            self._seen[(m, r)] = remember(seen, observed, m)
+        self._found.append(found)
+        self._detect.append(detect)
+
+    @property
+    def found(self) -> int:
+        return int(sum(f.sum() for f in self._found))
+
+    def fit(self) -> Fit:
+        """The most probable hypothesis and its weights, from every night so far."""
+        found = np.array(self._found)
+        detect = np.array(self._detect)
+        best: Fit | None = None
+        for (m, r), history in self._history.items():
+            w, cov, value = fit_choice(self.features, np.array(history), found, detect,
+                                       self.prior_weights, self.prior_sd)  # fmt: skip
+            if best is None or value > best.log_posterior:
+                best = Fit(w, cov, m, r, self.found, value)
+        assert best is not None  # noqa: S101 (the grid is never empty)
+        return best
+
+    def organisers(self, fit: Fit) -> Organisers:
+        """The organisers ``fit`` describes (their memory of us is ``seen(fit)``)."""
+        k = self.features.shape[1]
+        return Organisers(
+            value=self.features @ fit.weights[:k], rationality=1.0,
+            coverage_weight=max(0.0, float(fit.weights[k])), memory=fit.memory,
+            watch_radius_m=fit.watch_radius_m, presence_weight=self.prior.presence_weight,
+            tonight=self.prior.tonight,
+        )  # fmt: skip
+
+    def seen(self, fit: Fit) -> F64:
+        """What the organisers ``fit`` describes remember of us now."""
+        return self._seen[(fit.memory, fit.watch_radius_m)]

@@ -63,6 +63,7 @@ class PolicyResult:
     deterred: int = 0
     season_attempts: list[int] = field(default_factory=list)
     season_intercepted: list[int] = field(default_factory=list)
+    learned: list[dict[str, Any]] = field(default_factory=list)  # per season, when learning
 
     @property
     def mean(self) -> float:
@@ -95,6 +96,7 @@ class PolicyResult:
             "replications": len(self.shares),
             "shares": self.shares,
             "site_attempts": self.site_attempts,
+            "learned": self.learned,
         }
 
 
@@ -121,6 +123,11 @@ def ratio(a: PolicyResult, b: PolicyResult) -> tuple[float, float, float]:
     return (whole, math.exp(centre - half), math.exp(centre + half))
 
 
+Played = tuple[int, int, list[int], int, "dict[str, Any] | None"]
+"""One season: attempts, interceptions, attempts per site, attempts deterred, and what a
+learning plan learnt of the organisers by its end (``learned``; None for other policies)."""
+
+
 # --- workers ---------------------------------------------------------------------------------
 
 _COAST: Coast | None = None
@@ -135,18 +142,33 @@ def _init_worker(load_coast: Callable[[], Coast]) -> None:
 
 def _season(
     job: tuple[Scenario, Policy | None, int, int, int],
-) -> tuple[int, int, list[int], int]:
+) -> Played:
     scenario, policy, nights, seed, stream = job
     coast = _COAST
     assert coast is not None  # noqa: S101 (set by the initialiser or the caller)
     return play(scenario, coast, policy, nights, seed, stream)
 
 
+def learned(deploy: object) -> dict[str, Any] | None:
+    """What a learning deployer (``MemoryPolicy`` with features) learnt of the organisers."""
+    learner = getattr(deploy, "learner", None)
+    if learner is None or learner.found == 0:
+        return None
+    fit = learner.fit()
+    return {
+        "weights": [float(v) for v in fit.weights],
+        "sd": [float(v) for v in fit.sd],
+        "memory": fit.memory,
+        "watch_radius_m": fit.watch_radius_m,
+        "found": fit.found,
+    }
+
+
 def play(
     scenario: Scenario, coast: Coast, policy: Policy | None, nights: int, seed: int, stream: int
-) -> tuple[int, int, list[int], int]:
+) -> Played:
     """One season under ``policy`` (None: the scenario's own posts): attempts, interceptions,
-    attempts per site, attempts deterred."""
+    attempts per site, attempts deterred, what it learnt."""
     deploy = policy.deployer(stream) if policy is not None else None
     season = Season(scenario, coast, seed + stream, deploy=deploy)
     attempts = intercepted = deterred = 0
@@ -158,7 +180,7 @@ def play(
         deterred += res.deterred
         if res.sites:
             sites += np.bincount(np.asarray(res.sites), minlength=len(sites))
-    return attempts, intercepted, [int(v) for v in sites], deterred
+    return attempts, intercepted, [int(v) for v in sites], deterred, learned(deploy)
 
 
 def _run(
@@ -168,8 +190,8 @@ def _run(
     load_coast: Callable[[], Coast] | None,
     progress: Callable[[str, float], None] | None,
     label: Callable[[int], str],
-) -> list[tuple[int, int, list[int], int]]:
-    out: list[tuple[int, int, list[int], int]] = []
+) -> list[Played]:
+    out: list[Played] = []
     if workers <= 1 or load_coast is None:
         global _COAST
         _COAST = coast
@@ -211,9 +233,11 @@ def evaluate(
     results = []
     for k, name in enumerate(names):
         res = PolicyResult(name, site_attempts=[0] * len(coast.sites))
-        for attempts, intercepted, sites, deterred in runs[
+        for attempts, intercepted, sites, deterred, learnt in runs[
             k * replications : (k + 1) * replications
         ]:
+            if learnt is not None:
+                res.learned.append(learnt)
             res.shares.append(intercepted / attempts if attempts else 0.0)
             res.season_attempts.append(attempts)
             res.season_intercepted.append(intercepted)

@@ -27,7 +27,15 @@ import numpy.typing as npt
 from scipy.optimize import linear_sum_assignment
 
 from estran.domain.coverage import Window, drone_hazard, patrol_hazard, shift_share, within_time
-from estran.domain.green import MemoryTracker, Organisers, place_against, place_greedy, watchers
+from estran.domain.green import (
+    Fit,
+    Learner,
+    MemoryTracker,
+    Organisers,
+    place_against,
+    place_greedy,
+    watchers,
+)
 from estran.domain.messages import joined, msg
 from estran.domain.planning import (
     Game,
@@ -41,7 +49,7 @@ from estran.domain.planning import (
     solve_suqr,
     suqr_probabilities,
 )
-from estran.sim.night import site_appeal
+from estran.sim.night import site_appeal, site_features
 from estran.sim.scenario import DroneSpec, UnitSpec
 
 if TYPE_CHECKING:
@@ -68,7 +76,7 @@ __all__ = [
 
 F64 = npt.NDArray[np.float64]
 KINDS = ("foot_patrol", "dune_buggy", "four_by_four", "drone")
-NIGHTLY = "planned nightly against their memory"
+NIGHTLY = "planned nightly, learning the organisers"
 ORACLE = "oracle (knows tonight's sites)"
 """The clairvoyant reference of the evaluation: not a plan anyone can run."""
 GROUND_PROFILE = {"foot_patrol": "foot", "dune_buggy": "buggy", "four_by_four": "four_by_four"}
@@ -256,41 +264,78 @@ class MemoryPolicy(Policy):
     what they remember of our past nights (``MemoryTracker``: where our units stood, exactly,
     and what we found, per site) and place every resource greedily where the predicted
     attempts will be (``place_against``; randomised by nothing when the organisers see none
-    of tonight's deployment, since then a draw only throws interceptions away)."""
+    of tonight's deployment, since then a draw only throws interceptions away).
+
+    With ``features`` it also *learns* the organisers (``Learner``): every ``refit_every``
+    nights, once ``min_found`` groups were found, it fits their weights, memory and watch
+    radius to where groups were found, and places against the expected attack over
+    ``samples`` draws of the fitted weights (the plausible set) rather than one guess."""
 
     site_xy: F64
     organisers: Organisers
     attempts_calm: float
     rough_factor: float
+    features: F64 | None = None
+    refit_every: int = 5
+    min_found: int = 20
+    samples: int = 32
 
     def deployer(self, stream: int) -> Callable[[int], dict[str, tuple[float, float]]]:
-        del stream  # nothing random
+        rng = np.random.default_rng([self.seed, stream, 0x4C4541524E])
         tracker = MemoryTracker(self.organisers, self.site_xy)
-        sees = watchers(self.site_xy, self.post_xy, self.organisers.watch_radius_m)
+        learner = (
+            None if self.features is None
+            else Learner(self.organisers, self.features, self.site_xy)
+        )  # fmt: skip
+        sees: dict[float, npt.NDArray[np.bool_]] = {}
         homes = [(uid, home) for t in self.types for uid, home in zip(t.ids, t.homes, strict=True)]
-        night_state: dict[str, F64] = {}
+        state: dict[str, Any] = {"night": 0, "fit": None}
 
         def deploy(night: int) -> dict[str, tuple[float, float]]:
             del night
-            chosen = place_against(self.game, self.organisers, tracker.seen, sees)
+            if (learner is not None and state["night"] % self.refit_every == 0
+                    and learner.found >= self.min_found):  # fmt: skip
+                state["fit"] = learner.fit()
+            state["night"] += 1
+            fit: Fit | None = state["fit"]
+            if fit is None or learner is None:
+                org, seen = self.organisers, tracker.seen
+            else:
+                org, seen = learner.organisers(fit), learner.seen(fit)
+            if org.watch_radius_m not in sees:
+                sees[org.watch_radius_m] = watchers(self.site_xy, self.post_xy, org.watch_radius_m)
+            if fit is not None and learner is not None and org.tonight == 0.0 and self.samples:
+                w = fit.samples(self.samples, rng)
+                k = self.features.shape[1] if self.features is not None else 0
+                z = w[:, :k] @ learner.features.T - np.maximum(w[:, k:], 0.0) * seen[None, :]
+                z = np.exp(z - z.max(axis=1, keepdims=True))
+                chosen = place_greedy(self.game, (z / z.sum(axis=1, keepdims=True)).mean(axis=0))
+            else:
+                chosen = place_against(self.game, org, seen, sees[org.watch_radius_m])
             where = self.positions(chosen)
             stood = np.array([where.get(uid, home) for uid, home in homes], dtype=np.float64)
-            org = self.organisers
             tonight = presence(self.site_xy, stood.reshape(-1, 2), radius_m=org.watch_radius_m,
                                weight=org.presence_weight)  # fmt: skip
-            night_state["stood"] = stood
-            night_state["p"] = org.probabilities(
-                (1.0 - org.tonight) * tracker.seen + org.tonight * tonight
-            )
+            x = np.zeros(self.game.posts)
+            x[chosen] = 1.0
+            state.update(
+                stood=stood, x=x,
+                p=org.probabilities((1.0 - org.tonight) * seen + org.tonight * tonight),
+            )  # fmt: skip
             return where
 
         def observe(result: Any) -> None:
             rate = self.attempts_calm * (1.0 if result.calm else self.rough_factor)
             found = np.bincount(np.asarray(result.found_sites, dtype=np.intp),
                                 minlength=len(self.site_xy)).astype(np.float64)  # fmt: skip
-            tracker.update(night_state["stood"], found, rate * night_state["p"])
+            expected = rate * state["p"]
+            tracker.update(state["stood"], found, expected)
+            if learner is not None:
+                detect = np.maximum(self.game.coverage_independent(state["x"]), 0.02)
+                learner.night(state["stood"], found, detect, expected)
 
         deploy.observe = observe  # type: ignore[attr-defined]
+        deploy.learner = learner  # type: ignore[attr-defined]
         return deploy
 
 
@@ -483,8 +528,9 @@ class Planner:
             presence_weight=adv.presence_weight, tonight=adv.sees_tonight,
         )  # fmt: skip
 
-    def nightly(self, name: str = NIGHTLY, seed: int = 0) -> MemoryPolicy:
-        """The plan over nights against the organisers' memory (``MemoryPolicy``)."""
+    def nightly(self, name: str = NIGHTLY, seed: int = 0, *, learn: bool = True) -> MemoryPolicy:
+        """The plan over nights against the organisers' memory (``MemoryPolicy``); ``learn``:
+        learning the organisers from where groups are found."""
         first = self.plan_ahead(np.zeros(self.game.sites)).x
         return MemoryPolicy(
             name=name, game=self.game, x=first, fixed=False, post_xy=self.post_xy,
@@ -492,6 +538,7 @@ class Planner:
             organisers=self.organisers(),
             attempts_calm=self.scenario.adversary.attempts_per_calm_night,
             rough_factor=self.scenario.weather.rough_attempt_factor,
+            features=site_features(self.coast.sites) if learn else None,
         )  # fmt: skip
 
     def uniform(self) -> F64:

@@ -45,6 +45,7 @@ __all__ = [
     "coast_from",
     "run_night",
     "site_appeal",
+    "site_features",
 ]
 
 _PROFILE = {"foot_patrol": "foot", "dune_buggy": "buggy", "four_by_four": "four_by_four"}
@@ -68,7 +69,8 @@ class Coast:
     _etas: dict[tuple[str, float, float, float, float], Eta] = field(
         default_factory=dict, compare=False, repr=False
     )
-    _seeded: dict[str, object] = field(default_factory=dict, compare=False, repr=False)
+    _seeded: list[PostSet] = field(default_factory=list, compare=False, repr=False)
+    _stands: list[tuple[float, float]] = field(default_factory=list, compare=False, repr=False)
 
     def eta(self, target: Target, units: list[UnitAt]) -> list[Eta]:
         """The engine's ``eta`` (fastest first, unreachable last), remembered."""
@@ -77,6 +79,15 @@ class Coast:
         if missing:
             if len(self._etas) > _ETA_CACHE_MAX:
                 self._etas.clear()
+            # Units that went to a group stand at its site afterwards: ask for every site at
+            # once, for the profiles missing (one search from the target serves them all).
+            profiles = {m.profile for m in missing}
+            missing += [
+                UnitAt(f"\x00{pr}{i}", pr, x, y)
+                for pr in profiles
+                for i, (x, y) in enumerate(self._stands)
+                if (pr, x, y, target.x, target.y) not in self._etas
+            ]
             by_id = {m.unit_id: m for m in missing}
             for e in self.engine.eta(target, missing):
                 u = by_id[e.unit_id]
@@ -93,7 +104,7 @@ class Coast:
         ``posts`` already holds (the engine's own answers, kept by the post cache): the
         questions a season asks most. Their routes are not kept, so a run with an observer
         (the live demo draws routes) asks the engine itself."""
-        if self._seeded.get("posts") is posts:
+        if any(seen is posts for seen in self._seeded):
             return
         targets = [self.engine.resolve(float(x), float(y)) for x, y in posts.site_xy]
         for kind, table in posts.eta_s.items():
@@ -108,7 +119,8 @@ class Coast:
                     self._etas[key] = Eta(
                         "", profile, reachable, eta if reachable else None, (), "", "table"
                     )
-        self._seeded["posts"] = posts
+        self._seeded.append(posts)
+        self._stands[:] = [(t.x, t.y) for t in targets if not isinstance(t, str)]
 
 
 def coast_from(terrain: PreparedTerrain) -> Coast:
@@ -177,14 +189,22 @@ class NightResult:
         return self.intercepted + self.launch_prevented
 
 
+def site_features(sites: list[LaunchSite]) -> np.ndarray:
+    """(sites, 2): what the organisers weigh in a site, cover (woods, scrub, half the dunes,
+    and a bunker) and a road nearby (1 at the road, 0.37 at 1.5 km)."""
+    cover = [min(1.0, x.woodland_fraction + x.scrub_fraction + 0.5 * x.dune_fraction)
+             + (0.3 if "bunker" in x.cover else 0.0) for x in sites]  # fmt: skip
+    road = [math.exp(-x.road_m / 1500.0) for x in sites]
+    return np.column_stack([cover, road]).astype(np.float64).reshape(-1, 2)
+
+
 def site_appeal(sites: list[LaunchSite], scenario: Scenario) -> tuple[np.ndarray, np.ndarray]:
     """Each site's appeal to the organisers (taste for cover and for a road nearby) and the
     share of a group's thermal signature its cover can hide (0..1)."""
-    cover = np.array([min(1.0, x.woodland_fraction + x.scrub_fraction + 0.5 * x.dune_fraction)
-                      + (0.3 if "bunker" in x.cover else 0.0) for x in sites])  # fmt: skip
-    road = np.array([math.exp(-x.road_m / 1500.0) for x in sites])
+    features = site_features(sites)
     adv = scenario.adversary
-    return adv.cover_weight * cover + adv.road_weight * road, np.clip(cover, 0.0, 1.0)
+    appeal = features @ np.array([adv.cover_weight, adv.road_weight])
+    return appeal, np.clip(features[:, 0], 0.0, 1.0)
 
 
 class Season:
