@@ -8,7 +8,15 @@ import itertools
 import numpy as np
 import pytest
 
-from estran.domain.green import MemoryTracker, Organisers, place_against, place_greedy, watchers
+from estran.domain.green import (
+    Learner,
+    MemoryTracker,
+    Organisers,
+    fit_choice,
+    place_against,
+    place_greedy,
+    watchers,
+)
 from estran.domain.planning import Game
 
 
@@ -106,3 +114,72 @@ def test_the_tracker_remembers_where_we_stood_and_what_we_found_as_they_do():
     assert tracker.seen == pytest.approx([0.7 * 0.15, 0.3 * 0.25, 0.7 * 0.3])
     # They go where they remember least of us.
     assert np.argsort(-tracker.predict()).tolist() == [1, 0, 2]
+
+
+def synthetic_nights(
+    w: np.ndarray, nights: int, rng: np.random.Generator, sites: int = 30
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Groups found on ``nights`` nights by organisers with weights ``w`` (cover, road,
+    aversion), with memories and detection chances that change from night to night."""
+    features = np.column_stack([rng.uniform(0, 1.3, sites), rng.uniform(0, 1, sites)])
+    memories = rng.uniform(0, 1, (nights, sites)) * (rng.random((nights, sites)) < 0.3)
+    # We find groups less often in cover: ignoring that would make cover look unloved.
+    detect = np.clip(0.9 - 0.55 * features[:, 0] + rng.uniform(-0.1, 0.1, (nights, sites)),
+                     0.05, 1.0)  # fmt: skip
+    z = features @ w[:2] - w[2] * memories
+    p = np.exp(z - z.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    found = np.zeros((nights, sites))
+    for n in range(nights):
+        sites_tried = rng.choice(sites, size=rng.poisson(6), p=p[n])
+        for i in sites_tried:
+            found[n, i] += rng.random() < detect[n, i]
+    return features, memories, found, detect
+
+
+def test_the_fit_recovers_the_organisers_weights_and_knows_its_uncertainty():
+    rng = np.random.default_rng(3)
+    truth = np.array([4.0, 1.0, 6.0])
+    features, memories, found, detect = synthetic_nights(truth, 600, rng)
+    w, cov, _ = fit_choice(features, memories, found, detect, np.zeros(3), 10.0)
+    sd = np.sqrt(np.diag(cov))
+    assert np.all(np.abs(w - truth) < 3 * sd + 0.05), (w, sd)
+    assert np.all(sd < 0.6)
+    # Fewer nights: a wider interval, and the prior pulls a weakly known weight to itself.
+    few = fit_choice(features[:], memories[:40], found[:40], detect[:40], np.zeros(3), 10.0)
+    assert np.all(np.sqrt(np.diag(few[1])) > sd)
+    tight = fit_choice(features, memories[:40], found[:40], detect[:40], np.zeros(3), 0.01)
+    assert np.allclose(tight[0], 0.0, atol=0.01)
+    with pytest.raises(ValueError, match="nights, sites"):
+        fit_choice(features, memories[:3], found, detect, np.zeros(3), 1.0)
+    with pytest.raises(ValueError, match="sd > 0"):
+        fit_choice(features, memories, found, detect, np.zeros(3), 0.0)
+
+
+def test_the_learner_finds_how_far_they_watch_and_how_long_they_remember():
+    """Organisers who watch 4 km and forget fast (memory 0.3), seen through the defender's
+    nights: units standing at random sites, groups found where they went."""
+    rng = np.random.default_rng(5)
+    site_xy = np.column_stack([np.arange(40) * 700.0, np.zeros(40)])
+    features = np.column_stack([rng.uniform(0, 1.3, 40), rng.uniform(0, 1, 40)])
+    truth = Organisers(features @ np.array([1.0, 0.5]), 3.0, 2.0, 0.3, 4000.0, 0.5)
+    prior = Organisers(features @ np.array([1.0, 0.5]), 3.0, 2.0, 0.7, 2000.0, 0.5)
+    learner = Learner(prior, features, site_xy)
+    seen = np.zeros(40)
+    for _ in range(150):
+        stood = site_xy[rng.choice(40, size=6, replace=False)] + [0.0, 300.0]
+        p = truth.probabilities(seen)
+        found = np.bincount(rng.choice(40, size=rng.poisson(8), p=p), minlength=40).astype(
+            np.float64
+        )
+        learner.night(stood, found, np.full(40, 1.0), 8 * p)
+        tonight = np.minimum(1.0, 0.5 * watchers(site_xy, stood, 4000.0).sum(axis=0))
+        share = np.divide(found, np.maximum(found, 8 * p))
+        seen = 0.3 * seen + 0.7 * np.clip(tonight + np.where(found > 0, share, 0.0), 0, 1)
+    fit = learner.fit()
+    assert (fit.memory, fit.watch_radius_m) == (0.3, 4000.0)
+    assert fit.found == learner.found > 500
+    assert fit.weights[2] == pytest.approx(3.0 * 2.0, abs=3 * fit.sd[2] + 0.1)
+    assert np.allclose(learner.organisers(fit).probabilities(learner.seen(fit)),
+                       truth.probabilities(seen), atol=0.05)  # fmt: skip
+    assert fit.samples(8, rng).shape == (8, 3)

@@ -55,7 +55,7 @@ from estran.sim.scenario import DroneSpec, UnitSpec
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-    from estran.sim.night import Coast
+    from estran.sim.night import Coast, NightResult
     from estran.sim.scenario import Scenario
 
 __all__ = [
@@ -324,7 +324,7 @@ class MemoryPolicy(Policy):
             )  # fmt: skip
             return where
 
-        def observe(result: Any) -> None:
+        def observe(result: NightResult) -> None:
             rate = self.attempts_calm * (1.0 if result.calm else self.rough_factor)
             found = np.bincount(np.asarray(result.found_sites, dtype=np.intp),
                                 minlength=len(self.site_xy)).astype(np.float64)  # fmt: skip
