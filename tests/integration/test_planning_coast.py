@@ -14,9 +14,25 @@ from estran.adapters.plan_store import DiskPostCache
 from estran.cli.main import cli
 from estran.config import Settings
 from estran.services.plan_eval import CURRENT, evaluate, play
-from estran.services.planning import KINDS, NIGHTLY, ORACLE, Planner, scaled, tonight, with_extra
+from estran.services.planning import (
+    INFORMED,
+    KINDS,
+    NIGHTLY,
+    ORACLE,
+    Planner,
+    scaled,
+    tonight,
+    with_extra,
+)
 from estran.services.posts import posts_for
-from estran.sim.night import Season, begin_night, coast_from, run_night, site_appeal
+from estran.sim.night import (
+    Foresight,
+    Season,
+    begin_night,
+    coast_from,
+    run_night,
+    site_appeal,
+)
 from estran.sim.scenario import DEFAULT_SCENARIO, Scenario, parse_scenario
 
 
@@ -331,6 +347,7 @@ def test_the_cli_writes_tonight_an_evaluation_and_a_frontier(tmp_path, terrain_c
             "2",
             "--workers",
             "1",
+            "--informed",
             "-o",
             str(out),
         ],
@@ -349,11 +366,13 @@ def test_the_cli_writes_tonight_an_evaluation_and_a_frontier(tmp_path, terrain_c
         "planned",
         NIGHTLY,
         ORACLE,
+        INFORMED,
     ]
     assert set(report["planned_against"]) == set(names) - {"planned"}
     assert set(report["nightly_against"]) == set(names) - {NIGHTLY}
     # Issue 21's measure: the gap closure against the best baseline and the oracle, and
     # intervals inside [0, 1] even for two seasons of two nights.
+    assert set(report["gap_closure"]) == {"planned", NIGHTLY, INFORMED}
     gc = report["gap_closure"][NIGHTLY]
     assert gc["best_baseline"] in ("current posts", "uniform", "evenly spaced", "hotspot",
                                    "best fixed")  # fmt: skip
@@ -473,6 +492,46 @@ def test_the_oracle_is_told_tonights_sites_and_covers_them(opale, planner, basel
     )
 
 
+def test_the_oracle_foresees_organisers_who_see_tonight(opale, planner, baseline):
+    """When the organisers see some of tonight's posts, the oracle is told their dice and how
+    they answer (``Foresight``): what it foresees for its own deployment is exactly where the
+    night's attempts go, and the same seeds' oracle told only the sites they would pick unseen
+    (the naive one) intercepts less."""
+    coast = coast_from(opale)
+    adv = baseline.adversary.model_copy(update={"sees_tonight": 0.5})
+    glimpse = baseline.model_copy(update={"adversary": adv})
+    oracle = planner.oracle(seed=1)
+    deploy = oracle.deployer(0)
+    foreseen: list[list[int]] = []
+
+    def record(night: int, sites: list[int], told: Foresight | None = None) -> dict:
+        assert told is not None  # told how they answer, since they see tonight
+        where = deploy(night, sites, told)
+        xy = np.array(
+            [where.get(u.id) or coast.to_xy(u.lon, u.lat) for u in glimpse.units]
+            + [where.get(d.id) or coast.to_xy(d.lon, d.lat) for d in glimpse.drones]
+        )
+        foreseen.append(told.sites(told.presence(xy).sum(axis=0)[None, :])[0].tolist())
+        return where
+
+    record.clairvoyant = True  # type: ignore[attr-defined]
+    season = Season(glimpse, coast, 5, deploy=record)  # type: ignore[arg-type]
+    for _ in range(8):
+        assert run_night(season).sites == foreseen[-1]
+    assert sum(map(len, foreseen)) > 10
+
+    def naive(night: int, sites: list[int], told: Foresight | None = None) -> dict:
+        del told  # placed on where they would go unseen
+        return deploy(night, sites)
+
+    naive.clairvoyant = True  # type: ignore[attr-defined]
+    caught = {}
+    for name, fn in (("foreseeing", record), ("naive", naive)):
+        season = Season(glimpse, coast, 5, deploy=fn)  # type: ignore[arg-type]
+        caught[name] = sum(run_night(season).intercepted for _ in range(12))
+    assert caught["foreseeing"] > caught["naive"]
+
+
 def test_the_truth_scenario_plays_other_organisers_with_our_forces(tmp_path, baseline):
     from estran.cli.plan import played_scenario
 
@@ -519,3 +578,43 @@ def test_organisers_who_see_tonight_avoid_where_our_units_stand_tonight(opale, b
     blind, sighted = near_tonight(0.0), near_tonight(1.0)
     assert blind >= 8
     assert sighted <= blind / 5
+
+
+def test_the_centre_learns_road_minded_organisers_from_its_own_nights(opale, planner, baseline):
+    """``Planner.learn`` (what the watch floor's plan does with its past nights): from where
+    the units stood and where groups were found, organisers who weigh a road four times as
+    much as the scenario assumes are learnt as such; with too few groups found, assumed."""
+    coast = coast_from(opale)
+    adv = baseline.adversary.model_copy(update={"road_weight": 2.0})
+    truth = baseline.model_copy(update={"adversary": adv})
+    deploy = planner.policy("uniform", planner.uniform(), fixed=False, seed=4).deployer(0)
+    kinds = {uid: t.kind for t in planner.types for uid in t.ids}
+    season = Season(truth, coast, 11, deploy=deploy)
+    nights = []
+    for n in range(60):
+        posted = deploy(n)
+        season.deploy = lambda _n, posted=posted: posted  # what the centre recorded, played
+        res = run_night(season)
+        found = np.bincount(res.found_sites, minlength=len(coast.sites)).astype(float)
+        nights.append(([(kinds[u], x, y) for u, (x, y) in posted.items()], found))
+    learned = planner.learn(nights)
+    assert learned.fit is not None
+    assert learned.found == sum(int(f.sum()) for _, f in nights) >= 80
+    road = learned.fit.weights[1]
+    sd = learned.fit.sd
+    assumed = learned.assumed  # rationality 3 x (cover, road 0.5, aversion)
+    assert road > assumed[1] + 2 * sd[1]
+    assert road == pytest.approx(3 * 2.0, abs=max(3 * sd[1], 1.0))
+    body = learned.as_dict()
+    assert body["learnt"]
+    assert body["weights"]["road"]["learnt"] == pytest.approx(road)
+    assert body["weights"]["road"]["assumed"] == pytest.approx(assumed[1])
+    # The plan placed against them differs from the one against the assumed organisers.
+    assert not np.array_equal(
+        planner.plan_ahead(learned.seen, learned.organisers).x, planner.plan_ahead(learned.seen).x
+    )
+    few = planner.learn(nights[:2], min_found=10_000)
+    assert few.fit is None
+    assert few.organisers.memory == planner.organisers().memory
+    assert np.array_equal(few.organisers.value, planner.organisers().value)
+    assert few.as_dict()["learnt"] is False

@@ -14,6 +14,7 @@ from estran.domain.green import (
     Organisers,
     fit_choice,
     place_against,
+    place_foreseen,
     place_greedy,
     watchers,
 )
@@ -183,3 +184,23 @@ def test_the_learner_finds_how_far_they_watch_and_how_long_they_remember():
     assert np.allclose(learner.organisers(fit).probabilities(learner.seen(fit)),
                        truth.probabilities(seen), atol=0.05)  # fmt: skip
     assert fit.samples(8, rng).shape == (8, 3)
+
+
+def test_the_foreseeing_oracle_places_against_where_they_go_once_they_see_it():
+    """Organisers who see tonight's posts move away from what they see: the clairvoyant
+    reference told how they answer places where the attempt *will* be. Post 0 covers beach A
+    well but is seen there (they go to B, uncovered); post 1 covers A less, is seen at B
+    (they keep to A): naive greedy at A catches nothing, the foreseeing placement half."""
+    g = game(np.array([[0.9, 0.0], [0.5, 0.5]]), np.array([0, 0]), [1])
+    sees = np.array([[1.0, 0.0], [0.0, 1.0]])
+
+    def answer(present: np.ndarray) -> np.ndarray:  # one attempt, to the beach not seen
+        return np.where(present[:, :1] > 0, 1, 0).astype(np.intp)
+
+    naive = place_greedy(g, np.array([1.0, 0.0]))
+    foreseen = place_foreseen(g, sees, answer)
+    assert naive.tolist() == [0]
+    assert foreseen.tolist() == [1]
+    went = answer(sees[foreseen])[0]
+    assert caught(g, foreseen, np.bincount(went, minlength=2).astype(float)) == pytest.approx(0.5)
+    assert caught(g, naive, np.bincount(answer(sees[naive])[0], minlength=2) * 1.0) == 0.0

@@ -28,13 +28,24 @@ be (Fang, Stone and Tambe 2015, "When security games go green"; the planning set
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
 from estran.domain.planning import Game, presence, remember
 
-__all__ = ["MemoryTracker", "Organisers", "place_against", "place_greedy", "watchers"]
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+__all__ = [
+    "MemoryTracker",
+    "Organisers",
+    "place_against",
+    "place_foreseen",
+    "place_greedy",
+    "watchers",
+]
 
 F64 = npt.NDArray[np.float64]
 Posts = npt.NDArray[np.intp]
@@ -127,6 +138,32 @@ def place_against(
         p = organisers.probabilities((1.0 - share) * memory + share * seen_now)
         value = (p * (1.0 - missed * (1.0 - game.q[free]))).sum(axis=1)
         best = int(free[int(np.argmax(value))])
+        chosen.append(best)
+        taken[best] = True
+        left[game.post_type[best]] -= 1
+        missed = missed * (1.0 - game.q[best])
+        counted = counted + sees[best]
+    return np.asarray(chosen, dtype=np.intp)
+
+
+def place_foreseen(game: Game, sees: F64, answer: Callable[[F64], npt.NDArray[np.intp]]) -> Posts:
+    """Greedy placement for the clairvoyant reference when the organisers see tonight's
+    posts: ``sees`` (posts, sites) is what they would see of a unit at each post, ``answer``
+    maps (k, sites) of what they see to (k, attempts), the sites tonight's attempts then go
+    to. Each resource in turn goes to the free post of its type that intercepts most of the
+    attempts as they will be *with it there* (they may move away from it)."""
+    missed = 1.0 - game.fixed
+    counted = np.zeros(game.sites)
+    left = game.counts.astype(np.intp).copy()
+    taken = np.zeros(game.posts, dtype=bool)
+    chosen: list[int] = []
+    for _ in range(int(left.sum())):
+        free = _free(game, taken, left)
+        if len(free) == 0:
+            break
+        went = answer(counted[None, :] + sees[free])  # (free, attempts)
+        after = missed[went] * (1.0 - np.take_along_axis(game.q[free], went, axis=1))
+        best = int(free[int(np.argmax((1.0 - after).sum(axis=1)))])
         chosen.append(best)
         taken[best] = True
         left[game.post_type[best]] -= 1

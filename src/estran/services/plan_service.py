@@ -27,7 +27,7 @@ from estran.domain.events import CommandIn
 from estran.domain.messages import msg
 from estran.domain.timefmt import parse_stamp
 from estran.i18n import translate
-from estran.services.planning import KINDS, Planner, Resources, tonight
+from estran.services.planning import KINDS, Learned, Planner, Resources, tonight
 from estran.sim.night import coast_from
 
 if TYPE_CHECKING:
@@ -41,7 +41,15 @@ if TYPE_CHECKING:
     from estran.services.terrain import TerrainService
     from estran.sim.scenario import Scenario
 
-__all__ = ["ATTEMPT_TYPES", "PlanService", "night_of", "posts_by_night", "strategy_for"]
+__all__ = [
+    "ATTEMPT_TYPES",
+    "PlanService",
+    "deployments_by_night",
+    "found_by_night",
+    "night_of",
+    "posts_by_night",
+    "strategy_for",
+]
 
 ATTEMPT_TYPES = frozenset({"group_sighted", "boat_being_prepared", "launch_attempt",
                            "boat_launched"})  # fmt: skip
@@ -50,6 +58,7 @@ HISTORY_RADIUS_M = 2000.0
 HISTORY_MIN = 5  # fewer attempts than this tell nothing about the sites' values
 PLAN_STAMP = "%Y%m%dT%H%M%S"  # the moment a plan was made, in its id
 MEMORY_NIGHTS = 7  # the organisers' memory fades by 0.7 a night: a week is 92 % of it
+LEARN_NIGHTS = 30  # the nights the organisers are learnt from (as the sites' history)
 
 
 def night_of(t: datetime) -> date:
@@ -57,17 +66,19 @@ def night_of(t: datetime) -> date:
     return (t.astimezone(UTC) - timedelta(hours=12)).date()
 
 
-def posts_by_night(
+def deployments_by_night(
     posts: Iterable[dict[str, Any]],
+    kind_of: Callable[[str], str | None],
     now: datetime,
     to_xy: Callable[[float, float], tuple[float, float]],
     nights: int = MEMORY_NIGHTS,
-) -> list[np.ndarray]:
+) -> list[list[tuple[str, float, float]]]:
     """Where accepted posts stood on each of the ``nights`` nights before tonight, oldest
-    first (metres, (n, 2) each; empty for a night with none): what the organisers saw. A
-    post's night is its plan's (the plan id carries the moment it was made)."""
+    first, as (the unit's kind, x, y) in metres (empty for a night with none): what the
+    organisers saw. A post's night is its plan's (the plan id carries the moment it was
+    made); a post whose unit is unknown counts as a foot patrol."""
     tonight = night_of(now)
-    by: dict[date, list[tuple[float, float]]] = {
+    by: dict[date, list[tuple[str, float, float]]] = {
         tonight - timedelta(days=k): [] for k in range(nights, 0, -1)
     }
     for p in posts:
@@ -80,15 +91,64 @@ def posts_by_night(
             continue
         night = night_of(made.replace(tzinfo=UTC))
         if night in by:
-            by[night].append(to_xy(pos["lon"], pos["lat"]))
-    return [np.array(v, dtype=np.float64).reshape(-1, 2) for v in by.values()]
+            x, y = to_xy(pos["lon"], pos["lat"])
+            by[night].append((kind_of(str(p.get("unit_id", ""))) or KINDS[0], x, y))
+    return list(by.values())
 
 
-def strategy_for(planner: Planner, method: str, nights: list[np.ndarray]) -> Strategy:
-    """The plan for ``method``: ``ahead`` re-plans against the organisers' memory of
-    ``nights`` (the static ``qr`` plan when they saw nothing of us); ``qr`` or ``sse``."""
+def posts_by_night(
+    posts: Iterable[dict[str, Any]],
+    now: datetime,
+    to_xy: Callable[[float, float], tuple[float, float]],
+    nights: int = MEMORY_NIGHTS,
+) -> list[np.ndarray]:
+    """Where accepted posts stood on each of the ``nights`` nights before tonight, oldest
+    first (metres, (n, 2) each; empty for a night with none)."""
+    return [
+        np.array([(x, y) for _, x, y in night], dtype=np.float64).reshape(-1, 2)
+        for night in deployments_by_night(posts, lambda _: None, now, to_xy, nights)
+    ]
+
+
+def found_by_night(
+    incidents: Iterable[dict[str, Any]],
+    now: datetime,
+    to_xy: Callable[[float, float], tuple[float, float]],
+    site_xy: np.ndarray,
+    nights: int = LEARN_NIGHTS,
+) -> np.ndarray:
+    """(nights, sites): the attempts found near each launch site (within 2 km, the nearest
+    site) on each of the ``nights`` nights before tonight, oldest first: a group sighted, a
+    boat being prepared, launched or launching, each incident once, on its night."""
+    tonight = night_of(now)
+    found = np.zeros((nights, len(site_xy)))
+    for inc in incidents:
+        if inc.get("type") not in ATTEMPT_TYPES or not inc.get("position"):
+            continue
+        try:
+            back = (tonight - night_of(parse_stamp(inc["observed_at"]))).days
+        except (KeyError, TypeError, ValueError):
+            continue
+        if not 1 <= back <= nights:
+            continue
+        x, y = to_xy(inc["position"]["lon"], inc["position"]["lat"])
+        d = np.hypot(site_xy[:, 0] - x, site_xy[:, 1] - y)
+        if d.min() <= HISTORY_RADIUS_M:
+            found[nights - back, int(np.argmin(d))] += 1
+    return found
+
+
+def strategy_for(
+    planner: Planner, method: str, nights: list[np.ndarray], learned: Learned | None = None
+) -> Strategy:
+    """The plan for ``method``: ``ahead`` places tonight's units against the organisers'
+    memory of ``nights``, as ``learned`` from the centre's own nights once enough groups were
+    found, else as the scenario assumes them (the static ``qr`` plan when they saw nothing of
+    us); ``qr`` or ``sse``."""
     if method != "ahead":
         return planner.plan(method)
+    if learned is not None and learned.fit is not None:
+        return planner.plan_ahead(learned.seen, learned.organisers)
     if not any(len(n) for n in nights):
         return planner.plan("qr")
     return planner.plan_ahead(planner.seen(nights))
@@ -219,20 +279,34 @@ class PlanService:
             history = self.history(terrain, visible)
             posts = await self._posts(terrain)
 
-            seen = posts_by_night(
+            kinds = {u["id"]: str(u.get("kind")) for u in self.picture.all("unit")}
+            stood = deployments_by_night(
                 (p for p in self.picture.all("post") if visible(p)),
+                kinds.get,
                 self.now(),
                 terrain.projector.to_xy,
+                nights=LEARN_NIGHTS,
+            )
+            seen = [
+                np.array([(x, y) for _, x, y in night], dtype=np.float64).reshape(-1, 2)
+                for night in stood[-MEMORY_NIGHTS:]
+            ]
+            found = found_by_night(
+                (i for i in self.picture.all("incident") if visible(i)),
+                self.now(),
+                terrain.projector.to_xy,
+                np.array([[s.x, s.y] for s in terrain.sites]),
             )
 
-            def solve() -> tuple[Planner, dict[str, Any]]:
+            def solve() -> tuple[Learned, dict[str, Any]]:
                 planner = Planner(self.scenario, coast_from(terrain), posts, history=history,
                                   resources=resources)  # fmt: skip
-                strategy = strategy_for(planner, method, seen)
+                learned = planner.learn(list(zip(stood, found, strict=True)))
+                strategy = strategy_for(planner, method, seen, learned)
                 rng = np.random.default_rng(seed)
-                return planner, tonight(planner, strategy, rng, terrain.projector.to_lonlat)
+                return learned, tonight(planner, strategy, rng, terrain.projector.to_lonlat)
 
-            _, plan = await asyncio.to_thread(solve)
+            learned, plan = await asyncio.to_thread(solve)
             for post in plan["posts"]:  # stored in both languages: read by French and British
                 post["why_fr"] = translate(post["why"], "fr")
             stamp = self.now().strftime(PLAN_STAMP)
@@ -271,6 +345,7 @@ class PlanService:
                 by=who.id,
                 history_attempts=int(history.sum()) if history is not None else 0,
                 posts_remembered=sum(len(n) for n in seen),
+                organisers=learned.as_dict(),
                 units=sum(len(r.ids) for r in resources),
                 marking=marking,
             )

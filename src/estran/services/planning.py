@@ -33,6 +33,7 @@ from estran.domain.green import (
     MemoryTracker,
     Organisers,
     place_against,
+    place_foreseen,
     place_greedy,
     watchers,
 )
@@ -55,14 +56,17 @@ from estran.sim.scenario import DroneSpec, UnitSpec
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-    from estran.sim.night import Coast, NightResult
+    from estran.sim.night import Coast, Foresight, NightResult
     from estran.sim.scenario import Scenario
 
 __all__ = [
     "GROUND_PROFILE",
+    "INFORMED",
     "KINDS",
+    "MIN_FOUND",
     "NIGHTLY",
     "ORACLE",
+    "Learned",
     "MemoryPolicy",
     "OraclePolicy",
     "Planner",
@@ -79,6 +83,13 @@ KINDS = ("foot_patrol", "dune_buggy", "four_by_four", "drone")
 NIGHTLY = "planned nightly, learning the organisers"
 ORACLE = "oracle (knows tonight's sites)"
 """The clairvoyant reference of the evaluation: not a plan anyone can run."""
+INFORMED = "informed (knows the organisers, not tonight's sites)"
+"""The evaluation's second reference: the plan over nights told the organisers the simulator
+plays (their tastes, memory, watch radius), never where tonight's attempts will be. What a
+planner that learnt them perfectly could reach: the ceiling of the gap closure for anyone who
+is not clairvoyant."""
+MIN_FOUND = 20  # groups found before the organisers are learnt rather than assumed
+WEIGHT_NAMES = ("cover", "road", "aversion")  # the organisers' weights, as ``Fit`` orders them
 GROUND_PROFILE = {"foot_patrol": "foot", "dune_buggy": "buggy", "four_by_four": "four_by_four"}
 
 
@@ -247,10 +258,16 @@ class OraclePolicy(Policy):
     def deployer(self, stream: int) -> Callable[[int], dict[str, tuple[float, float]]]:
         rng = np.random.default_rng([self.seed, stream, 0x4F524143])
 
-        def deploy(night: int, sites: list[int] | None = None) -> dict[str, tuple[float, float]]:
+        def deploy(
+            night: int, sites: list[int] | None = None, told: Foresight | None = None
+        ) -> dict[str, tuple[float, float]]:
             del night
             if not sites:
                 return self.positions(self.draw(rng))
+            if told is not None:  # they see some of tonight's posts: where they will go then
+                return self.positions(
+                    place_foreseen(self.game, told.presence(self.post_xy), told.sites)
+                )
             want = np.bincount(np.asarray(sites), minlength=self.game.sites).astype(np.float64)
             return self.positions(place_greedy(self.game, want))
 
@@ -337,6 +354,45 @@ class MemoryPolicy(Policy):
         deploy.observe = observe  # type: ignore[attr-defined]
         deploy.learner = learner  # type: ignore[attr-defined]
         return deploy
+
+
+@dataclass(frozen=True)
+class Learned:
+    """What the centre's own nights tell of the organisers (``Planner.learn``): the organisers
+    to plan against tonight (fitted, or the scenario's while too few groups were found), what
+    they remember of us, and the fit with its uncertainty."""
+
+    organisers: Organisers
+    seen: F64
+    fit: Fit | None
+    assumed: F64  # the scenario's weights (cover, road, aversion), the fit's prior
+    assumed_organisers: Organisers
+    nights: int
+    found: int
+    min_found: int = MIN_FOUND
+
+    def as_dict(self) -> dict[str, Any]:
+        """For the plan's answer and the Plan tab: each weight learnt (with its posterior sd)
+        beside what the scenario assumed; the memory and watch radius likewise."""
+        fit, assumed = self.fit, self.assumed_organisers
+        return {
+            "learnt": fit is not None,
+            "nights": self.nights,
+            "found": self.found,
+            "min_found": self.min_found,
+            "weights": {
+                name: {
+                    "learnt": None if fit is None else float(fit.weights[k]),
+                    "sd": None if fit is None else float(fit.sd[k]),
+                    "assumed": float(self.assumed[k]),
+                }
+                for k, name in enumerate(WEIGHT_NAMES)
+            },
+            "memory": {"learnt": None if fit is None else fit.memory,
+                       "assumed": assumed.memory},
+            "watch_radius_m": {"learnt": None if fit is None else fit.watch_radius_m,
+                               "assumed": assumed.watch_radius_m},
+        }  # fmt: skip
 
 
 @dataclass
@@ -489,14 +545,14 @@ class Planner:
         )
         return best
 
-    def plan_ahead(self, seen: F64) -> Strategy:
+    def plan_ahead(self, seen: F64, organisers: Organisers | None = None) -> Strategy:
         """Tonight's deployment against organisers who remember ``seen`` (per site, 0..1, as
         ``remember`` keeps it): where they will go, by their quantal response to it, and every
         resource placed greedily where they will be (``place_against``). A deployment, not a
         draw: they do not see tonight's, so randomising would only throw interceptions away
         (in proportion to what they do see of it, ``adversary.sees_tonight``, it is priced
-        in)."""
-        org = self.organisers()
+        in). ``organisers``: as learnt (``learn``); the scenario's by default."""
+        org = self.organisers() if organisers is None else organisers
         sees = watchers(self.posts.site_xy, self.post_xy, org.watch_radius_m)
         x = np.zeros(self.game.posts)
         x[place_against(self.game, org, seen, sees)] = 1.0
@@ -518,6 +574,51 @@ class Planner:
                                radius_m=adv.watch_radius_m, weight=adv.presence_weight)  # fmt: skip
             memory = remember(memory, tonight, adv.memory)
         return memory
+
+    def deployment(self, stood: list[tuple[str, float, float]]) -> F64:
+        """The game's ``x`` for a night where units and drones of each kind stood at these
+        points (metres): each on the nearest post of its kind's first type."""
+        x = np.zeros(self.game.posts)
+        for kind, px, py in stood:
+            r = next((i for i, t in enumerate(self.types) if t.kind == kind), None)
+            if r is None:
+                continue
+            idx = np.flatnonzero(self.game.post_type == r)
+            d = np.hypot(self.post_xy[idx, 0] - px, self.post_xy[idx, 1] - py)
+            x[idx[int(np.argmin(d))]] = 1.0
+        return x
+
+    def learn(
+        self,
+        nights: list[tuple[list[tuple[str, float, float]], F64]],
+        *,
+        min_found: int = MIN_FOUND,
+    ) -> Learned:
+        """The organisers learnt from the centre's own nights (oldest first): where its units
+        and drones stood (kind, x, y) and the attempts found near each site. The same learning
+        as the plan over nights in the simulator (``Learner``): their tastes and aversion by
+        maximum a posteriori with Laplace's uncertainty (the scenario as the prior), their
+        memory and watch radius on a grid; assumed, not learnt, until ``min_found`` groups were
+        found."""
+        assumed = self.organisers()
+        learner = Learner(assumed, site_features(self.coast.sites), self.posts.site_xy)
+        tracker = MemoryTracker(assumed, self.posts.site_xy)
+        adv, w = self.scenario.adversary, self.scenario.weather
+        rate = adv.attempts_per_calm_night * (
+            w.calm_probability + (1.0 - w.calm_probability) * w.rough_attempt_factor
+        )
+        for stood, found in nights:
+            xy = np.array([(px, py) for _, px, py in stood], dtype=np.float64).reshape(-1, 2)
+            expected = rate * tracker.predict()
+            detect = np.maximum(self.game.coverage_independent(self.deployment(stood)), 0.02)
+            tracker.update(xy, found, expected)
+            learner.night(xy, found, detect, expected)
+        if learner.found < min_found:
+            return Learned(assumed, tracker.seen, None, learner.prior_weights, assumed,
+                           len(nights), learner.found, min_found)  # fmt: skip
+        fit = learner.fit()
+        return Learned(learner.organisers(fit), learner.seen(fit), fit, learner.prior_weights,
+                       assumed, len(nights), learner.found, min_found)  # fmt: skip
 
     def organisers(self) -> Organisers:
         """The organisers as the scenario describes them, for planning over nights."""

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Coast",
+    "Foresight",
     "Group",
     "Night",
     "NightResult",
@@ -246,6 +247,38 @@ class Season:
         return out
 
 
+@dataclass(frozen=True, eq=False)
+class Foresight:
+    """What the evaluation's clairvoyant reference is told of a night whose organisers see a
+    share of tonight's deployment before they choose: their dice and how they answer what
+    they see, so that it can place against where they *will* go, facing its own posts."""
+
+    season: Season
+    picks: np.ndarray  # each attempt's die for its site, in order
+
+    def presence(self, xy: np.ndarray) -> np.ndarray:
+        """(points, sites): what the organisers at each site see of a unit at each point."""
+        adv = self.season.scenario.adversary
+        site_xy = self.season.site_xy
+        d = np.hypot(xy[:, None, 0] - site_xy[None, :, 0], xy[:, None, 1] - site_xy[None, :, 1])
+        return np.where(d < adv.watch_radius_m, adv.presence_weight, 0.0)
+
+    def sites(self, present: np.ndarray) -> np.ndarray:
+        """(k, attempts): the sites tonight's attempts go to, for each of ``k`` deployments
+        given by what the organisers would see of them ((k, sites), summed ``presence``), as
+        the night itself picks them (``Season.choice_probabilities``, the same dice)."""
+        adv = self.season.scenario.adversary
+        share = adv.sees_tonight
+        seen = (1.0 - share) * self.season.coverage + share * np.minimum(present, 1.0)
+        utility = self.season.appeal - adv.coverage_weight * seen
+        z = adv.rationality * (utility - utility.max(axis=1, keepdims=True))
+        p = np.exp(z)
+        cum = np.cumsum(p / p.sum(axis=1, keepdims=True), axis=1)
+        at = (cum[:, :, None] <= self.picks[None, None, :]).sum(axis=1)
+        out: np.ndarray = np.minimum(at, cum.shape[1] - 1)
+        return out
+
+
 @dataclass(eq=False)
 class Night:
     """A night set up on its kernel: step ``env`` (at any pace), then ``finish``."""
@@ -303,12 +336,17 @@ def begin_night(season: Season, observer: Observer | None = None) -> Night:
     # --- tonight's deployment ------------------------------------------------------------
     # Posted after the adversary's plan is drawn (a deployer draws from its own stream); only
     # the clairvoyant reference of the evaluation (``Oracle``) is told where tonight's
-    # attempts will be (where the organisers would go if they saw none of tonight's posts).
+    # attempts will be (where the organisers would go if they saw none of tonight's posts)
+    # and, when they see some of them, how they answer what they see (``Foresight``).
     deploy = season.deploy
     if deploy is None:
         posts: dict[str, tuple[float, float]] = {}
     elif getattr(deploy, "clairvoyant", False):
-        posts = deploy(night, list(sites))  # type: ignore[call-arg]
+        if adv.sees_tonight > 0.0:  # where they go depends on what they see: how they answer
+            told = Foresight(season, np.array([d[0] for d in draws], dtype=np.float64))
+            posts = deploy(night, list(sites), told)  # type: ignore[call-arg]
+        else:
+            posts = deploy(night, list(sites))  # type: ignore[call-arg]
     else:
         posts = deploy(night)
     for u in sc.units:
