@@ -362,6 +362,40 @@ def test_the_commander_publishes_tonight_s_plan_and_accepts_a_post(
     _wait(page, "() => document.querySelectorAll('.post').length >= 5")
     assert "expected proportion intercepted" in page.inner_text("#plan")
     assert "best placed" in page.locator("#plan .why").first.inner_text()
+    # What the plan knows of the organisers: learnt from the groups found, or why not yet.
+    organisers = page.locator("#plan .organisers")
+    assert "What we know of the organisers" in organisers.inner_text()
+    with demo.api() as api:
+        told = api.get("/plans/latest").json()["organisers"]
+    if told["learnt"]:
+        assert organisers.get_attribute("data-organisers") == "learnt"
+        assert organisers.locator("tbody tr").count() == 6
+        assert "±" in organisers.inner_text()
+    else:
+        assert organisers.get_attribute("data-organisers") == "assumed"
+        assert f"{told['found']} of {told['min_found']} needed" in organisers.inner_text()
+    # Once learnt (the API's own test makes the server learn them): each weight with its
+    # uncertainty beside what the scenario assumed, how long they remember, how far they
+    # watch, how much of tonight they see. Drawn here from an answer of that shape.
+    learnt = {**told, "learnt": True, "found": 57, "nights": 30,
+              "weights": {k: {"learnt": v + 1.0, "sd": 0.4, "assumed": v} for k, v in
+                          {"cover": 3.0, "road": 1.5, "aversion": 6.0}.items()},
+              "memory": {"learnt": 0.5, "assumed": 0.7},
+              "watch_radius_m": {"learnt": 4000.0, "assumed": 2000.0},
+              "tonight": {"learnt": 0.5, "assumed": 0.0}}  # fmt: skip
+    page.evaluate("(o) => { estran.plan.latest.organisers = o; estran.plan.render(); }", learnt)
+    assert organisers.get_attribute("data-organisers") == "learnt"
+    rows = organisers.locator("tbody tr").all_inner_texts()
+    assert [r.split("\t") for r in rows] == [
+        ["taste for cover", "4.0 ± 0.4", "3.0"],
+        ["taste for a road nearby", "2.5 ± 0.4", "1.5"],
+        ["aversion to where they saw us", "7.0 ± 0.4", "6.0"],
+        ["memory (weight of older nights)", "0.5", "0.7"],
+        ["watch radius (km)", "4.0", "2.0"],
+        ["share of tonight's posts they see", "0.5", "0.0"],
+    ]
+    assert "Learnt from 57 groups found over our last 30 nights" in organisers.inner_text()
+    page.locator("#plan .organisers").screenshot(path=str(shots / "plan-organisers.png"))
     accept = page.locator("#plan button:has-text('Accept')").first
     post_id = accept.get_attribute("data-post")
     accept.click()

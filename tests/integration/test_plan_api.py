@@ -166,3 +166,41 @@ def test_the_coverage_model_is_prepared_before_anyone_asks_for_a_plan(centre):
     assert health["plans"]["prepared_in_s"] >= 0
     assert health["reactors"]["coverage-model"]["alive"]
     assert health["reactors"]["coverage-model"]["restarts"] == 0
+
+
+def test_the_plan_learns_the_organisers_from_the_groups_found_on_past_nights(centre):
+    """Nothing found yet: the plan says it assumes the scenario's organisers. Groups found on
+    past nights, mostly at the sites the scenario thinks least of: the next plan is made
+    against what it learnt from them, and says so with each weight's uncertainty."""
+    from datetime import UTC, datetime, timedelta
+
+    api = centre.api
+    first = api.post("/api/v1/plans", json={"seed": 5}).json()
+    org = first["organisers"]
+    assert (org["learnt"], org["found"], org["nights"]) == (False, 0, 30)
+    assert org["weights"]["cover"]["learnt"] is None
+    assert org["weights"]["aversion"]["assumed"] > 0
+    sites = sorted(first["sites"], key=lambda s: s["value"])[:3]
+    noon = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
+    for k in range(30):  # one group a night on the last 30 nights, at 23:00
+        night = noon - timedelta(days=k + 1) + timedelta(hours=11)
+        site = sites[k % 3]
+        body = {"id": f"inc-found-{k}", "type": "group_sighted", "owner_agency_id": "FR-GN",
+                "position": {"lat": site["lat"], "lon": site["lon"]},
+                "observed_at": night.isoformat()}  # fmt: skip
+        assert api.post("/api/v1/incidents", json=body).status_code == 201, body
+    plan = api.post("/api/v1/plans", json={"seed": 5}).json()
+    org = plan["organisers"]
+    assert org["learnt"] is True
+    assert org["found"] >= 29  # a group found after midnight UTC may fall on tonight
+    for name in ("cover", "road", "aversion"):
+        assert org["weights"][name]["sd"] > 0
+    assert org["memory"]["learnt"] in (0.3, 0.5, 0.7, 0.9)
+    assert org["tonight"]["assumed"] == 0.0
+    # Planned against the organisers it learnt (no post of ours stood yet: without them it
+    # would be the static plan), and expecting them where they went.
+    assert "memory" not in first["solver"]
+    assert "memory" in plan["solver"]
+    before = {s["id"]: s["attack_probability"] for s in first["sites"]}
+    after = {s["id"]: s["attack_probability"] for s in plan["sites"]}
+    assert sum(after[s["id"]] for s in sites) > sum(before[s["id"]] for s in sites)

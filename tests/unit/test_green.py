@@ -178,12 +178,47 @@ def test_the_learner_finds_how_far_they_watch_and_how_long_they_remember():
         share = np.divide(found, np.maximum(found, 8 * p))
         seen = 0.3 * seen + 0.7 * np.clip(tonight + np.where(found > 0, share, 0.0), 0, 1)
     fit = learner.fit()
-    assert (fit.memory, fit.watch_radius_m) == (0.3, 4000.0)
+    assert (fit.memory, fit.watch_radius_m, fit.tonight) == (0.3, 4000.0, 0.0)
     assert fit.found == learner.found > 500
     assert fit.weights[2] == pytest.approx(3.0 * 2.0, abs=3 * fit.sd[2] + 0.1)
     assert np.allclose(learner.organisers(fit).probabilities(learner.seen(fit)),
                        truth.probabilities(seen), atol=0.05)  # fmt: skip
     assert fit.samples(8, rng).shape == (8, 3)
+
+
+@pytest.mark.parametrize("share", [1.0, 0.5])
+def test_the_learner_finds_how_much_of_tonight_they_see(share: float):
+    """Organisers who see ``share`` of tonight's deployment before they choose (the rest is
+    their memory): the learner, told by its prior that they see none, finds the share, and
+    its organisers then predict where they go facing tonight's posts."""
+    rng = np.random.default_rng(7)
+    site_xy = np.column_stack([np.arange(40) * 700.0, np.zeros(40)])
+    features = np.column_stack([rng.uniform(0, 1.3, 40), rng.uniform(0, 1, 40)])
+    truth = Organisers(features @ np.array([1.0, 0.5]), 3.0, 2.0, 0.3, 2000.0, 0.5, share)
+    prior = Organisers(features @ np.array([1.0, 0.5]), 3.0, 2.0, 0.7, 2000.0, 0.5)
+    learner = Learner(prior, features, site_xy)
+    seen = np.zeros(40)
+    for _ in range(150):
+        stood = site_xy[rng.choice(40, size=6, replace=False)] + [0.0, 300.0]
+        tonight = np.minimum(1.0, 0.5 * watchers(site_xy, stood, 2000.0).sum(axis=0))
+        p = truth.probabilities((1.0 - share) * seen + share * tonight)
+        found = np.bincount(rng.choice(40, size=rng.poisson(8), p=p), minlength=40).astype(
+            np.float64
+        )
+        learner.night(stood, found, np.full(40, 1.0), 8 * p)
+        ratio = np.divide(found, np.maximum(found, 8 * p))
+        seen = 0.3 * seen + 0.7 * np.clip(tonight + np.where(found > 0, ratio, 0.0), 0, 1)
+    fit = learner.fit()
+    assert (fit.watch_radius_m, fit.tonight) == (2000.0, share)
+    if share < 1.0:  # what they remember matters only if they do not see all of tonight
+        assert fit.memory == 0.3
+    org = learner.organisers(fit)
+    assert org.tonight == share
+    tonight = np.minimum(1.0, 0.5 * watchers(site_xy, site_xy[[3, 17, 30]], 2000.0).sum(axis=0))
+    facing = (1.0 - share) * learner.seen(fit) + share * tonight
+    assert np.allclose(org.probabilities(facing),
+                       truth.probabilities((1.0 - share) * seen + share * tonight),
+                       atol=0.05)  # fmt: skip
 
 
 def test_the_foreseeing_oracle_places_against_where_they_go_once_they_see_it():
@@ -204,3 +239,32 @@ def test_the_foreseeing_oracle_places_against_where_they_go_once_they_see_it():
     went = answer(sees[foreseen])[0]
     assert caught(g, foreseen, np.bincount(went, minlength=2).astype(float)) == pytest.approx(0.5)
     assert caught(g, naive, np.bincount(answer(sees[naive])[0], minlength=2) * 1.0) == 0.0
+
+
+def test_the_foreseeing_oracle_finds_what_myopic_greedy_cannot_see():
+    """Greedy is myopic against organisers who see: a post that only drives them off is
+    worth nothing alone. They go to A unless they see a unit there, then B, then C. Post 0
+    watches A and catches nothing, post 1 watches B and covers C fully, post 2 (unseen)
+    covers A at 0.4. Greedy takes post 2 first and ends at 0.4; posts 0 and 1 together drive
+    them to C and catch all: the reference keeps the better of greedy and what it is told of
+    (``also``), then moves one resource at a time while that gains, and finds them."""
+    from estran.domain.green import _greedy_foreseen
+
+    g = game(np.array([[0.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.4, 0.0, 0.0]]),
+             np.array([0, 0, 0]), [2])  # fmt: skip
+    sees = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 0.0]])
+
+    def answer(present: np.ndarray) -> np.ndarray:  # one attempt: the first site not watched
+        return np.where(present[:, :1] == 0, 0, np.where(present[:, 1:2] == 0, 1, 2))
+
+    def catch(posts: np.ndarray) -> float:
+        went = answer(sees[posts].sum(axis=0)[None])[0]
+        return caught(g, posts, np.bincount(went, minlength=3) * 1.0)
+
+    greedy = _greedy_foreseen(g, sees, answer)
+    assert greedy[0] == 2
+    assert catch(greedy) == pytest.approx(0.4)
+    assert sorted(place_foreseen(g, sees, answer).tolist()) == [0, 1]
+    worse = np.array([0, 2], dtype=np.intp)  # they go to B: nothing caught
+    told = place_foreseen(g, sees, answer, also=(worse,))
+    assert catch(told) == pytest.approx(1.0)

@@ -11,12 +11,13 @@ from estran.sim.scenario import DEFAULT_SCENARIO, parse_scenario
 def test_the_report_sets_what_was_learnt_against_what_was_assumed_and_played():
     assumed = parse_scenario(tomllib.loads(DEFAULT_SCENARIO.read_text()), "baseline")
     played = assumed.model_copy(update={"adversary": assumed.adversary.model_copy(
-        update={"rationality": 6.0, "memory": 0.3, "watch_radius_m": 4000.0})})  # fmt: skip
+        update={"rationality": 6.0, "memory": 0.3, "watch_radius_m": 4000.0,
+                "sees_tonight": 0.5})})  # fmt: skip
     learned = [
         {"weights": [5.0, 3.0, 11.0], "sd": [0.5, 0.4, 1.0], "memory": 0.3,
-         "watch_radius_m": 4000.0, "found": 180},
+         "watch_radius_m": 4000.0, "tonight": 0.5, "found": 180},
         {"weights": [7.0, 1.0, 13.0], "sd": [0.7, 0.6, 2.0], "memory": 0.3,
-         "watch_radius_m": 2000.0, "found": 220},
+         "watch_radius_m": 2000.0, "tonight": 0.5, "found": 220},
     ]  # fmt: skip
     lines = _learned_lines(learned, assumed, played)
     text = "\n".join(lines)
@@ -29,4 +30,8 @@ def test_the_report_sets_what_was_learnt_against_what_was_assumed_and_played():
     assert "| memory (weight of older nights) | 0.3 (in 2 of 2 seasons) | | | 0.7 | 0.3 |" in lines
     assert any(line.startswith("| watch radius (m) | ") and "| 2000 | 4000 |" in line
                for line in lines)  # fmt: skip
+    assert (
+        "| share of tonight's deployment they see | 0.5 (in 2 of 2 seasons) | | | 0.0 | 0.5 |"
+        in lines
+    )
     assert _learned_lines([], assumed, played) == []

@@ -381,8 +381,8 @@ def evaluate_cmd(
         "",
         "| policy | proportion intercepted | 95 % interval | attempts | deterred | "
         "planned / this | intervals apart | planned minus this, paired (95 %) | "
-        "re-planned nightly / this | intervals apart | "
-        "re-planned nightly minus this, paired (95 %) |",
+        "planned nightly / this | intervals apart | "
+        "planned nightly minus this, paired (95 %) |",
         "| --- | ---: | --- | ---: | ---: | ---: | --- | --- | ---: | --- | --- |",
     ]
     for r in results:
@@ -439,14 +439,17 @@ def _learned_lines(learned: list[dict[str, Any]], assumed: Scenario, played: Sce
     for k, name in enumerate(names):
         rows.append(f"| {name} | {w[:, k].mean():.2f} | {w[:, k].std():.2f} | "
                     f"{sd[:, k].mean():.2f} | {want[k]:.2f} | {got[k]:.2f} |")  # fmt: skip
-    for key, label, fmt in (("memory", "memory (weight of older nights)", "{:.1f}"),
-                            ("watch_radius_m", "watch radius (m)", "{:.0f}")):  # fmt: skip
+    for key, attr, label, fmt in (
+        ("memory", "memory", "memory (weight of older nights)", "{:.1f}"),
+        ("watch_radius_m", "watch_radius_m", "watch radius (m)", "{:.0f}"),
+        ("tonight", "sees_tonight", "share of tonight's deployment they see", "{:.1f}"),
+    ):
         values = [x[key] for x in learned]
         common = max(set(values), key=values.count)
         rows.append(f"| {label} | {fmt.format(common)} (in {values.count(common)} of "
                     f"{len(values)} seasons) | | | "
-                    f"{fmt.format(getattr(assumed.adversary, key))} | "
-                    f"{fmt.format(getattr(played.adversary, key))} |")  # fmt: skip
+                    f"{fmt.format(getattr(assumed.adversary, attr))} | "
+                    f"{fmt.format(getattr(played.adversary, attr))} |")  # fmt: skip
     return rows
 
 

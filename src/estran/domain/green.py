@@ -146,12 +146,68 @@ def place_against(
     return np.asarray(chosen, dtype=np.intp)
 
 
-def place_foreseen(game: Game, sees: F64, answer: Callable[[F64], npt.NDArray[np.intp]]) -> Posts:
-    """Greedy placement for the clairvoyant reference when the organisers see tonight's
-    posts: ``sees`` (posts, sites) is what they would see of a unit at each post, ``answer``
-    maps (k, sites) of what they see to (k, attempts), the sites tonight's attempts then go
-    to. Each resource in turn goes to the free post of its type that intercepts most of the
-    attempts as they will be *with it there* (they may move away from it)."""
+def place_foreseen(
+    game: Game,
+    sees: F64,
+    answer: Callable[[F64], npt.NDArray[np.intp]],
+    also: tuple[Posts, ...] = (),
+) -> Posts:
+    """Placement for the clairvoyant reference when the organisers see tonight's posts:
+    ``sees`` (posts, sites) is what they would see of a unit at each post, ``answer`` maps
+    (k, sites) of what they see to (k, attempts), the sites tonight's attempts then go to.
+    Greedy: each resource in turn goes to the free post of its type that intercepts most of
+    the attempts as they will be *with it there* (they may move away from it). Greedy is
+    myopic here (a post that drives them off is worth more once the others stand), so the
+    reference also weighs the placements ``also`` (e.g. what a planner that knows them would
+    do) against the same attempts, keeps whichever intercepts most and improves it by moving
+    one resource at a time while that gains (``_improve_foreseen``)."""
+    greedy = _greedy_foreseen(game, sees, answer)
+    candidates = [greedy, *also]
+    caught = [_foreseen_catch(game, sees, answer, c) for c in candidates]
+    return _improve_foreseen(game, sees, answer, candidates[int(np.argmax(caught))])
+
+
+def _improve_foreseen(
+    game: Game,
+    sees: F64,
+    answer: Callable[[F64], npt.NDArray[np.intp]],
+    chosen: Posts,
+    passes: int = 2,
+) -> Posts:
+    """Local search: move one resource at a time to the free post of its type where the
+    deployment intercepts most of tonight's attempts (as they answer it), while any move
+    gains; at most ``passes`` sweeps over the resources."""
+    chosen = chosen.copy()
+    best = _foreseen_catch(game, sees, answer, chosen)
+    for _ in range(passes):
+        moved = False
+        for i in range(len(chosen)):
+            others = np.delete(chosen, i)
+            taken = np.zeros(game.posts, dtype=bool)
+            taken[others] = True
+            free = np.flatnonzero(~taken & (game.post_type == game.post_type[chosen[i]]))
+            went = answer(sees[others].sum(axis=0)[None, :] + sees[free])  # (free, attempts)
+            missed = (1.0 - game.fixed) * np.prod(1.0 - game.q[others], axis=0)
+            after = missed[went] * (1.0 - np.take_along_axis(game.q[free], went, axis=1))
+            gain = (1.0 - after).sum(axis=1)
+            j = int(np.argmax(gain))
+            if gain[j] > best + 1e-9:
+                chosen[i], best, moved = free[j], float(gain[j]), True
+        if not moved:
+            break
+    return chosen
+
+
+def _foreseen_catch(
+    game: Game, sees: F64, answer: Callable[[F64], npt.NDArray[np.intp]], chosen: Posts
+) -> float:
+    """The expected interceptions of tonight's attempts facing the deployment ``chosen``."""
+    went = answer(sees[chosen].sum(axis=0)[None, :])[0]
+    missed = (1.0 - game.fixed) * np.prod(1.0 - game.q[chosen], axis=0)
+    return float((1.0 - missed[went]).sum())
+
+
+def _greedy_foreseen(game: Game, sees: F64, answer: Callable[[F64], npt.NDArray[np.intp]]) -> Posts:
     missed = 1.0 - game.fixed
     counted = np.zeros(game.sites)
     left = game.counts.astype(np.intp).copy()
@@ -213,8 +269,9 @@ class Fit:
 
     ``weights``: (cover, road, aversion to what they remember), on the log-odds scale of their
     choice (their quantal response's rationality times each taste); ``covariance``: Laplace's
-    approximation (the inverse of the log-posterior's curvature at the optimum); ``memory`` and
-    ``watch_radius_m``: the hypothesis of the grid that explains the sightings best."""
+    approximation (the inverse of the log-posterior's curvature at the optimum); ``memory``,
+    ``watch_radius_m`` and ``tonight`` (the share of tonight's deployment they see): the
+    hypothesis of the grid that explains the sightings best."""
 
     weights: F64
     covariance: F64
@@ -222,6 +279,7 @@ class Fit:
     watch_radius_m: float
     found: int
     log_posterior: float
+    tonight: float = 0.0
 
     @property
     def sd(self) -> F64:
@@ -306,9 +364,14 @@ class Learner:
     """Learns the organisers night by night from what the defender knows and sees.
 
     For each hypothesis of their memory and watch radius (a small grid), it keeps what they
-    would remember of our nights (``MemoryTracker``'s rule); each refit (``fit``) finds, for
-    every hypothesis, the weights that best explain the groups found (``fit_choice``, the
-    scenario's organisers as the prior) and keeps the most probable hypothesis."""
+    would remember of our nights (``MemoryTracker``'s rule) and what they would have seen of
+    each night's own deployment; a hypothesis also says how much of tonight they see
+    (``tonights``: what they face is their memory blended with that share of tonight). Each
+    refit (``fit``) finds, for every hypothesis, the weights that best explain the groups
+    found (``fit_choice``, the scenario's organisers as the prior) and keeps the most probable
+    hypothesis; a share of tonight other than the scenario's must earn its extra parameter
+    (Schwarz's penalty, half the log of the groups found), since on nights whose deployment
+    resembles the last ones memory and tonight explain the sightings alike."""
 
     prior: Organisers
     features: F64
@@ -316,8 +379,10 @@ class Learner:
     prior_sd: float = 2.0
     memories: tuple[float, ...] = (0.3, 0.5, 0.7, 0.9)
     radii_m: tuple[float, ...] = (1000.0, 2000.0, 4000.0)
+    tonights: tuple[float, ...] = (0.0, 0.5, 1.0)
     _seen: dict[tuple[float, float], F64] = field(init=False)
     _history: dict[tuple[float, float], list[F64]] = field(init=False)
+    _present: dict[float, list[F64]] = field(init=False)
     _found: list[F64] = field(init=False)
     _detect: list[F64] = field(init=False)
 
@@ -325,6 +390,7 @@ class Learner:
         grid = [(m, r) for m in self.memories for r in self.radii_m]
         self._seen = {h: np.zeros(len(self.site_xy)) for h in grid}
         self._history = {h: [] for h in grid}
+        self._present = {r: [] for r in self.radii_m}
         self._found, self._detect = [], []
 
     @property
@@ -338,10 +404,16 @@ class Learner:
     def night(self, stood_xy: F64, found: F64, detect: F64, expected: F64) -> None:
         """One more night: where our units stood, the groups found per site, our chance of
         finding one at each site, and the attempts the current model expected there."""
+        present = {
+            r: presence(self.site_xy, stood_xy.reshape(-1, 2), radius_m=r,
+                        weight=self.prior.presence_weight)
+            for r in self.radii_m
+        }  # fmt: skip
+        for r, p in present.items():
+            self._present[r].append(np.minimum(p, 1.0))
         for (m, r), seen in self._seen.items():
             self._history[(m, r)].append(seen.copy())
-            tonight = presence(self.site_xy, stood_xy.reshape(-1, 2), radius_m=r,
-                               weight=self.prior.presence_weight)  # fmt: skip
+            tonight = present[r]
             share = np.divide(found, np.maximum(found, np.maximum(expected, 1e-9)))
             observed = np.clip(tonight + np.where(found > 0, share, 0.0), 0.0, 1.0)
             self._seen[(m, r)] = remember(seen, observed, m)
@@ -356,12 +428,18 @@ class Learner:
         """The most probable hypothesis and its weights, from every night so far."""
         found = np.array(self._found)
         detect = np.array(self._detect)
+        penalty = 0.5 * np.log(max(self.found, 1))
         best: Fit | None = None
+        best_score = -np.inf
         for (m, r), history in self._history.items():
-            w, cov, value = fit_choice(self.features, np.array(history), found, detect,
-                                       self.prior_weights, self.prior_sd)  # fmt: skip
-            if best is None or value > best.log_posterior:
-                best = Fit(w, cov, m, r, self.found, value)
+            remembered, present = np.array(history), np.array(self._present[r])
+            for s in self.tonights:
+                faced = (1.0 - s) * remembered + s * present
+                w, cov, value = fit_choice(self.features, faced, found, detect,
+                                           self.prior_weights, self.prior_sd)  # fmt: skip
+                score = value - (penalty if s != self.prior.tonight else 0.0)
+                if score > best_score:
+                    best, best_score = Fit(w, cov, m, r, self.found, value, s), score
         assert best is not None  # noqa: S101 (the grid is never empty)
         return best
 
@@ -372,7 +450,7 @@ class Learner:
             value=self.features @ fit.weights[:k], rationality=1.0,
             coverage_weight=max(0.0, float(fit.weights[k])), memory=fit.memory,
             watch_radius_m=fit.watch_radius_m, presence_weight=self.prior.presence_weight,
-            tonight=self.prior.tonight,
+            tonight=fit.tonight,
         )  # fmt: skip
 
     def seen(self, fit: Fit) -> F64:

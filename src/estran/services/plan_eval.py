@@ -160,6 +160,7 @@ def learned(deploy: object) -> dict[str, Any] | None:
         "sd": [float(v) for v in fit.sd],
         "memory": fit.memory,
         "watch_radius_m": fit.watch_radius_m,
+        "tonight": fit.tonight,
         "found": fit.found,
     }
 

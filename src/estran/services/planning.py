@@ -265,9 +265,13 @@ class OraclePolicy(Policy):
             if not sites:
                 return self.positions(self.draw(rng))
             if told is not None:  # they see some of tonight's posts: where they will go then
-                return self.positions(
-                    place_foreseen(self.game, told.presence(self.post_xy), told.sites)
-                )
+                org = told.organisers()
+                knowing = place_against(self.game, org, told.season.coverage,
+                                        watchers(told.season.site_xy, self.post_xy,
+                                                 org.watch_radius_m))  # fmt: skip
+                return self.positions(place_foreseen(
+                    self.game, told.presence(self.post_xy), told.sites, also=(knowing,)
+                ))  # fmt: skip
             want = np.bincount(np.asarray(sites), minlength=self.game.sites).astype(np.float64)
             return self.positions(place_greedy(self.game, want))
 
@@ -392,6 +396,8 @@ class Learned:
                        "assumed": assumed.memory},
             "watch_radius_m": {"learnt": None if fit is None else fit.watch_radius_m,
                                "assumed": assumed.watch_radius_m},
+            "tonight": {"learnt": None if fit is None else fit.tonight,
+                        "assumed": assumed.tonight},
         }  # fmt: skip
 
 

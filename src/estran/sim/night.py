@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from estran.domain.green import Organisers
 from estran.domain.travel import TravelEngine, UnitAt
 from estran.domain.travel_types import Eta, Target
 from estran.sim.kernel import LATE, Environment
@@ -255,6 +256,17 @@ class Foresight:
 
     season: Season
     picks: np.ndarray  # each attempt's die for its site, in order
+
+    def organisers(self) -> Organisers:
+        """Tonight's organisers as the planner models them (their tastes as tonight's appeal,
+        their memory of us is ``season.coverage``)."""
+        adv = self.season.scenario.adversary
+        return Organisers(
+            value=self.season.appeal, rationality=adv.rationality,
+            coverage_weight=adv.coverage_weight, memory=adv.memory,
+            watch_radius_m=adv.watch_radius_m, presence_weight=adv.presence_weight,
+            tonight=adv.sees_tonight,
+        )  # fmt: skip
 
     def presence(self, xy: np.ndarray) -> np.ndarray:
         """(points, sites): what the organisers at each site see of a unit at each point."""

@@ -74,6 +74,31 @@ export class PlanPanel {
     }
   }
 
+  // What the plan learnt of the organisers from the centre's own nights (their tastes with
+  // the fit's uncertainty, how long they remember, how far they watch, how much of tonight
+  // they see), beside what the scenario assumed; or why nothing was learnt yet.
+  organisers() {
+    const o = this.latest && this.latest.organisers;
+    if (!o) return "";
+    const title = `<b>${esc(t("plan.org.title"))}</b>`;
+    if (!o.learnt) {
+      return `<div class="organisers" data-organisers="assumed">${title}
+        <div class="note">${esc(t("plan.org.few", { found: o.found, min: o.min_found, nights: o.nights }))}</div></div>`;
+    }
+    const num = (v, d) => (v === null || v === undefined ? "–" : Number(v).toFixed(d));
+    const rows = [
+      ...["cover", "road", "aversion"].map((k) => [t(`plan.org.${k}`),
+        `${num(o.weights[k].learnt, 1)} ± ${num(o.weights[k].sd, 1)}`, num(o.weights[k].assumed, 1)]),
+      [t("plan.org.memory"), num(o.memory.learnt, 1), num(o.memory.assumed, 1)],
+      [t("plan.org.radius"), num(o.watch_radius_m.learnt / 1000, 1), num(o.watch_radius_m.assumed / 1000, 1)],
+      ...(o.tonight ? [[t("plan.org.tonight"), num(o.tonight.learnt, 1), num(o.tonight.assumed, 1)]] : []),
+    ].map(([name, got, want]) => `<tr><th>${esc(name)}</th><td>${esc(got)}</td><td>${esc(want)}</td></tr>`).join("");
+    return `<div class="organisers" data-organisers="learnt">${title}
+      <small>${esc(t("plan.org.learnt", { found: o.found, nights: o.nights }))}</small>
+      <table><thead><tr><th></th><th>${esc(t("plan.org.col.learnt"))}</th><th>${esc(t("plan.org.col.assumed"))}</th></tr></thead>
+      <tbody>${rows}</tbody></table></div>`;
+  }
+
   render() {
     if (!this.store) return;
     const planId = this.latest ? this.latest.plan_id : null;
@@ -95,7 +120,7 @@ export class PlanPanel {
         <small>${esc(unit ? tv("kind", unit.kind) : "")} · ${esc(tv("status", p.status))} · ${esc(t("plan.manned", { pct: Math.round((p.manned_share || 0) * 100) }))}</small>
         <div class="why">${esc(local(p, "why"))}</div>${acts}</li>`;
     }).join("");
-    const html = head + `<ol class="posts">${rows}</ol>`;
+    const html = head + this.organisers() + `<ol class="posts">${rows}</ol>`;
     if (this.el.dataset.html === html) return;
     this.el.dataset.html = html;
     this.el.innerHTML = html;
