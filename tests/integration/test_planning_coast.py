@@ -348,6 +348,7 @@ def test_the_cli_writes_tonight_an_evaluation_and_a_frontier(tmp_path, terrain_c
             "--workers",
             "1",
             "--informed",
+            "--match",
             "-o",
             str(out),
         ],
@@ -381,6 +382,17 @@ def test_the_cli_writes_tonight_an_evaluation_and_a_frontier(tmp_path, terrain_c
         assert 0.0 <= low <= high <= 1.0
         assert p["deterred"] >= 0
     assert "Oracle gap closure" in (out / "report.md").read_text()
+    # What uniform and best fixed would need to match the plan, played with more resources.
+    match = report["resources_to_match"]
+    assert match["resources"] == 21
+    for name in ("uniform", "best fixed"):
+        curve = match[name]["curve"]
+        assert curve[0] == [21, next(p["proportion_mean"] for p in report["policies"]
+                                     if p["name"] == name)]  # fmt: skip
+        assert [n for n, _ in curve] == sorted(n for n, _ in curve)
+        reached = [p for _, p in curve if p >= match["target"]]
+        assert (match[name]["needs"] is None) == (not reached)
+    assert "What the baselines would need to match the plan" in (out / "report.md").read_text()
     for png in ("proportions.png", "coverage-map.png", "adversary-shift.png"):
         assert (out / png).stat().st_size > 10_000
     assert "| planned |" in (out / "report.md").read_text()

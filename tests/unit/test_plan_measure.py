@@ -4,6 +4,7 @@ at their level, and the oracle gap closure's Fieller interval."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -92,3 +93,42 @@ def test_gap_closure_has_no_bounded_interval_when_the_oracle_is_not_clearly_bett
     plan = best + 0.01 * rng.standard_normal(5)
     gc = gap_closure(list(plan), list(best), list(oracle))
     assert (gc.low, gc.high) == (None, None)
+
+
+def test_the_resources_a_baseline_needs_are_read_where_its_curve_crosses_the_plan():
+    from estran.services.plan_measure import resources_to_match
+
+    curve = [(21, 0.60), (26, 0.66), (32, 0.72), (42, 0.80)]
+    assert resources_to_match(curve, 0.69) == pytest.approx(29.0)  # halfway from 26 to 32
+    assert resources_to_match(curve, 0.80) == pytest.approx(42.0)
+    assert resources_to_match(curve, 0.55) == pytest.approx(21.0)  # already there
+    assert resources_to_match(curve, 0.81) is None  # never reached: said, not guessed
+    assert resources_to_match(list(reversed(curve)), 0.69) == pytest.approx(29.0)
+
+
+def test_the_report_plays_each_baseline_with_more_resources_until_it_matches_the_plan():
+    from types import SimpleNamespace
+
+    from estran.cli.plan import _match_resources
+
+    by = {"plan": SimpleNamespace(mean=0.75), "uniform": SimpleNamespace(mean=0.55),
+          "best fixed": SimpleNamespace(mean=0.70)}  # fmt: skip
+    grows = {"uniform": 0.10, "best fixed": 0.08}  # per added factor of the resources
+    played: list[tuple[str, float]] = []
+
+    def play(name: str, factor: float) -> float:
+        played.append((name, factor))
+        return by[name].mean + grows[name] * (factor - 1.0)
+
+    entry, lines = _match_resources(by, "plan", 20, play, lambda f: round(20 * f))
+    # uniform: 0.575 at x1.25, 0.60 at 1.5, 0.65 at 2, 0.70 at 2.5, 0.75 at 3 -> 60
+    assert entry["uniform"]["needs"] == pytest.approx(60.0)
+    assert entry["uniform"]["times"] == pytest.approx(3.0)
+    # best fixed: 0.72 at x1.25, 0.74 at 1.5, 0.78 at 2 -> 30 + 10 * (0.01 / 0.04)
+    assert entry["best fixed"]["needs"] == pytest.approx(32.5)
+    assert [f for n, f in played if n == "best fixed"] == [1.25, 1.5, 2.0]  # stops once there
+    assert "| **uniform needs** | **60** (3.00 times) | |" in lines
+    by["uniform"] = SimpleNamespace(mean=0.30)
+    entry, lines = _match_resources(by, "plan", 20, play, lambda f: round(20 * f))
+    assert entry["uniform"]["needs"] is None
+    assert "| **uniform needs** | more than 60 | |" in lines

@@ -246,6 +246,12 @@ def played_scenario(planning: Scenario, truth_path: Path | None) -> Scenario:
     help="Also play a reference told the organisers the simulator plays (never tonight's "
     "sites): the gap closure a planner that learnt them perfectly would reach.",
 )
+@click.option(
+    "--match",
+    is_flag=True,
+    help="Also find the resources uniform and best fixed would need to match the plan "
+    "(played at 1.25, 1.5, 2, 2.5 and 3 times the resources until they do).",
+)
 @simulation_options(nights=60, replications=10)
 @out_option
 def evaluate_cmd(
@@ -255,6 +261,7 @@ def evaluate_cmd(
     truth_path: Path | None,
     factor: float,
     informed: bool,
+    match: bool,
     nights: int,
     replications: int,
     seed: int,
@@ -262,7 +269,8 @@ def evaluate_cmd(
     out: Path,
 ) -> None:
     """The plan against the baseline panel and a clairvoyant reference in the simulator:
-    proportions intercepted, the oracle gap closure, attempts deterred."""
+    proportions intercepted, the oracle gap closure, attempts deterred (and, with --match,
+    the resources the baselines would need to match the plan)."""
     from estran.bootstrap import CoastLoader
     from estran.cli.plan_plots import adversary_shift, coverage_map, proportions
     from estran.services.plan_eval import evaluate, paired
@@ -330,6 +338,27 @@ def evaluate_cmd(
         )
     learnt = _learned_lines(by[NIGHTLY].learned, scenario, played)
     report["learned"] = by[NIGHTLY].learned
+    matched: list[str] = []
+    if match:
+
+        def play_scaled(name: str, more: float) -> float:
+            bigger = scaled(scenario, more)
+            bar(msg("{name} with {n} units and drones", name=name,
+                    n=len(bigger.units) + len(bigger.drones)), 0.0)  # fmt: skip
+            policy = next(p for p in Planner(bigger, coast, posts, history=history).policies(seed)
+                          if p.name == name)  # fmt: skip
+            (res,) = evaluate(
+                played_scenario(bigger, truth_path), coast, [policy], nights=nights,
+                replications=replications, seed=seed, workers=_workers(workers, replications),
+                load_coast=CoastLoader.of(settings), progress=bar,
+            )  # fmt: skip
+            return res.mean
+
+        report["resources_to_match"], matched = _match_resources(
+            by, NIGHTLY, report["resources"], play_scaled,
+            lambda m: len(scaled(scenario, m).units) + len(scaled(scenario, m).drones),
+        )  # fmt: skip
+        bar.close()
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(json.dumps(report, indent=1))
     proportions(results, out / "proportions.png", scenario.name)
@@ -401,13 +430,52 @@ def evaluate_cmd(
                 f"{100 * d:+.1f} pts ({100 * dlo:+.1f} to {100 * dhi:+.1f})",
             ]
         lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", *learnt]
+    lines += ["", *learnt, *matched]
     lines += ["", "![proportions](proportions.png)", "![coverage](coverage-map.png)",
               "![shift](adversary-shift.png)", ""]  # fmt: skip
     (out / "report.md").write_text("\n".join(lines))
     table = next(i for i, line in enumerate(lines) if line.startswith("| policy"))
     echo("\n".join(lines[4 : table + 2 + len(results)]))
     echo(msg("report in {out}/", out=out))
+
+
+MATCH_FACTORS = (1.25, 1.5, 2.0, 2.5, 3.0)
+
+
+def _match_resources(
+    by: dict[str, Any],
+    mine: str,
+    resources: int,
+    play: Callable[[str, float], float],
+    count: Callable[[float], int],
+) -> tuple[dict[str, Any], list[str]]:
+    """The resources uniform and best fixed need to match ``mine``: each played at more
+    resources (``MATCH_FACTORS``, ``play(name, factor)``) until it reaches the plan's mean,
+    the crossing interpolated (``resources_to_match``). The report's entry and its lines."""
+    from estran.services.plan_measure import resources_to_match
+
+    target = float(by[mine].mean)
+    entry: dict[str, Any] = {"plan": mine, "target": target, "resources": resources}
+    lines = ["## What the baselines would need to match the plan", "",
+             f"The plan reaches {target:.1%} with {resources} units and drones; each baseline "
+             "played with more of every kind (the same seasons):", "",
+             "| baseline | resources | proportion |", "| --- | ---: | ---: |"]  # fmt: skip
+    for name in ("uniform", "best fixed"):
+        curve = [(resources, float(by[name].mean))]
+        for factor in MATCH_FACTORS:
+            if curve[-1][1] >= target:
+                break
+            curve.append((count(factor), play(name, factor)))
+        need = resources_to_match(curve, target)
+        entry[name] = {"curve": curve, "needs": need,
+                       "times": None if need is None else need / resources}  # fmt: skip
+        lines += [f"| {name} | {n} | {p:.1%} |" for n, p in curve]
+        lines.append(
+            f"| **{name} needs** | **{need:.0f}** ({need / resources:.2f} times) | |"
+            if need is not None else
+            f"| **{name} needs** | more than {curve[-1][0]} | |"
+        )  # fmt: skip
+    return entry, lines
 
 
 def _learned_lines(learned: list[dict[str, Any]], assumed: Scenario, played: Scenario) -> list[str]:

@@ -25,13 +25,14 @@ clear of zero.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
 
-__all__ = ["GapClosure", "gap_closure", "season_interval"]
+__all__ = ["GapClosure", "gap_closure", "resources_to_match", "season_interval"]
 
 
 def season_interval(
@@ -114,3 +115,16 @@ def gap_closure(
     root = math.sqrt(disc)
     low, high = sorted(((-qb - root) / (2 * qa), (-qb + root) / (2 * qa)))
     return GapClosure(value, low, high, best_name, a, b, k)
+
+
+def resources_to_match(curve: list[tuple[int, float]], target: float) -> float | None:
+    """The resources a baseline needs to reach ``target``, from its proportions measured at
+    increasing resources (``curve``: (resources, proportion)): linear between the last point
+    below the target and the first at or above it; None when no point reaches it."""
+    points = sorted(curve)
+    for (n0, p0), (n1, p1) in itertools.pairwise(points):
+        if p0 < target <= p1:
+            return n0 + (n1 - n0) * (target - p0) / (p1 - p0)
+    if points and points[0][1] >= target:
+        return float(points[0][0])
+    return None
