@@ -3,6 +3,7 @@ adversary's shift of sites, and the frontier (matplotlib, written as PNG)."""
 
 from __future__ import annotations
 
+import textwrap
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -82,19 +83,21 @@ def coverage_map(
 def proportions(results: list[PolicyResult], path: Path, title: str) -> None:
     """Each policy's proportion intercepted with its 95 % interval."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(9, 4.5), layout="constrained")
+    fig, ax = plt.subplots(figsize=(10, 4.8), layout="constrained")
     names = [r.name for r in results]
     means = np.array([r.mean for r in results])
     low = means - np.clip([r.ci95[0] for r in results], 0.0, 1.0)
     high = np.clip([r.ci95[1] for r in results], 0.0, 1.0) - means
     colours = ["tab:green" if n.startswith("planned") and "SSE" not in n else "0.55" for n in names]
-    ax.bar(names, means, color=colours, yerr=[low, high], capsize=6)
+    # Long names (the references say what they know) wrapped, so that no two labels overlap.
+    labels = [textwrap.fill(n, 13) for n in names]
+    ax.bar(range(len(names)), means, color=colours, yerr=[low, high], capsize=6)
+    ax.set_xticks(range(len(names)), labels, fontsize=7.5)
     for i, m in enumerate(means):
         ax.text(i, min(m + high[i] + 0.01, 0.95), f"{m:.0%}", ha="center", fontsize=9)
     ax.set_ylim(0, 1)
     ax.set_ylabel("proportion of attempts intercepted")
     ax.set_title(f"{title}: same resources, adaptive adversary (95 % intervals over seasons)")
-    ax.tick_params(axis="x", labelrotation=15)
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
