@@ -8,6 +8,11 @@ resources in under 2 s. Writes bench/out/planning-solve-time.png.
 
 ``--coast`` adds the real Côte d'Opale: the coverage model's cost, the plan's solve time, and
 a paired evaluation by simulation against the uniform baseline and today's posts.
+``--panel`` times issue 21's evaluation: the whole panel (today's posts, four baselines, the
+three plans and the oracle) over 20 seasons of 60 nights, target under 2 minutes, and reports
+the plan's oracle gap closure and its ratio to today's posts.
+
+    uv run python -m bench.bench_planning --panel [--seed 1201]
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -52,22 +58,61 @@ def coast_game(sites: int, rng: np.random.Generator, coast_km: float = 60.0) -> 
     )
 
 
+def _settings() -> Any:
+    import tempfile
+
+    from estran.config import Settings
+
+    cache = Path(tempfile.gettempdir()) / "estran-bench-terrain"
+    return Settings(data_dir=cache / "data", terrain_cache_dir=cache)
+
+
+def panel(replications: int, nights: int, seed: int) -> None:
+    """Issue 21's evaluation, timed: every policy of ``estran plan evaluate`` (without the
+    informed reference) over ``replications`` seasons of ``nights`` nights on the cores."""
+    import os
+
+    from estran.bootstrap import CoastLoader, prepare_terrain
+    from estran.cli.simulate import load_scenario
+    from estran.services.plan_eval import evaluate
+    from estran.services.plan_measure import gap_closure
+    from estran.services.planning import NIGHTLY, ORACLE, Planner
+    from estran.services.posts import build_posts
+    from estran.sim.night import coast_from
+
+    settings = _settings()
+    sea = coast_from(prepare_terrain(settings))
+    scenario = load_scenario(None)
+    planner = Planner(scenario, sea, build_posts(sea))  # the coverage model, once
+    started = time.perf_counter()
+    policies = [None, *planner.policies(seed), planner.oracle(seed)]
+    results = evaluate(scenario, sea, policies, nights=nights, replications=replications,
+                       seed=seed, workers=os.cpu_count() or 1,
+                       load_coast=CoastLoader.of(settings))  # fmt: skip
+    took = time.perf_counter() - started
+    line(f"the whole panel, {len(policies)} policies x {replications} seasons of {nights} "
+         "nights (s)", took, "s", 120.0, higher_is_better=False)  # fmt: skip
+    by = {r.name: r for r in results}
+    best = max(results[:5], key=lambda r: r.mean)
+    gc = gap_closure(by[NIGHTLY].shares, best.shares, by[ORACLE].shares, best_name=best.name)
+    print(f"    plan {by[NIGHTLY].mean:.1%}, {best.name} {best.mean:.1%}, oracle "
+          f"{by[ORACLE].mean:.1%}; GC {gc.value:.2f} ({gc.low} to {gc.high})")  # fmt: skip
+    line("oracle gap closure of the plan", gc.value, "", 0.5)
+    line("the plan / today's posts (ratio)", by[NIGHTLY].mean / results[0].mean, "x", 2.0)
+
+
 def coast(replications: int, nights: int) -> None:
     """The real coast: the coverage model's cost, the plan's solve time, and a short paired
     evaluation against the uniform baseline and today's posts (the full report with every
     baseline is ``estran plan evaluate``)."""
-    import tempfile
-
     from estran.bootstrap import CoastLoader, prepare_terrain
     from estran.cli.simulate import load_scenario
-    from estran.config import Settings
     from estran.services.plan_eval import evaluate, paired
     from estran.services.planning import Planner
     from estran.services.posts import build_posts
     from estran.sim.night import coast_from
 
-    cache = Path(tempfile.gettempdir()) / "estran-bench-terrain"
-    settings = Settings(data_dir=cache / "data", terrain_cache_dir=cache)
+    settings = _settings()
     terrain = prepare_terrain(settings)
     sea = coast_from(terrain)
     scenario = load_scenario(None)
@@ -106,7 +151,16 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--coast", action="store_true", help="Also the real coast (minutes).")
+    parser.add_argument(
+        "--panel",
+        action="store_true",
+        help="Only issue 21's evaluation panel, 20 seasons of 60 nights, timed.",
+    )
+    parser.add_argument("--seed", type=int, default=1201)
     args = parser.parse_args()
+    if args.panel:
+        panel(replications=20, nights=60, seed=args.seed)
+        return
     sizes = [50, 100, 200, 500] if args.quick else [50, 100, 200, 300, 500, 750, 1000]
     rng = np.random.default_rng(5)
     rows = []

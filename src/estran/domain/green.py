@@ -92,13 +92,13 @@ def _free(game: Game, taken: npt.NDArray[np.bool_], left: npt.NDArray[np.intp]) 
     return np.flatnonzero(~taken & (left[game.post_type] > 0))
 
 
-def place_greedy(game: Game, want: F64) -> Posts:
-    """Each resource in turn on the free post of its type that adds most to the expected
-    interceptions of attempts spread as ``want`` (per site: counts or probabilities), posts
-    and the fixed sensors (``game.base``) combined as independent chances."""
-    if want.shape != (game.sites,) or np.any(want < 0):
-        raise ValueError("want must give one non-negative weight per site")
-    missed = 1.0 - game.fixed  # chance each site's attempt is not intercepted
+def _greedy(game: Game, gain: Callable[[Posts, F64, F64], F64], sees: F64 | None = None) -> Posts:
+    """Each resource in turn on the free post of its type with the largest ``gain(free,
+    missed, counted)``: ``missed`` is each site's chance that an attempt there is not
+    intercepted by what stands already (the fixed sensors included), ``counted`` what the
+    organisers would see of it per site (``sees`` (posts, sites), summed; zero without)."""
+    missed = 1.0 - game.fixed
+    counted = np.zeros(game.sites)
     left = game.counts.astype(np.intp).copy()
     taken = np.zeros(game.posts, dtype=bool)
     chosen: list[int] = []
@@ -106,13 +106,28 @@ def place_greedy(game: Game, want: F64) -> Posts:
         free = _free(game, taken, left)
         if len(free) == 0:
             break
-        gain = game.q[free] @ (want * missed)
-        best = int(free[int(np.argmax(gain))])
+        best = int(free[int(np.argmax(gain(free, missed, counted)))])
         chosen.append(best)
         taken[best] = True
         left[game.post_type[best]] -= 1
         missed = missed * (1.0 - game.q[best])
+        if sees is not None:
+            counted = counted + sees[best]
     return np.asarray(chosen, dtype=np.intp)
+
+
+def place_greedy(game: Game, want: F64) -> Posts:
+    """Each resource in turn on the free post of its type that adds most to the expected
+    interceptions of attempts spread as ``want`` (per site: counts or probabilities), posts
+    and the fixed sensors (``game.base``) combined as independent chances."""
+    if want.shape != (game.sites,) or np.any(want < 0):
+        raise ValueError("want must give one non-negative weight per site")
+
+    def gain(free: Posts, missed: F64, _counted: F64) -> F64:
+        out: F64 = game.q[free] @ (want * missed)
+        return out
+
+    return _greedy(game, gain)
 
 
 def place_against(
@@ -125,25 +140,14 @@ def place_against(
     share = organisers.tonight
     if share == 0.0:
         return place_greedy(game, organisers.probabilities(memory))
-    missed = 1.0 - game.fixed
-    counted = np.zeros(game.sites)  # units and drones they would see, per site
-    left = game.counts.astype(np.intp).copy()
-    taken = np.zeros(game.posts, dtype=bool)
-    chosen: list[int] = []
-    for _ in range(int(left.sum())):
-        free = _free(game, taken, left)
-        if len(free) == 0:
-            break
+
+    def gain(free: Posts, missed: F64, counted: F64) -> F64:  # counted: units they would see
         seen_now = np.minimum(1.0, organisers.presence_weight * (counted + sees[free]))
         p = organisers.probabilities((1.0 - share) * memory + share * seen_now)
-        value = (p * (1.0 - missed * (1.0 - game.q[free]))).sum(axis=1)
-        best = int(free[int(np.argmax(value))])
-        chosen.append(best)
-        taken[best] = True
-        left[game.post_type[best]] -= 1
-        missed = missed * (1.0 - game.q[best])
-        counted = counted + sees[best]
-    return np.asarray(chosen, dtype=np.intp)
+        out: F64 = (p * (1.0 - missed * (1.0 - game.q[free]))).sum(axis=1)
+        return out
+
+    return _greedy(game, gain, sees.astype(np.float64))
 
 
 def place_foreseen(
@@ -208,24 +212,13 @@ def _foreseen_catch(
 
 
 def _greedy_foreseen(game: Game, sees: F64, answer: Callable[[F64], npt.NDArray[np.intp]]) -> Posts:
-    missed = 1.0 - game.fixed
-    counted = np.zeros(game.sites)
-    left = game.counts.astype(np.intp).copy()
-    taken = np.zeros(game.posts, dtype=bool)
-    chosen: list[int] = []
-    for _ in range(int(left.sum())):
-        free = _free(game, taken, left)
-        if len(free) == 0:
-            break
+    def gain(free: Posts, missed: F64, counted: F64) -> F64:
         went = answer(counted[None, :] + sees[free])  # (free, attempts)
         after = missed[went] * (1.0 - np.take_along_axis(game.q[free], went, axis=1))
-        best = int(free[int(np.argmax((1.0 - after).sum(axis=1)))])
-        chosen.append(best)
-        taken[best] = True
-        left[game.post_type[best]] -= 1
-        missed = missed * (1.0 - game.q[best])
-        counted = counted + sees[best]
-    return np.asarray(chosen, dtype=np.intp)
+        out: F64 = (1.0 - after).sum(axis=1)
+        return out
+
+    return _greedy(game, gain, sees)
 
 
 @dataclass
