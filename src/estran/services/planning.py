@@ -604,8 +604,8 @@ class Planner:
         and drones stood (kind, x, y) and the attempts found near each site. The same learning
         as the plan over nights in the simulator (``Learner``): their tastes and aversion by
         maximum a posteriori with Laplace's uncertainty (the scenario as the prior), their
-        memory and watch radius on a grid; assumed, not learnt, until ``min_found`` groups were
-        found."""
+        memory, watch radius and the share of tonight they see on a grid; assumed, not
+        learnt, until ``min_found`` groups were found."""
         assumed = self.organisers()
         learner = Learner(assumed, site_features(self.coast.sites), self.posts.site_xy)
         tracker = MemoryTracker(assumed, self.posts.site_xy)
