@@ -72,18 +72,18 @@ def panel(replications: int, nights: int, seed: int) -> None:
     informed reference) over ``replications`` seasons of ``nights`` nights on the cores."""
     import os
 
-    from estran.bootstrap import CoastLoader, prepare_terrain
+    from estran.bootstrap import CoastLoader, planning_kit
     from estran.cli.simulate import load_scenario
     from estran.services.plan_eval import evaluate
     from estran.services.plan_measure import gap_closure
     from estran.services.planning import NIGHTLY, ORACLE, Planner
-    from estran.services.posts import build_posts
     from estran.sim.night import coast_from
 
     settings = _settings()
-    sea = coast_from(prepare_terrain(settings))
+    kit = planning_kit(settings)  # the coverage model, once, cached on disk for the workers
+    sea = coast_from(kit.terrain)
     scenario = load_scenario(None)
-    planner = Planner(scenario, sea, build_posts(sea))  # the coverage model, once
+    planner = Planner(scenario, sea, kit.posts)
     started = time.perf_counter()
     policies = [None, *planner.policies(seed), planner.oracle(seed)]
     results = evaluate(scenario, sea, policies, nights=nights, replications=replications,
@@ -96,7 +96,8 @@ def panel(replications: int, nights: int, seed: int) -> None:
     best = max(results[:5], key=lambda r: r.mean)
     gc = gap_closure(by[NIGHTLY].shares, best.shares, by[ORACLE].shares, best_name=best.name)
     print(f"    plan {by[NIGHTLY].mean:.1%}, {best.name} {best.mean:.1%}, oracle "
-          f"{by[ORACLE].mean:.1%}; GC {gc.value:.2f} ({gc.low} to {gc.high})")  # fmt: skip
+          f"{by[ORACLE].mean:.1%}; GC {gc.value:.2f} (95 %: {gc.low or float('nan'):.2f} to "
+          f"{gc.high or float('nan'):.2f})")  # fmt: skip
     line("oracle gap closure of the plan", gc.value, "", 0.5)
     line("the plan / today's posts (ratio)", by[NIGHTLY].mean / results[0].mean, "x", 2.0)
 
