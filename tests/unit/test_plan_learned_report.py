@@ -35,3 +35,16 @@ def test_the_report_sets_what_was_learnt_against_what_was_assumed_and_played():
         in lines
     )
     assert _learned_lines([], assumed, played) == []
+
+
+def test_the_learnt_weights_are_drawn_season_by_season(tmp_path):
+    from estran.cli.plan import _weights
+    from estran.cli.plan_plots import learned_weights
+
+    assumed = parse_scenario(tomllib.loads(DEFAULT_SCENARIO.read_text()), "baseline")
+    learned = [{"weights": [3.0 + 0.1 * k, 5.5, 6.0], "sd": [0.5, 0.4, 0.6]} for k in range(8)]
+    path = tmp_path / "learned-weights.png"
+    learned_weights(learned, _weights(assumed), [3.0, 6.0, 6.0], path, "roads")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert path.stat().st_size > 20_000
+    assert _weights(assumed) == [3.0, 1.5, 6.0]  # rationality 3 x (cover 1, road 0.5, seen 2)

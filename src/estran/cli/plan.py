@@ -272,7 +272,7 @@ def evaluate_cmd(
     proportions intercepted, the oracle gap closure, attempts deterred (and, with --match,
     the resources the baselines would need to match the plan)."""
     from estran.bootstrap import CoastLoader
-    from estran.cli.plan_plots import adversary_shift, coverage_map, proportions
+    from estran.cli.plan_plots import adversary_shift, coverage_map, learned_weights, proportions
     from estran.services.plan_eval import evaluate, paired
     from estran.services.plan_measure import gap_closure
     from estran.services.planning import INFORMED, NIGHTLY, ORACLE, Planner, scaled
@@ -362,6 +362,9 @@ def evaluate_cmd(
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(json.dumps(report, indent=1))
     proportions(results, out / "proportions.png", scenario.name)
+    if by[NIGHTLY].learned:
+        learned_weights(by[NIGHTLY].learned, _weights(scenario), _weights(played),
+                        out / "learned-weights.png", played.name)  # fmt: skip
     coverage_map(planner, plan_x, terrain, out / "coverage-map.png", "The plan")
     adversary_shift(results, planner, out / "adversary-shift.png")
 
@@ -432,7 +435,10 @@ def evaluate_cmd(
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", *learnt, *matched]
     lines += ["", "![proportions](proportions.png)", "![coverage](coverage-map.png)",
-              "![shift](adversary-shift.png)", ""]  # fmt: skip
+              "![shift](adversary-shift.png)"]  # fmt: skip
+    if by[NIGHTLY].learned:
+        lines.append("![learnt](learned-weights.png)")
+    lines.append("")
     (out / "report.md").write_text("\n".join(lines))
     table = next(i for i, line in enumerate(lines) if line.startswith("| policy"))
     echo("\n".join(lines[4 : table + 2 + len(results)]))
@@ -478,6 +484,13 @@ def _match_resources(
     return entry, lines
 
 
+def _weights(sc: Scenario) -> list[float]:
+    """A scenario's organisers as the learner's weights (cover, road, aversion: log-odds)."""
+    a = sc.adversary
+    return [a.rationality * a.cover_weight, a.rationality * a.road_weight,
+            a.rationality * a.coverage_weight]  # fmt: skip
+
+
 def _learned_lines(learned: list[dict[str, Any]], assumed: Scenario, played: Scenario) -> list[str]:
     """The report's account of what the plan learnt of the organisers, season by season,
     against what the planning scenario assumed and what the simulator played."""
@@ -485,11 +498,6 @@ def _learned_lines(learned: list[dict[str, Any]], assumed: Scenario, played: Sce
         return []
     w = np.array([x["weights"] for x in learned])
     sd = np.array([x["sd"] for x in learned])
-
-    def truth(sc: Scenario) -> list[float]:
-        a = sc.adversary
-        return [a.rationality * a.cover_weight, a.rationality * a.road_weight,
-                a.rationality * a.coverage_weight]  # fmt: skip
 
     rows = [
         "## What the plan learnt of the organisers",
@@ -503,7 +511,7 @@ def _learned_lines(learned: list[dict[str, Any]], assumed: Scenario, played: Sce
         "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     names = ("taste for cover", "taste for a road", "aversion to what they saw of us")
-    want, got = truth(assumed), truth(played)
+    want, got = _weights(assumed), _weights(played)
     for k, name in enumerate(names):
         rows.append(f"| {name} | {w[:, k].mean():.2f} | {w[:, k].std():.2f} | "
                     f"{sd[:, k].mean():.2f} | {want[k]:.2f} | {got[k]:.2f} |")  # fmt: skip

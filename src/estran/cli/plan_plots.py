@@ -15,7 +15,14 @@ if TYPE_CHECKING:
     from estran.services.plan_eval import FrontierResult, PolicyResult, SweepPoint
     from estran.services.planning import Planner
 
-__all__ = ["adversary_shift", "coverage_map", "frontier_plot", "proportions", "sweep_plot"]
+__all__ = [
+    "adversary_shift",
+    "coverage_map",
+    "frontier_plot",
+    "learned_weights",
+    "proportions",
+    "sweep_plot",
+]
 
 MARKERS = {"foot_patrol": "o", "dune_buggy": "s", "four_by_four": "D", "drone": "^"}
 COLOURS = {"foot_patrol": "tab:blue", "dune_buggy": "tab:orange", "four_by_four": "tab:brown",
@@ -98,6 +105,37 @@ def proportions(results: list[PolicyResult], path: Path, title: str) -> None:
     ax.set_ylim(0, 1)
     ax.set_ylabel("proportion of attempts intercepted")
     ax.set_title(f"{title}: same resources, adaptive adversary (95 % intervals over seasons)")
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def learned_weights(
+    learned: list[dict[str, Any]],
+    assumed: list[float],
+    played: list[float],
+    path: Path,
+    title: str,
+) -> None:
+    """What the plan learnt of the organisers' weights, season by season: each season's fit
+    with its posterior sd, beside what the planning scenario assumed and what the simulator
+    played (one panel per weight)."""
+    plt = _pyplot()
+    names = ("taste for cover", "taste for a road", "aversion to what they saw of us")
+    w = np.array([x["weights"] for x in learned])
+    sd = np.array([x["sd"] for x in learned])
+    fig, axes = plt.subplots(1, len(names), figsize=(11, 3.4), layout="constrained")
+    seasons = np.arange(1, len(learned) + 1)
+    for k, (ax, name) in enumerate(zip(axes, names, strict=True)):
+        ax.errorbar(seasons, w[:, k], yerr=sd[:, k], fmt="o", ms=3, color="tab:green",
+                    ecolor="0.6", capsize=2, label="learnt (± posterior sd)")  # fmt: skip
+        ax.axhline(played[k], color="tab:red", lw=1.6, label="played (never read)")
+        ax.axhline(assumed[k], color="tab:blue", ls="--", lw=1.2, label="assumed")
+        ax.set_title(name, fontsize=10)
+        ax.set_xlabel("season")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("weight (log-odds of their choice)")
+    axes[0].legend(fontsize=8)
+    fig.suptitle(f"{title}: the organisers learnt from the groups found", fontsize=11)
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
