@@ -6,8 +6,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from estran.domain.markings import Classification
+from estran.domain.policy import Role
 from estran.services.tak import picture_to_cot
-from tests.auth import seed_liaison
+from tests.auth import seed_liaison, seed_user
 
 UNITS = [  # on the coast between Wissant and Calais
     ("gn-foot-1", "foot_patrol", "FR-GN", 50.885, 1.665),
@@ -188,7 +190,20 @@ def test_the_plan_learns_the_organisers_from_the_groups_found_on_past_nights(cen
         body = {"id": f"inc-found-{k}", "type": "group_sighted", "owner_agency_id": "FR-GN",
                 "position": {"lat": site["lat"], "lon": site["lon"]},
                 "observed_at": night.isoformat()}  # fmt: skip
+        if k % 2:  # half of them above an OFFICIAL operator's clearance
+            body["marking"] = {"classification": "DIFFUSION RESTREINTE"}
         assert api.post("/api/v1/incidents", json=body).status_code == 201, body
+    # Need-to-know holds in the plan too: an operator cleared to OFFICIAL plans from the 15
+    # sightings they may see (too few to learn from), never from the ones they may not.
+    operator = seed_user(
+        centre.settings, "olivia", role=Role.OPERATOR, clearance=Classification.OFFICIAL,
+        token="est_operator-olivia",  # noqa: S106 (a test account)
+    )  # fmt: skip
+    cleared = api.post("/api/v1/plans", json={"seed": 5}, headers=operator)
+    assert cleared.status_code == 201, cleared.text
+    told = cleared.json()["organisers"]
+    assert told["learnt"] is False
+    assert told["found"] in (14, 15)  # the first may fall on tonight (before noon, UTC)
     plan = api.post("/api/v1/plans", json={"seed": 5}).json()
     org = plan["organisers"]
     assert org["learnt"] is True

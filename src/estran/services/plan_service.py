@@ -279,7 +279,7 @@ class PlanService:
             history = self.history(terrain, visible)
             posts = await self._posts(terrain)
 
-            kinds = {u["id"]: str(u.get("kind")) for u in self.picture.all("unit")}
+            kinds = {u["id"]: str(u.get("kind")) for u in self.picture.all("unit") if visible(u)}
             stood = deployments_by_night(
                 (p for p in self.picture.all("post") if visible(p)),
                 kinds.get,
