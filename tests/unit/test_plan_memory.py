@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import Any
 
 import numpy as np
 
@@ -10,8 +11,12 @@ from estran.services.plan_service import (
     deployments_by_night,
     found_by_night,
     night_of,
-    posts_by_night,
+    points_by_night,
 )
+
+
+def posts_by_night(posts: list[dict], now: datetime, to_xy: Any) -> list[np.ndarray]:
+    return points_by_night(deployments_by_night(posts, lambda _: None, now, to_xy))
 
 
 def _post(plan_stamp: str, status: str = "accepted", lon: float = 1.0, lat: float = 2.0) -> dict:

@@ -47,7 +47,7 @@ __all__ = [
     "deployments_by_night",
     "found_by_night",
     "night_of",
-    "posts_by_night",
+    "points_by_night",
     "strategy_for",
 ]
 
@@ -96,17 +96,12 @@ def deployments_by_night(
     return list(by.values())
 
 
-def posts_by_night(
-    posts: Iterable[dict[str, Any]],
-    now: datetime,
-    to_xy: Callable[[float, float], tuple[float, float]],
-    nights: int = MEMORY_NIGHTS,
-) -> list[np.ndarray]:
-    """Where accepted posts stood on each of the ``nights`` nights before tonight, oldest
-    first (metres, (n, 2) each; empty for a night with none)."""
+def points_by_night(deployments: list[list[tuple[str, float, float]]]) -> list[np.ndarray]:
+    """Each night's deployment (``deployments_by_night``) as the points where units stood
+    (metres, (n, 2) each; empty for a night with none)."""
     return [
         np.array([(x, y) for _, x, y in night], dtype=np.float64).reshape(-1, 2)
-        for night in deployments_by_night(posts, lambda _: None, now, to_xy, nights)
+        for night in deployments
     ]
 
 
@@ -287,10 +282,7 @@ class PlanService:
                 terrain.projector.to_xy,
                 nights=LEARN_NIGHTS,
             )
-            seen = [
-                np.array([(x, y) for _, x, y in night], dtype=np.float64).reshape(-1, 2)
-                for night in stood[-MEMORY_NIGHTS:]
-            ]
+            seen = points_by_night(stood[-MEMORY_NIGHTS:])
             found = found_by_night(
                 (i for i in self.picture.all("incident") if visible(i)),
                 self.now(),
