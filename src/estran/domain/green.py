@@ -190,10 +190,8 @@ def _improve_foreseen(
             taken = np.zeros(game.posts, dtype=bool)
             taken[others] = True
             free = np.flatnonzero(~taken & (game.post_type == game.post_type[chosen[i]]))
-            went = answer(sees[others].sum(axis=0)[None, :] + sees[free])  # (free, attempts)
             missed = (1.0 - game.fixed) * np.prod(1.0 - game.q[others], axis=0)
-            after = missed[went] * (1.0 - np.take_along_axis(game.q[free], went, axis=1))
-            gain = (1.0 - after).sum(axis=1)
+            gain = _catch_with(game, sees, answer, free, missed, sees[others].sum(axis=0))
             j = int(np.argmax(gain))
             if gain[j] > best + 1e-9:
                 chosen[i], best, moved = free[j], float(gain[j]), True
@@ -211,12 +209,26 @@ def _foreseen_catch(
     return float((1.0 - missed[went]).sum())
 
 
+def _catch_with(
+    game: Game,
+    sees: F64,
+    answer: Callable[[F64], npt.NDArray[np.intp]],
+    free: Posts,
+    missed: F64,
+    counted: F64,
+) -> F64:
+    """For each post in ``free``: tonight's expected interceptions with one more unit there,
+    beside what stands (``missed`` per site, what they see of it ``counted``), the attempts
+    going where they go facing it."""
+    went = answer(counted[None, :] + sees[free])  # (free, attempts)
+    after = missed[went] * (1.0 - np.take_along_axis(game.q[free], went, axis=1))
+    out: F64 = (1.0 - after).sum(axis=1)
+    return out
+
+
 def _greedy_foreseen(game: Game, sees: F64, answer: Callable[[F64], npt.NDArray[np.intp]]) -> Posts:
     def gain(free: Posts, missed: F64, counted: F64) -> F64:
-        went = answer(counted[None, :] + sees[free])  # (free, attempts)
-        after = missed[went] * (1.0 - np.take_along_axis(game.q[free], went, axis=1))
-        out: F64 = (1.0 - after).sum(axis=1)
-        return out
+        return _catch_with(game, sees, answer, free, missed, counted)
 
     return _greedy(game, gain, sees)
 
