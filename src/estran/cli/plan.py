@@ -303,7 +303,7 @@ def evaluate_cmd(
         "nights": nights,
         "replications": replications,
         "seed": seed,
-        "resources": len(scenario.units) + len(scenario.drones),
+        "resources": _resources(scenario),
         "policies": [r.as_dict() for r in results],
         "plan_model_proportion": planner.expected(plan_x),
     }
@@ -343,8 +343,7 @@ def evaluate_cmd(
 
         def play_scaled(name: str, more: float) -> float:
             bigger = scaled(scenario, more)
-            bar(msg("{name} with {n} units and drones", name=name,
-                    n=len(bigger.units) + len(bigger.drones)), 0.0)  # fmt: skip
+            bar(msg("{name} with {n} units and drones", name=name, n=_resources(bigger)), 0.0)
             policy = next(p for p in Planner(bigger, coast, posts, history=history).policies(seed)
                           if p.name == name)  # fmt: skip
             (res,) = evaluate(
@@ -356,7 +355,7 @@ def evaluate_cmd(
 
         report["resources_to_match"], matched = _match_resources(
             by, NIGHTLY, report["resources"], play_scaled,
-            lambda m: len(scaled(scenario, m).units) + len(scaled(scenario, m).drones),
+            lambda m: _resources(scaled(scenario, m)),
         )  # fmt: skip
         bar.close()
     out.mkdir(parents=True, exist_ok=True)
@@ -396,7 +395,7 @@ def evaluate_cmd(
         "",
         f"{replications} seasons of {nights} nights per policy, seeds {seed}-"
         f"{seed + replications - 1} shared by every policy; "
-        f"{len(scenario.units) + len(scenario.drones)} units and drones.",
+        f"{_resources(scenario)} units and drones.",
         "",
         *truth_line,
         f"Best baseline: {best.name} ({best.mean:.1%}); oracle (knows tonight's sites, greedy "
@@ -482,6 +481,11 @@ def _match_resources(
             f"| **{name} needs** | more than {curve[-1][0]} | |"
         )  # fmt: skip
     return entry, lines
+
+
+def _resources(sc: Scenario) -> int:
+    """The units and drones a scenario deploys."""
+    return len(sc.units) + len(sc.drones)
 
 
 def _weights(sc: Scenario) -> list[float]:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from estran.domain.green import Organisers
+from estran.domain.green import Organisers, watchers
 from estran.domain.travel import TravelEngine, UnitAt
 from estran.domain.travel_types import Eta, Target
 from estran.sim.kernel import LATE, Environment
@@ -271,9 +271,9 @@ class Foresight:
     def presence(self, xy: np.ndarray) -> np.ndarray:
         """(points, sites): what the organisers at each site see of a unit at each point."""
         adv = self.season.scenario.adversary
-        site_xy = self.season.site_xy
-        d = np.hypot(xy[:, None, 0] - site_xy[None, :, 0], xy[:, None, 1] - site_xy[None, :, 1])
-        return np.where(d < adv.watch_radius_m, adv.presence_weight, 0.0)
+        seen: np.ndarray = adv.presence_weight * watchers(self.season.site_xy, xy,
+                                                          adv.watch_radius_m)  # fmt: skip
+        return seen
 
     def sites(self, present: np.ndarray) -> np.ndarray:
         """(k, attempts): the sites tonight's attempts go to, for each of ``k`` deployments
