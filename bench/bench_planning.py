@@ -12,7 +12,7 @@ a paired evaluation by simulation against the uniform baseline and today's posts
 three plans and the oracle) over 20 seasons of 60 nights, target under 2 minutes, and reports
 the plan's oracle gap closure and its ratio to today's posts.
 
-    uv run python -m bench.bench_planning --panel [--seed 1201]
+    uv run python -m bench.bench_planning --panel [--seed 1201] [--scenario FILE]
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def _settings() -> Any:
     return Settings(data_dir=cache / "data", terrain_cache_dir=cache)
 
 
-def panel(replications: int, nights: int, seed: int) -> None:
+def panel(replications: int, nights: int, seed: int, scenario_path: Path | None = None) -> None:
     """Issue 21's evaluation, timed: every policy of ``estran plan evaluate`` (without the
     informed reference) over ``replications`` seasons of ``nights`` nights on the cores."""
     import os
@@ -82,7 +82,7 @@ def panel(replications: int, nights: int, seed: int) -> None:
     settings = _settings()
     kit = planning_kit(settings)  # the coverage model, once, cached on disk for the workers
     sea = coast_from(kit.terrain)
-    scenario = load_scenario(None)
+    scenario = load_scenario(scenario_path)
     planner = Planner(scenario, sea, kit.posts)
     started = time.perf_counter()
     policies = [None, *planner.policies(seed), planner.oracle(seed)]
@@ -90,8 +90,11 @@ def panel(replications: int, nights: int, seed: int) -> None:
                        seed=seed, workers=os.cpu_count() or 1,
                        load_coast=CoastLoader.of(settings))  # fmt: skip
     took = time.perf_counter() - started
+    # The 2-minute target is the shipped baseline's; a scenario given (``hiding.toml``: groups
+    # hide and walk, found somewhere new each time) is timed without one.
     line(f"the whole panel, {len(policies)} policies x {replications} seasons of {nights} "
-         "nights (s)", took, "s", 120.0, higher_is_better=False)  # fmt: skip
+         f"nights, {scenario.name} (s)", took, "s", None if scenario_path else 120.0,
+         higher_is_better=False)  # fmt: skip
     by = {r.name: r for r in results}
     best = max(results[:5], key=lambda r: r.mean)
     gc = gap_closure(by[NIGHTLY].shares, best.shares, by[ORACLE].shares, best_name=best.name)
@@ -158,9 +161,15 @@ def main() -> None:
         help="Only issue 21's evaluation panel, 20 seasons of 60 nights, timed.",
     )
     parser.add_argument("--seed", type=int, default=1201)
+    parser.add_argument(
+        "--scenario",
+        type=Path,
+        default=None,
+        help="With --panel: a scenario file (default: the shipped baseline).",
+    )
     args = parser.parse_args()
     if args.panel:
-        panel(replications=20, nights=60, seed=args.seed)
+        panel(replications=20, nights=60, seed=args.seed, scenario_path=args.scenario)
         return
     sizes = [50, 100, 200, 500] if args.quick else [50, 100, 200, 300, 500, 750, 1000]
     rng = np.random.default_rng(5)

@@ -630,3 +630,35 @@ def test_the_centre_learns_road_minded_organisers_from_its_own_nights(opale, pla
     assert few.organisers.memory == planner.organisers().memory
     assert np.array_equal(few.organisers.value, planner.organisers().value)
     assert few.as_dict()["learnt"] is False
+
+
+def test_the_coverage_model_follows_groups_into_hiding(opale, posts):
+    """Item 3 of issue 21: when the scenario's groups wait in hiding and walk to the beach,
+    the model counts the chances of finding them there (``within_stages``): every post covers
+    at least what it covered of the beach alone, drones over the woods more, and a post within
+    the abandon radius of a hiding place scares its groups off."""
+    from estran.sim.scenario import HidingSpec
+
+    hiding = parse_scenario(
+        tomllib.loads(DEFAULT_SCENARIO.with_name("hiding.toml").read_text()), "hiding"
+    )
+    coast = coast_from(opale)
+    hid = Planner(hiding, coast, posts)
+    beach = Planner(hiding.model_copy(update={"hiding": HidingSpec()}), coast, posts)
+    assert hid.stages is not None
+    assert beach.stages is None
+    q, q0 = hid.game.q, beach.game.q
+    seen = q > 0
+    assert np.all(q[seen] >= q0[seen] - 1e-3)  # (16 quadrature nodes at the beach, not 64)
+    drone = next(r for r, t in enumerate(hid.types) if t.kind == "drone")
+    rows = hid.game.post_type == drone
+    assert q[rows].sum() > 1.2 * q0[rows].sum()
+    assert coast.hides is not None
+    foot = next(r for r, t in enumerate(hid.types) if t.kind == "foot_patrol")
+    pxy = hid.post_xy[hid.game.post_type == foot]
+    d = np.hypot(pxy[:, None, 0] - coast.hides.xy[None, :, 0],
+                 pxy[:, None, 1] - coast.hides.xy[None, :, 1])  # fmt: skip
+    near = d <= hiding.adversary.abandon_radius_m
+    assert near.any()
+    assert np.all(q[hid.game.post_type == foot][near] == 0)
+    assert np.any(q0[beach.game.post_type == foot][near] > 0)

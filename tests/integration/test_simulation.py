@@ -234,3 +234,67 @@ def test_a_task_sent_from_the_console_to_a_simulated_unit_is_carried_out(
     assert (start["position"]["lat"], start["position"]["lon"]) != (end["lat"], end["lon"])
     log_lines = httpx.get(f"{base}/api/v1/log_entries", headers=AUTH).json()["items"]
     assert any("on scene at inc-console" in e["text"] for e in log_lines)
+
+
+class _Watch:
+    """An observer that keeps where groups were found and when boats got away."""
+
+    def __init__(self) -> None:
+        self.found: list[tuple[str, float, float, str]] = []  # group, x, y, state
+        self.away: dict[str, float] = {}
+
+    def detection(self, t, group, x, y, sensor) -> None:
+        if group is not None:
+            self.found.append((group.id, x, y, group.state))
+
+    def tasked(self, t, unit, group, eta_s, route) -> None:
+        pass
+
+    def arrived(self, t, unit, group, outcome) -> None:
+        pass
+
+    def launched(self, t, group, in_difficulty) -> None:
+        self.away[group.id] = t
+
+
+def _hiding() -> Scenario:
+    from estran.sim.scenario import DEFAULT_SCENARIO as BASE
+
+    path = BASE.with_name("hiding.toml")
+    return parse_scenario(tomllib.loads(path.read_text()), "hiding")
+
+
+def test_groups_hide_walk_and_reach_the_beach_when_they_would_have(opale):
+    """Item 3 of issue 21: with hiding, a group waits behind the beach and walks to it, and
+    every die of the night and the beach's timing stay what they were without hiding (the
+    evaluation's common random numbers hold): with no one watching, every boat gets away at
+    the very second it did."""
+    coast = coast_from(opale)
+    unwatched = {"name": "no one watching", "weather": {"calm_probability": 1.0},
+                 "sensors": {"false_alarms_per_hour": 0.0}}  # fmt: skip
+    hiding = _hiding().hiding.model_dump()
+    runs = []
+    for spec in (unwatched, {**unwatched, "hiding": hiding}):
+        season, watch = Season(Scenario.model_validate(spec), coast, 21), _Watch()
+        for _ in range(3):
+            run_night(season, watch)
+        runs.append(watch.away)
+    assert runs[0]
+    assert runs[0] == runs[1]
+
+
+def test_drones_over_the_woods_find_groups_in_hiding_before_the_beach(opale):
+    coast = coast_from(opale)
+    assert coast.hides is not None
+    season, watch = Season(_hiding(), coast, 5), _Watch()
+    nights = [run_night(season, watch) for _ in range(15)]
+    inland = [f for f in watch.found if f[3] in ("hiding", "walking")]
+    assert inland, "no group was found before the beach"
+    hidden = [f for f in inland if f[3] == "hiding"]
+    assert hidden, "no group was found where it waited"
+    sites = season.site_xy
+    for _, x, y, _ in hidden:  # found where it waited: a hiding place, not a beach
+        assert np.hypot(sites[:, 0] - x, sites[:, 1] - y).min() >= 150.0
+        assert np.hypot(coast.hides.xy[:, 0] - x, coast.hides.xy[:, 1] - y).min() < 1.0
+    assert sum(n.intercepted_inland for n in nights) > 0
+    assert sum(n.intercepted_inland for n in nights) <= sum(n.intercepted for n in nights)

@@ -35,6 +35,14 @@ _MOVES = 6  # position reports along a unit's route to a task
 _ROAM_EVERY_S = 1.0  # real seconds between a free patrol's position reports
 
 
+_INCIDENT_OF = {
+    "hiding": "group_sighted",  # found waiting behind the beach (``HidingSpec``)
+    "walking": "group_sighted",
+    "preparing": "boat_being_prepared",
+}
+"""The incident a detection opens, by what the group was doing when it was seen."""
+
+
 class DemoDriver:
     name = "demo"
     """Its name among the once-per-centre work (it runs on the leading node)."""
@@ -119,9 +127,7 @@ class DemoDriver:
                     type="incident.created",
                     data={
                         "id": inc,
-                        "type": "boat_being_prepared"
-                        if group.state == "preparing"
-                        else "launch_attempt",
+                        "type": _INCIDENT_OF.get(group.state, "launch_attempt"),
                         "impact": "high",
                         "confidence": 0.7,
                         "owner_agency_id": "FR-GN",

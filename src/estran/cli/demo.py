@@ -26,7 +26,8 @@ __all__ = ["demo"]
     "scenario_name",
     default=None,
     help="A shipped scenario (`busy`: a busy night, the default, for a first look; "
-    "`baseline`: a night as the simulation's sources have it) or a scenario TOML file.",
+    "`baseline`: a night as the simulation's sources have it; `hiding`: groups wait in hiding "
+    "behind the beach and walk to it) or a scenario TOML file.",
 )
 @click.option(
     "--speed",

@@ -416,9 +416,17 @@ def evaluate_cmd(
         "planned nightly minus this, paired (95 %) |",
         "| --- | ---: | --- | ---: | ---: | ---: | --- | --- | ---: | --- | --- |",
     ]
+    if played.hiding.on:  # groups hide behind the beach: how many were stopped before it
+        lines[-2] = lines[-2].replace("| deterred |", "| deterred | stopped before the beach |")
+        lines[-1] = lines[-1].replace("| ---: | ---: |", "| ---: | ---: | ---: |", 1)
+        lines.insert(-3, "Stopped before the beach: interceptions of groups found in hiding or "
+                     "on their walk to the beach (the scenario's groups hide first).")  # fmt: skip
+        lines.insert(-3, "")
     for r in results:
         cells = [r.name, f"{r.mean:.1%}", "{:.1%}-{:.1%}".format(*r.ci95), str(r.attempts),
                  f"{r.deterred} ({r.deterred / max(r.attempts, 1):.0%})"]  # fmt: skip
+        if played.hiding.on:
+            cells.append(f"{r.inland} ({r.inland / max(r.intercepted, 1):.0%} of interceptions)")
         for mine in plans:
             v = verdicts[mine].get(r.name)
             if not v:

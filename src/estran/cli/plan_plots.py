@@ -104,7 +104,11 @@ def proportions(results: list[PolicyResult], path: Path, title: str) -> None:
         ax.text(i, min(m + high[i] + 0.01, 0.95), f"{m:.0%}", ha="center", fontsize=9)
     ax.set_ylim(0, 1)
     ax.set_ylabel("proportion of attempts intercepted")
-    ax.set_title(f"{title}: same resources, adaptive adversary (95 % intervals over seasons)")
+    ax.set_title(
+        textwrap.fill(
+            f"{title}: same resources, adaptive adversary (95 % intervals over seasons)", 100
+        )
+    )  # a long scenario name wraps, not cut
     fig.savefig(path, dpi=110)
     plt.close(fig)
 

@@ -35,10 +35,12 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = [
+    "Stages",
     "Window",
     "drone_hazard",
     "patrol_hazard",
     "shift_share",
+    "within_stages",
     "within_time",
 ]
 
@@ -62,6 +64,57 @@ class Window:
         return cls(prep + launch_s, np.full(nodes, 1.0 / nodes))
 
 
+@dataclass(frozen=True)
+class Stages:
+    """A group's time ashore in stages when it hides first (``HidingSpec``): waiting in
+    hiding, walking to the beach, at the beach (preparing, then launching). ``seconds`` is
+    (sites, nodes, 3): each stage's duration at each quadrature node (the wait and the
+    preparation drawn apart, the walk the site's own); ``weights`` (nodes,)."""
+
+    seconds: F64
+    weights: F64
+
+    @classmethod
+    def of(
+        cls, beach: Window, wait_mean_s: float, wait_sd_s: float, walk_s: F64, nodes: int = 16
+    ) -> Stages:
+        normal = NormalDist()
+        z = np.array([normal.inv_cdf((k + 0.5) / nodes) for k in range(nodes)])
+        wait = np.maximum(0.0, wait_mean_s + wait_sd_s * z)
+        # every (wait, beach) pair: the product rule over the two independent draws
+        w_wait, w_beach = np.meshgrid(wait, beach.seconds, indexing="ij")
+        weights = np.outer(np.full(nodes, 1.0 / nodes), beach.weights).ravel()
+        n, k = len(walk_s), w_wait.size
+        seconds = np.empty((n, k, 3))
+        seconds[:, :, 0] = w_wait.ravel()[None, :]
+        seconds[:, :, 1] = np.asarray(walk_s, dtype=np.float64)[:, None]
+        seconds[:, :, 2] = w_beach.ravel()[None, :]
+        return cls(seconds, weights)
+
+
+def within_stages(hazard_s: F64, response_s: F64 | float, stages: Stages) -> F64:
+    """``within_time`` for a group whose detection hazard changes from stage to stage:
+    ``hazard_s`` (..., sites, 3) per second in each stage; the group is caught when it is
+    detected early enough for a response of ``response_s`` (..., sites) to arrive before its
+    boat is away, wherever it is by then (the unit is guided onto it)."""
+    hazard = np.asarray(hazard_s, dtype=np.float64)
+    shape = hazard.shape[:-1]  # (..., sites)
+    h = hazard.reshape(-1, *hazard.shape[-2:])  # (rows, sites, 3)
+    r = np.broadcast_to(np.asarray(response_s, dtype=np.float64), shape).reshape(h.shape[:-1])
+    d = stages.seconds  # (sites, nodes, 3)
+    start = np.cumsum(d, axis=-1) - d
+    total = d.sum(axis=-1)
+    out = np.empty(h.shape[:-1])
+    for i in range(0, len(h), 8):  # a few rows at a time: (rows, sites, nodes, 3) is large
+        slack = np.maximum(0.0, total - r[i : i + 8, :, None])  # (rows, sites, nodes)
+        slack = np.where(np.isfinite(slack), slack, 0.0)
+        exposed = np.clip(slack[..., None] - start, 0.0, d)  # time detectable in each stage
+        lam = (h[i : i + 8, :, None, :] * exposed).sum(axis=-1)
+        out[i : i + 8] = (1.0 - np.exp(-lam)) @ stages.weights
+    result: F64 = out.reshape(shape)
+    return result
+
+
 def within_time(hazard_s: F64, response_s: F64 | float, window: Window) -> F64:
     """The chance of detection early enough for a response of ``response_s`` to arrive before
     the boat is away, for detection hazards ``hazard_s`` (per second); broadcasts."""
@@ -82,7 +135,7 @@ def drone_hazard(
     radius_m: float,
     scan_s: float,
     airborne: float,
-    hides: float,
+    hides: float | F64,
     weather: float,
 ) -> F64:
     """Detection hazard per second of a drone orbiting at ``dist_m`` from a group."""
@@ -92,10 +145,14 @@ def drone_hazard(
     return out
 
 
-def patrol_hazard(dist_m: F64, *, roam_m: float, p_minute: float, weather: float) -> F64:
-    """Detection hazard per second of a patrol roaming around a post ``dist_m`` away."""
-    p = min(1.0 - 1e-12, p_minute * weather)
-    out: F64 = np.where(dist_m <= roam_m, -math.log1p(-p) / 60.0, 0.0)
+def patrol_hazard(dist_m: F64, *, roam_m: float, p_minute: float | F64, weather: float) -> F64:
+    """Detection hazard per second of a patrol roaming around a post ``dist_m`` away (its
+    chance a minute may differ from place to place: a group in hiding is harder to notice)."""
+    if isinstance(p_minute, float | int):
+        hazard: float | F64 = -math.log1p(-min(1.0 - 1e-12, p_minute * weather)) / 60.0
+    else:
+        hazard = -np.log1p(-np.minimum(1.0 - 1e-12, p_minute * weather)) / 60.0
+    out: F64 = np.where(dist_m <= roam_m, hazard, 0.0)
     return out
 
 

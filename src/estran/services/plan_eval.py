@@ -61,6 +61,7 @@ class PolicyResult:
     intercepted: int = 0
     site_attempts: list[int] = field(default_factory=list)
     deterred: int = 0
+    inland: int = 0  # of ``intercepted``: before the beach (found hiding or walking)
     season_attempts: list[int] = field(default_factory=list)
     season_intercepted: list[int] = field(default_factory=list)
     learned: list[dict[str, Any]] = field(default_factory=list)  # per season, when learning
@@ -92,6 +93,7 @@ class PolicyResult:
             "intercepted": self.intercepted,
             "deterred": self.deterred,
             "deterred_share": self.deterred / self.attempts if self.attempts else 0.0,
+            "intercepted_inland": self.inland,
             "interval_method": "Jeffreys with the seasons' design effect",
             "replications": len(self.shares),
             "shares": self.shares,
@@ -123,9 +125,10 @@ def ratio(a: PolicyResult, b: PolicyResult) -> tuple[float, float, float]:
     return (whole, math.exp(centre - half), math.exp(centre + half))
 
 
-Played = tuple[int, int, list[int], int, "dict[str, Any] | None"]
-"""One season: attempts, interceptions, attempts per site, attempts deterred, and what a
-learning plan learnt of the organisers by its end (``learned``; None for other policies)."""
+Played = tuple[int, int, list[int], int, "dict[str, Any] | None", int]
+"""One season: attempts, interceptions, attempts per site, attempts deterred, what a learning
+plan learnt of the organisers by its end (``learned``; None for other policies), and the
+interceptions made before the beach (groups found hiding or walking: ``HidingSpec``)."""
 
 
 # --- workers ---------------------------------------------------------------------------------
@@ -172,16 +175,17 @@ def play(
     attempts per site, attempts deterred, what it learnt."""
     deploy = policy.deployer(stream) if policy is not None else None
     season = Season(scenario, coast, seed + stream, deploy=deploy)
-    attempts = intercepted = deterred = 0
+    attempts = intercepted = deterred = inland = 0
     sites = np.zeros(len(coast.sites), dtype=np.int64)
     for _ in range(nights):
         res = run_night(season)
         attempts += res.attempts
         intercepted += res.interceptions
         deterred += res.deterred
+        inland += res.intercepted_inland
         if res.sites:
             sites += np.bincount(np.asarray(res.sites), minlength=len(sites))
-    return attempts, intercepted, [int(v) for v in sites], deterred, learned(deploy)
+    return attempts, intercepted, [int(v) for v in sites], deterred, learned(deploy), inland
 
 
 def _run(
@@ -234,9 +238,10 @@ def evaluate(
     results = []
     for k, name in enumerate(names):
         res = PolicyResult(name, site_attempts=[0] * len(coast.sites))
-        for attempts, intercepted, sites, deterred, learnt in runs[
+        for attempts, intercepted, sites, deterred, learnt, inland in runs[
             k * replications : (k + 1) * replications
         ]:
+            res.inland += inland
             if learnt is not None:
                 res.learned.append(learnt)
             res.shares.append(intercepted / attempts if attempts else 0.0)

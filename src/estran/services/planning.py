@@ -26,7 +26,15 @@ import numpy as np
 import numpy.typing as npt
 from scipy.optimize import linear_sum_assignment
 
-from estran.domain.coverage import Window, drone_hazard, patrol_hazard, shift_share, within_time
+from estran.domain.coverage import (
+    Stages,
+    Window,
+    drone_hazard,
+    patrol_hazard,
+    shift_share,
+    within_stages,
+    within_time,
+)
 from estran.domain.green import (
     Fit,
     Learner,
@@ -415,6 +423,8 @@ class Planner:
     post_xy: F64 = field(init=False)
     post_site: npt.NDArray[np.intp] = field(init=False)
     value: F64 = field(init=False)
+    window: Window = field(init=False)
+    stages: Stages | None = field(init=False)  # when groups hide first (``HidingSpec``)
 
     def __post_init__(self) -> None:
         sc = self.scenario
@@ -423,12 +433,20 @@ class Planner:
         self.value = self._values(appeal)
         self.types = tuple(self.resources or resources_of(sc, self.coast))
         n = len(self.posts.site_xy)
-        window = Window.of(
+        self.window = Window.of(
             adv.prep_minutes_mean * 60.0, adv.prep_minutes_sd * 60.0, adv.launch_minutes * 60.0
         )
+        self.stages = None
+        hide = sc.hiding
+        if hide.on and self.coast.hides is not None:
+            beach = Window.of(adv.prep_minutes_mean * 60.0, adv.prep_minutes_sd * 60.0,
+                              adv.launch_minutes * 60.0, nodes=16)  # fmt: skip
+            self.stages = Stages.of(beach, hide.wait_minutes_mean * 60.0,
+                                    hide.wait_minutes_sd * 60.0,
+                                    self.coast.walk_s() * hide.walk_factor)  # fmt: skip
         weather = weather_factor(sc)
         night_h = sc.night_hours
-        per_kind = self._per_kind(window, cover, weather)
+        per_kind = self._per_kind(cover, weather)
         rows: list[F64] = []
         post_type: list[npt.NDArray[np.intp]] = []
         xy: list[F64] = []
@@ -450,7 +468,7 @@ class Planner:
             att_uncovered=self.value,
             def_covered=np.ones(n),
             def_uncovered=np.zeros(n),
-            base=self._base(window, cover, weather),
+            base=self._base(cover, weather),
         )
         self.coast.remember_posts(self.posts)  # the simulator's dispatch reuses these times
 
@@ -471,49 +489,82 @@ class Planner:
         out: F64 = (1.0 - beta) * appeal + beta * seen
         return out
 
-    def _per_kind(self, window: Window, cover: F64, weather: float) -> dict[str, F64]:
+    def _stage_points(self, cover: F64) -> tuple[F64, F64, float | F64, float | F64]:
+        """Where a group is at each stage of its time ashore, (sites, stages, 2); the cover
+        there and the share of a signature it hides (sites, stages), for drones and aircraft;
+        the share of what patrols and cameras notice there. At the beach only; with hiding, at
+        its hiding place, half-way on its walk (in the open) and at the beach."""
+        sxy = self.posts.site_xy
+        hides = self.coast.hides
+        sen = self.scenario.sensors
+        if self.stages is None or hides is None:
+            return sxy[:, None, :], cover[:, None], sen.cover_hides, 1.0
+        hidden = self.scenario.hiding.hidden
+        n = len(sxy)
+        xy = np.stack([hides.xy, (hides.xy + sxy) / 2.0, sxy], axis=1)
+        covers = np.column_stack([hides.cover, np.zeros(n), cover])
+        hiding = np.column_stack([np.full(n, hidden), np.zeros(n), np.full(n, sen.cover_hides)])
+        noticed = np.column_stack([1.0 - hidden * hides.cover, np.ones(n), np.ones(n)])
+        return xy, covers, hiding, noticed
+
+    def _catch(self, hazard_s: F64, response_s: F64 | float) -> F64:
+        """The chance an attempt is caught, from detection hazards by stage (..., sites,
+        stages) and a response time (``within_time``; ``within_stages`` with hiding)."""
+        if self.stages is None:
+            return within_time(hazard_s[..., 0], response_s, self.window)
+        return within_stages(hazard_s, response_s, self.stages)
+
+    def _per_kind(self, cover: F64, weather: float) -> dict[str, F64]:
         sc = self.scenario
         sen, adv = sc.sensors, sc.adversary
-        sxy = self.posts.site_xy
+        gxy, gcover, ghides, noticed = self._stage_points(cover)
         out: dict[str, F64] = {}
+
+        def distance(pxy: F64) -> F64:  # (posts, sites, stages)
+            d: F64 = np.hypot(pxy[:, None, None, 0] - gxy[None, :, :, 0],
+                              pxy[:, None, None, 1] - gxy[None, :, :, 1])  # fmt: skip
+            return d
+
         for kind in GROUND_PROFILE:
-            pxy = self.posts.xy[kind]
-            dist = np.hypot(pxy[:, None, 0] - sxy[None, :, 0], pxy[:, None, 1] - sxy[None, :, 1])
-            hazard = patrol_hazard(dist, roam_m=sen.patrol_roam_m, p_minute=sen.patrol_p,
-                                   weather=weather)  # fmt: skip
+            dist = distance(self.posts.xy[kind])
+            hazard = patrol_hazard(dist, roam_m=sen.patrol_roam_m,
+                                   p_minute=sen.patrol_p * noticed, weather=weather)  # fmt: skip
             response = sc.tasking_delay_s + self.posts.eta_s[kind]
-            q = within_time(hazard, response, window)
-            q[dist <= adv.abandon_radius_m] = 0.0  # a group this close walks away instead
+            q = self._catch(hazard, response)
+            # a group this close, at any stage, walks away instead
+            q[(dist <= adv.abandon_radius_m).any(axis=-1)] = 0.0
             out[kind] = q
-        dxy = self.posts.xy["drone"]
-        dist = np.hypot(dxy[:, None, 0] - sxy[None, :, 0], dxy[:, None, 1] - sxy[None, :, 1])
+        dist = distance(self.posts.xy["drone"])
         radius = min((d.radius_m for d in sc.drones), default=4000.0)
         airborne = sen.drone_flight_min / (sen.drone_flight_min + sen.drone_swap_min)
         hazard = drone_hazard(
-            dist, cover[None, :], p0=sen.drone_p0, range_m=sen.drone_range_m, radius_m=radius,
-            scan_s=sen.drone_scan_s, airborne=airborne, hides=sen.cover_hides, weather=weather,
+            dist, gcover[None], p0=sen.drone_p0, range_m=sen.drone_range_m, radius_m=radius,
+            scan_s=sen.drone_scan_s, airborne=airborne, hides=ghides, weather=weather,
         )  # fmt: skip
-        out["drone"] = within_time(hazard, sc.planning.response_minutes * 60.0, window)
+        out["drone"] = self._catch(hazard, sc.planning.response_minutes * 60.0)
         return out
 
-    def _base(self, window: Window, cover: F64, weather: float) -> F64:
+    def _base(self, cover: F64, weather: float) -> F64:
         """Coverage from the fixed sensors: cameras and surveillance aircraft."""
         sc = self.scenario
         sen = sc.sensors
         sxy = self.posts.site_xy
+        gxy, gcover, ghides, noticed = self._stage_points(cover)
+        respond = sc.planning.response_minutes * 60.0
         coverage = np.zeros(len(sxy))
         for c in sc.cameras:
             cx, cy = self.coast.to_xy(c.lon, c.lat)
-            near = np.hypot(sxy[:, 0] - cx, sxy[:, 1] - cy) <= c.range_m
-            hazard = np.where(near, -math.log1p(-min(sen.camera_p, 1 - 1e-12)) / 60.0, 0.0)
-            coverage += within_time(hazard, sc.planning.response_minutes * 60.0, window)
+            near = np.hypot(gxy[..., 0] - cx, gxy[..., 1] - cy) <= c.range_m
+            p_cam = np.minimum(sen.camera_p * noticed, 1 - 1e-12)
+            hazard = np.where(near, -np.log1p(-p_cam) / 60.0, 0.0)
+            coverage += self._catch(hazard, respond)
         length = float(np.hypot(*np.diff(sxy, axis=0).T).sum()) if len(sxy) > 1 else 1.0
         for a in sc.aircraft:
             in_swath = min(1.0, 2.0 * a.swath_m / max(length, 1.0))
-            p = a.p * weather * (1.0 - sen.cover_hides * cover)
+            p = a.p * weather * (1.0 - ghides * gcover)
             hazard = in_swath * -np.log1p(-np.clip(p, 0.0, 1 - 1e-12)) / 60.0
             share = shift_share(a.start_h, a.end_h, sc.night_start_h, sc.night_hours)
-            coverage += share * within_time(hazard, sc.planning.response_minutes * 60.0, window)
+            coverage += share * self._catch(hazard, respond)
         out: F64 = np.clip(coverage, 0.0, 0.95)
         return out
 

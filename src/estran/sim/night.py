@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from estran.domain.green import Organisers, watchers
+from estran.domain.hiding import HidingPlaces, hiding_places
 from estran.domain.travel import TravelEngine, UnitAt
 from estran.domain.travel_types import Eta, Target
 from estran.sim.kernel import LATE, Environment
@@ -55,6 +56,10 @@ _PROFILE = {"foot_patrol": "foot", "dune_buggy": "buggy", "four_by_four": "four_
 
 _ETA_CACHE_MAX = 200_000
 
+_INLAND = ("hiding", "walking")  # a group behind the beach (``HidingSpec``)
+_UNLAUNCHED = (*_INLAND, "preparing")  # a group that can still be stopped ashore
+_ACTIVE = (*_UNLAUNCHED, "launching")  # a group sensors can find
+
 
 @dataclass(frozen=True)
 class Coast:
@@ -63,43 +68,74 @@ class Coast:
     ``eta`` remembers each unit's time to each target by position and profile: units stand at
     a few hundred posts and groups at the launch sites, so a season asks the terrain engine
     the same questions night after night (its answer for one unit does not depend on the
-    others asked with it; the cache changes no result, only the time: issue 21's speed)."""
+    others asked with it; the cache changes no result, only the time: issue 21's speed). The
+    answers from posts and from beaches to beaches are kept for good; others (a unit that went
+    to a group found in hiding stands where it met it; a group found walking is somewhere new
+    each time) in a memory that starts again when it is full."""
 
     engine: TravelEngine
     sites: list[LaunchSite]
     to_xy: Callable[[float, float], tuple[float, float]]  # (lon, lat) -> (x, y)
+    hides: HidingPlaces | None = field(default=None, compare=False)  # where groups wait
+    _walk: list[np.ndarray] = field(default_factory=list, compare=False, repr=False)
+    _kept: dict[tuple[str, float, float, float, float], Eta] = field(
+        default_factory=dict, compare=False, repr=False
+    )
     _etas: dict[tuple[str, float, float, float, float], Eta] = field(
         default_factory=dict, compare=False, repr=False
     )
     _seeded: list[PostSet] = field(default_factory=list, compare=False, repr=False)
     _stands: list[tuple[float, float]] = field(default_factory=list, compare=False, repr=False)
 
+    def _known(self, key: tuple[str, float, float, float, float]) -> Eta | None:
+        return self._kept.get(key) or self._etas.get(key)
+
     def eta(self, target: Target, units: list[UnitAt]) -> list[Eta]:
         """The engine's ``eta`` (fastest first, unreachable last), remembered."""
         keys = [(u.profile, u.x, u.y, target.x, target.y) for u in units]
-        missing = [u for u, k in zip(units, keys, strict=True) if k not in self._etas]
+        missing = [u for u, k in zip(units, keys, strict=True) if self._known(k) is None]
         if missing:
-            if len(self._etas) > _ETA_CACHE_MAX:
+            if len(self._etas) > _ETA_CACHE_MAX:  # full: start again
                 self._etas.clear()
+                missing = [u for u, k in zip(units, keys, strict=True) if k not in self._kept]
             # Units that went to a group stand at its site afterwards: ask for every site at
-            # once, for the profiles missing (one search from the target serves them all).
-            profiles = {m.profile for m in missing}
+            # once, for the profiles missing (one search from the target serves them all), when
+            # the target is a site (a group found hiding or walking is elsewhere, each time).
+            profiles = {m.profile for m in missing} if (target.x, target.y) in self._stands else ()
             missing += [
                 UnitAt(f"\x00{pr}{i}", pr, x, y)
                 for pr in profiles
                 for i, (x, y) in enumerate(self._stands)
-                if (pr, x, y, target.x, target.y) not in self._etas
+                if (pr, x, y, target.x, target.y) not in self._kept
             ]
             by_id = {m.unit_id: m for m in missing}
             for e in self.engine.eta(target, missing):
                 u = by_id[e.unit_id]
-                self._etas[(u.profile, u.x, u.y, target.x, target.y)] = e
+                key = (u.profile, u.x, u.y, target.x, target.y)
+                (self._kept if u.unit_id.startswith("\x00") else self._etas)[key] = e
         out = []
         for u, k in zip(units, keys, strict=True):
-            e = self._etas[k]
-            out.append(e if e.unit_id == u.unit_id else replace(e, unit_id=u.unit_id))
+            known = self._known(k)
+            assert known is not None  # noqa: S101 (asked above)
+            out.append(known if known.unit_id == u.unit_id else replace(known, unit_id=u.unit_id))
         out.sort(key=lambda e: (not e.reachable, e.eta_s if e.eta_s is not None else 0.0))
         return out
+
+    def walk_s(self) -> np.ndarray:
+        """(sites,): a foot patrol's time from each site's hiding place to its beach, over
+        the terrain (0 where there is none, or the beach is out of reach from it)."""
+        if not self._walk:
+            out = np.zeros(len(self.sites))
+            if self.hides is not None:
+                for j, (s, (hx, hy)) in enumerate(zip(self.sites, self.hides.xy, strict=True)):
+                    target = self.engine.resolve(s.x, s.y)
+                    if isinstance(target, str) or self.hides.kind[j] == "beach":
+                        continue
+                    e = self.engine.eta(target, [UnitAt("walk", "foot", float(hx), float(hy))])
+                    if e and e[0].reachable and e[0].eta_s is not None:
+                        out[j] = e[0].eta_s
+            self._walk.append(out)
+        return self._walk[0]
 
     def remember_posts(self, posts: PostSet) -> None:
         """Teach ``eta`` the travel times from every ground post to every launch site that
@@ -118,7 +154,7 @@ class Coast:
                     eta = float(table[p, j])
                     reachable = math.isfinite(eta)
                     key = (profile, float(px), float(py), target.x, target.y)
-                    self._etas[key] = Eta(
+                    self._kept[key] = Eta(
                         "", profile, reachable, eta if reachable else None, (), "", "table"
                     )
         self._seeded.append(posts)
@@ -126,8 +162,9 @@ class Coast:
 
 
 def coast_from(terrain: PreparedTerrain) -> Coast:
-    """The coast of a prepared terrain."""
-    return Coast(terrain.engine, terrain.sites, terrain.projector.to_xy)
+    """The coast of a prepared terrain, with the hiding place behind each beach."""
+    hides = hiding_places(terrain.grid, terrain.sites, terrain.bunkers)
+    return Coast(terrain.engine, terrain.sites, terrain.projector.to_xy, hides)
 
 
 @dataclass(eq=False)
@@ -137,7 +174,11 @@ class Group:
     x: float
     y: float
     size: int
-    state: str = "preparing"  # preparing, launching, launched, intercepted, prevented, deterred
+    # hiding, walking (when the scenario has groups hide: ``HidingSpec``), preparing,
+    # launching, launched, intercepted, prevented, deterred
+    state: str = "preparing"
+    visible: float = 1.0  # the share of its signature drones and aircraft can see
+    noticed: float = 1.0  # the share patrols and cameras can (less only in hiding)
     detected_at: float | None = None
     detected_by: str | None = None
 
@@ -182,6 +223,7 @@ class NightResult:
     false_alarms: int = 0
     unanswered: int = 0
     people_intercepted: int = 0
+    intercepted_inland: int = 0  # of ``intercepted``: found hiding or walking, before the beach
     response_s: list[float] = field(default_factory=list)
     sites: list[int] = field(default_factory=list)
     found_sites: list[int] = field(default_factory=list)  # where groups were found (detected)
@@ -227,9 +269,14 @@ class Season:
         # two policies played with one seed face the same nights and the same dice for every
         # attempt (common random numbers: their difference is the policies', not the luck's).
         self.night_rng = np.random.default_rng([seed, 0x4E49474854])
+        # How long each attempt's group waits in hiding: a stream of its own, so that a
+        # scenario without hiding plays the very nights it played before hiding was modelled.
+        self.hide_rng = np.random.default_rng([seed, 0x48494445])
         self.deploy = deploy
         self.coverage = np.zeros(len(coast.sites))
         self.appeal, self.cover = site_appeal(coast.sites, scenario)
+        # the share of a group's signature sensors can see at each beach
+        self.visible = 1.0 - scenario.sensors.cover_hides * self.cover
         self.site_xy = np.array([[x.x, x.y] for x in coast.sites])
         self.nights = 0
 
@@ -328,6 +375,8 @@ def begin_night(season: Season, observer: Observer | None = None) -> Night:
 
     units: list[SimUnit] = []
     groups: list[Group] = []
+    # (group, leaves hiding, reaches the beach, from x, y, to x, y): who walks, and when
+    walking: list[tuple[Group, float, float, float, float, float, float]] = []
     seen_at_site = np.zeros(len(coast.sites))
     arrival_times: list[float] = []
 
@@ -377,6 +426,13 @@ def begin_night(season: Season, observer: Observer | None = None) -> Night:
         sites = pick_sites(season.choice_probabilities(np.minimum(present, 1.0)))
 
     # --- the attempts ----------------------------------------------------------------------
+    # With hiding (``HidingSpec``), a group reaches its hiding place behind the beach, waits,
+    # walks the last stretch and reaches the beach when it would have without hiding: the
+    # beach's timing, and every die before it, are the same with hiding or without.
+    hide = sc.hiding
+    hides = coast.hides if hide.on else None
+    waits = season.hide_rng.standard_normal(attempts) if hides is not None else None
+    walks = coast.walk_s() * hide.walk_factor if hides is not None else None
     for i, ((pick, u_start, z_prep, z_size), site) in enumerate(zip(draws, sites, strict=True)):
         del pick
         prep = max(300.0, (adv.prep_minutes_mean + adv.prep_minutes_sd * z_prep) * 60.0)
@@ -384,12 +440,31 @@ def begin_night(season: Season, observer: Observer | None = None) -> Night:
         start = u_start * max(1.0, dark - prep - launch)
         sx, sy = season.site_xy[site]
         size = max(5, int(adv.group_size_mean * (1.0 + 0.25 * z_size)))
-        group = Group(f"n{night}-g{i}", site, float(sx), float(sy), size)
+        group = Group(f"n{night}-g{i}", site, float(sx), float(sy), size,
+                      visible=float(season.visible[site]))  # fmt: skip
         res.sites.append(site)
+        at_beach = start
+        if hides is not None and waits is not None and walks is not None:
+            walk = float(walks[site])
+            wait = max(0.0, (hide.wait_minutes_mean + hide.wait_minutes_sd * waits[i]) * 60.0)
+            walk_from = max(0.0, start - walk)
+            start = max(0.0, walk_from - wait)
+            hx, hy = hides.xy[site]
+            group.x, group.y, group.state = float(hx), float(hy), "hiding"
+            group.visible = group.noticed = 1.0 - hide.hidden * float(hides.cover[site])
+            walking.append((group, walk_from, at_beach, float(hx), float(hy), float(sx), float(sy)))
 
-        def arrive(g: Group = group, prep: float = prep, launch: float = launch) -> None:
+        def arrive(
+            g: Group = group, prep: float = prep, launch: float = launch, beach: float = at_beach
+        ) -> None:
             groups.append(g)
             res.attempts += 1
+
+            def reach_beach() -> None:
+                if g.state in _INLAND:
+                    g.state, g.x, g.y = "preparing", float(sx_of[g.site]), float(sy_of[g.site])
+                    g.visible = float(season.visible[g.site])
+                    env.after(prep, start_launch)
 
             def start_launch() -> None:
                 if g.state == "preparing":
@@ -405,15 +480,29 @@ def begin_night(season: Season, observer: Observer | None = None) -> Night:
                     if observer is not None:
                         observer.launched(env.now, g, trouble)
 
-            env.after(prep, start_launch)
+            if g.state == "hiding":
+                env.at(beach, reach_beach)
+            else:
+                env.after(prep, start_launch)
 
         env.at(start, arrive)
         arrival_times.append(start)
+    sx_of, sy_of = season.site_xy[:, 0], season.site_xy[:, 1]
 
     cameras = [(c, *coast.to_xy(c.lon, c.lat)) for c in sc.cameras]
 
     def active() -> list[Group]:
-        return [g for g in groups if g.state in ("preparing", "launching")]
+        return [g for g in groups if g.state in _ACTIVE]
+
+    def walk_on() -> None:
+        """Groups leave their hiding places when it is time, and walk on (each minute)."""
+        for g, leave, beach, hx, hy, bx, by in walking:
+            if g.state not in _INLAND or env.now < leave:
+                continue
+            if g.state == "hiding":
+                g.state, g.visible, g.noticed = "walking", 1.0, 1.0  # across the dunes
+            f = min(1.0, (env.now - leave) / max(1.0, beach - leave))
+            g.x, g.y = hx + f * (bx - hx), hy + f * (by - hy)
 
     # --- detection and dispatch ----------------------------------------------------------
     def detect(
@@ -471,7 +560,8 @@ def begin_night(season: Season, observer: Observer | None = None) -> Night:
             unit.x, unit.y = target.x, target.y
             outcome = "nothing_found"
             if g is not None:
-                if g.state == "preparing":
+                if g.state in _UNLAUNCHED:
+                    res.intercepted_inland += g.state in _INLAND
                     g.state, outcome = "intercepted", "intercepted_before_launch"
                     res.intercepted += 1
                     res.people_intercepted += g.size
@@ -502,7 +592,7 @@ def begin_night(season: Season, observer: Observer | None = None) -> Night:
                 if dist > d.radius_m:
                     continue
                 p = sen.drone_p0 * math.exp(-dist / sen.drone_range_m) * weather
-                p *= 1.0 - sen.cover_hides * season.cover[g.site]
+                p *= g.visible
                 if rng.random() < p:
                     detect(g, g.x, g.y, d.id)
         # The next scan that can find anyone: a scan finds no one while the drone is changing
@@ -536,6 +626,8 @@ def begin_night(season: Season, observer: Observer | None = None) -> Night:
         return float(season.site_xy[i, 0]), float(season.site_xy[i, 1])
 
     def minute() -> None:
+        if walking:
+            walk_on()
         live = active()
         for a, start, end in flights:
             if not (start <= env.now < end):
@@ -543,24 +635,23 @@ def begin_night(season: Season, observer: Observer | None = None) -> Night:
             ax, ay = aircraft_position(a, start)
             for g in live:
                 in_swath = math.hypot(g.x - ax, g.y - ay) <= a.swath_m
-                if in_swath and rng.random() < a.p * weather * (
-                    1 - sen.cover_hides * season.cover[g.site]
-                ):
+                if in_swath and rng.random() < a.p * weather * g.visible:
                     detect(g, g.x, g.y, a.id)
         for g in live:
             for c, cx, cy in cameras:
-                if math.hypot(g.x - cx, g.y - cy) <= c.range_m and rng.random() < sen.camera_p:
+                if (math.hypot(g.x - cx, g.y - cy) <= c.range_m
+                        and rng.random() < sen.camera_p * g.noticed):  # fmt: skip
                     detect(g, g.x, g.y, c.id)
             for u in units:
                 if not (u.start_s <= env.now < u.end_s):
                     continue
                 dist = math.hypot(g.x - u.x, g.y - u.y)
-                if dist <= adv.abandon_radius_m and g.state == "preparing" and u.task is None:
+                if dist <= adv.abandon_radius_m and g.state in _UNLAUNCHED and u.task is None:
                     g.state = "deterred"
                     res.deterred += 1
                     seen_at_site[g.site] += 1
                     break
-                if dist <= sen.patrol_roam_m and rng.random() < sen.patrol_p * weather:
+                if dist <= sen.patrol_roam_m and rng.random() < sen.patrol_p * weather * g.noticed:
                     detect(g, g.x, g.y, u.id)
         if rng.random() < sen.false_alarms_per_hour / 60.0:
             site = int(rng.integers(len(coast.sites)))

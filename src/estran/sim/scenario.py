@@ -22,6 +22,7 @@ __all__ = [
     "CameraSpec",
     "CostSpec",
     "DroneSpec",
+    "HidingSpec",
     "PlanningSpec",
     "Scenario",
     "SeaSpec",
@@ -76,6 +77,30 @@ class AdversarySpec(_Spec):
         description="Share of tonight's deployment they see before they choose a site "
         "(0: only what they remember of past nights; 1: all of it).",
     )
+
+
+class HidingSpec(_Spec):
+    """Groups wait in hiding behind the beach, then walk to it (``domain/hiding.py``)."""
+
+    wait_minutes_mean: float = Field(
+        0.0, ge=0.0, le=600.0,
+        description="Time a group waits in hiding before walking to the beach (0: no hiding, "
+        "groups appear at the beach).",
+    )  # fmt: skip
+    wait_minutes_sd: float = Field(0.0, ge=0.0, le=300.0)
+    walk_factor: float = Field(
+        1.5, ge=1.0, le=5.0,
+        description="A group's walk over a foot patrol's time on the same ground.",
+    )  # fmt: skip
+    hidden: Prob = Field(
+        0.85,
+        description="Share of a still group's signature a hiding place of full cover (a wood, "
+        "a bunker) keeps from drones, aircraft, cameras and patrols; thinner cover keeps less.",
+    )
+
+    @property
+    def on(self) -> bool:
+        return self.wait_minutes_mean > 0.0
 
 
 class DroneSpec(_Spec):
@@ -158,6 +183,7 @@ class Scenario(_Spec):
     night_end_h: Hour = 6.0
     weather: WeatherSpec = WeatherSpec()
     adversary: AdversarySpec = AdversarySpec()
+    hiding: HidingSpec = HidingSpec()
     sensors: SensorModel = SensorModel()
     sea: SeaSpec = SeaSpec()
     planning: PlanningSpec = PlanningSpec()
@@ -190,8 +216,8 @@ def parse_scenario(raw: dict[str, object], source: str = "scenario") -> Scenario
     """A validated scenario; ``ValidationFailedError`` names every bad field."""
     head = raw.get("scenario")
     body: dict[str, object] = dict(head) if isinstance(head, dict) else {}
-    keys = ("weather", "adversary", "sensors", "sea", "planning", "drones", "cameras",
-            "aircraft", "units")  # fmt: skip
+    keys = ("weather", "adversary", "hiding", "sensors", "sea", "planning", "drones",
+            "cameras", "aircraft", "units")  # fmt: skip
     for key in keys:
         if key in raw:
             body[key] = raw[key]
