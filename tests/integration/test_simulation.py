@@ -298,3 +298,18 @@ def test_drones_over_the_woods_find_groups_in_hiding_before_the_beach(opale):
         assert np.hypot(coast.hides.xy[:, 0] - x, coast.hides.xy[:, 1] - y).min() < 1.0
     assert sum(n.intercepted_inland for n in nights) > 0
     assert sum(n.intercepted_inland for n in nights) <= sum(n.intercepted for n in nights)
+
+
+def test_in_the_demo_a_group_found_in_hiding_opens_a_group_sighted_incident(opale):
+    base = _hiding()
+    busy = base.model_copy(update={
+        "weather": base.weather.model_copy(update={"calm_probability": 1.0}),
+        "adversary": base.adversary.model_copy(update={"attempts_per_calm_night": 40.0}),
+    })  # fmt: skip
+    made = [
+        c["data"]["type"]
+        for c in _demo_night(opale, busy, 3)
+        if c["type"] == "incident.created" and not c["data"]["id"].startswith("inc-fa-")
+    ]  # a group's, not a false alarm's
+    assert "group_sighted" in made  # found waiting or walking, before any boat is out
+    assert "boat_being_prepared" in made  # and others at the beach, as before
