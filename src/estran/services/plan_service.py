@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from estran.domain.prepared import PreparedTerrain
     from estran.services.ledger import Ledger
     from estran.services.terrain import TerrainService
+    from estran.sim.night import Coast
     from estran.sim.scenario import Scenario
 
 __all__ = [
@@ -172,6 +173,8 @@ class PlanService:
         self.coverage_progress = 0.0  # while preparing: the share done (written by its thread)
         self._preparing_since: float | None = None
         self._building = asyncio.Lock()  # one build at a time; a plan waits for the warm-up
+        # The coast per terrain, kept: with hiding places its walks take the engine seconds.
+        self._coasts: dict[str, Coast] = {}
 
     async def _posts(self, terrain: PreparedTerrain) -> PostSet:
         async with self._building:
@@ -291,7 +294,10 @@ class PlanService:
             )
 
             def solve() -> tuple[Learned, dict[str, Any]]:
-                planner = Planner(self.scenario, coast_from(terrain), posts, history=history,
+                coast = self._coasts.get(terrain.key)
+                if coast is None:
+                    coast = self._coasts[terrain.key] = coast_from(terrain)
+                planner = Planner(self.scenario, coast, posts, history=history,
                                   resources=resources)  # fmt: skip
                 learned = planner.learn(list(zip(stood, found, strict=True)))
                 strategy = strategy_for(planner, method, seen, learned)
