@@ -662,3 +662,30 @@ def test_the_coverage_model_follows_groups_into_hiding(opale, posts):
     assert near.any()
     assert np.all(q[hid.game.post_type == foot][near] == 0)
     assert np.any(q0[beach.game.post_type == foot][near] > 0)
+
+
+@pytest.mark.slow
+def test_the_evaluation_counts_groups_stopped_before_the_beach(tmp_path, terrain_cache):
+    """On the coast where groups hide first, the report gives every policy's interceptions
+    made before the beach (hiding or walking), and says what the column is."""
+    env = {"ESTRAN_TERRAIN_CACHE_DIR": str(terrain_cache)}
+    out = tmp_path / "hiding"
+    res = CliRunner().invoke(cli, [
+        "plan", "evaluate", "--data", str(terrain_cache / "data"), "--scenario",
+        str(DEFAULT_SCENARIO.with_name("hiding.toml")), "--nights", "4", "--replications", "2",
+        "--workers", "1", "--seed", "7", "-o", str(out),
+    ], env=env)  # fmt: skip
+    assert res.exit_code == 0, res.output
+    report = json.loads((out / "report.json").read_text())
+    for p in report["policies"]:
+        assert 0 <= p["intercepted_inland"] <= p["intercepted"]
+    assert sum(p["intercepted_inland"] for p in report["policies"]) > 0
+    text = (out / "report.md").read_text()
+    header = next(line for line in text.splitlines() if line.startswith("| policy"))
+    rule = text.splitlines()[text.splitlines().index(header) + 1]
+    assert "stopped before the beach" in header
+    assert header.count("|") == rule.count("|")  # the table's rule has the column too
+    assert "Stopped before the beach: interceptions of groups found in hiding" in text
+    row = next(line for line in text.splitlines() if line.startswith("| current posts"))
+    assert row.count("|") == header.count("|")
+    assert "of interceptions)" in row

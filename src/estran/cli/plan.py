@@ -205,9 +205,10 @@ BASELINES = ("current posts", "uniform", "evenly spaced", "hotspot", "best fixed
 
 
 def played_scenario(planning: Scenario, truth_path: Path | None) -> Scenario:
-    """What the simulator plays: ``--truth-scenario``'s organisers, weather, sea and sensors
-    with our own forces (units, drones, cameras, aircraft: those we know) from the planning
-    scenario; the planning scenario itself without one. The planner never reads it."""
+    """What the simulator plays: ``--truth-scenario``'s organisers (and where they hide),
+    weather, sea and sensors with our own forces (units, drones, cameras, aircraft: those we
+    know) from the planning scenario; the planning scenario itself without one. The planner
+    never reads it."""
     if truth_path is None:
         return planning
     truth = load_scenario(truth_path)
@@ -390,6 +391,11 @@ def evaluate_cmd(
          f"baseline were built from **{scenario.name}** only.", ""]
         if truth_path is not None else []
     )  # fmt: skip
+    inland_note = (  # groups hide behind the beach: how many were stopped before it
+        ["Stopped before the beach: interceptions of groups found in hiding or on their walk "
+         "to the beach (the scenario's groups hide first).", ""]
+        if played.hiding.on else []
+    )  # fmt: skip
     lines = [
         f"# Plan evaluation: {scenario.name}",
         "",
@@ -410,22 +416,20 @@ def evaluate_cmd(
         "Deterred: attempts given up because of patrols seen near the beach, not counted as "
         "interceptions.",
         "",
+        *inland_note,
         "| policy | proportion intercepted | 95 % interval | attempts | deterred | "
-        "planned / this | intervals apart | planned minus this, paired (95 %) | "
+        + ("stopped before the beach | " if inland_note else "")
+        + "planned / this | intervals apart | planned minus this, paired (95 %) | "
         "planned nightly / this | intervals apart | "
         "planned nightly minus this, paired (95 %) |",
-        "| --- | ---: | --- | ---: | ---: | ---: | --- | --- | ---: | --- | --- |",
+        "| --- | ---: | --- | ---: | ---: | "
+        + ("---: | " if inland_note else "")
+        + "---: | --- | --- | ---: | --- | --- |",
     ]
-    if played.hiding.on:  # groups hide behind the beach: how many were stopped before it
-        lines[-2] = lines[-2].replace("| deterred |", "| deterred | stopped before the beach |")
-        lines[-1] = lines[-1].replace("| ---: | ---: |", "| ---: | ---: | ---: |", 1)
-        lines.insert(-3, "Stopped before the beach: interceptions of groups found in hiding or "
-                     "on their walk to the beach (the scenario's groups hide first).")  # fmt: skip
-        lines.insert(-3, "")
     for r in results:
         cells = [r.name, f"{r.mean:.1%}", "{:.1%}-{:.1%}".format(*r.ci95), str(r.attempts),
                  f"{r.deterred} ({r.deterred / max(r.attempts, 1):.0%})"]  # fmt: skip
-        if played.hiding.on:
+        if inland_note:
             cells.append(f"{r.inland} ({r.inland / max(r.intercepted, 1):.0%} of interceptions)")
         for mine in plans:
             v = verdicts[mine].get(r.name)

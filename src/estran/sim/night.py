@@ -375,8 +375,7 @@ def begin_night(season: Season, observer: Observer | None = None) -> Night:
 
     units: list[SimUnit] = []
     groups: list[Group] = []
-    # (group, leaves hiding, reaches the beach, from x, y, to x, y): who walks, and when
-    walking: list[tuple[Group, float, float, float, float, float, float]] = []
+    walking: list[tuple[Group, float, float]] = []  # (group, leaves hiding, reaches the beach)
     seen_at_site = np.zeros(len(coast.sites))
     arrival_times: list[float] = []
 
@@ -452,7 +451,7 @@ def begin_night(season: Season, observer: Observer | None = None) -> Night:
             hx, hy = hides.xy[site]
             group.x, group.y, group.state = float(hx), float(hy), "hiding"
             group.visible = group.noticed = 1.0 - hide.hidden * float(hides.cover[site])
-            walking.append((group, walk_from, at_beach, float(hx), float(hy), float(sx), float(sy)))
+            walking.append((group, walk_from, at_beach))
 
         def arrive(
             g: Group = group, prep: float = prep, launch: float = launch, beach: float = at_beach
@@ -496,13 +495,15 @@ def begin_night(season: Season, observer: Observer | None = None) -> Night:
 
     def walk_on() -> None:
         """Groups leave their hiding places when it is time, and walk on (each minute)."""
-        for g, leave, beach, hx, hy, bx, by in walking:
+        assert hides is not None  # noqa: S101 (no one walks without hiding places)
+        for g, leave, beach in walking:
             if g.state not in _INLAND or env.now < leave:
                 continue
             if g.state == "hiding":
                 g.state, g.visible, g.noticed = "walking", 1.0, 1.0  # across the dunes
             f = min(1.0, (env.now - leave) / max(1.0, beach - leave))
-            g.x, g.y = hx + f * (bx - hx), hy + f * (by - hy)
+            (hx, hy), (bx, by) = hides.xy[g.site], season.site_xy[g.site]
+            g.x, g.y = float(hx + f * (bx - hx)), float(hy + f * (by - hy))
 
     # --- detection and dispatch ----------------------------------------------------------
     def detect(
