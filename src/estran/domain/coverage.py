@@ -47,6 +47,12 @@ __all__ = [
 F64 = npt.NDArray[np.float64]
 
 
+def _normal_nodes(nodes: int) -> F64:
+    """The standard normal's quantiles at the midpoints of ``nodes`` equal-probability bins."""
+    normal = NormalDist()
+    return np.array([normal.inv_cdf((k + 0.5) / nodes) for k in range(nodes)])
+
+
 @dataclass(frozen=True)
 class Window:
     """The time, in seconds, a group takes from arriving to being away, as quadrature nodes."""
@@ -58,9 +64,7 @@ class Window:
     def of(cls, prep_mean_s: float, prep_sd_s: float, launch_s: float, nodes: int = 64) -> Window:
         """Equal-probability nodes (the midpoint rule in probability): robust to the kinks
         that clipping and ``max(0, W - R)`` put in the integrand, where Gauss-Hermite is not."""
-        normal = NormalDist()
-        z = np.array([normal.inv_cdf((k + 0.5) / nodes) for k in range(nodes)])
-        prep = np.maximum(300.0, prep_mean_s + prep_sd_s * z)
+        prep = np.maximum(300.0, prep_mean_s + prep_sd_s * _normal_nodes(nodes))
         return cls(prep + launch_s, np.full(nodes, 1.0 / nodes))
 
 
@@ -78,9 +82,7 @@ class Stages:
     def of(
         cls, beach: Window, wait_mean_s: float, wait_sd_s: float, walk_s: F64, nodes: int = 16
     ) -> Stages:
-        normal = NormalDist()
-        z = np.array([normal.inv_cdf((k + 0.5) / nodes) for k in range(nodes)])
-        wait = np.maximum(0.0, wait_mean_s + wait_sd_s * z)
+        wait = np.maximum(0.0, wait_mean_s + wait_sd_s * _normal_nodes(nodes))
         # every (wait, beach) pair: the product rule over the two independent draws
         w_wait, w_beach = np.meshgrid(wait, beach.seconds, indexing="ij")
         weights = np.outer(np.full(nodes, 1.0 / nodes), beach.weights).ravel()

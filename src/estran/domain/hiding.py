@@ -75,6 +75,13 @@ def hiding_places(
     kind: list[str] = []
     names = {T.WOODLAND: "woodland", T.SCRUB: "scrub", T.DUNE_GRASS: "dunes"}
     bxy = np.asarray(bunkers, dtype=np.float64).reshape(-1, 2)
+
+    def score(value: F64 | float, d: F64) -> F64:
+        """Cover x (1 - d / (2 radius)) within reach, -1 elsewhere."""
+        ok = (d >= min_m) & (d <= radius_m) & (np.asarray(value) > 0)
+        out: F64 = np.where(ok, value * (1.0 - d / (2.0 * radius_m)), -1.0)
+        return out
+
     for s in sites:
         best = (0.0, s.x, s.y, "beach", 0.0)
         at = grid.cell_of(s.x, s.y)
@@ -87,22 +94,18 @@ def hiding_places(
             xs, ys = grid.centres(rr.ravel(), cc.ravel())
             d = np.hypot(xs - s.x, ys - s.y)
             value = cover_of[window.ravel()]
-            ok = (d >= min_m) & (d <= radius_m) & (value > 0)
-            if ok.any():
-                score = np.where(ok, value * (1.0 - d / (2.0 * radius_m)), -1.0)
-                k = int(np.argmax(score))
+            scores = score(value, d)
+            k = int(np.argmax(scores))
+            if scores[k] > 0:
                 code = int(window.ravel()[k])
-                best = (float(score[k]), float(xs[k]), float(ys[k]), names[T(code)],
+                best = (float(scores[k]), float(xs[k]), float(ys[k]), names[T(code)],
                         float(value[k]))  # fmt: skip
         if len(bxy):
-            d = np.hypot(bxy[:, 0] - s.x, bxy[:, 1] - s.y)
-            ok = (d >= min_m) & (d <= radius_m)
-            if ok.any():
-                score = np.where(ok, BUNKER_COVER * (1.0 - d / (2.0 * radius_m)), -1.0)
-                k = int(np.argmax(score))
-                if score[k] > best[0]:
-                    best = (float(score[k]), float(bxy[k, 0]), float(bxy[k, 1]), "bunker",
-                            BUNKER_COVER)  # fmt: skip
+            scores = score(BUNKER_COVER, np.hypot(bxy[:, 0] - s.x, bxy[:, 1] - s.y))
+            k = int(np.argmax(scores))
+            if scores[k] > best[0]:
+                best = (float(scores[k]), float(bxy[k, 0]), float(bxy[k, 1]), "bunker",
+                        BUNKER_COVER)  # fmt: skip
         _, x, y, name, hides = best
         xy.append((x, y))
         kind.append(name)
