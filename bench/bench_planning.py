@@ -12,7 +12,10 @@ a paired evaluation by simulation against the uniform baseline and today's posts
 three plans and the oracle) over 20 seasons of 60 nights, target under 2 minutes, and reports
 the plan's oracle gap closure and its ratio to today's posts.
 
-    uv run python -m bench.bench_planning --panel [--seed 1201] [--scenario FILE]
+    uv run python -m bench.bench_planning --panel [--seed 1201] [--scenario FILE] [--beats]
+
+``--beats`` lets the plans also send patrols on beats and drones over orbit sequences
+(issue 21, item 4): the panel's time with the larger game, and what it gains.
 """
 
 from __future__ import annotations
@@ -67,7 +70,14 @@ def _settings() -> Any:
     return Settings(data_dir=cache / "data", terrain_cache_dir=cache)
 
 
-def panel(replications: int, nights: int, seed: int, scenario_path: Path | None = None) -> None:
+def panel(
+    replications: int,
+    nights: int,
+    seed: int,
+    scenario_path: Path | None = None,
+    *,
+    beats: bool = False,
+) -> None:
     """Issue 21's evaluation, timed: every policy of ``estran plan evaluate`` (without the
     informed reference) over ``replications`` seasons of ``nights`` nights on the cores."""
     import os
@@ -83,6 +93,9 @@ def panel(replications: int, nights: int, seed: int, scenario_path: Path | None 
     kit = planning_kit(settings)  # the coverage model, once, cached on disk for the workers
     sea = coast_from(kit.terrain)
     scenario = load_scenario(scenario_path)
+    if beats:
+        scenario = scenario.model_copy(update={
+            "planning": scenario.planning.model_copy(update={"beats": True})})  # fmt: skip
     planner = Planner(scenario, sea, kit.posts)
     started = time.perf_counter()
     policies = [None, *planner.policies(seed), planner.oracle(seed)]
@@ -93,7 +106,8 @@ def panel(replications: int, nights: int, seed: int, scenario_path: Path | None 
     # The 2-minute target is the shipped baseline's; a scenario given (``hiding.toml``: groups
     # hide and walk, found somewhere new each time) is timed without one.
     line(f"the whole panel, {len(policies)} policies x {replications} seasons of {nights} "
-         f"nights, {scenario.name} (s)", took, "s", None if scenario_path else 120.0,
+         f"nights, {scenario.name}{' with beats' if beats else ''} (s)", took, "s",
+         None if scenario_path or beats else 120.0,
          higher_is_better=False)  # fmt: skip
     by = {r.name: r for r in results}
     best = max(results[:5], key=lambda r: r.mean)
@@ -167,9 +181,13 @@ def main() -> None:
         default=None,
         help="With --panel: a scenario file (default: the shipped baseline).",
     )
+    parser.add_argument(
+        "--beats", action="store_true", help="With --panel: plans may use beats and orbits."
+    )
     args = parser.parse_args()
     if args.panel:
-        panel(replications=20, nights=60, seed=args.seed, scenario_path=args.scenario)
+        panel(replications=20, nights=60, seed=args.seed, scenario_path=args.scenario,
+              beats=args.beats)  # fmt: skip
         return
     sizes = [50, 100, 200, 500] if args.quick else [50, 100, 200, 300, 500, 750, 1000]
     rng = np.random.default_rng(5)

@@ -4,6 +4,7 @@ baselines with the scenario's resources, the simulator playing a plan, the CLI's
 from __future__ import annotations
 
 import json
+import math
 import tomllib
 
 import numpy as np
@@ -13,6 +14,7 @@ from click.testing import CliRunner
 from estran.adapters.plan_store import DiskPostCache
 from estran.cli.main import cli
 from estran.config import Settings
+from estran.domain.planning import Strategy
 from estran.services.plan_eval import CURRENT, evaluate, play
 from estran.services.planning import (
     INFORMED,
@@ -265,6 +267,8 @@ def test_tonight_explains_every_post_and_stays_on_land(opale, planner):
     for p in posts:
         assert p["why"]
         assert p["covers"]
+        # explained by its own post (a foot patrol and a buggy may stand on one spot)
+        assert planner.types[planner.game.post_type[p["post"]]].kind == p["kind"]
         at = opale.engine.resolve(*opale.projector.to_xy(p["lon"], p["lat"]))
         assert not isinstance(at, str) or not at.startswith("outside"), p  # on the area's land
         cls = opale.grid.classes[opale.grid.cell_of(*opale.projector.to_xy(p["lon"], p["lat"]))]
@@ -356,6 +360,7 @@ def test_the_cli_writes_tonight_an_evaluation_and_a_frontier(tmp_path, terrain_c
     )
     assert res.exit_code == 0, res.output
     report = json.loads((out / "report.json").read_text())
+    assert report["beats"] == 0  # posts only unless asked
     names = [p["name"] for p in report["policies"]]
     assert names == [
         CURRENT,
@@ -689,3 +694,149 @@ def test_the_evaluation_counts_groups_stopped_before_the_beach(tmp_path, terrain
     row = next(line for line in text.splitlines() if line.startswith("| current posts"))
     assert row.count("|") == header.count("|")
     assert "of interceptions)" in row
+
+
+@pytest.fixture(scope="module")
+def beats(opale, posts, baseline) -> Planner:
+    on = baseline.model_copy(update={"planning": baseline.planning.model_copy(
+        update={"beats": True})})  # fmt: skip
+    return Planner(on, coast_from(opale), posts)
+
+
+def test_with_beats_the_game_offers_routes_between_posts_worked_at_the_terrains_pace(
+    beats, planner, posts
+):
+    """Item 4 of issue 21: with ``planning.beats``, each kind may also be given a beat (a
+    patrol between two posts, a drone's two orbits in turn) beside the same posts as before;
+    a ground beat's legs are the terrain's travel times; the baselines of today's practice
+    stay on posts."""
+    assert planner.beats == {}
+    assert planner.game.posts == int(beats.plain.sum())
+    kinds = {beats.types[beats.game.post_type[p]].kind for p in beats.beats}
+    assert kinds == set(KINDS)
+    # the plain posts are today's, with today's coverage
+    assert np.allclose(np.sort(beats.game.q[beats.plain], axis=0),
+                       np.sort(planner.game.q, axis=0))  # fmt: skip
+    foot_xy = posts.xy["foot_patrol"]
+    for p, beat in beats.beats.items():
+        if beats.types[beats.game.post_type[p]].kind != "foot_patrol":
+            continue
+        a, b = (int(np.argmin(np.hypot(*(foot_xy - s).T))) for s in beat.stops)
+        site = posts.site_of["foot_patrol"]
+        assert beat.legs_s[0] == posts.eta_s["foot_patrol"][a, site[b]]
+        assert beat.dwell_s == beats.scenario.planning.beat_dwell_minutes * 60.0
+    for x in (beats.uniform(), beats.hotspot()):
+        assert not x[~beats.plain].any()
+    for spread in (False, True):  # uniform and evenly spaced draw the very same posts
+        mine = [
+            planner.policy("u", planner.uniform(), fixed=False, spread=spread).deployer(0),
+            beats.policy("u", beats.uniform(), fixed=False, spread=spread).deployer(0),
+        ]
+        assert [mine[0](n) for n in range(3)] == [mine[1](n) for n in range(3)]
+
+
+def test_a_drone_sequence_shares_its_coverage_between_its_orbits(beats):
+    """Half the night over each of two orbits 8 km apart: at each end it catches less than a
+    drone there all night, more than half as much (detection saturates: time shared pays)."""
+    g = beats.game
+    drone = next(r for r, t in enumerate(beats.types) if t.kind == "drone")
+    site_xy = beats.posts.site_xy
+    checked = 0
+    for p, beat in beats.beats.items():
+        if g.post_type[p] != drone or math.dist(*beat.stops) < 7000.0:
+            continue
+        for stop in beat.stops:
+            i = int(np.argmin(np.hypot(*(site_xy - stop).T)))
+            alone = g.q[(g.post_type == drone) & beats.plain][:, i].max()
+            assert 0.5 * alone < g.q[p, i] < alone
+            checked += 1
+    assert checked > 50
+
+
+def test_a_ground_beat_scares_off_the_groups_whose_beach_it_passes(beats):
+    from estran.services.planning import _to_segment
+
+    adv = beats.scenario.adversary
+    passed = 0
+    for p, beat in beats.beats.items():
+        if beats.types[beats.game.post_type[p]].kind == "drone":
+            continue
+        a, b = np.array([beat.stops[0]]), np.array([beat.stops[1]])
+        near = _to_segment(beats.posts.site_xy, a, b)[0] <= adv.abandon_radius_m
+        assert not beats.game.q[p, near].any()
+        passed += int(near.sum())
+        assert beats.game.q[p].max() > 0.0  # it still catches beyond its path
+    assert passed > 0
+
+
+def test_a_unit_sent_on_a_beat_is_told_its_route_and_explained(opale, beats, baseline):
+    x = np.zeros(beats.game.posts)
+    foot = next(r for r, t in enumerate(beats.types) if t.kind == "foot_patrol")
+    pick = next(p for p in beats.beats if beats.game.post_type[p] == foot)
+    x[pick] = 1.0
+    policy = beats.policy("one beat", x, fixed=True)
+    where = policy.positions(np.array([pick]))
+    (uid,) = where
+    assert where[uid] is beats.beats[pick]
+    season = Season(baseline, coast_from(opale), 5, deploy=lambda n: where)
+    unit = next(u for u in begin_night(season).units if u.id == uid)
+    assert unit.beat is beats.beats[pick]
+    assert (unit.x, unit.y) == beats.beats[pick].stops[0]
+    plan = tonight(beats, Strategy(x, np.zeros(beats.game.sites), 0.0, 0.0, None, "fixed"),
+                   np.random.default_rng(1), opale.projector.to_lonlat)  # fmt: skip
+    (mine,) = [q for q in plan["posts"] if q["post"] is not None]
+    assert len(mine["beat"]) == 2
+    assert "beat" in str(mine["why"])
+    assert "km" in str(mine["why"])
+    assert [mine["lon"], mine["lat"]] == mine["beat"][0]
+
+
+def test_the_plan_over_nights_sends_units_on_beats_and_the_evaluation_says_so(
+    beats, opale, tmp_path, terrain_cache
+):
+    from estran.domain.beats import Beat
+
+    where = beats.nightly(seed=1).deployer(0)(0)
+    on_beats = [uid for uid, at in where.items() if isinstance(at, Beat)]
+    assert on_beats, "the plan over nights sent no one on a beat"
+    season = Season(beats.scenario, coast_from(opale), 5, deploy=lambda n: where)
+    units = {u.id: u for u in begin_night(season).units}
+    assert all(units[uid].beat is where[uid] for uid in on_beats if uid in units)
+
+    out = tmp_path / "eval"
+    res = CliRunner().invoke(
+        cli,
+        ["plan", "evaluate", "--data", str(terrain_cache / "data"), "--beats", "--nights", "2",
+         "--replications", "2", "--workers", "1", "-o", str(out)],
+        env={"ESTRAN_TERRAIN_CACHE_DIR": str(terrain_cache)},
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    report = json.loads((out / "report.json").read_text())
+    assert report["beats"] == len(beats.beats) > 0
+    assert "Beats: the plans" in (out / "report.md").read_text()
+
+
+def test_the_evaluation_counts_the_groups_that_try_again(tmp_path, terrain_cache):
+    persistent = DEFAULT_SCENARIO.parent / "organisers" / "persistent.toml"
+    text = persistent.read_text()
+    text = text.replace("retry_probability = 0.7", "retry_probability = 1.0")
+    text = text.replace("retry_nights_mean = 3", "retry_nights_mean = 1")
+    text = text.replace("calm_probability = 0.45", "calm_probability = 1.0")
+    truth = tmp_path / "every-group-tries-again.toml"
+    truth.write_text(text)
+    out = tmp_path / "eval"
+    res = CliRunner().invoke(
+        cli,
+        ["plan", "evaluate", "--data", str(terrain_cache / "data"), "--nights", "3",
+         "--replications", "2", "--workers", "1", "--truth-scenario", str(truth),
+         "-o", str(out)],
+        env={"ESTRAN_TERRAIN_CACHE_DIR": str(terrain_cache)},
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    report = json.loads((out / "report.json").read_text())
+    rows = {p["name"]: p for p in report["policies"]}
+    assert all(0 <= p["retries"] < p["attempts"] for p in rows.values())
+    assert sum(p["retries"] for p in rows.values()) > 0
+    fresh = {p["attempts"] - p["retries"] for p in rows.values()}
+    assert len(fresh) == 1  # each night's own attempts, the same for every policy
+    assert "| tried again |" in (out / "report.md").read_text()

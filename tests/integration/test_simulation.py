@@ -313,3 +313,147 @@ def test_in_the_demo_a_group_found_in_hiding_opens_a_group_sighted_incident(opal
     ]  # a group's, not a false alarm's
     assert "group_sighted" in made  # found waiting or walking, before any boat is out
     assert "boat_being_prepared" in made  # and others at the beach, as before
+
+
+def test_a_patrol_on_a_beat_works_it_and_the_organisers_see_it_at_every_stop(opale):
+    """Item 4 of issue 21: a unit given a beat moves along it all night (where ``Beat.at``
+    has it while it is not tasked) and the organisers remember it at both ends."""
+    from estran.domain.beats import Beat
+    from estran.sim.night import begin_night
+
+    coast = coast_from(opale)
+    quiet = Scenario.model_validate({
+        "name": "one patrol on a beat", "adversary": {"attempts_per_calm_night": 0.0},
+        "sensors": {"false_alarms_per_hour": 0.0},
+        "units": [{"id": "P1", "kind": "foot_patrol", "lat": 50.9, "lon": 1.7}],
+    })  # fmt: skip
+    sites = np.array([[s.x, s.y] for s in coast.sites])
+    a, b = sites[10] + [0.0, 400.0], sites[40] + [0.0, 400.0]  # far apart: 2 km apart at least
+    beat = Beat((tuple(a), tuple(b)), (3000.0, 3000.0), 600.0)
+    season = Season(quiet, coast, 3, deploy=lambda night: {"P1": beat})
+    night = begin_night(season)
+    (unit,) = night.units
+    seen = []
+    for t in (0.0, 300.0, 1500.0, 3700.0, 5000.0, 7800.0):
+        night.env.run(until=unit.start_s + t + 1.0)  # the unit moves on each minute
+        seen.append((unit.x, unit.y))
+        x, y, _ = beat.at(float(np.floor((t + 1.0) / 60.0) * 60.0))
+        assert (unit.x, unit.y) == pytest.approx((x, y)), t
+    assert len(set(seen)) >= 4  # it moved
+    night.env.run(until=night.end_s)
+    night.finish()
+    near = lambda p: np.hypot(*(sites - p).T) < quiet.adversary.watch_radius_m  # noqa: E731
+    assert season.coverage[near(a)].min() > 0.0
+    assert season.coverage[near(b)].min() > 0.0
+    assert season.coverage[~(near(a) | near(b))].max() == 0.0
+
+
+def test_a_drone_flies_its_orbits_in_turn_one_a_flight(opale):
+    """A drone given an orbit sequence finds groups only around the orbit of the flight in
+    the air: the first centre on flights 0, 2, 4..., the second on 1, 3, 5..."""
+    from estran.domain.beats import Beat
+
+    coast = coast_from(opale)
+    base = _hiding()
+    busy = base.model_copy(update={
+        "weather": base.weather.model_copy(update={"calm_probability": 1.0}),
+        "adversary": base.adversary.model_copy(update={"attempts_per_calm_night": 40.0}),
+        "sensors": base.sensors.model_copy(update={"drone_p0": 0.5,
+                                                   "false_alarms_per_hour": 0.0}),
+        "units": [], "cameras": [], "aircraft": [], "drones": base.drones[:1],
+    })  # fmt: skip
+    sites = np.array([[s.x, s.y] for s in coast.sites])
+    sen = busy.sensors
+    cycle = (sen.drone_flight_min + sen.drone_swap_min) * 60.0
+    orbits = Beat((tuple(sites[15]), tuple(sites[70])), (0.0, 0.0), cycle)
+    drone = busy.drones[0]
+    found: list[tuple[float, float, float]] = []
+
+    class Found(_Watch):
+        def detection(self, t, group, x, y, sensor) -> None:
+            if group is not None and sensor == drone.id:
+                found.append((t, x, y))
+
+    season = Season(busy, coast, 8, deploy=lambda night: {drone.id: orbits})
+    for _ in range(4):
+        run_night(season, Found())
+    start = ((drone.start_h - busy.night_start_h) % 24) * 3600.0
+    flights = set()
+    for t, x, y in found:
+        k = int((t - start) // cycle)
+        cx, cy = orbits.stops[k % 2]
+        assert np.hypot(x - cx, y - cy) <= drone.radius_m, (t, k)
+        flights.add(k % 2)
+    assert flights == {0, 1}  # both orbits were flown and found groups
+
+
+def _persistent(baseline: Scenario, p: float, mean: float = 3.0) -> Scenario:
+    adv = baseline.adversary.model_copy(update={"retry_probability": p, "retry_nights_mean": mean})
+    return baseline.model_copy(update={"adversary": adv})
+
+
+def test_groups_turned_back_try_again_on_later_nights_beside_the_same_fresh_attempts(
+    opale, baseline
+):
+    """Item 3 of issue 21: a group deterred or stopped may try again on a later night. The
+    night's own attempts are drawn as before (common random numbers hold: the fresh
+    attempts of every night are the same whoever turns groups back); the groups trying again
+    come on top, never more than were turned back."""
+    coast = coast_from(opale)
+    plain = [vars(n) for n in simulate(baseline, coast, 12, seed=4)]
+    again = [vars(n) for n in simulate(_persistent(baseline, 1.0), coast, 12, seed=4)]
+    assert [n["attempts"] for n in plain] == [n["attempts"] - n["retries"] for n in again]
+    assert all(n["retries"] == 0 for n in plain)
+    assert sum(n["retries"] for n in again) > 5
+    turned_back = 0
+    for n in again:
+        assert n["retries"] <= turned_back
+        turned_back += n["intercepted"] + n["launch_prevented"] + n["deterred"] - n["retries"]
+
+    sizes: dict[tuple[int, int, int], int] = {}
+
+    class Sizes(_Watch):
+        def detection(self, t, group, x, y, sensor) -> None:
+            if group is not None:
+                sizes[group.key] = group.size
+
+    season = Season(_persistent(baseline, 1.0), coast, 4)
+    for _ in range(12):
+        run_night(season, Sizes())
+    retried = [(k, n) for k, n in sizes.items() if k[2] > 0 and (*k[:2], 0) in sizes]
+    assert retried
+    assert all(n == sizes[(*k[:2], 0)] for k, n in retried)  # the same people try again
+
+
+def test_a_group_tries_again_by_its_own_dice_as_itself(opale, baseline):
+    from estran.sim.night import Group
+
+    season = Season(_persistent(baseline, 0.5), coast_from(opale), 9)
+    groups = [Group(f"g{i}", 3, 0.0, 0.0, 30 + i, key=(2, i, 0)) for i in range(3000)]
+    first = [season.retry_of(g, 2) for g in groups]
+    assert [season.retry_of(g, 2) for g in groups] == first  # its identity decides
+    tried = [r for r in first if r is not None]
+    assert 0.45 < len(tried) / len(groups) < 0.55
+    assert all(r.night >= 3 for r in tried)
+    assert np.mean([r.night - 2 for r in tried]) == pytest.approx(3.0, abs=0.2)
+    for g, r in zip(groups, first, strict=True):
+        if r is not None:
+            assert r.size == g.size
+            assert r.key == (2, g.key[1], 1)
+    assert len({r.draws for r in tried}) == len(tried)  # each its own dice
+    never = Season(_persistent(baseline, 0.0), coast_from(opale), 9)
+    assert all(never.retry_of(g, 2) is None for g in groups[:100])
+
+
+def test_groups_due_to_try_again_wait_for_a_calm_night(opale, baseline):
+    from estran.sim.night import Retry
+
+    for calm, tried, left in ((0.0, 0, 2), (1.0, 2, 0)):
+        sc = baseline.model_copy(
+            update={"weather": baseline.weather.model_copy(update={"calm_probability": calm})}
+        )
+        season = Season(sc, coast_from(opale), 2)
+        season.retries[0] = [Retry((0, k, 1), 0, (0.5, 0.5, 0.0, 0.0), 0.0, 40)
+                             for k in range(2)]  # fmt: skip
+        assert run_night(season).retries == tried
+        assert len(season.retries.get(1, [])) == left

@@ -215,7 +215,7 @@ def played_scenario(planning: Scenario, truth_path: Path | None) -> Scenario:
     return truth.model_copy(update={
         "units": planning.units, "drones": planning.drones, "cameras": planning.cameras,
         "aircraft": planning.aircraft, "night_start_h": planning.night_start_h,
-        "night_end_h": planning.night_end_h,
+        "night_end_h": planning.night_end_h, "planning": planning.planning,
     })  # fmt: skip
 
 
@@ -248,6 +248,12 @@ def played_scenario(planning: Scenario, truth_path: Path | None) -> Scenario:
     "sites): the gap closure a planner that learnt them perfectly would reach.",
 )
 @click.option(
+    "--beats",
+    is_flag=True,
+    help="Let the plans (and best fixed, and the oracle) also send a patrol on a beat between "
+    "two posts, or a drone over two orbits in turn (the scenario's planning.beats).",
+)
+@click.option(
     "--match",
     is_flag=True,
     help="Also find the resources uniform and best fixed would need to match the plan "
@@ -262,6 +268,7 @@ def evaluate_cmd(
     truth_path: Path | None,
     factor: float,
     informed: bool,
+    beats: bool,
     match: bool,
     nights: int,
     replications: int,
@@ -282,6 +289,9 @@ def evaluate_cmd(
     bar = Progress()
     settings, scenario, terrain, posts, history = _setup(data_dir, scenario_path, history_path, bar)
     scenario = scaled(scenario, factor)
+    if beats:
+        scenario = scenario.model_copy(update={
+            "planning": scenario.planning.model_copy(update={"beats": True})})  # fmt: skip
     coast = coast_from(terrain)
     planner = Planner(scenario, coast, posts, history=history)
     bar(msg("solving the game"), 0.0)
@@ -305,6 +315,7 @@ def evaluate_cmd(
         "replications": replications,
         "seed": seed,
         "resources": _resources(scenario),
+        "beats": len(planner.beats),  # candidate beats and orbit sequences (0: posts only)
         "policies": [r.as_dict() for r in results],
         "plan_model_proportion": planner.expected(plan_x),
     }
@@ -391,10 +402,22 @@ def evaluate_cmd(
          f"baseline were built from **{scenario.name}** only.", ""]
         if truth_path is not None else []
     )  # fmt: skip
+    beats_note = (
+        [f"Beats: the plans, best fixed and the oracle could also send a patrol on a beat "
+         f"between two posts or a drone over two orbits in turn ({len(planner.beats)} "
+         "candidates beside the posts); uniform, evenly spaced and hotspot stay on posts.", ""]
+        if planner.beats else []
+    )  # fmt: skip
     inland_note = (  # groups hide behind the beach: how many were stopped before it
         ["Stopped before the beach: interceptions of groups found in hiding or on their walk "
          "to the beach (the scenario's groups hide first).", ""]
         if played.hiding.on else []
+    )  # fmt: skip
+    retry_note = (  # groups turned back try again: attempts differ from policy to policy
+        ["Tried again: attempts by groups turned back (deterred or stopped) on an earlier "
+         "night, counted among the attempts: a policy that turns more back faces more of them "
+         "(each night's own attempts are the same for every policy).", ""]
+        if played.adversary.retry_probability > 0 else []
     )  # fmt: skip
     lines = [
         f"# Plan evaluation: {scenario.name}",
@@ -416,14 +439,18 @@ def evaluate_cmd(
         "Deterred: attempts given up because of patrols seen near the beach, not counted as "
         "interceptions.",
         "",
+        *beats_note,
         *inland_note,
+        *retry_note,
         "| policy | proportion intercepted | 95 % interval | attempts | deterred | "
         + ("stopped before the beach | " if inland_note else "")
+        + ("tried again | " if retry_note else "")
         + "planned / this | intervals apart | planned minus this, paired (95 %) | "
         "planned nightly / this | intervals apart | "
         "planned nightly minus this, paired (95 %) |",
         "| --- | ---: | --- | ---: | ---: | "
         + ("---: | " if inland_note else "")
+        + ("---: | " if retry_note else "")
         + "---: | --- | --- | ---: | --- | --- |",
     ]
     for r in results:
@@ -431,6 +458,8 @@ def evaluate_cmd(
                  f"{r.deterred} ({r.deterred / max(r.attempts, 1):.0%})"]  # fmt: skip
         if inland_note:
             cells.append(f"{r.inland} ({r.inland / max(r.intercepted, 1):.0%} of interceptions)")
+        if retry_note:
+            cells.append(f"{r.retries} ({r.retries / max(r.attempts, 1):.0%})")
         for mine in plans:
             v = verdicts[mine].get(r.name)
             if not v:

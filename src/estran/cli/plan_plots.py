@@ -74,10 +74,17 @@ def coverage_map(
         ax.scatter(pxy[:, 0], pxy[:, 1] + off[res.kind], s=8 + 120 * x[idx],
                    marker=MARKERS[res.kind], color=COLOURS[res.kind], alpha=0.8, zorder=4,
                    label=label)  # fmt: skip
+        for p in idx:  # a beat (or a drone's two orbits): a line between its stops
+            beat = planner.beats.get(int(p))
+            if beat is not None:
+                bx, by = np.asarray(beat.stops).T / 1000
+                ax.plot(bx, by + off[res.kind], color=COLOURS[res.kind], lw=0.5 + 2 * x[p],
+                        alpha=0.7, zorder=4)  # fmt: skip
     fig.colorbar(sc, ax=ax, label="chance an attempt there is intercepted (over nights drawn)")
     ax.set_title(
         f"{title}: coverage per launch site (dot size: share of attempts expected);\n"
         "posts by type, drawn offset below (ground) and above (drones) the coast"
+        + ("; a line: a beat between two posts, or a drone's two orbits" if planner.beats else "")
     )
     ax.set_xlabel("km east")
     ax.set_ylabel("km north")

@@ -131,11 +131,12 @@ def place_greedy(game: Game, want: F64) -> Posts:
 
 
 def place_against(
-    game: Game, organisers: Organisers, memory: F64, sees: npt.NDArray[np.bool_]
+    game: Game, organisers: Organisers, memory: F64, sees: F64 | npt.NDArray[np.bool_]
 ) -> Posts:
     """Tonight's deployment against ``organisers`` who remember ``memory`` (per site) and see
     the share ``organisers.tonight`` of where the units stand (``sees``: ``watchers`` of the
-    posts): greedy on the expected interceptions ``sum_i p_i(D) c_i(D)``, where ``p(D)`` is
+    posts, or how many of a beat's stops they see, ``route_watchers``): greedy on the
+    expected interceptions ``sum_i p_i(D) c_i(D)``, where ``p(D)`` is
     their response to what they would see of deployment ``D``."""
     share = organisers.tonight
     if share == 0.0:

@@ -26,6 +26,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.optimize import linear_sum_assignment
 
+from estran.domain.beats import Beat, route_watchers
 from estran.domain.coverage import (
     Stages,
     Window,
@@ -64,7 +65,7 @@ from estran.sim.scenario import DroneSpec, UnitSpec
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-    from estran.sim.night import Coast, Foresight, NightResult
+    from estran.sim.night import Coast, Deployment, Foresight, NightResult
     from estran.sim.scenario import Scenario
 
 __all__ = [
@@ -99,6 +100,8 @@ is not clairvoyant."""
 MIN_FOUND = 20  # groups found before the organisers are learnt rather than assumed
 WEIGHT_NAMES = ("cover", "road", "aversion")  # the organisers' weights, as ``Fit`` orders them
 GROUND_PROFILE = {"foot_patrol": "foot", "dune_buggy": "buggy", "four_by_four": "four_by_four"}
+BEAT_SPANS = {"ground": (4, 8), "drone": (6, 12)}  # a beat's stops, in posts apart (~660 m)
+BEAT_SAMPLES = 24  # points a cycle of a beat is averaged over
 
 
 @dataclass(frozen=True)
@@ -217,17 +220,41 @@ class Policy:
     types: tuple[Resources, ...]
     seed: int = 0
     spread: bool = True
+    beats: Mapping[int, Beat] = field(default_factory=dict)  # game posts that are beats
+    stop_xy: F64 | None = None  # every post's stops (a plain post is its own one stop)
+    stop_post: npt.NDArray[np.intp] | None = None  # the game post of each stop
+
+    def sees(self, site_xy: F64, radius_m: float) -> F64:
+        """(posts, sites): how many of each post's stops organisers at a site would see."""
+        if self.stop_xy is None or self.stop_post is None:
+            return watchers(site_xy, self.post_xy, radius_m).astype(np.float64)
+        return route_watchers(site_xy, self.stop_xy, self.stop_post, self.game.posts, radius_m)
 
     def draw(self, rng: np.random.Generator) -> npt.NDArray[np.intp]:
         """The posts manned tonight."""
         if self.fixed:
             return np.flatnonzero(self.x > 0.5)
+        beats = np.fromiter(self.beats, dtype=np.intp, count=len(self.beats))
+        if len(beats) and not self.x[beats].any():  # posts only: drawn as without beats
+            posts = np.setdiff1d(np.arange(self.game.posts), beats)
+            game = Game(self.game.q[posts], self.game.post_type[posts], self.game.counts,
+                        self.game.att_covered, self.game.att_uncovered,
+                        self.game.def_covered, self.game.def_uncovered)  # fmt: skip
+            return posts[sample(game, self.x[posts], rng, spread=self.spread)]
         return sample(self.game, self.x, rng, spread=self.spread)
 
-    def positions(self, posts: npt.NDArray[np.intp]) -> dict[str, tuple[float, float]]:
+    def positions(self, posts: npt.NDArray[np.intp]) -> Deployment:
+        """Each resource's post (metres) or beat (``Beat``) tonight (``assignment``)."""
+        out: Deployment = {}
+        for uid, p in self.assignment(posts).items():
+            px, py = self.post_xy[p]
+            out[uid] = self.beats.get(p) or (float(px), float(py))
+        return out
+
+    def assignment(self, posts: npt.NDArray[np.intp]) -> dict[str, int]:
         """Each resource sent to a manned post of its type, nearest first (assignment);
         a resource left without a post stays at its home."""
-        out: dict[str, tuple[float, float]] = {}
+        out: dict[str, int] = {}
         for r, res in enumerate(self.types):
             mine = posts[self.game.post_type[posts] == r]
             if len(mine) == 0 or not res.ids:
@@ -239,15 +266,14 @@ class Policy:
             )
             rows, cols = linear_sum_assignment(cost)
             for i, j in zip(rows, cols, strict=True):
-                px, py = self.post_xy[mine[j]]
-                out[res.ids[i]] = (float(px), float(py))
+                out[res.ids[i]] = int(mine[j])
         return out
 
-    def deployer(self, stream: int) -> Callable[[int], dict[str, tuple[float, float]]]:
+    def deployer(self, stream: int) -> Callable[[int], Deployment]:
         """A ``Season``'s ``deploy``: night ``n`` of replication ``stream``, reproducibly."""
         rng = np.random.default_rng([self.seed, stream, 0x504C414E])
 
-        def deploy(night: int) -> dict[str, tuple[float, float]]:
+        def deploy(night: int) -> Deployment:
             del night  # one draw per night, in order
             return self.positions(self.draw(rng))
 
@@ -263,22 +289,21 @@ class OraclePolicy(Policy):
     coverage objective (submodular) it is within 1 - 1/e of the best placement, and it is
     what the issue accepts; a night without attempts keeps the marginals ``x``."""
 
-    def deployer(self, stream: int) -> Callable[[int], dict[str, tuple[float, float]]]:
+    def deployer(self, stream: int) -> Callable[[int], Deployment]:
         rng = np.random.default_rng([self.seed, stream, 0x4F524143])
 
         def deploy(
             night: int, sites: list[int] | None = None, told: Foresight | None = None
-        ) -> dict[str, tuple[float, float]]:
+        ) -> Deployment:
             del night
             if not sites:
                 return self.positions(self.draw(rng))
             if told is not None:  # they see some of tonight's posts: where they will go then
                 org = told.organisers()
-                knowing = place_against(self.game, org, told.season.coverage,
-                                        watchers(told.season.site_xy, self.post_xy,
-                                                 org.watch_radius_m))  # fmt: skip
+                sees = self.sees(told.season.site_xy, org.watch_radius_m)
+                knowing = place_against(self.game, org, told.season.coverage, sees)
                 return self.positions(place_foreseen(
-                    self.game, told.presence(self.post_xy), told.sites, also=(knowing,)
+                    self.game, org.presence_weight * sees, told.sites, also=(knowing,)
                 ))  # fmt: skip
             want = np.bincount(np.asarray(sites), minlength=self.game.sites).astype(np.float64)
             return self.positions(place_greedy(self.game, want))
@@ -309,18 +334,18 @@ class MemoryPolicy(Policy):
     min_found: int = 20
     samples: int = 32
 
-    def deployer(self, stream: int) -> Callable[[int], dict[str, tuple[float, float]]]:
+    def deployer(self, stream: int) -> Callable[[int], Deployment]:
         rng = np.random.default_rng([self.seed, stream, 0x4C4541524E])
         tracker = MemoryTracker(self.organisers, self.site_xy)
         learner = (
             None if self.features is None
             else Learner(self.organisers, self.features, self.site_xy)
         )  # fmt: skip
-        sees: dict[float, npt.NDArray[np.bool_]] = {}
+        sees: dict[float, F64] = {}
         homes = [(uid, home) for t in self.types for uid, home in zip(t.ids, t.homes, strict=True)]
         state: dict[str, Any] = {"night": 0, "fit": None}
 
-        def deploy(night: int) -> dict[str, tuple[float, float]]:
+        def deploy(night: int) -> Deployment:
             del night
             if (learner is not None and state["night"] % self.refit_every == 0
                     and learner.found >= self.min_found):  # fmt: skip
@@ -332,7 +357,7 @@ class MemoryPolicy(Policy):
             else:
                 org, seen = learner.organisers(fit), learner.seen(fit)
             if org.watch_radius_m not in sees:
-                sees[org.watch_radius_m] = watchers(self.site_xy, self.post_xy, org.watch_radius_m)
+                sees[org.watch_radius_m] = self.sees(self.site_xy, org.watch_radius_m)
             if fit is not None and learner is not None and org.tonight == 0.0 and self.samples:
                 w = fit.samples(self.samples, rng)
                 k = self.features.shape[1] if self.features is not None else 0
@@ -342,8 +367,8 @@ class MemoryPolicy(Policy):
             else:
                 chosen = place_against(self.game, org, seen, sees[org.watch_radius_m])
             where = self.positions(chosen)
-            stood = np.array([where.get(uid, home) for uid, home in homes], dtype=np.float64)
-            tonight = presence(self.site_xy, stood.reshape(-1, 2), radius_m=org.watch_radius_m,
+            stood = stood_points(where, homes)
+            tonight = presence(self.site_xy, stood, radius_m=org.watch_radius_m,
                                weight=org.presence_weight)  # fmt: skip
             x = np.zeros(self.game.posts)
             x[chosen] = 1.0
@@ -366,6 +391,16 @@ class MemoryPolicy(Policy):
         deploy.observe = observe  # type: ignore[attr-defined]
         deploy.learner = learner  # type: ignore[attr-defined]
         return deploy
+
+
+def stood_points(where: Deployment, homes: list[tuple[str, tuple[float, float]]]) -> F64:
+    """Where the organisers saw the units and drones tonight, (n, 2): each one's post, every
+    stop of its beat, or its home when the plan gave it neither."""
+    points: list[tuple[float, float]] = []
+    for uid, home in homes:
+        at = where.get(uid, home)
+        points += list(at.stops) if isinstance(at, Beat) else [at]
+    return np.array(points, dtype=np.float64).reshape(-1, 2)
 
 
 @dataclass(frozen=True)
@@ -425,6 +460,10 @@ class Planner:
     value: F64 = field(init=False)
     window: Window = field(init=False)
     stages: Stages | None = field(init=False)  # when groups hide first (``HidingSpec``)
+    beats: dict[int, Beat] = field(init=False)  # the game's posts that are beats
+    stop_xy: F64 = field(init=False)  # every post's stops: a plain post is its one stop
+    stop_post: npt.NDArray[np.intp] = field(init=False)
+    plain: npt.NDArray[np.bool_] = field(init=False)  # the posts that are not beats
 
     def __post_init__(self) -> None:
         sc = self.scenario
@@ -447,19 +486,47 @@ class Planner:
         weather = weather_factor(sc)
         night_h = sc.night_hours
         per_kind = self._per_kind(cover, weather)
+        routes = {k: self._beat_candidates(k) for k in KINDS} if sc.planning.beats else {}
+        beat_q = {k: self._beat_rows(k, b, cover, weather) for k, b in routes.items() if b}
         rows: list[F64] = []
         post_type: list[npt.NDArray[np.intp]] = []
         xy: list[F64] = []
         site: list[npt.NDArray[np.intp]] = []
+        self.beats = {}
+        stops: list[tuple[float, float]] = []
+        stop_post: list[int] = []
         for r, res in enumerate(self.types):
             share = shift_share(res.start_h, res.end_h, sc.night_start_h, night_h)
-            q = per_kind[res.kind] * share
-            rows.append(q)
+            kind = res.kind
+            plain_xy, plain_site = self.posts.xy[kind], self.posts.site_of[kind]
+            mine = routes.get(kind, [])
+            q = per_kind[kind] if not mine else np.concatenate([per_kind[kind], beat_q[kind]])
+            centre = np.array([np.mean(b.stops, axis=0) for b, _ in mine]).reshape(-1, 2)
+            at = np.concatenate([plain_xy, centre])
+            near = np.concatenate([plain_site, [int(np.mean(plain_site[list(j)]))
+                                                for _, j in mine]]).astype(np.intp)  # fmt: skip
+            # along the coast in one order, beats among the posts (``sample`` spreads by it)
+            order = np.argsort(near, kind="stable")
+            first = sum(len(p) for p in post_type)
+            for k, o in enumerate(order):
+                if o < len(plain_xy):
+                    stops.append((float(at[o, 0]), float(at[o, 1])))
+                    stop_post.append(first + k)
+                else:
+                    beat = mine[o - len(plain_xy)][0]
+                    self.beats[first + k] = beat
+                    stops += list(beat.stops)
+                    stop_post += [first + k] * len(beat.stops)
+            rows.append(q[order] * share)
             post_type.append(np.full(len(q), r, dtype=np.intp))
-            xy.append(self.posts.xy[res.kind])
-            site.append(self.posts.site_of[res.kind])
+            xy.append(at[order])
+            site.append(near[order])
         self.post_xy = np.concatenate(xy)
         self.post_site = np.concatenate(site)
+        self.stop_xy = np.array(stops, dtype=np.float64).reshape(-1, 2)
+        self.stop_post = np.array(stop_post, dtype=np.intp)
+        self.plain = np.ones(len(self.post_xy), dtype=bool)
+        self.plain[list(self.beats)] = False
         self.game = Game(
             q=np.concatenate(rows),
             post_type=np.concatenate(post_type),
@@ -544,6 +611,76 @@ class Planner:
         out["drone"] = self._catch(hazard, sc.planning.response_minutes * 60.0)
         return out
 
+    def _beat_candidates(self, kind: str) -> list[tuple[Beat, tuple[int, int]]]:
+        """The beats a resource of ``kind`` may be given, each with its stops' posts: two posts
+        ``BEAT_SPANS`` apart along the coast (about 2.6 and 5.3 km for ground units, which
+        roam 2 km around where they are; 4 and 8 km for a drone, whose orbit reaches 4 km).
+        A ground beat's legs are the terrain's travel times (to the launch site beside the
+        other stop), and a beat longer than two hours round is left out; a drone flies one
+        orbit a flight, the battery swap its move."""
+        sc = self.scenario
+        sen = sc.sensors
+        xy = self.posts.xy[kind]
+        n = len(xy)
+        out: list[tuple[Beat, tuple[int, int]]] = []
+        if kind == "drone":
+            flight = (sen.drone_flight_min + sen.drone_swap_min) * 60.0
+            for k in BEAT_SPANS["drone"]:
+                out += [(Beat((tuple(xy[a]), tuple(xy[a + k])), (0.0, 0.0), flight), (a, a + k))
+                        for a in range(n - k)]  # fmt: skip
+            return out
+        eta, site = self.posts.eta_s[kind], self.posts.site_of[kind]
+        dwell = sc.planning.beat_dwell_minutes * 60.0
+        last = eta.shape[1] - 1
+        for k in BEAT_SPANS["ground"]:
+            for a in range(n - k):
+                b = a + k
+                there, back = float(eta[a, site[b]]), float(eta[b, min(site[a] + 1, last)])
+                if math.isfinite(there + back) and there + back + 2 * dwell <= 2 * 3600.0:
+                    out.append((Beat((tuple(xy[a]), tuple(xy[b])), (there, back), dwell), (a, b)))
+        return out
+
+    def _beat_rows(
+        self, kind: str, beats: list[tuple[Beat, tuple[int, int]]], cover: F64, weather: float
+    ) -> F64:
+        """(beats, sites): the chance a beat catches an attempt at each site. Its detection
+        hazard is the time average over its cycle (``BEAT_SAMPLES`` points: the time-shared
+        coverage of the security-games literature); a ground unit answers from the stop it
+        is nearest in time, as the simulator sends it, so the response is that of its stops
+        weighed by where it detects; a group its path comes within the abandon radius of, at
+        any stage, walks away instead (no interception), as at a post."""
+        sc = self.scenario
+        sen, adv = sc.sensors, sc.adversary
+        gxy, gcover, ghides, noticed = self._stage_points(cover)  # (sites, stages, 2)
+        drawn = [b.samples(BEAT_SAMPLES) for b, _ in beats]
+        bxy = np.stack([d[0] for d in drawn])  # (beats, samples, 2)
+        dist = np.hypot(bxy[:, :, None, None, 0] - gxy[None, None, :, :, 0],
+                        bxy[:, :, None, None, 1] - gxy[None, None, :, :, 1])  # fmt: skip
+        if kind == "drone":
+            radius = min((d.radius_m for d in sc.drones), default=4000.0)
+            airborne = sen.drone_flight_min / (sen.drone_flight_min + sen.drone_swap_min)
+            hazard = drone_hazard(
+                dist, gcover[None, None], p0=sen.drone_p0, range_m=sen.drone_range_m,
+                radius_m=radius, scan_s=sen.drone_scan_s, airborne=airborne, hides=ghides,
+                weather=weather,
+            ).mean(axis=1)  # fmt: skip
+            return self._catch(hazard, sc.planning.response_minutes * 60.0)
+        h = patrol_hazard(
+            dist, roam_m=sen.patrol_roam_m, p_minute=sen.patrol_p * noticed, weather=weather
+        )  # fmt: skip  (beats, samples, sites, stages)
+        stops = np.array([j for _, j in beats], dtype=np.intp)  # (beats, 2)
+        post = np.take_along_axis(stops, np.stack([d[1] for d in drawn]), axis=1)
+        # no window outlasts four hours: an unreachable stop simply cannot catch in time
+        response = sc.tasking_delay_s + np.minimum(self.posts.eta_s[kind][post], 4 * 3600.0)
+        found = h.sum(axis=-1)  # (beats, samples, sites)
+        total = found.sum(axis=1)
+        answer = np.where(total > 0, (found * response).sum(axis=1) / np.maximum(total, 1e-300),
+                          4 * 3600.0)  # fmt: skip
+        q = self._catch(h.mean(axis=1), answer)
+        ends = np.array([b.stops for b, _ in beats], dtype=np.float64)  # (beats, 2, 2)
+        q[(_to_segment(gxy, ends[:, 0], ends[:, 1]) <= adv.abandon_radius_m).any(axis=-1)] = 0.0
+        return q
+
     def _base(self, cover: F64, weather: float) -> F64:
         """Coverage from the fixed sensors: cameras and surveillance aircraft."""
         sc = self.scenario
@@ -610,11 +747,11 @@ class Planner:
         (in proportion to what they do see of it, ``adversary.sees_tonight``, it is priced
         in). ``organisers``: as learnt (``learn``); the scenario's by default."""
         org = self.organisers() if organisers is None else organisers
-        sees = watchers(self.posts.site_xy, self.post_xy, org.watch_radius_m)
+        sees = self.routes().sees(self.posts.site_xy, org.watch_radius_m)
         x = np.zeros(self.game.posts)
         x[place_against(self.game, org, seen, sees)] = 1.0
-        stood = presence(self.posts.site_xy, self.post_xy[x > 0.5], radius_m=org.watch_radius_m,
-                         weight=org.presence_weight)  # fmt: skip
+        stood = presence(self.posts.site_xy, self.stop_xy[x[self.stop_post] > 0.5],
+                         radius_m=org.watch_radius_m, weight=org.presence_weight)  # fmt: skip
         attack = org.probabilities((1.0 - org.tonight) * seen + org.tonight * stood)
         coverage = self.game.coverage_independent(x)
         value = float(attack @ coverage)
@@ -640,7 +777,7 @@ class Planner:
             r = next((i for i, t in enumerate(self.types) if t.kind == kind), None)
             if r is None:
                 continue
-            idx = np.flatnonzero(self.game.post_type == r)
+            idx = np.flatnonzero((self.game.post_type == r) & self.plain)
             d = np.hypot(self.post_xy[idx, 0] - px, self.post_xy[idx, 1] - py)
             x[idx[int(np.argmin(d))]] = 1.0
         return x
@@ -692,7 +829,8 @@ class Planner:
         first = self.plan_ahead(np.zeros(self.game.sites)).x
         return MemoryPolicy(
             name=name, game=self.game, x=first, fixed=False, post_xy=self.post_xy,
-            types=self.types, seed=seed, site_xy=self.posts.site_xy,
+            types=self.types, seed=seed, beats=self.beats, stop_xy=self.stop_xy,
+            stop_post=self.stop_post, site_xy=self.posts.site_xy,
             organisers=self.organisers(),
             attempts_calm=self.scenario.adversary.attempts_per_calm_night,
             rough_factor=self.scenario.weather.rough_attempt_factor,
@@ -700,10 +838,10 @@ class Planner:
         )  # fmt: skip
 
     def uniform(self) -> F64:
-        """Every post of a type equally likely."""
+        """Every post of a type equally likely (posts, not beats: today's way of working)."""
         x = np.zeros(self.game.posts)
         for r, count in enumerate(self.game.counts):
-            idx = np.flatnonzero(self.game.post_type == r)
+            idx = np.flatnonzero((self.game.post_type == r) & self.plain)
             x[idx] = min(1.0, count / max(len(idx), 1))
         return x
 
@@ -723,7 +861,7 @@ class Planner:
         h = self.last_year()
         x = np.zeros(self.game.posts)
         for r, count in enumerate(self.game.counts):
-            idx = np.flatnonzero(self.game.post_type == r)
+            idx = np.flatnonzero((self.game.post_type == r) & self.plain)
             kind = self.types[r].kind
             near = self.post_site[idx]
             score = h[near] + (h[np.minimum(near + 1, len(h) - 1)] if kind != "drone" else 0.0)
@@ -732,12 +870,20 @@ class Planner:
 
     def best_fixed(self) -> F64:
         """The best single deployment against the same adaptive adversary, built greedily
-        (each resource in turn to the post that raises the model's proportion most)."""
+        (each resource in turn to the post that raises the model's proportion most); with
+        beats, the better of that and the same built from posts only (greedy is myopic: a
+        beat that gains most first may leave less for the rest)."""
+        built = [self._greedy_fixed(np.ones(self.game.posts, dtype=bool))]
+        if self.beats:
+            built.append(self._greedy_fixed(self.plain))
+        return max(built, key=self.expected)
+
+    def _greedy_fixed(self, allowed: npt.NDArray[np.bool_]) -> F64:
         g = self.game
         x = np.zeros(g.posts)
         left = g.counts.astype(int).copy()
         for _ in range(int(left.sum())):
-            free = np.flatnonzero((x == 0) & (left[g.post_type] > 0))
+            free = np.flatnonzero((x == 0) & allowed & (left[g.post_type] > 0))
             if len(free) == 0:
                 break
             c = 1.0 - (1.0 - g.fixed) * np.exp(-(x @ g.hazard)[None, :] - g.hazard[free])
@@ -752,12 +898,17 @@ class Planner:
     def policy(
         self, name: str, x: F64, *, fixed: bool, seed: int = 0, spread: bool = True
     ) -> Policy:
-        return Policy(name, self.game, x, fixed, self.post_xy, self.types, seed, spread)
+        return Policy(name, self.game, x, fixed, self.post_xy, self.types, seed, spread,
+                      self.beats, self.stop_xy, self.stop_post)  # fmt: skip
+
+    def routes(self) -> Policy:
+        """A policy that only knows the posts and beats (for what organisers see of them)."""
+        return self.policy("routes", np.zeros(self.game.posts), fixed=True)
 
     def oracle(self, seed: int = 0) -> OraclePolicy:
         """The clairvoyant reference (``OraclePolicy``): knows tonight's attempt sites."""
         return OraclePolicy(ORACLE, self.game, self.uniform(), False, self.post_xy, self.types,
-                            seed, True)  # fmt: skip
+                            seed, True, self.beats, self.stop_xy, self.stop_post)  # fmt: skip
 
     def policies(self, seed: int = 0) -> list[Policy]:
         """The plans and the baselines, all with the same resources, in report order."""
@@ -774,6 +925,16 @@ class Planner:
         ]
 
 
+def _to_segment(points: F64, a: F64, b: F64) -> F64:
+    """(segments, ...): the distance from each of ``points`` (..., 2) to each segment from
+    ``a`` to ``b`` (segments, 2)."""
+    ab = (b - a).reshape(len(a), *([1] * (points.ndim - 1)), 2)
+    ap = points[None] - a.reshape(ab.shape)
+    t = np.clip((ap * ab).sum(-1) / np.maximum((ab * ab).sum(-1), 1e-9), 0.0, 1.0)
+    out: F64 = np.hypot(*(ap - t[..., None] * ab).transpose(-1, *range(ap.ndim - 1)))
+    return out
+
+
 def tonight(
     planner: Planner,
     strategy: Strategy,
@@ -784,10 +945,7 @@ def tonight(
     coverage: what the command centre publishes (positions in WGS 84)."""
     game, x = planner.game, strategy.x
     policy = planner.policy("plan", x, fixed=False)
-    manned = policy.draw(rng)
-    where = policy.positions(manned)
-    by_pos = {(round(px, 3), round(py, 3)): int(p) for p in manned
-              for px, py in [planner.post_xy[p]]}  # fmt: skip
+    where = policy.assignment(policy.draw(rng))
     # What the plan's nights give on average (each post manned all night or not at all), not
     # the optimiser's smoother model, which is some points higher for a randomised plan.
     coverage = drawn_coverage(game, x, np.random.default_rng(0), draws=1000)
@@ -801,11 +959,12 @@ def tonight(
                 reserve = msg("in reserve: the plan needs no more of its kind tonight")
                 posts.append({"unit_id": uid, "kind": res.kind, "post": None, "why": reserve})
                 continue
-            px, py = where[uid]
-            p = by_pos[(round(px, 3), round(py, 3))]
+            p = where[uid]
+            beat = planner.beats.get(p)
+            px, py = beat.stops[0] if beat is not None else planner.post_xy[p]  # its start
             share = game.q[p] * attack
             top = [int(i) for i in np.argsort(-share)[:3] if share[i] > 0]
-            lon, lat = to_lonlat(px, py)
+            lon, lat = to_lonlat(float(px), float(py))
             names = joined(
                 [msg("{site} ({q:.0%})", site=sites[i].name, q=game.q[p, i]) for i in top]
             )
@@ -819,6 +978,12 @@ def tonight(
                 "covers": [sites[i].id for i in top],
                 "coverage": round(float(game.q[p].max()), 4),
                 "why": (
+                    msg("{kind} beat drawn tonight (worked on {share:.0%} of nights), between "
+                        "two stops {km:.1f} km apart: it reaches {names} before a launch; "
+                        "these sites draw {draw:.0%} of the attempts the plan expects",
+                        kind=res.kind.replace("_", " "), share=float(x[p]), names=names,
+                        km=math.dist(*beat.stops) / 1000.0, draw=float(attack[top].sum()))
+                    if top and beat is not None else
                     msg("{kind} post drawn tonight (manned on {share:.0%} of nights): best "
                         "placed of its type to reach {names} before a launch; these sites draw "
                         "{draw:.0%} of the attempts the plan expects",
@@ -826,7 +991,8 @@ def tonight(
                         draw=float(attack[top].sum()))
                     if top else msg("drawn tonight; it covers no site on its own")
                 ),
-            })  # fmt: skip
+            } | ({"beat": [[round(v, 6) for v in to_lonlat(*stop)] for stop in beat.stops]}
+                 if beat is not None else {}))  # fmt: skip
     site_rows = []
     for i, s in enumerate(sites):
         lon, lat = to_lonlat(s.x, s.y)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from estran.domain.beats import Beat
 from estran.domain.green import Organisers, watchers
 from estran.domain.hiding import HidingPlaces, hiding_places
 from estran.domain.travel import TravelEngine, UnitAt
@@ -28,7 +29,7 @@ from estran.domain.travel_types import Eta, Target
 from estran.sim.kernel import LATE, Environment
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
     from estran.domain.launch_sites import LaunchSite
     from estran.domain.planning import PostSet
@@ -37,11 +38,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Coast",
+    "Deployment",
     "Foresight",
     "Group",
     "Night",
     "NightResult",
     "Observer",
+    "Retry",
     "Season",
     "SimUnit",
     "begin_night",
@@ -59,6 +62,9 @@ _ETA_CACHE_MAX = 200_000
 _INLAND = ("hiding", "walking")  # a group behind the beach (``HidingSpec``)
 _UNLAUNCHED = (*_INLAND, "preparing")  # a group that can still be stopped ashore
 _ACTIVE = (*_UNLAUNCHED, "launching")  # a group sensors can find
+
+Deployment = dict[str, "tuple[float, float] | Beat"]
+"""Tonight's deployment: for each unit or drone id, its post (metres) or its ``Beat``."""
 
 
 @dataclass(frozen=True)
@@ -181,6 +187,20 @@ class Group:
     noticed: float = 1.0  # the share patrols and cameras can (less only in hiding)
     detected_at: float | None = None
     detected_by: str | None = None
+    key: tuple[int, int, int] = (0, 0, 0)  # first night, index that night, tries before
+
+
+@dataclass(frozen=True)
+class Retry:
+    """A group trying again (``AdversarySpec.retry_probability``): on which night, its dice
+    for the attempt (site pick, start, preparation, an unused fourth, the wait in hiding) and
+    its people."""
+
+    key: tuple[int, int, int]
+    night: int
+    draws: tuple[float, float, float, float]
+    wait_z: float
+    size: int
 
 
 @dataclass(eq=False)
@@ -193,6 +213,14 @@ class SimUnit:
     end_s: float
     busy_until: float = 0.0
     task: str | None = None
+    beat: Beat | None = None  # the route it works, when it has one rather than a post
+    stop: tuple[float, float] | None = None  # on a beat: the stop it is nearest in time
+
+    def keep_beat(self, t: float) -> None:
+        """On a beat and free: where its beat has it at ``t``."""
+        if self.beat is not None and self.task is None:
+            x, y, j = self.beat.at(t - self.start_s)
+            self.x, self.y, self.stop = x, y, self.beat.stops[j]
 
     def available(self, t: float) -> bool:
         return self.start_s <= t < self.end_s and t >= self.busy_until
@@ -224,6 +252,7 @@ class NightResult:
     unanswered: int = 0
     people_intercepted: int = 0
     intercepted_inland: int = 0  # of ``intercepted``: found hiding or walking, before the beach
+    retries: int = 0  # of ``attempts``: groups turned back on an earlier night, trying again
     response_s: list[float] = field(default_factory=list)
     sites: list[int] = field(default_factory=list)
     found_sites: list[int] = field(default_factory=list)  # where groups were found (detected)
@@ -260,7 +289,7 @@ class Season:
         scenario: Scenario,
         coast: Coast,
         seed: int,
-        deploy: Callable[[int], dict[str, tuple[float, float]]] | None = None,
+        deploy: Callable[[int], Mapping[str, tuple[float, float] | Beat]] | None = None,
     ) -> None:
         self.scenario = scenario
         self.coast = coast
@@ -279,6 +308,25 @@ class Season:
         self.visible = 1.0 - scenario.sensors.cover_hides * self.cover
         self.site_xy = np.array([[x.x, x.y] for x in coast.sites])
         self.nights = 0
+        self.seed = seed
+        self.retries: dict[int, list[Retry]] = {}  # groups trying again, by night
+
+    def retry_of(self, group: Group, night: int) -> Retry | None:
+        """Whether ``group``, turned back on ``night``, tries again, and how: its own dice,
+        drawn from its identity (never from a shared stream), so that a group turned back
+        under two policies tries again alike, and nothing else of the night moves."""
+        adv = self.scenario.adversary
+        first, index, tries = group.key
+        rng = np.random.default_rng([self.seed, 0x5245545259, first, index, tries])
+        again, later = rng.random(2)
+        if again >= adv.retry_probability:
+            return None
+        p = 1.0 / adv.retry_nights_mean  # nights later: geometric on 1, 2, ... with that mean
+        delay = 1 if p >= 1.0 else 1 + int(np.log1p(-later) / np.log1p(-p))
+        draws = (*rng.random(2), *rng.standard_normal(2))
+        return Retry((first, index, tries + 1), night + delay,
+                     tuple(float(d) for d in draws),  # type: ignore[arg-type]
+                     float(rng.standard_normal()), group.size)  # fmt: skip
 
     def choice_probabilities(self, tonight: np.ndarray | None = None) -> np.ndarray:
         """Quantal response: p(site) proportional to exp(rationality x utility), the utility
@@ -383,8 +431,17 @@ def begin_night(season: Season, observer: Observer | None = None) -> Night:
     # Every die of the night's attempts is drawn before anything else happens, so that two
     # policies played with one seed face the same dice whatever they do.
     rate = adv.attempts_per_calm_night * (1.0 if calm else sc.weather.rough_attempt_factor)
-    attempts = int(dice.poisson(rate))
-    draws = [(*dice.random(2), *dice.standard_normal(2)) for _ in range(attempts)]
+    fresh = int(dice.poisson(rate))
+    draws = [(*dice.random(2), *dice.standard_normal(2)) for _ in range(fresh)]
+    # Groups turned back on earlier nights trying again (their own dice, after tonight's own:
+    # a policy that turns more back faces more attempts, the same fresh ones); on a rough
+    # night they wait for the next.
+    again = season.retries.pop(night, [])
+    if again and not calm:
+        season.retries.setdefault(night + 1, []).extend(again)
+        again = []
+    draws += [r.draws for r in again]
+    res.retries = len(again)
 
     def pick_sites(probs: np.ndarray) -> list[int]:
         cum = np.cumsum(probs)
@@ -400,7 +457,7 @@ def begin_night(season: Season, observer: Observer | None = None) -> Night:
     # and, when they see some of them, how they answer what they see (``Foresight``).
     deploy = season.deploy
     if deploy is None:
-        posts: dict[str, tuple[float, float]] = {}
+        posts: Mapping[str, tuple[float, float] | Beat] = {}
     elif getattr(deploy, "clairvoyant", False):
         if adv.sees_tonight > 0.0:  # where they go depends on what they see: how they answer
             told = Foresight(season, np.array([d[0] for d in draws], dtype=np.float64))
@@ -409,14 +466,23 @@ def begin_night(season: Season, observer: Observer | None = None) -> Night:
             posts = deploy(night, list(sites))  # type: ignore[call-arg]
     else:
         posts = deploy(night)
+    # A unit or drone stands at its post or works a beat (``Beat``: a patrol's route, a
+    # drone's orbit sequence, one orbit a flight); the organisers see it at every stop.
+    watched: list[tuple[float, float]] = []
     for u in sc.units:
-        x, y = posts.get(u.id) or coast.to_xy(u.lon, u.lat)
+        at = posts.get(u.id) or coast.to_xy(u.lon, u.lat)
         end = clock(u.end_h) or dark
-        units.append(SimUnit(u.id, u.kind, x, y, clock(u.start_h), end))
-    drones = [(d, *(posts.get(d.id) or coast.to_xy(d.lon, d.lat)), clock(d.start_h),
-               clock(d.end_h) or dark) for d in sc.drones]  # fmt: skip
-    # Where the organisers saw patrols stand tonight (before any tasking moves them).
-    watched = [(u.x, u.y) for u in units] + [(dx, dy) for _, dx, dy, *_ in drones]
+        beat = at if isinstance(at, Beat) else None
+        x, y = beat.stops[0] if beat is not None else at  # type: ignore[misc]
+        units.append(SimUnit(u.id, u.kind, x, y, clock(u.start_h), end, beat=beat))
+        watched += list(beat.stops) if beat is not None else [(x, y)]
+    drones: list[tuple[DroneSpec, Beat, float, float]] = []
+    for d in sc.drones:
+        at = posts.get(d.id) or coast.to_xy(d.lon, d.lat)
+        # a drone on a post orbits one centre: a beat of one place, flight after flight
+        orbits = at if isinstance(at, Beat) else Beat((at, at), (0.0, 0.0), 1.0)
+        drones.append((d, orbits, clock(d.start_h), clock(d.end_h) or dark))
+        watched += list(orbits.stops) if isinstance(at, Beat) else [at]
     present = np.zeros(len(coast.sites))
     for wx, wy in watched:
         near = np.hypot(season.site_xy[:, 0] - wx, season.site_xy[:, 1] - wy)
@@ -430,7 +496,10 @@ def begin_night(season: Season, observer: Observer | None = None) -> Night:
     # beach's timing, and every die before it, are the same with hiding or without.
     hide = sc.hiding
     hides = coast.hides if hide.on else None
-    waits = season.hide_rng.standard_normal(attempts) if hides is not None else None
+    waits = (
+        np.concatenate([season.hide_rng.standard_normal(fresh), [r.wait_z for r in again]])
+        if hides is not None else None
+    )  # fmt: skip
     walks = coast.walk_s() * hide.walk_factor if hides is not None else None
     for i, ((pick, u_start, z_prep, z_size), site) in enumerate(zip(draws, sites, strict=True)):
         del pick
@@ -439,8 +508,11 @@ def begin_night(season: Season, observer: Observer | None = None) -> Night:
         start = u_start * max(1.0, dark - prep - launch)
         sx, sy = season.site_xy[site]
         size = max(5, int(adv.group_size_mean * (1.0 + 0.25 * z_size)))
+        key = (night, i, 0) if i < fresh else again[i - fresh].key
+        if i >= fresh:
+            size = again[i - fresh].size  # the same people
         group = Group(f"n{night}-g{i}", site, float(sx), float(sy), size,
-                      visible=float(season.visible[site]))  # fmt: skip
+                      visible=float(season.visible[site]), key=key)  # fmt: skip
         res.sites.append(site)
         at_beach = start
         if hides is not None and waits is not None and walks is not None:
@@ -489,6 +561,7 @@ def begin_night(season: Season, observer: Observer | None = None) -> Night:
     sx_of, sy_of = season.site_xy[:, 0], season.site_xy[:, 1]
 
     cameras = [(c, *coast.to_xy(c.lon, c.lat)) for c in sc.cameras]
+    beats = [u for u in units if u.beat is not None]
 
     def active() -> list[Group]:
         return [g for g in groups if g.state in _ACTIVE]
@@ -504,6 +577,13 @@ def begin_night(season: Season, observer: Observer | None = None) -> Night:
             f = min(1.0, (env.now - leave) / max(1.0, beach - leave))
             (hx, hy), (bx, by) = hides.xy[g.site], season.site_xy[g.site]
             g.x, g.y = float(hx + f * (bx - hx)), float(hy + f * (by - hy))
+
+    def turned_back(g: Group) -> None:
+        """A group deterred or stopped may try again on a later night."""
+        if adv.retry_probability > 0.0:
+            retry = season.retry_of(g, night)
+            if retry is not None:
+                season.retries.setdefault(retry.night, []).append(retry)
 
     # --- detection and dispatch ----------------------------------------------------------
     def detect(
@@ -537,7 +617,8 @@ def begin_night(season: Season, observer: Observer | None = None) -> Night:
         if isinstance(target, str):
             res.unanswered += 1
             return
-        asked = [UnitAt(u.id, _PROFILE[u.kind], u.x, u.y) for u in free]
+        # a unit on a beat is sent from the stop it is nearest (whose times are known)
+        asked = [UnitAt(u.id, _PROFILE[u.kind], *(u.stop or (u.x, u.y))) for u in free]
         # The live demo draws each route, which only the engine itself gives.
         etas = coast.engine.eta(target, asked) if observer is not None else coast.eta(target, asked)
         best = next((e for e in etas if e.reachable and e.eta_s is not None), None)
@@ -546,7 +627,9 @@ def begin_night(season: Season, observer: Observer | None = None) -> Night:
             return
         unit = next(u for u in free if u.id == best.unit_id)
         travel = sc.tasking_delay_s + best.eta_s
-        unit.busy_until = env.now + travel + sc.on_scene_minutes * 60.0
+        # a unit on a beat then walks back to it as long as it took to come
+        back = best.eta_s if unit.beat is not None else 0.0
+        unit.busy_until = env.now + travel + sc.on_scene_minutes * 60.0 + back
         unit.task = g.id if g is not None else "false-alarm"
         detected = env.now
         if observer is not None:
@@ -558,7 +641,7 @@ def begin_night(season: Season, observer: Observer | None = None) -> Night:
             observer.tasked(env.now, unit, g, best.eta_s, route)
 
         def on_scene() -> None:
-            unit.x, unit.y = target.x, target.y
+            unit.x, unit.y, unit.stop = target.x, target.y, None
             outcome = "nothing_found"
             if g is not None:
                 if g.state in _UNLAUNCHED:
@@ -566,10 +649,12 @@ def begin_night(season: Season, observer: Observer | None = None) -> Night:
                     g.state, outcome = "intercepted", "intercepted_before_launch"
                     res.intercepted += 1
                     res.people_intercepted += g.size
+                    turned_back(g)
                 elif g.state == "launching":
                     g.state, outcome = "prevented", "launch_prevented"
                     res.launch_prevented += 1
                     res.people_intercepted += g.size
+                    turned_back(g)
                 elif g.state == "launched":
                     outcome = "boat_launched"
                 res.response_s.append(env.now - detected)
@@ -583,11 +668,13 @@ def begin_night(season: Season, observer: Observer | None = None) -> Night:
 
     arrivals = sorted(arrival_times)
 
-    def scan(d: DroneSpec, dx: float, dy: float, start: float, end: float) -> None:
+    def scan(d: DroneSpec, orbits: Beat, start: float, end: float) -> None:
         if env.now >= end:
             return
         live = active()
         if ((env.now - start) % (flight + swap)) < flight:
+            # its orbit on this flight: a sequence's next centre each flight
+            dx, dy = orbits.stops[int((env.now - start) // (flight + swap)) % len(orbits.stops)]
             for g in live:
                 dist = math.hypot(g.x - dx, g.y - dy)
                 if dist > d.radius_m:
@@ -606,14 +693,14 @@ def begin_night(season: Season, observer: Observer | None = None) -> Night:
         while nxt < end and (nxt < quiet_until or ((nxt - start) % (flight + swap)) >= flight):
             nxt += max(0.0, sen.drone_scan_s)
         if nxt < end:
-            env.at(nxt, lambda: scan(d, dx, dy, start, end))
+            env.at(nxt, lambda: scan(d, orbits, start, end))
 
-    for d, dx, dy, start, end in drones:
+    for d, orbits, start, end in drones:
 
         def first_scan(
-            d: DroneSpec = d, dx: float = dx, dy: float = dy, s: float = start, e: float = end
+            d: DroneSpec = d, o: Beat = orbits, s: float = start, e: float = end
         ) -> None:
-            scan(d, dx, dy, s, e)
+            scan(d, o, s, e)
 
         env.at(start, first_scan)
 
@@ -627,6 +714,8 @@ def begin_night(season: Season, observer: Observer | None = None) -> Night:
         return float(season.site_xy[i, 0]), float(season.site_xy[i, 1])
 
     def minute() -> None:
+        for u in beats:
+            u.keep_beat(env.now)
         if walking:
             walk_on()
         live = active()
@@ -650,6 +739,7 @@ def begin_night(season: Season, observer: Observer | None = None) -> Night:
                 if dist <= adv.abandon_radius_m and g.state in _UNLAUNCHED and u.task is None:
                     g.state = "deterred"
                     res.deterred += 1
+                    turned_back(g)
                     seen_at_site[g.site] += 1
                     break
                 if dist <= sen.patrol_roam_m and rng.random() < sen.patrol_p * weather * g.noticed:
@@ -663,6 +753,7 @@ def begin_night(season: Season, observer: Observer | None = None) -> Night:
         for u in units:
             if u.task is not None and env.now >= u.busy_until:
                 u.task = None
+                u.keep_beat(env.now)
         if env.now + 60.0 < dark:
             env.after(60.0, minute, LATE)
 

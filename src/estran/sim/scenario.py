@@ -77,6 +77,14 @@ class AdversarySpec(_Spec):
         description="Share of tonight's deployment they see before they choose a site "
         "(0: only what they remember of past nights; 1: all of it).",
     )
+    retry_probability: Prob = Field(
+        0.0,
+        description="Chance a group turned back (deterred) or stopped (intercepted, its "
+        "launch prevented) tries again on a later calm night, wherever the organisers pick then.",
+    )
+    retry_nights_mean: float = Field(
+        3.0, ge=1.0, le=60.0, description="Nights, on average, before a group tries again."
+    )
 
 
 class HidingSpec(_Spec):
@@ -173,6 +181,14 @@ class PlanningSpec(_Spec):
     )
     history_weight: Prob = Field(
         0.5, description="How much where attempts were seen weighs against the scenario."
+    )
+    beats: bool = Field(
+        False,
+        description="Also plan beats: a patrol working a route between two posts all night, "
+        "a drone flying its orbits in turn.",
+    )
+    beat_dwell_minutes: float = Field(
+        10.0, ge=0.0, le=240.0, description="A patrol's time at each stop of its beat."
     )
     costs: CostSpec = CostSpec()
 
