@@ -747,7 +747,8 @@ class Planner:
         (in proportion to what they do see of it, ``adversary.sees_tonight``, it is priced
         in). ``organisers``: as learnt (``learn``); the scenario's by default."""
         org = self.organisers() if organisers is None else organisers
-        sees = self.routes().sees(self.posts.site_xy, org.watch_radius_m)
+        sees = route_watchers(self.posts.site_xy, self.stop_xy, self.stop_post, self.game.posts,
+                              org.watch_radius_m)  # fmt: skip
         x = np.zeros(self.game.posts)
         x[place_against(self.game, org, seen, sees)] = 1.0
         stood = presence(self.posts.site_xy, self.stop_xy[x[self.stop_post] > 0.5],
@@ -900,10 +901,6 @@ class Planner:
     ) -> Policy:
         return Policy(name, self.game, x, fixed, self.post_xy, self.types, seed, spread,
                       self.beats, self.stop_xy, self.stop_post)  # fmt: skip
-
-    def routes(self) -> Policy:
-        """A policy that only knows the posts and beats (for what organisers see of them)."""
-        return self.policy("routes", np.zeros(self.game.posts), fixed=True)
 
     def oracle(self, seed: int = 0) -> OraclePolicy:
         """The clairvoyant reference (``OraclePolicy``): knows tonight's attempt sites."""

@@ -476,13 +476,12 @@ def begin_night(season: Season, observer: Observer | None = None) -> Night:
         x, y = beat.stops[0] if beat is not None else at  # type: ignore[misc]
         units.append(SimUnit(u.id, u.kind, x, y, clock(u.start_h), end, beat=beat))
         watched += list(beat.stops) if beat is not None else [(x, y)]
-    drones: list[tuple[DroneSpec, Beat, float, float]] = []
+    drones: list[tuple[DroneSpec, tuple[tuple[float, float], ...], float, float]] = []
     for d in sc.drones:
         at = posts.get(d.id) or coast.to_xy(d.lon, d.lat)
-        # a drone on a post orbits one centre: a beat of one place, flight after flight
-        orbits = at if isinstance(at, Beat) else Beat((at, at), (0.0, 0.0), 1.0)
+        orbits = at.stops if isinstance(at, Beat) else (at,)  # its centres, one a flight
         drones.append((d, orbits, clock(d.start_h), clock(d.end_h) or dark))
-        watched += list(orbits.stops) if isinstance(at, Beat) else [at]
+        watched += list(orbits)
     present = np.zeros(len(coast.sites))
     for wx, wy in watched:
         near = np.hypot(season.site_xy[:, 0] - wx, season.site_xy[:, 1] - wy)
@@ -508,9 +507,9 @@ def begin_night(season: Season, observer: Observer | None = None) -> Night:
         start = u_start * max(1.0, dark - prep - launch)
         sx, sy = season.site_xy[site]
         size = max(5, int(adv.group_size_mean * (1.0 + 0.25 * z_size)))
-        key = (night, i, 0) if i < fresh else again[i - fresh].key
-        if i >= fresh:
-            size = again[i - fresh].size  # the same people
+        key = (night, i, 0)
+        if i >= fresh:  # a group trying again: the same people
+            key, size = again[i - fresh].key, again[i - fresh].size
         group = Group(f"n{night}-g{i}", site, float(sx), float(sy), size,
                       visible=float(season.visible[site]), key=key)  # fmt: skip
         res.sites.append(site)
@@ -668,13 +667,15 @@ def begin_night(season: Season, observer: Observer | None = None) -> Night:
 
     arrivals = sorted(arrival_times)
 
-    def scan(d: DroneSpec, orbits: Beat, start: float, end: float) -> None:
+    def scan(
+        d: DroneSpec, orbits: tuple[tuple[float, float], ...], start: float, end: float
+    ) -> None:
         if env.now >= end:
             return
         live = active()
         if ((env.now - start) % (flight + swap)) < flight:
             # its orbit on this flight: a sequence's next centre each flight
-            dx, dy = orbits.stops[int((env.now - start) // (flight + swap)) % len(orbits.stops)]
+            dx, dy = orbits[int((env.now - start) // (flight + swap)) % len(orbits)]
             for g in live:
                 dist = math.hypot(g.x - dx, g.y - dy)
                 if dist > d.radius_m:
@@ -698,7 +699,10 @@ def begin_night(season: Season, observer: Observer | None = None) -> Night:
     for d, orbits, start, end in drones:
 
         def first_scan(
-            d: DroneSpec = d, o: Beat = orbits, s: float = start, e: float = end
+            d: DroneSpec = d,
+            o: tuple[tuple[float, float], ...] = orbits,
+            s: float = start,
+            e: float = end,
         ) -> None:
             scan(d, o, s, e)
 
