@@ -457,3 +457,37 @@ def test_groups_due_to_try_again_wait_for_a_calm_night(opale, baseline):
                              for k in range(2)]  # fmt: skip
         assert run_night(season).retries == tried
         assert len(season.retries.get(1, [])) == left
+
+
+def test_with_a_tide_boats_go_out_around_high_water_on_the_same_nights(opale, baseline):
+    """Item 3 of issue 21: with ``[tide]`` every launch starts within two hours of high water
+    (later each night), in the dark; the attempts themselves (how many, where) are those of
+    the night without a tide: only when moves."""
+    from estran.sim.night import tide_windows
+    from estran.sim.scenario import TideSpec
+
+    coast = coast_from(opale)
+    calm = baseline.weather.model_copy(update={"calm_probability": 1.0})
+    plain = baseline.model_copy(update={"weather": calm, "units": [], "drones": [],
+                                        "cameras": [], "aircraft": []})  # fmt: skip
+    tidal = plain.model_copy(update={"tide": TideSpec(high_water_h=23.0)})
+    launch_s = plain.adversary.launch_minutes * 60.0
+    starts: dict[str, list[tuple[int, float]]] = {}
+    sites = {}
+    for name, sc in (("plain", plain), ("tidal", tidal)):
+        season, watch = Season(sc, coast, 6), _Watch()
+        sites[name] = [run_night(season, watch).sites for _ in range(12)]
+        starts[name] = [(int(g.split("-")[0][1:]), t - launch_s) for g, t in watch.away.items()]
+    assert sites["plain"] == sites["tidal"]  # no one watching: the same attempts every night
+    for night, start in starts["tidal"]:
+        windows = tide_windows(tidal.tide, night, tidal.night_start_h, tidal.night_hours * 3600)
+        assert any(a - 1.0 <= start <= b + 1.0 for a, b in windows), (night, start / 3600)
+    outside = [
+        (n, s)
+        for n, s in starts["plain"]
+        if not any(
+            a <= s <= b
+            for a, b in tide_windows(tidal.tide, n, tidal.night_start_h, tidal.night_hours * 3600)
+        )
+    ]
+    assert outside  # without a tide, boats go out at any time of the dark

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from estran.domain.launch_sites import LaunchSite
     from estran.domain.planning import PostSet
     from estran.domain.prepared import PreparedTerrain
-    from estran.sim.scenario import AircraftSpec, DroneSpec, Scenario
+    from estran.sim.scenario import AircraftSpec, DroneSpec, Scenario, TideSpec
 
 __all__ = [
     "Coast",
@@ -52,6 +52,7 @@ __all__ = [
     "run_night",
     "site_appeal",
     "site_features",
+    "tide_windows",
 ]
 
 _PROFILE = {"foot_patrol": "foot", "dune_buggy": "buggy", "four_by_four": "four_by_four"}
@@ -260,6 +261,36 @@ class NightResult:
     @property
     def interceptions(self) -> int:
         return self.intercepted + self.launch_prevented
+
+
+def tide_windows(
+    tide: TideSpec, night: int, dusk_h: float, dark_s: float
+) -> list[tuple[float, float]]:
+    """Night ``night``'s launch windows (``TideSpec``), seconds since dusk: within
+    ``window_h`` of each high water, which comes ``later_minutes_per_night`` later each
+    night, clipped to the dark."""
+    if tide.high_water_h is None:
+        return [(0.0, dark_s)]
+    period, reach = tide.period_h * 3600.0, tide.window_h * 3600.0
+    since_dusk = (tide.high_water_h - dusk_h) * 3600.0 + night * tide.later_minutes_per_night * 60
+    high = since_dusk % period - period  # the one before dusk may still reach into the dark
+    out: list[tuple[float, float]] = []
+    while high - reach < dark_s:
+        low, top = max(0.0, high - reach), min(dark_s, high + reach)
+        if top > low:
+            out.append((low, top))
+        high += period
+    return out
+
+
+def _along(u: float, spans: list[tuple[float, float]]) -> float | None:
+    """The point a share ``u`` of the way along ``spans`` laid end to end (None if empty)."""
+    left = u * sum(b - a for a, b in spans)
+    for a, b in spans:
+        if left <= b - a:
+            return a + left
+        left -= b - a
+    return spans[-1][1] if spans else None
 
 
 def site_features(sites: list[LaunchSite]) -> np.ndarray:
@@ -500,11 +531,18 @@ def begin_night(season: Season, observer: Observer | None = None) -> Night:
         if hides is not None else None
     )  # fmt: skip
     walks = coast.walk_s() * hide.walk_factor if hides is not None else None
+    # With a tide (``TideSpec``), boats go out around high water: each launch starts the same
+    # share of the way along tonight's windows as it would along the whole dark without one.
+    tides = tide_windows(sc.tide, night, h0, dark) if sc.tide.on else None
     for i, ((pick, u_start, z_prep, z_size), site) in enumerate(zip(draws, sites, strict=True)):
         del pick
         prep = max(300.0, (adv.prep_minutes_mean + adv.prep_minutes_sd * z_prep) * 60.0)
         launch = adv.launch_minutes * 60.0
         start = u_start * max(1.0, dark - prep - launch)
+        if tides is not None:
+            fits = [(max(a, prep), min(b, dark - launch)) for a, b in tides]
+            launch_at = _along(u_start, [(a, b) for a, b in fits if b > a])
+            start = start if launch_at is None else launch_at - prep
         sx, sy = season.site_xy[site]
         size = max(5, int(adv.group_size_mean * (1.0 + 0.25 * z_size)))
         key = (night, i, 0)

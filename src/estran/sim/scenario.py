@@ -26,6 +26,7 @@ __all__ = [
     "PlanningSpec",
     "Scenario",
     "SeaSpec",
+    "TideSpec",
     "UnitSpec",
     "WeatherSpec",
     "parse_scenario",
@@ -109,6 +110,28 @@ class HidingSpec(_Spec):
     @property
     def on(self) -> bool:
         return self.wait_minutes_mean > 0.0
+
+
+class TideSpec(_Spec):
+    """Boats go out around high water (a short carry over the sand), and high water comes
+    later each night: launches fall within ``window_h`` of it, in the dark."""
+
+    high_water_h: Hour | None = Field(
+        None,
+        description="Hour of a high water on the first night (None: launches at any time of "
+        "the dark).",
+    )
+    period_h: float = Field(12.42, ge=6.0, le=25.0, description="Between two high waters.")
+    later_minutes_per_night: float = Field(
+        50.0, ge=0.0, le=120.0, description="How much later high water comes each night."
+    )
+    window_h: float = Field(
+        2.0, gt=0.0, le=6.0, description="Launches within this of a high water, either side."
+    )
+
+    @property
+    def on(self) -> bool:
+        return self.high_water_h is not None
 
 
 class DroneSpec(_Spec):
@@ -200,6 +223,7 @@ class Scenario(_Spec):
     weather: WeatherSpec = WeatherSpec()
     adversary: AdversarySpec = AdversarySpec()
     hiding: HidingSpec = HidingSpec()
+    tide: TideSpec = TideSpec()
     sensors: SensorModel = SensorModel()
     sea: SeaSpec = SeaSpec()
     planning: PlanningSpec = PlanningSpec()
@@ -232,7 +256,7 @@ def parse_scenario(raw: dict[str, object], source: str = "scenario") -> Scenario
     """A validated scenario; ``ValidationFailedError`` names every bad field."""
     head = raw.get("scenario")
     body: dict[str, object] = dict(head) if isinstance(head, dict) else {}
-    keys = ("weather", "adversary", "hiding", "sensors", "sea", "planning", "drones",
+    keys = ("weather", "adversary", "hiding", "tide", "sensors", "sea", "planning", "drones",
             "cameras", "aircraft", "units")  # fmt: skip
     for key in keys:
         if key in raw:
