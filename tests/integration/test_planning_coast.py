@@ -816,10 +816,13 @@ def test_the_plan_over_nights_sends_units_on_beats_and_the_evaluation_says_so(
     assert "Beats: the plans" in (out / "report.md").read_text()
 
 
-def test_the_evaluation_counts_the_groups_that_try_again(tmp_path, terrain_cache):
+def test_the_evaluation_counts_the_groups_that_try_again_and_the_boats_seized(
+    tmp_path, terrain_cache
+):
     persistent = DEFAULT_SCENARIO.parent / "organisers" / "persistent.toml"
     text = persistent.read_text()
-    text = text.replace("retry_probability = 0.7", "retry_probability = 1.0")
+    text = text.replace("retry_probability = 0.7", "boat_ahead_minutes = 120\nboat_noticed = 1.0"
+                        "\nretry_probability = 1.0")  # fmt: skip
     text = text.replace("retry_nights_mean = 3", "retry_nights_mean = 1")
     text = text.replace("calm_probability = 0.45", "calm_probability = 1.0")
     truth = tmp_path / "every-group-tries-again.toml"
@@ -840,3 +843,6 @@ def test_the_evaluation_counts_the_groups_that_try_again(tmp_path, terrain_cache
     fresh = {p["attempts"] - p["retries"] for p in rows.values()}
     assert len(fresh) == 1  # each night's own attempts, the same for every policy
     assert "| tried again |" in (out / "report.md").read_text()
+    assert all(0 <= p["boats_seized"] <= p["intercepted"] for p in rows.values())
+    assert sum(p["boats_seized"] for p in rows.values()) > 0
+    assert "| boats seized |" in (out / "report.md").read_text()

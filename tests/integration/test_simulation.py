@@ -491,3 +491,66 @@ def test_with_a_tide_boats_go_out_around_high_water_on_the_same_nights(opale, ba
         )
     ]
     assert outside  # without a tide, boats go out at any time of the dark
+
+
+def _boats_apart(baseline: Scenario) -> Scenario:
+    adv = baseline.adversary.model_copy(update={"boat_ahead_minutes": 120.0,
+                                                "boat_noticed": 1.0})  # fmt: skip
+    calm = baseline.weather.model_copy(update={"calm_probability": 1.0})
+    return baseline.model_copy(update={"adversary": adv, "weather": calm})
+
+
+def test_a_boat_and_engine_brought_apart_can_be_seized_before_the_group_comes(opale, baseline):
+    """Item 3 of issue 21: the boat and engine are hidden at the beach ahead of the group;
+    a patrol or a camera may find them (a drone or the aircraft, seeing heat, never does),
+    and seizing them stops the attempt: its group never goes out. The nights' attempts are
+    the same as with the boat coming with the group."""
+    coast = coast_from(opale)
+    sc = _boats_apart(baseline)
+    found: list[tuple[str, str]] = []  # (what, by which sensor)
+    away: set[str] = set()
+
+    class Watch(_Watch):
+        def detection(self, t, group, x, y, sensor) -> None:
+            if group is not None:
+                found.append((group.state, sensor))
+
+        def launched(self, t, group, in_difficulty) -> None:
+            away.add(group.id)
+
+    season = Season(sc, coast, 3)
+    nights = [run_night(season, Watch()) for _ in range(10)]
+    seized = sum(n.boats_seized for n in nights)
+    assert seized > 0
+    boats = [s for state, s in found if state == "cache"]
+    assert boats
+    flying = {d.id for d in sc.drones} | {a.id for a in sc.aircraft}
+    assert not flying & set(boats)  # cold: no heat for a drone or the aircraft
+    for n in nights:
+        assert n.interceptions == n.intercepted + n.launch_prevented + n.boats_seized
+        assert n.launched <= n.attempts - n.boats_seized - n.intercepted - n.launch_prevented
+    plain = Season(baseline.model_copy(update={"weather": sc.weather}), coast, 3)
+    assert [run_night(plain).attempts for _ in range(10)] == [n.attempts for n in nights]
+
+
+def test_in_the_demo_a_hidden_boat_found_is_equipment_and_its_seizure_closes_the_incident(
+    opale, baseline
+):
+    from estran.domain.records import DetectionCreate, IncidentCreate
+
+    made = _demo_night(opale, _boats_apart(baseline), 3)
+    boats = [c["data"] for c in made
+             if c["type"] == "detection.created" and c["data"]["class"] == "equipment"]  # fmt: skip
+    assert boats
+    for data in boats:
+        DetectionCreate.model_validate(data)  # no count: equipment, not people
+        assert "count" not in data
+    incidents = [c["data"] for c in made if c["type"] == "incident.created"
+                 and "boat and engine" in c["data"]["summary"]]  # fmt: skip
+    assert incidents
+    for data in incidents:
+        IncidentCreate.model_validate(data)
+        assert data["type"] == "boat_being_prepared"
+    closed = [c["data"] for c in made if c["type"] == "incident.updated"
+              and c["data"].get("outcome") == "boat_or_equipment_seized"]  # fmt: skip
+    assert closed

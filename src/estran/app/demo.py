@@ -39,6 +39,7 @@ _INCIDENT_OF = {
     "hiding": "group_sighted",  # found waiting behind the beach (``HidingSpec``)
     "walking": "group_sighted",
     "preparing": "boat_being_prepared",
+    "cache": "boat_being_prepared",  # a boat and engine hidden at the beach, brought apart
 }
 """The incident a detection opens, by what the group was doing when it was seen."""
 
@@ -107,16 +108,17 @@ class DemoDriver:
 
     def detection(self, t: float, group: Group | None, x: float, y: float, sensor: str) -> None:
         night = self.nights
+        boat = group is not None and group.state == "cache"
         det = f"det-{night}-{int(t)}-{sensor}"[:120]
         sensor_id = f"sim-{sensor}"
         data: dict[str, Any] = {
             "id": det,
             "sensor_id": sensor_id,
             "position": self._pos(x, y, 30.0),
-            "class": "group_of_people",
+            "class": "equipment" if boat else "group_of_people",
             "confidence": 0.7 if group is not None else 0.4,
         }
-        if group is not None:
+        if group is not None and not boat:
             data["count"] = group.size
         commands = [CommandIn(type="detection.created", data=data)]
         if group is not None:
@@ -132,8 +134,10 @@ class DemoDriver:
                         "confidence": 0.7,
                         "owner_agency_id": "FR-GN",
                         "position": self._pos(x, y, 50.0),
-                        "count": group.size,
-                        "summary": f"group of about {group.size} seen by {sensor}",
+                        "count": None if boat else group.size,
+                        "summary": f"boat and engine hidden at the beach, seen by {sensor}"
+                        if boat
+                        else f"group of about {group.size} seen by {sensor}",
                         "detection_ids": [det],
                     },
                 )

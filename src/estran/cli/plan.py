@@ -419,6 +419,11 @@ def evaluate_cmd(
          "(each night's own attempts are the same for every policy).", ""]
         if played.adversary.retry_probability > 0 else []
     )  # fmt: skip
+    seized_note = (  # the boat and engine come apart: some attempts stop with their seizure
+        ["Boats seized: attempts stopped by seizing the boat and engine hidden at the beach "
+         "ahead of the group (counted among the interceptions).", ""]
+        if played.adversary.boat_ahead_minutes > 0 else []
+    )  # fmt: skip
     lines = [
         f"# Plan evaluation: {scenario.name}",
         "",
@@ -442,15 +447,18 @@ def evaluate_cmd(
         *beats_note,
         *inland_note,
         *retry_note,
+        *seized_note,
         "| policy | proportion intercepted | 95 % interval | attempts | deterred | "
         + ("stopped before the beach | " if inland_note else "")
         + ("tried again | " if retry_note else "")
+        + ("boats seized | " if seized_note else "")
         + "planned / this | intervals apart | planned minus this, paired (95 %) | "
         "planned nightly / this | intervals apart | "
         "planned nightly minus this, paired (95 %) |",
         "| --- | ---: | --- | ---: | ---: | "
         + ("---: | " if inland_note else "")
         + ("---: | " if retry_note else "")
+        + ("---: | " if seized_note else "")
         + "---: | --- | --- | ---: | --- | --- |",
     ]
     for r in results:
@@ -460,6 +468,8 @@ def evaluate_cmd(
             cells.append(f"{r.inland} ({r.inland / max(r.intercepted, 1):.0%} of interceptions)")
         if retry_note:
             cells.append(f"{r.retries} ({r.retries / max(r.attempts, 1):.0%})")
+        if seized_note:
+            cells.append(f"{r.seized} ({r.seized / max(r.intercepted, 1):.0%} of interceptions)")
         for mine in plans:
             v = verdicts[mine].get(r.name)
             if not v:

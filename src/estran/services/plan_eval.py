@@ -63,6 +63,7 @@ class PolicyResult:
     deterred: int = 0
     inland: int = 0  # of ``intercepted``: before the beach (found hiding or walking)
     retries: int = 0  # of ``attempts``: groups turned back earlier, trying again
+    seized: int = 0  # of ``intercepted``: stopped by seizing the boat and engine hidden apart
     season_attempts: list[int] = field(default_factory=list)
     season_intercepted: list[int] = field(default_factory=list)
     learned: list[dict[str, Any]] = field(default_factory=list)  # per season, when learning
@@ -96,6 +97,7 @@ class PolicyResult:
             "deterred_share": self.deterred / self.attempts if self.attempts else 0.0,
             "intercepted_inland": self.inland,
             "retries": self.retries,
+            "boats_seized": self.seized,
             "interval_method": "Jeffreys with the seasons' design effect",
             "replications": len(self.shares),
             "shares": self.shares,
@@ -127,7 +129,7 @@ def ratio(a: PolicyResult, b: PolicyResult) -> tuple[float, float, float]:
     return (whole, math.exp(centre - half), math.exp(centre + half))
 
 
-Played = tuple[int, int, list[int], int, "dict[str, Any] | None", int, int]
+Played = tuple[int, int, list[int], int, "dict[str, Any] | None", int, int, int]
 """One season: attempts, interceptions, attempts per site, attempts deterred, what a learning
 plan learnt of the organisers by its end (``learned``; None for other policies), and the
 interceptions made before the beach (groups found hiding or walking: ``HidingSpec``)."""
@@ -177,7 +179,7 @@ def play(
     attempts per site, attempts deterred, what it learnt."""
     deploy = policy.deployer(stream) if policy is not None else None
     season = Season(scenario, coast, seed + stream, deploy=deploy)
-    attempts = intercepted = deterred = inland = retries = 0
+    attempts = intercepted = deterred = inland = retries = seized = 0
     sites = np.zeros(len(coast.sites), dtype=np.int64)
     for _ in range(nights):
         res = run_night(season)
@@ -186,10 +188,11 @@ def play(
         deterred += res.deterred
         inland += res.intercepted_inland
         retries += res.retries
+        seized += res.boats_seized
         if res.sites:
             sites += np.bincount(np.asarray(res.sites), minlength=len(sites))
     return (attempts, intercepted, [int(v) for v in sites], deterred, learned(deploy), inland,
-            retries)  # fmt: skip
+            retries, seized)  # fmt: skip
 
 
 def _run(
@@ -242,11 +245,12 @@ def evaluate(
     results = []
     for k, name in enumerate(names):
         res = PolicyResult(name, site_attempts=[0] * len(coast.sites))
-        for attempts, intercepted, sites, deterred, learnt, inland, retries in runs[
+        for attempts, intercepted, sites, deterred, learnt, inland, retries, seized in runs[
             k * replications : (k + 1) * replications
         ]:
             res.inland += inland
             res.retries += retries
+            res.seized += seized
             if learnt is not None:
                 res.learned.append(learnt)
             res.shares.append(intercepted / attempts if attempts else 0.0)

@@ -65,6 +65,7 @@ def summarise(nights: list[NightResult]) -> dict[str, Any]:
         "launch_prevented": sum(n.launch_prevented for n in nights),
         "intercepted_inland": sum(n.intercepted_inland for n in nights),
         "retries": sum(n.retries for n in nights),
+        "boats_seized": sum(n.boats_seized for n in nights),
         "intercepted": intercepted,
         "proportion_intercepted": intercepted / attempts if attempts else 0.0,
         "proportion_ci95": [low, high],

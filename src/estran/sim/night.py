@@ -62,7 +62,7 @@ _ETA_CACHE_MAX = 200_000
 
 _INLAND = ("hiding", "walking")  # a group behind the beach (``HidingSpec``)
 _UNLAUNCHED = (*_INLAND, "preparing")  # a group that can still be stopped ashore
-_ACTIVE = (*_UNLAUNCHED, "launching")  # a group sensors can find
+_ACTIVE = (*_UNLAUNCHED, "launching", "cache")  # what sensors can find (a cache: a boat)
 
 Deployment = dict[str, "tuple[float, float] | Beat"]
 """Tonight's deployment: for each unit or drone id, its post (metres) or its ``Beat``."""
@@ -253,6 +253,7 @@ class NightResult:
     unanswered: int = 0
     people_intercepted: int = 0
     intercepted_inland: int = 0  # of ``intercepted``: found hiding or walking, before the beach
+    boats_seized: int = 0  # attempts stopped by seizing their boat and engine before the group
     retries: int = 0  # of ``attempts``: groups turned back on an earlier night, trying again
     response_s: list[float] = field(default_factory=list)
     sites: list[int] = field(default_factory=list)
@@ -260,7 +261,7 @@ class NightResult:
 
     @property
     def interceptions(self) -> int:
-        return self.intercepted + self.launch_prevented
+        return self.intercepted + self.launch_prevented + self.boats_seized
 
 
 def tide_windows(
@@ -455,6 +456,8 @@ def begin_night(season: Season, observer: Observer | None = None) -> Night:
     units: list[SimUnit] = []
     groups: list[Group] = []
     walking: list[tuple[Group, float, float]] = []  # (group, leaves hiding, reaches the beach)
+    boat_of: dict[str, Group] = {}  # a group's boat and engine, when brought apart
+    party_of: dict[str, Group] = {}  # and the group a boat is for
     seen_at_site = np.zeros(len(coast.sites))
     arrival_times: list[float] = []
 
@@ -561,6 +564,16 @@ def begin_night(season: Season, observer: Observer | None = None) -> Night:
             group.x, group.y, group.state = float(hx), float(hy), "hiding"
             group.visible = group.noticed = 1.0 - hide.hidden * float(hides.cover[site])
             walking.append((group, walk_from, at_beach))
+        if adv.boat_ahead_minutes > 0.0:  # the boat and engine, brought apart and hidden
+            # cold: no heat for a drone or the aircraft to see (visible 0)
+            boat = Group(f"{group.id}-boat", site, float(sx), float(sy), 0, state="cache",
+                         visible=0.0, noticed=adv.boat_noticed, key=key)  # fmt: skip
+            boat_of[group.id], party_of[boat.id] = boat, group
+
+            def hide_boat(b: Group = boat) -> None:
+                groups.append(b)
+
+            env.at(max(0.0, at_beach - adv.boat_ahead_minutes * 60.0), hide_boat)
 
         def arrive(
             g: Group = group, prep: float = prep, launch: float = launch, beach: float = at_beach
@@ -577,6 +590,8 @@ def begin_night(season: Season, observer: Observer | None = None) -> Night:
             def start_launch() -> None:
                 if g.state == "preparing":
                     g.state = "launching"
+                    if g.id in boat_of and boat_of[g.id].state == "cache":
+                        boat_of[g.id].state = "used"  # on the water now
                     env.after(launch, finish_launch)
 
             def finish_launch() -> None:
@@ -692,6 +707,13 @@ def begin_night(season: Season, observer: Observer | None = None) -> Night:
                     res.launch_prevented += 1
                     res.people_intercepted += g.size
                     turned_back(g)
+                elif g.state == "cache":  # seized: the group has no boat to go out in
+                    g.state, outcome = "seized", "boat_or_equipment_seized"
+                    party = party_of[g.id]
+                    if party.state in _UNLAUNCHED:
+                        party.state = "no_boat"
+                        res.boats_seized += 1
+                        turned_back(party)
                 elif g.state == "launched":
                     outcome = "boat_launched"
                 res.response_s.append(env.now - detected)

@@ -78,6 +78,16 @@ class AdversarySpec(_Spec):
         description="Share of tonight's deployment they see before they choose a site "
         "(0: only what they remember of past nights; 1: all of it).",
     )
+    boat_ahead_minutes: float = Field(
+        0.0, ge=0.0, le=720.0,
+        description="The boat and engine are brought apart and hidden at the beach this long "
+        "before the group comes (0: they come with the group).",
+    )  # fmt: skip
+    boat_noticed: Prob = Field(
+        0.3,
+        description="A hidden boat and engine's chance of being noticed by a patrol or a "
+        "camera, relative to a group's (cold: drones and aircraft see nothing).",
+    )
     retry_probability: Prob = Field(
         0.0,
         description="Chance a group turned back (deterred) or stopped (intercepted, its "
