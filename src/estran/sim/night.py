@@ -182,7 +182,8 @@ class Group:
     y: float
     size: int
     # hiding, walking (when the scenario has groups hide: ``HidingSpec``), preparing,
-    # launching, launched, intercepted, prevented, deterred
+    # launching, launched, intercepted, prevented, deterred, no_boat (its boat was seized);
+    # a boat and engine brought apart (``boat_ahead_minutes``): cache, used, seized
     state: str = "preparing"
     visible: float = 1.0  # the share of its signature drones and aircraft can see
     noticed: float = 1.0  # the share patrols and cameras can (less only in hiding)
