@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from estran.config import Settings
     from estran.domain.planning import PostSet
     from estran.domain.prepared import PreparedTerrain
+    from estran.services.plan_eval import PolicyResult
     from estran.services.planning import Planner
     from estran.sim.scenario import Scenario
 
@@ -408,22 +409,25 @@ def evaluate_cmd(
          "candidates beside the posts); uniform, evenly spaced and hotspot stay on posts.", ""]
         if planner.beats else []
     )  # fmt: skip
-    inland_note = (  # groups hide behind the beach: how many were stopped before it
-        ["Stopped before the beach: interceptions of groups found in hiding or on their walk "
-         "to the beach (the scenario's groups hide first).", ""]
-        if played.hiding.on else []
-    )  # fmt: skip
-    retry_note = (  # groups turned back try again: attempts differ from policy to policy
-        ["Tried again: attempts by groups turned back (deterred or stopped) on an earlier "
+    # Columns the played scenario calls for, each with the note that explains it: (shown,
+    # note, heading, cell).
+    optional: list[tuple[bool, str, str, Callable[[PolicyResult], str]]] = [
+        (played.hiding.on,  # groups hide behind the beach: how many were stopped before it
+         "Stopped before the beach: interceptions of groups found in hiding or on their walk "
+         "to the beach (the scenario's groups hide first).", "stopped before the beach",
+         lambda r: f"{r.inland} ({r.inland / max(r.intercepted, 1):.0%} of interceptions)"),
+        (played.adversary.retry_probability > 0,  # attempts differ from policy to policy
+         "Tried again: attempts by groups turned back (deterred or stopped) on an earlier "
          "night, counted among the attempts: a policy that turns more back faces more of them "
-         "(each night's own attempts are the same for every policy).", ""]
-        if played.adversary.retry_probability > 0 else []
-    )  # fmt: skip
-    seized_note = (  # the boat and engine come apart: some attempts stop with their seizure
-        ["Boats seized: attempts stopped by seizing the boat and engine hidden at the beach "
-         "ahead of the group (counted among the interceptions).", ""]
-        if played.adversary.boat_ahead_minutes > 0 else []
-    )  # fmt: skip
+         "(each night's own attempts are the same for every policy).", "tried again",
+         lambda r: f"{r.retries} ({r.retries / max(r.attempts, 1):.0%})"),
+        (played.adversary.boat_ahead_minutes > 0,  # some attempts stop with their boat seized
+         "Boats seized: attempts stopped by seizing the boat and engine hidden at the beach "
+         "ahead of the group (counted among the interceptions).", "boats seized",
+         lambda r: f"{r.seized} ({r.seized / max(r.intercepted, 1):.0%} of interceptions)"),
+    ]  # fmt: skip
+    notes = [line for shown, note, *_ in optional if shown for line in (note, "")]
+    columns = [(heading, cell) for shown, _, heading, cell in optional if shown]
     lines = [
         f"# Plan evaluation: {scenario.name}",
         "",
@@ -445,31 +449,20 @@ def evaluate_cmd(
         "interceptions.",
         "",
         *beats_note,
-        *inland_note,
-        *retry_note,
-        *seized_note,
+        *notes,
         "| policy | proportion intercepted | 95 % interval | attempts | deterred | "
-        + ("stopped before the beach | " if inland_note else "")
-        + ("tried again | " if retry_note else "")
-        + ("boats seized | " if seized_note else "")
+        + "".join(f"{heading} | " for heading, _ in columns)
         + "planned / this | intervals apart | planned minus this, paired (95 %) | "
         "planned nightly / this | intervals apart | "
         "planned nightly minus this, paired (95 %) |",
         "| --- | ---: | --- | ---: | ---: | "
-        + ("---: | " if inland_note else "")
-        + ("---: | " if retry_note else "")
-        + ("---: | " if seized_note else "")
+        + "---: | " * len(columns)
         + "---: | --- | --- | ---: | --- | --- |",
     ]
     for r in results:
         cells = [r.name, f"{r.mean:.1%}", "{:.1%}-{:.1%}".format(*r.ci95), str(r.attempts),
                  f"{r.deterred} ({r.deterred / max(r.attempts, 1):.0%})"]  # fmt: skip
-        if inland_note:
-            cells.append(f"{r.inland} ({r.inland / max(r.intercepted, 1):.0%} of interceptions)")
-        if retry_note:
-            cells.append(f"{r.retries} ({r.retries / max(r.attempts, 1):.0%})")
-        if seized_note:
-            cells.append(f"{r.seized} ({r.seized / max(r.intercepted, 1):.0%} of interceptions)")
+        cells += [cell(r) for _, cell in columns]
         for mine in plans:
             v = verdicts[mine].get(r.name)
             if not v:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import multiprocessing as mp
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 from scipy import stats
@@ -129,7 +129,19 @@ def ratio(a: PolicyResult, b: PolicyResult) -> tuple[float, float, float]:
     return (whole, math.exp(centre - half), math.exp(centre + half))
 
 
-Played = tuple[int, int, list[int], int, "dict[str, Any] | None", int, int, int]
+class Played(NamedTuple):
+    """One season under one policy."""
+
+    attempts: int
+    intercepted: int
+    sites: list[int]  # attempts per site
+    deterred: int
+    learned: dict[str, Any] | None  # what a learning plan made of the organisers
+    inland: int
+    retries: int
+    seized: int
+
+
 """One season: attempts, interceptions, attempts per site, attempts deterred, what a learning
 plan learnt of the organisers by its end (``learned``; None for other policies), and the
 interceptions made before the beach (groups found hiding or walking: ``HidingSpec``)."""
@@ -191,8 +203,8 @@ def play(
         seized += res.boats_seized
         if res.sites:
             sites += np.bincount(np.asarray(res.sites), minlength=len(sites))
-    return (attempts, intercepted, [int(v) for v in sites], deterred, learned(deploy), inland,
-            retries, seized)  # fmt: skip
+    return Played(attempts, intercepted, [int(v) for v in sites], deterred, learned(deploy),
+                  inland, retries, seized)  # fmt: skip
 
 
 def _run(
@@ -245,21 +257,19 @@ def evaluate(
     results = []
     for k, name in enumerate(names):
         res = PolicyResult(name, site_attempts=[0] * len(coast.sites))
-        for attempts, intercepted, sites, deterred, learnt, inland, retries, seized in runs[
-            k * replications : (k + 1) * replications
-        ]:
-            res.inland += inland
-            res.retries += retries
-            res.seized += seized
-            if learnt is not None:
-                res.learned.append(learnt)
-            res.shares.append(intercepted / attempts if attempts else 0.0)
-            res.season_attempts.append(attempts)
-            res.season_intercepted.append(intercepted)
-            res.attempts += attempts
-            res.intercepted += intercepted
-            res.deterred += deterred
-            res.site_attempts = [a + b for a, b in zip(res.site_attempts, sites, strict=True)]
+        for run in runs[k * replications : (k + 1) * replications]:
+            res.inland += run.inland
+            res.retries += run.retries
+            res.seized += run.seized
+            if run.learned is not None:
+                res.learned.append(run.learned)
+            res.shares.append(run.intercepted / run.attempts if run.attempts else 0.0)
+            res.season_attempts.append(run.attempts)
+            res.season_intercepted.append(run.intercepted)
+            res.attempts += run.attempts
+            res.intercepted += run.intercepted
+            res.deterred += run.deterred
+            res.site_attempts = [a + b for a, b in zip(res.site_attempts, run.sites, strict=True)]
         results.append(res)
     return results
 
